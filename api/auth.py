@@ -1,0 +1,469 @@
+"""API keys and browser sessions: create, list, revoke and verify keys; sign session cookies.
+
+A key is the token ``pa_<prefix>_<secret>``: ``prefix`` is 8 random hex digits stored in clear
+(unique, to find the row), ``secret`` 43 URL-safe random characters (256 bits). Only the SHA-256
+of the whole token is stored, and it is compared in constant time. A slow password hash (bcrypt,
+argon2) protects low-entropy secrets against guessing; a 256-bit random secret cannot be
+guessed, so a fast hash loses nothing and keeps every request cheap. The token is shown once,
+when it is created.
+
+Roles (DESIGN.md): ``admin`` (everything), ``liaison`` (raw incidents only inside their
+jurisdiction codes — district or subdistrict codes —, aggregates anywhere), ``planner`` and
+``client`` (aggregates only).
+
+Browsers exchange a key for a session cookie (``/login``). The cookie is signed with
+itsdangerous and carries only the key's id and the signing time; every request re-reads the key,
+so revoking or expiring a key ends its sessions at once. The signing secret is
+``settings.api.secret_key`` or, when that is unset, a random secret generated once and kept in
+the ``meta`` table so that every worker process agrees on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.engine import Engine
+
+from api.db import get_meta, set_meta, utcnow
+from api.models import api_keys, communities
+
+__all__ = [
+    "RAW_ROLES",
+    "ROLES",
+    "SESSION_COOKIE",
+    "ApiKey",
+    "AuthError",
+    "CreatedKey",
+    "Role",
+    "create_key",
+    "get_key",
+    "list_keys",
+    "read_session",
+    "revoke_key",
+    "session_secret",
+    "sign_session",
+    "verify_token",
+]
+
+Role = Literal["admin", "liaison", "planner", "client"]
+ROLES: tuple[Role, ...] = ("admin", "liaison", "planner", "client")
+#: Roles that may read raw incidents (a liaison only inside their jurisdiction).
+RAW_ROLES: tuple[Role, ...] = ("admin", "liaison")
+SESSION_COOKIE = "pingan_session"
+
+_TOKEN = re.compile(r"^pa_([0-9a-f]{8})_([A-Za-z0-9_\-]{20,})$")
+_LAST_USED_EVERY = dt.timedelta(minutes=1)
+_SESSION_SALT = "pingan-session"
+_SECRET_META_KEY = "session_secret"
+
+
+class AuthError(Exception):
+    """A token or session that does not authenticate.
+
+    Attributes
+    ----------
+    reason
+        ``malformed``, ``unknown``, ``revoked``, ``expired`` or ``session``.
+    prefix
+        The key prefix when the token could be parsed (never the secret).
+    """
+
+    def __init__(self, reason: str, message: str, *, prefix: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.prefix = prefix
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key (without its secret).
+
+    Attributes
+    ----------
+    id
+        Row id.
+    name
+        Who or what it is for.
+    role
+        ``admin``, ``liaison``, ``planner`` or ``client``.
+    prefix
+        The public part of the token, for finding it in lists and logs.
+    jurisdictions
+        District or subdistrict codes of a liaison key (empty for other roles).
+    created_at, expires_at, revoked_at, last_used_at
+        Naive UTC instants (``None`` when not set).
+    """
+
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    jurisdictions: tuple[str, ...]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+
+    @property
+    def raw_access(self) -> bool:
+        """Whether the role may read raw incidents at all."""
+        return self.role in RAW_ROLES
+
+    @property
+    def restricted(self) -> bool:
+        """Whether raw reads are limited to :attr:`jurisdictions` (liaison keys)."""
+        return self.role == "liaison"
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        """``active``, ``revoked`` or ``expired`` at ``now`` (naive UTC)."""
+        now = now or utcnow()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (instants ISO 8601 UTC with ``Z``)."""
+
+        def iso(v: dt.datetime | None) -> str | None:
+            return None if v is None else v.replace(microsecond=0).isoformat() + "Z"
+
+        return {"id": self.id, "name": self.name, "role": self.role, "prefix": self.prefix,
+                "jurisdictions": list(self.jurisdictions), "status": self.status(),
+                "created_at": iso(self.created_at), "expires_at": iso(self.expires_at),
+                "revoked_at": iso(self.revoked_at), "last_used_at": iso(self.last_used_at)}
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key and its token (the only time the token is available).
+
+    Attributes
+    ----------
+    key
+        The stored key.
+    token
+        The secret token to hand to its user.
+    """
+
+    key: ApiKey
+    token: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _as_datetime(v: Any) -> dt.datetime | None:
+    if v is None or isinstance(v, dt.datetime):
+        return v
+    return dt.datetime.fromisoformat(str(v))
+
+
+def _row_key(row: Any) -> ApiKey:
+    m = row._mapping
+    return ApiKey(id=int(m["id"]), name=m["name"], role=cast(Role, m["role"]),
+                  prefix=m["prefix"], jurisdictions=tuple(json.loads(m["jurisdictions"] or "[]")),
+                  created_at=cast(dt.datetime, _as_datetime(m["created_at"])),
+                  expires_at=_as_datetime(m["expires_at"]),
+                  revoked_at=_as_datetime(m["revoked_at"]),
+                  last_used_at=_as_datetime(m["last_used_at"]))
+
+
+_KEY_COLUMNS = [api_keys.c[c] for c in ("id", "name", "role", "prefix", "jurisdictions",
+                                        "created_at", "expires_at", "revoked_at",
+                                        "last_used_at")]
+
+
+def _known_jurisdictions(conn: sa.Connection) -> set[str] | None:
+    """District and subdistrict codes of the current communities; None when none are loaded."""
+    c = communities.c
+    rows = conn.execute(sa.select(c.district_code, c.subdistrict_code)
+                        .where(c.retired_on.is_(None))).all()
+    if not rows:
+        return None
+    return {v for r in rows for v in r if v is not None}
+
+
+def create_key(engine: Engine, *, name: str, role: str, jurisdictions: Sequence[str] = (),
+               expires_in_days: float | None = None, now: dt.datetime | None = None
+               ) -> CreatedKey:
+    """Create a key and return it with its token.
+
+    Parameters
+    ----------
+    engine
+        Database.
+    name
+        Who or what the key is for (not empty).
+    role
+        ``admin``, ``liaison``, ``planner`` or ``client``.
+    jurisdictions
+        District or subdistrict codes; required for ``liaison`` and refused for other roles.
+        When communities are loaded, every code must be one of their district or subdistrict
+        codes.
+    expires_in_days
+        Lifetime in days (> 0); ``None`` for a key that does not expire.
+    now
+        Creation instant (naive UTC; default now).
+
+    Returns
+    -------
+    CreatedKey
+
+    Raises
+    ------
+    ValueError
+        If the name is empty, the role unknown, the jurisdictions missing, unexpected or
+        unknown, or the lifetime not positive.
+    """
+    name = name.strip()
+    if not name:
+        raise ValueError("name must not be empty")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    codes = tuple(dict.fromkeys(c.strip() for c in jurisdictions if c.strip()))
+    if role == "liaison" and not codes:
+        raise ValueError("a liaison key needs at least one --jurisdiction (a district or "
+                         "subdistrict code)")
+    if role != "liaison" and codes:
+        raise ValueError(f"jurisdictions apply to liaison keys only; got {list(codes)} for "
+                         f"role {role!r}")
+    if expires_in_days is not None and not expires_in_days > 0:
+        raise ValueError(f"expires_in_days must be > 0; got {expires_in_days}")
+    now = now or utcnow()
+    expires = None if expires_in_days is None else now + dt.timedelta(days=expires_in_days)
+    with engine.begin() as conn:
+        known = _known_jurisdictions(conn)
+        unknown = [c for c in codes if known is not None and c not in known]
+        if unknown:
+            raise ValueError(f"unknown jurisdiction codes {unknown}: not a district or "
+                             f"subdistrict code of the loaded communities; known codes: "
+                             f"{', '.join(sorted(known or ()))}")
+        for _ in range(5):
+            prefix = secrets.token_hex(4)
+            taken = conn.execute(sa.select(api_keys.c.id).where(api_keys.c.prefix == prefix))
+            if taken.first() is None:
+                break
+        else:  # pragma: no cover - 5 collisions in 2**32 are not going to happen
+            raise RuntimeError("could not draw a free key prefix")
+        token = f"pa_{prefix}_{secrets.token_urlsafe(32)}"
+        pk = conn.execute(api_keys.insert().values(
+            name=name, role=role, prefix=prefix, key_hash=_hash(token),
+            jurisdictions=json.dumps(list(codes), ensure_ascii=False), created_at=now,
+            expires_at=expires)).inserted_primary_key
+        assert pk is not None
+        key_id = pk[0]
+        row = conn.execute(sa.select(*_KEY_COLUMNS).where(api_keys.c.id == key_id)).one()
+    return CreatedKey(_row_key(row), token)
+
+
+def list_keys(engine: Engine, *, include_inactive: bool = True) -> list[ApiKey]:
+    """Every key, by id (revoked and expired ones too unless ``include_inactive`` is false)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*_KEY_COLUMNS).order_by(api_keys.c.id)).all()
+    keys = [_row_key(r) for r in rows]
+    if not include_inactive:
+        now = utcnow()
+        keys = [k for k in keys if k.status(now) == "active"]
+    return keys
+
+
+def get_key(conn: sa.Connection, key_id: int) -> ApiKey:
+    """Return the key with id ``key_id``.
+
+    Raises
+    ------
+    KeyError
+        If there is none.
+    """
+    row = conn.execute(sa.select(*_KEY_COLUMNS).where(api_keys.c.id == key_id)).first()
+    if row is None:
+        raise KeyError(f"no API key with id {key_id}")
+    return _row_key(row)
+
+
+def revoke_key(engine: Engine, ident: str | int, *, now: dt.datetime | None = None) -> ApiKey:
+    """Revoke a key by id or prefix; revoking a revoked key changes nothing.
+
+    Parameters
+    ----------
+    engine
+        Database.
+    ident
+        The key's id, its prefix, or a whole token.
+    now
+        Revocation instant (naive UTC; default now).
+
+    Returns
+    -------
+    ApiKey
+        The key as stored after revocation.
+
+    Raises
+    ------
+    KeyError
+        If no key has that id or prefix.
+    """
+    text = str(ident).strip()
+    m = _TOKEN.match(text)
+    if m:
+        text = m[1]
+    where = (api_keys.c.id == int(text)) if text.isdigit() else (api_keys.c.prefix == text)
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(*_KEY_COLUMNS).where(where)).first()
+        if row is None:
+            raise KeyError(f"no API key with id or prefix {text!r}")
+        key = _row_key(row)
+        if key.revoked_at is None:
+            conn.execute(api_keys.update().where(api_keys.c.id == key.id)
+                         .values(revoked_at=now or utcnow()))
+        return get_key(conn, key.id)
+
+
+def _check_usable(key: ApiKey, now: dt.datetime) -> ApiKey:
+    status = key.status(now)
+    if status == "revoked":
+        raise AuthError("revoked", "the API key has been revoked", prefix=key.prefix)
+    if status == "expired":
+        raise AuthError("expired", "the API key has expired", prefix=key.prefix)
+    return key
+
+
+def _touch(engine: Engine, key: ApiKey, now: dt.datetime) -> None:
+    """Record use, at most once a minute per key (a write per request would serialise SQLite)."""
+    if key.last_used_at is not None and now - key.last_used_at < _LAST_USED_EVERY:
+        return
+    with engine.begin() as conn:
+        conn.execute(api_keys.update().where(api_keys.c.id == key.id)
+                     .values(last_used_at=now))
+
+
+def verify_token(engine: Engine, token: str, *, now: dt.datetime | None = None) -> ApiKey:
+    """Return the active key a token belongs to.
+
+    Parameters
+    ----------
+    engine
+        Database.
+    token
+        ``pa_<prefix>_<secret>``.
+    now
+        The instant to check expiry at (naive UTC; default now).
+
+    Returns
+    -------
+    ApiKey
+
+    Raises
+    ------
+    AuthError
+        If the token is malformed, unknown (or its secret wrong), revoked or expired.
+    """
+    now = now or utcnow()
+    m = _TOKEN.match(token.strip())
+    if not m:
+        raise AuthError("malformed", "the API key is malformed; expected pa_<prefix>_<secret>")
+    prefix = m[1]
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(*_KEY_COLUMNS, api_keys.c.key_hash)
+                           .where(api_keys.c.prefix == prefix)).first()
+    # Compare against a dummy hash when the prefix is unknown, so timing tells nothing.
+    stored = row._mapping["key_hash"] if row is not None else "0" * 64
+    if not hmac.compare_digest(stored, _hash(token.strip())) or row is None:
+        raise AuthError("unknown", "the API key is not valid", prefix=prefix)
+    key = _check_usable(_row_key(row), now)
+    _touch(engine, key, now)
+    return key
+
+
+def session_secret(engine: Engine, configured: str | None) -> str:
+    """Return the secret that signs session cookies.
+
+    Parameters
+    ----------
+    engine
+        Database (holds the generated secret).
+    configured
+        ``settings.api.secret_key``; used as it is when set.
+
+    Returns
+    -------
+    str
+    """
+    if configured:
+        return configured
+    with engine.connect() as conn:
+        stored = get_meta(conn, _SECRET_META_KEY)
+    if stored:
+        return stored
+    try:
+        with engine.begin() as conn:
+            if get_meta(conn, _SECRET_META_KEY) is None:
+                set_meta(conn, _SECRET_META_KEY, secrets.token_urlsafe(48))
+    except sa.exc.IntegrityError:
+        pass  # another worker stored one first: use theirs
+    with engine.connect() as conn:
+        return str(get_meta(conn, _SECRET_META_KEY))
+
+
+def sign_session(secret: str, key: ApiKey) -> str:
+    """Sign the cookie value for a session of ``key`` (its id, signed and timestamped)."""
+    return URLSafeTimedSerializer(secret, salt=_SESSION_SALT).dumps({"k": key.id})
+
+
+def read_session(engine: Engine, secret: str, cookie: str, *, max_age_s: int,
+                 now: dt.datetime | None = None) -> ApiKey:
+    """Return the active key of a session cookie.
+
+    Parameters
+    ----------
+    engine
+        Database.
+    secret
+        The signing secret (:func:`session_secret`).
+    cookie
+        The cookie value.
+    max_age_s
+        Sessions older than this are refused.
+    now
+        The instant to check the key's expiry at (naive UTC; default now).
+
+    Returns
+    -------
+    ApiKey
+
+    Raises
+    ------
+    AuthError
+        If the signature is bad, the session too old, or the key gone, revoked or expired.
+    """
+    serializer = URLSafeTimedSerializer(secret, salt=_SESSION_SALT)
+    try:
+        data = serializer.loads(cookie, max_age=max_age_s)
+    except SignatureExpired:
+        raise AuthError("session", "the session has expired; log in again") from None
+    except BadSignature:
+        raise AuthError("session", "the session cookie is not valid; log in again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("k"), int):
+        raise AuthError("session", "the session cookie is not valid; log in again")
+    now = now or utcnow()
+    with engine.connect() as conn:
+        try:
+            key = get_key(conn, data["k"])
+        except KeyError:
+            raise AuthError("session", "the session's key no longer exists") from None
+    key = _check_usable(key, now)
+    _touch(engine, key, now)
+    return key

@@ -1,0 +1,307 @@
+"""The ``pingan`` command line.
+
+Exit codes: 0 success; 1 data or user error (the message names the file, row and field, or the
+parameter); 2 usage error (unknown option, missing argument). Set ``PINGAN_DEBUG=1`` to see a
+traceback instead of the one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import typer
+
+from api.settings import Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pingan",
+    help="pingan (平安): safe-community monitoring on a map — load boundaries, incidents, "
+         "protection inventories and facilities; compute case rates, coverage and the "
+         "safe-community standard; serve them as an HTTP API and offline maps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 1."""
+
+
+@dataclass
+class Runtime:
+    """Settings and a lazily created engine, shared by the commands of one invocation."""
+
+    settings: Settings
+    _engine: Any = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Any:
+        """The database engine (created on first use)."""
+        if self._engine is None:
+            from api.db import create_db_engine
+
+            self._engine = create_db_engine(self.settings.database_url)
+        return self._engine
+
+    def ready_engine(self) -> Any:
+        """The engine, with the schema migrated to the latest version."""
+        from api.db import migrate, schema_is_current
+
+        eng = self.engine
+        if not schema_is_current(eng):
+            migrate(eng)
+        return eng
+
+
+def _rt(ctx: typer.Context) -> Runtime:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Runtime)
+    return obj
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    database: Annotated[str | None, typer.Option(
+        "--database", "-d", help="Database: a SpatiaLite file path or URL, or "
+        "postgresql://user@host/db (default: PINGAN_DATABASE_URL or ./pingan.db).")] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="Time zone of naive timestamps and of period bounds (default Asia/Shanghai).")
+    ] = None,
+) -> None:
+    """Global options."""
+    ctx.obj = Runtime(load_settings(database_url=database, timezone=timezone))
+
+
+# --- init / load / status ---------------------------------------------------------------------
+
+
+class LayerName(str, Enum):
+    """Loadable layers."""
+
+    communities = "communities"
+    population = "population"
+    incidents = "incidents"
+    devices = "devices"
+    compounds = "compounds"
+    facilities = "facilities"
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command("init")
+def init_cmd(ctx: typer.Context) -> None:
+    """Create the database schema (or bring it up to date)."""
+    from api.db import migrate
+
+    rt = _rt(ctx)
+    migrate(rt.engine)
+    typer.echo(f"database ready: {_mask_url(rt.settings.database_url)}")
+
+
+@app.command("load")
+def load_cmd(
+    ctx: typer.Context,
+    layer: Annotated[LayerName, typer.Argument(help="Which layer the file holds.")],
+    file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, zipped Shapefile, "
+                                               "GeoParquet or CSV file.")],
+    crs: Annotated[str | None, typer.Option(
+        help="CRS of the coordinates: EPSG:4548, ESRI:102649, a PROJ string, gcj02 or bd09. "
+             "Default: what the file declares, else EPSG:4326.")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding, e.g. gbk for a Chinese shapefile without .cpg.")] = None,
+    field_map: Annotated[list[str] | None, typer.Option(
+        "--field", help="Map a field: target=source, e.g. population=常住人口, lon=X坐标. "
+                        "Repeat for several.")] = None,
+    gpkg_layer: Annotated[str | None, typer.Option(
+        "--layer", help="Layer inside a GeoPackage or multi-layer file.")] = None,
+    strict: Annotated[bool, typer.Option(help="Load nothing if any row is rejected.")] = False,
+    replace: Annotated[bool, typer.Option(
+        help="The file is the whole layer: rows missing from it are marked removed/closed "
+             "(communities: retired) as of today, never deleted.")] = False,
+    report: Annotated[Path | None, typer.Option(
+        help="Where to write the rejection report CSV (default: ./pingan-rejected-LAYER.csv).")
+    ] = None,
+) -> None:
+    """Load one file into the database as one transaction."""
+    from api.loading import load_file
+    from geo.readers import RejectedRowsError, parse_field_mappings
+
+    rt = _rt(ctx)
+    fields = parse_field_mappings(field_map or [])
+    engine = rt.ready_engine()
+    try:
+        rep = load_file(engine, file, layer.value, crs=crs, encoding=encoding, fields=fields,
+                        gpkg_layer=gpkg_layer, strict=strict, replace=replace,
+                        timezone=rt.settings.timezone, progress=True,
+                        loaded_by=os.environ.get("USER"))
+    except RejectedRowsError as exc:
+        path = _write_rejections(exc.result.rejections_frame(), report, layer.value)
+        _print_rejections(exc.result.rejections, exc.result.rows_rejected, path)
+        raise UserError(str(exc)) from None
+    typer.echo(f"{rep.layer}: {rep.rows_read:,} read, {rep.rows_loaded:,} loaded, "
+               f"{rep.rows_updated:,} updated, {rep.rows_rejected:,} rejected"
+               + (f", {rep.rows_removed:,} marked removed" if replace else "")
+               + f" (load {rep.load_id}, data version {rep.data_version}, CRS "
+               f"{rep.source_crs or '—'})")
+    if layer is LayerName.incidents:
+        typer.echo(f"  {rep.incidents_unassigned:,} of the loaded incidents are in no community")
+    if layer is LayerName.communities:
+        typer.echo(f"  incidents re-assigned: {rep.incidents_reassigned:,}; "
+                   f"in no community: {rep.incidents_unassigned:,}")
+    for w in rep.warnings:
+        _err(f"warning: {w}")
+    if rep.rejections:
+        import pandas as pd
+
+        frame = pd.DataFrame([r.__dict__ for r in rep.rejections])
+        path = _write_rejections(frame.rename(columns={"record_id": "id"})[
+            ["row", "id", "field", "reason", "value"]], report, layer.value)
+        _print_rejections(rep.rejections, rep.rows_rejected, path)
+
+
+def _write_rejections(frame: Any, report: Path | None, layer: str) -> Path:
+    from api.output import to_csv_bytes
+
+    path = report or Path(f"pingan-rejected-{layer}.csv")
+    path.write_bytes(to_csv_bytes(frame))
+    return path.resolve()
+
+
+def _print_rejections(rejections: Sequence[Any], n_rows: int, path: Path, first: int = 10
+                      ) -> None:
+    _err(f"{n_rows:,} rows rejected; first {min(first, len(rejections))} problems:")
+    for r in rejections[:first]:
+        rid = f" (id {r.record_id})" if r.record_id else ""
+        val = f" [value: {r.value}]" if r.value is not None else ""
+        _err(f"  row {r.row}{rid}, {r.field}: {r.reason}{val}")
+    _err(f"full report: {path}")
+
+
+@app.command("status")
+def status_cmd(ctx: typer.Context) -> None:
+    """Rows per layer, unassigned incidents and the most recent loads."""
+    from api.status import database_status
+
+    rt = _rt(ctx)
+    st = database_status(rt.ready_engine())
+    typer.echo(f"database: {_mask_url(rt.settings.database_url)}  "
+               f"(data version {st['data_version']})")
+    from api.output import to_table
+
+    typer.echo(to_table(st["layers"], headers={"layer": "layer", "current": "current",
+                                               "retired": "removed/retired"}))
+    inc = st["incidents"]
+    typer.echo(f"incidents: {inc['total']:,} total; {inc['assigned']:,} in a community; "
+               f"{inc['unassigned']:,} unassigned (of which {inc['no_location']:,} have no "
+               f"location and no known community code)")
+    if len(st["loads"]):
+        typer.echo("\nrecent loads:")
+        typer.echo(to_table(st["loads"]))
+
+
+# --- sample / demo ----------------------------------------------------------------------------
+
+
+@app.command("sample")
+def sample_cmd(
+    out: Annotated[Path, typer.Option(help="Directory to write the sample city's files to.")],
+    seed: Annotated[int, typer.Option(help="Random seed (the default gives the shipped city).")
+    ] = 20250101,
+    communities: Annotated[int, typer.Option(help="Number of communities.")] = 130,
+) -> None:
+    """Write the synthetic sample city (all layers and a manifest) to a directory."""
+    from geo.sample import generate_city, write_sample
+
+    typer.echo(f"generating the sample city (seed {seed}, {communities} communities)…")
+    manifest = write_sample(generate_city(seed=seed, n_communities=communities), out)
+    typer.echo(f"wrote {manifest.parent} (manifest {manifest.name})")
+
+
+@app.command("demo")
+def demo_cmd(
+    ctx: typer.Context,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Do everything but serve.")
+    ] = False,
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Where to write the sample files.")] = Path("pingan-demo"),
+) -> None:
+    """Load the sample city into the database and show what pingan does with it."""
+    from api.demo import run_demo
+
+    run_demo(_rt(ctx), directory=directory, serve=not no_serve, echo=typer.echo)
+
+
+def _register_commands() -> None:
+    from api import cli_metrics
+
+    cli_metrics.register(app)
+
+
+_register_commands()
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from api.db import DatabaseError
+    from geo.readers import InputError
+
+    return (UserError, InputError, DatabaseError, ValueError, KeyError, FileNotFoundError,
+            pydantic.ValidationError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Parameters
+    ----------
+    argv
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 data or user error, 2 usage error.
+    """
+    debug = os.environ.get("PINGAN_DEBUG") == "1"
+    try:
+        # Standalone mode: typer reports usage errors itself (exit code 2).
+        app(args=list(argv) if argv is not None else None, prog_name="pingan",
+            standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except _user_errors() as exc:
+        if debug:
+            raise
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, pydantic.ValidationError):
+            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _err(f"error: {msg}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

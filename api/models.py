@@ -1,0 +1,193 @@
+"""Database tables (SQLAlchemy Core + GeoAlchemy2), the same on SpatiaLite and PostGIS.
+
+Conventions: geometries are EPSG:4326; instants are naive UTC ``DateTime`` columns (the same
+meaning on both backends, converted at the edges); calendar dates are ``Date``. Inventories are
+never deleted: a ``--replace`` load marks rows missing from the new file as removed/closed, and
+communities missing from a new boundary file as retired.
+
+The schema itself is created by the Alembic migrations in ``api/migrations``; these objects
+describe it for queries and must match them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+
+__all__ = [
+    "LAYER_TABLES",
+    "api_keys",
+    "audit_log",
+    "communities",
+    "community_population",
+    "compounds",
+    "devices",
+    "facilities",
+    "incidents",
+    "loads",
+    "meta",
+    "metadata",
+    "profiles",
+]
+
+metadata = sa.MetaData()
+
+SRID = 4326
+
+
+def _geom(kind: str, *, nullable: bool = False) -> sa.Column:
+    return sa.Column("geom", Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+loads = sa.Table(
+    "loads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("layer", sa.String(32), nullable=False),
+    sa.Column("file_name", sa.String(500), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_loaded", sa.Integer, nullable=False),
+    sa.Column("rows_updated", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+    sa.Column("rows_removed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("replace", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source_crs", sa.String(200)),
+    sa.Column("options", sa.Text),
+    sa.Column("loaded_by", sa.String(200)),
+)
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+communities = sa.Table(
+    "communities", metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("subdistrict_code", sa.String(64), index=True),
+    sa.Column("subdistrict", sa.String(200)),
+    sa.Column("district_code", sa.String(64), index=True),
+    sa.Column("district", sa.String(200)),
+    sa.Column("population", sa.Float),
+    sa.Column("households", sa.Float),
+    sa.Column("retired_on", sa.Date),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("MULTIPOLYGON"),
+)
+
+community_population = sa.Table(
+    "community_population", metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("population", sa.Float, nullable=False),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+)
+
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("occurred_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("category", sa.String(100), nullable=False, index=True),
+    sa.Column("status", sa.String(100)),
+    sa.Column("address", sa.String(500)),
+    sa.Column("location_precision", sa.String(16), nullable=False),
+    sa.Column("reported_community", sa.String(64)),
+    # The assigned community: by the point when there is one, else by the reported code.
+    sa.Column("community_code", sa.String(64)),
+    sa.Column("assigned_by", sa.String(8)),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("POINT", nullable=True),
+    sa.Index("ix_incidents_community_time", "community_code", "occurred_at"),
+)
+
+devices = sa.Table(
+    "devices", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False, index=True),
+    sa.Column("azimuth_deg", sa.Float),
+    sa.Column("fov_deg", sa.Float),
+    sa.Column("range_m", sa.Float),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("installed_on", sa.Date),
+    sa.Column("removed_on", sa.Date),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("POINT"),
+)
+
+compounds = sa.Table(
+    "compounds", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("kind", sa.String(64)),
+    sa.Column("households", sa.Float),
+    sa.Column("population", sa.Float),
+    sa.Column("measures", sa.Text, nullable=False, server_default=""),
+    sa.Column("removed_on", sa.Date),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("GEOMETRY"),
+)
+
+facilities = sa.Table(
+    "facilities", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("opened_on", sa.Date),
+    sa.Column("closed_on", sa.Date),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("POINT"),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("key_hash", sa.String(128), nullable=False),
+    sa.Column("jurisdictions", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("last_used_at", sa.DateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("key_id", sa.Integer),
+    sa.Column("key_name", sa.String(200)),
+    sa.Column("role", sa.String(16)),
+    sa.Column("action", sa.String(32), nullable=False, index=True),
+    sa.Column("endpoint", sa.String(300)),
+    sa.Column("params", sa.Text),
+    sa.Column("rows", sa.Integer),
+    sa.Column("status", sa.Integer),
+    sa.Column("client", sa.String(100)),
+)
+
+profiles = sa.Table(
+    "profiles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(200)),
+    sa.UniqueConstraint("name", "version", name="uq_profiles_name_version"),
+)
+
+#: The table behind each loadable layer.
+LAYER_TABLES: dict[str, sa.Table] = {
+    "communities": communities,
+    "population": community_population,
+    "incidents": incidents,
+    "devices": devices,
+    "compounds": compounds,
+    "facilities": facilities,
+}

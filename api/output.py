@@ -1,0 +1,180 @@
+"""Render result frames as terminal tables, CSV, JSON and GeoJSON, with their provenance.
+
+Shared by the command line and the HTTP API so that both print the same numbers the same way.
+CSV is UTF-8 with a byte-order mark so that Excel opens Chinese text correctly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+__all__ = ["FORMATS", "display_width", "to_csv_bytes", "to_geojson", "to_json", "to_table"]
+
+FORMATS = ("table", "csv", "json", "geojson")
+
+
+def display_width(text: str) -> int:
+    """Terminal columns a string takes (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _cell(v: Any, digits: int) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, float | np.floating):
+        if float(v).is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{float(v):,.{digits}f}"
+    if isinstance(v, int | np.integer):
+        return f"{int(v):,}"
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M")
+    return str(v)
+
+
+def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
+             headers: Mapping[str, str] | None = None, digits: int = 2,
+             max_rows: int | None = None) -> str:
+    """Format a frame as an aligned text table (numbers right-aligned, CJK-aware).
+
+    Parameters
+    ----------
+    frame
+        Rows to print (the index is not printed: reset it first if it matters).
+    columns
+        Columns to print, in order (default: all but geometry).
+    headers
+        Display names of columns.
+    digits
+        Decimals for non-integral floats.
+    max_rows
+        Print at most this many rows and say how many were left out.
+
+    Returns
+    -------
+    str
+    """
+    cols = list(columns) if columns is not None else [
+        c for c in frame.columns if c != "geometry"]
+    headers = headers or {}
+    shown = frame if max_rows is None else frame.head(max_rows)
+    cells = [[_cell(v, digits) for v in shown[c].tolist()] for c in cols]
+    numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(
+        shown[c]) for c in cols]
+    names = [headers.get(c, c) for c in cols]
+    widths = [max([display_width(n)] + [display_width(x) for x in col])
+              for n, col in zip(names, cells, strict=True)]
+
+    def pad(text: str, width: int, right: bool) -> str:
+        space = " " * (width - display_width(text))
+        return space + text if right else text + space
+
+    lines = ["  ".join(pad(n, w, r) for n, w, r in zip(names, widths, numeric, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for i in range(len(shown)):
+        lines.append("  ".join(pad(cells[j][i], widths[j], numeric[j])
+                               for j in range(len(cols))).rstrip())
+    if max_rows is not None and len(frame) > max_rows:
+        lines.append(f"… {len(frame) - max_rows} more rows")
+    return "\n".join(lines)
+
+
+def _plain(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float | np.floating):
+        return None if math.isnan(v) or math.isinf(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple | np.ndarray):
+        return [_plain(x) for x in v]
+    return v
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN -> null, timestamps ISO 8601), without geometry."""
+    cols = [c for c in frame.columns if c != "geometry"]
+    return [{c: _plain(v) for c, v in zip(cols, row, strict=True)}
+            for row in frame[cols].itertuples(index=False, name=None)]
+
+
+def to_json(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None,
+            key: str = "items") -> str:
+    """Serialise rows and provenance as one JSON document ``{provenance, count, items}``."""
+    doc = {"provenance": _plain(dict(provenance or {})), "count": len(frame),
+           key: records(frame)}
+    return json.dumps(doc, ensure_ascii=False, indent=1)
+
+
+def to_geojson(frame: gpd.GeoDataFrame, *, provenance: Mapping[str, Any] | None = None,
+               precision: int = 7) -> str:
+    """Serialise a GeoDataFrame as a GeoJSON FeatureCollection in EPSG:4326 (RFC 7946).
+
+    Provenance goes into a foreign member ``pingan`` of the collection.
+
+    Raises
+    ------
+    ValueError
+        If the frame has no CRS.
+    """
+    if frame.crs is None:
+        raise ValueError("frame has no CRS; cannot write GeoJSON")
+    gdf = frame.to_crs("EPSG:4326") if not frame.crs.equals("EPSG:4326") else frame
+    props = records(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
+    geoms = json.loads(gpd.GeoSeries(gdf.geometry.values, crs="EPSG:4326").to_json(
+        to_wgs84=False, drop_id=True))["features"]
+    feats = []
+    for p, g in zip(props, geoms, strict=True):
+        feats.append({"type": "Feature", "properties": p,
+                      "geometry": _round(g["geometry"], precision)})
+    doc = {"type": "FeatureCollection", "features": feats,
+           "pingan": _plain(dict(provenance or {}))}
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _round(geom: Any, precision: int) -> Any:
+    if geom is None:
+        return None
+
+    def r(c: Any) -> Any:
+        return [r(x) for x in c] if isinstance(c[0], list) else [round(x, precision) for x in c]
+
+    if "coordinates" in geom:
+        return {"type": geom["type"], "coordinates": r(geom["coordinates"])}
+    return {"type": geom["type"], "geometries": [_round(g, precision)
+                                                  for g in geom["geometries"]]}
+
+
+def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None) -> bytes:
+    """Serialise rows as CSV: UTF-8 with BOM, provenance as leading ``# key: value`` lines.
+
+    The comment lines are only written when ``provenance`` is given; Excel shows them as the
+    first rows.
+    """
+    buf = io.StringIO()
+    if provenance:
+        for k, val in _plain(dict(provenance)).items():
+            buf.write(f"# {k}: {json.dumps(val, ensure_ascii=False) if not isinstance(val, str) else val}\n")  # noqa: E501
+    cols = [c for c in frame.columns if c != "geometry"]
+    frame[cols].to_csv(buf, index=False, lineterminator="\n")
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")

@@ -1,0 +1,171 @@
+"""``/api/v1/loads``: upload a layer file (admin only), validated and stored as one transaction.
+
+The body is ``multipart/form-data`` with one ``file`` part and the options of ``pingan load``
+as form fields. It is parsed only after the key has been checked, streamed to a temporary file
+and cut off as soon as it passes ``settings.api.max_upload_mb`` (413), so a forbidden or
+oversized upload costs no more than what was read. The response is the load report of the
+command line (``LoadReport.as_dict``) with every rejected row; in strict mode a file with bad
+rows is refused with 422, the same report, and nothing stored.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from api import audit
+from api.deps import AdminKey, EngineDep, SettingsDep, client_address, endpoint_label
+from api.errors import FieldError, InvalidParameterError, PayloadTooLargeError, status_of
+from api.loading import load_file
+from api.schemas import LoadReportOut, responses
+from geo.readers import parse_field_mappings
+
+__all__ = ["LayerName", "router"]
+
+router = APIRouter(prefix="/loads", tags=["loads"])
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_FORM_FIELDS = {"file", "crs", "encoding", "field", "layer_name", "strict", "replace"}
+_SAFE_NAME = re.compile(r"[^\w.\-]+")
+
+
+class LayerName(StrEnum):
+    """Loadable layers."""
+
+    communities = "communities"
+    population = "population"
+    incidents = "incidents"
+    devices = "devices"
+    compounds = "compounds"
+    facilities = "facilities"
+
+
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+    "schema": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": "GeoJSON, GeoPackage, zipped Shapefile, GeoParquet or CSV"},
+            "crs": {"type": "string", "description": "CRS of the coordinates (EPSG:4548, "
+                                                     "gcj02, bd09…); default: the file's"},
+            "encoding": {"type": "string", "description": "text encoding, e.g. gbk"},
+            "field": {"type": "array", "items": {"type": "string"},
+                      "description": "field mappings target=source (repeatable)"},
+            "layer_name": {"type": "string", "description": "layer inside a GeoPackage"},
+            "strict": {"type": "boolean", "description": "store nothing if a row is rejected"},
+            "replace": {"type": "boolean", "description": "the file is the whole layer"},
+        },
+    }}}}}
+
+
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+    seen = 0
+    async for chunk in stream:
+        seen += len(chunk)
+        if seen > limit:
+            raise PayloadTooLargeError(f"the upload is larger than the limit of {limit:,} bytes")
+        yield chunk
+
+
+def _flag(form: FormData, name: str) -> bool:
+    value = form.get(name)
+    text = "" if value is None else str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidParameterError(f"{name} must be true or false", errors=[
+        FieldError(f"body.{name}", f"expected true or false; got {text!r}")])
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if isinstance(value, UploadFile):
+        raise InvalidParameterError(f"{name} must be a text field",
+                               errors=[FieldError(f"body.{name}", "expected text, got a file")])
+    return value.strip() or None
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise InvalidParameterError("the upload must be multipart/form-data", errors=[
+            FieldError("body", f"expected multipart/form-data; got {ctype or 'none'!r}")])
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the upload ({int(declared):,} bytes) is larger than the limit "
+                              f"of {limit:,} bytes")
+    parser = MultiPartParser(request.headers, _limited(request.stream(), limit), max_files=1,
+                             max_fields=len(_FORM_FIELDS) + 50)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidParameterError(f"the multipart body cannot be read: {exc.message}",
+                               errors=[FieldError("body", exc.message)]) from None
+
+
+@router.post("/{layer}", response_model=LoadReportOut, openapi_extra=_UPLOAD_BODY,
+             responses=responses(400, 401, 403, 413, 422, 429))
+async def create_load(request: Request, layer: LayerName, engine: EngineDep,
+                      settings: SettingsDep, key: AdminKey) -> JSONResponse:
+    """Load one file into a layer as one transaction and return the load report (audited)."""
+    limit = int(settings.api.max_upload_mb * 1024 * 1024)
+    params: dict[str, Any] = {"layer": layer.value}
+    status = 500
+    rows = None
+    try:
+        form = await _read_form(request, limit)
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidParameterError("a file is required", errors=[
+                    FieldError("body.file", "expected a file part named 'file'")])
+            name = Path(upload.filename or "upload").name
+            crs, encoding = _text(form, "crs"), _text(form, "encoding")
+            gpkg_layer = _text(form, "layer_name")
+            strict, replace = _flag(form, "strict"), _flag(form, "replace")
+            mappings = [str(v) for v in form.getlist("field")]
+            try:
+                fields = parse_field_mappings(mappings)
+            except ValueError as exc:
+                raise InvalidParameterError(str(exc), errors=[FieldError("body.field", str(exc))]
+                                       ) from None
+            params |= {"file_name": name, "crs": crs, "encoding": encoding,
+                       "layer_name": gpkg_layer, "strict": strict, "replace": replace,
+                       "fields": fields}
+            with tempfile.TemporaryDirectory(prefix="pingan-upload-") as tmp:
+                path = Path(tmp) / (_SAFE_NAME.sub("_", name).lstrip(".") or "upload")
+                with open(path, "wb") as fh:
+                    await run_in_threadpool(shutil.copyfileobj, upload.file, fh)
+                report = await run_in_threadpool(
+                    load_file, engine, path, layer.value, crs=crs, encoding=encoding,
+                    fields=fields, gpkg_layer=gpkg_layer, strict=strict, replace=replace,
+                    timezone=settings.timezone, loaded_by=key.name, display_name=name)
+        finally:
+            await form.close()
+        out = report.as_dict()
+        status, rows = 200, report.rows_loaded + report.rows_updated
+        params |= {"load_id": report.load_id, "rows_rejected": report.rows_rejected}
+        return JSONResponse(out)
+    except Exception as exc:
+        status = status_of(exc)
+        raise
+    finally:
+        await run_in_threadpool(audit.record, engine, "load", key=key,
+                                endpoint=endpoint_label(request), params=params, rows=rows,
+                                status=status, client=client_address(request))

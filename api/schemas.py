@@ -1,0 +1,403 @@
+"""Response schemas of the HTTP API (documented in ``/openapi.json``) and their OpenAPI helpers.
+
+Families follow one pattern: ``XOut`` for one row as JSON, ``XList`` for a list wrapper with
+``provenance``, ``count`` (rows in this response) and, for paginated lists, ``total``,
+``limit`` and ``offset``. Routes render their frames with :func:`api.deps.render`; these models
+document what that produces and the schemathesis test checks that the two agree.
+
+:func:`responses` builds a route's ``responses=`` argument: the alternative formats of a 200
+(CSV with BOM, GeoJSON) and the problem documents of its error statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import PROBLEM_MEDIA_TYPE
+
+__all__ = [
+    "AuditEntryOut",
+    "AuditList",
+    "CommunityAggregateList",
+    "CommunityAggregateOut",
+    "CommunityDetail",
+    "CommunityList",
+    "CommunityOut",
+    "FieldErrorOut",
+    "GridCellList",
+    "GridCellOut",
+    "HealthOut",
+    "IncidentList",
+    "IncidentOut",
+    "KeyOut",
+    "LoadReportOut",
+    "MetricList",
+    "MetricOut",
+    "PeriodOut",
+    "Problem",
+    "ProfileDetail",
+    "ProfileList",
+    "ProfileSummaryOut",
+    "Provenance",
+    "RejectionOut",
+    "VersionOut",
+    "responses",
+]
+
+CSV_MEDIA_TYPE = "text/csv"
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+
+
+class FieldErrorOut(BaseModel):
+    """One problem with one input field."""
+
+    field: str = Field(description="where: query.period, body.file, row 3.geometry…")
+    message: str
+    line: int | None = Field(None, description="line in an uploaded text, when known")
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI of the problem type")
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorOut] = Field(default_factory=list)
+
+
+class PeriodOut(BaseModel):
+    """A reporting period: local days ``start`` to ``end`` (inclusive)."""
+
+    label: str = Field(description="2025, 2025-Q3, 2025-07 or 2025-01-01..2025-06-30")
+    start: str = Field(description="first local day")
+    end: str = Field(description="last local day (inclusive)")
+
+
+class Provenance(BaseModel):
+    """Where the numbers of a response come from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data_version: int = Field(description="bumped by every load")
+    generated_at: str
+    timezone: str
+    period: PeriodOut | None = None
+    profile_version: str | None = Field(None, description="version key of the profile used")
+    left_out: dict[str, int] = Field(default_factory=dict,
+                                     description="records left out of the figures, by reason")
+    suppressed: int | None = Field(None, description="rows whose small counts are suppressed")
+    min_count_shown: int | None = None
+
+
+class _List(BaseModel):
+    provenance: Provenance
+    count: int = Field(description="rows in this response")
+
+
+class _Page(_List):
+    total: int = Field(description="rows matching the filters")
+    limit: int
+    offset: int
+
+
+class CommunityOut(BaseModel):
+    """A community (no incident data)."""
+
+    code: str
+    name: str
+    subdistrict_code: str | None
+    subdistrict: str | None
+    district_code: str | None
+    district: str | None
+    population: float | None
+    households: float | None
+
+
+class CommunityList(_Page):
+    """A page of communities."""
+
+    items: list[CommunityOut]
+
+
+class CommunityDetail(BaseModel):
+    """One community."""
+
+    provenance: Provenance
+    item: CommunityOut
+
+
+class IncidentOut(BaseModel):
+    """A raw incident (admin, or a liaison inside their jurisdiction)."""
+
+    id: str
+    occurred_at: str = Field(description="ISO 8601 in the configured time zone")
+    category: str
+    status: str | None
+    address: str | None
+    location_precision: str
+    community_code: str | None = Field(description="assigned community")
+    reported_community: str | None = Field(description="community code given in the file")
+    longitude: float | None
+    latitude: float | None
+
+
+class IncidentList(_Page):
+    """A page of raw incidents."""
+
+    items: list[IncidentOut]
+
+
+class CommunityAggregateOut(BaseModel):
+    """Incident counts of one community; small counts suppressed."""
+
+    code: str
+    name: str
+    subdistrict_code: str | None
+    subdistrict: str | None
+    district_code: str | None
+    district: str | None
+    population: float | None
+    incidents: int | str = Field(description='a count, or "<3" when suppressed')
+    incidents_per_10k: float | None = Field(description="for the period; null when suppressed")
+    suppressed: bool
+
+
+class CommunityAggregateList(_List):
+    """Incident counts by community."""
+
+    items: list[CommunityAggregateOut]
+
+
+class GridCellOut(BaseModel):
+    """Incident count of one fixed-grid cell; small counts suppressed."""
+
+    cell_id: str = Field(description="<cell_m>m:<ix>:<iy>")
+    ix: int = Field(description="column: the cell spans [ix, ix+1) * cell_m in the metric CRS")
+    iy: int = Field(description="row")
+    incidents: int | str = Field(description='a count, or "<3" when suppressed')
+    share: float | None = Field(description="share of the grid's incidents; null when suppressed")
+    suppressed: bool
+
+
+class GridCellList(_List):
+    """Incident counts on the fixed grid (non-empty cells only)."""
+
+    items: list[GridCellOut]
+
+
+class MetricOut(BaseModel):
+    """One per-community metric of the catalogue."""
+
+    name: str
+    unit: str
+    label_zh: str
+    label_en: str
+    description_zh: str
+    description_en: str
+    better: str
+    producer: str
+    params: list[str]
+    required_params: list[str]
+
+
+class MetricList(_List):
+    """The metric catalogue."""
+
+    items: list[MetricOut]
+
+
+class ProfileSummaryOut(BaseModel):
+    """A stored profile version."""
+
+    name: str
+    version: str
+    version_key: str
+    effective_date: str
+    criteria: int
+    builtin: bool
+    active: bool
+    created_at: str | None
+    created_by: str | None
+
+
+class ProfileList(_List):
+    """Every profile version: the built-in one and the uploads."""
+
+    items: list[ProfileSummaryOut]
+
+
+class ProfileDetail(ProfileSummaryOut):
+    """A profile version with its text and parsed content."""
+
+    content: str = Field(description="the TOML text")
+    profile: dict[str, Any] = Field(description="the validated profile")
+
+
+class RejectionOut(BaseModel):
+    """One problem of one rejected input row."""
+
+    row: int
+    field: str
+    reason: str
+    value: str | None
+    record_id: str | None
+
+
+class LoadReportOut(BaseModel):
+    """What a load did (the same report as ``pingan load``)."""
+
+    layer: str
+    file_name: str
+    sha256: str
+    load_id: int
+    data_version: int
+    rows_read: int
+    rows_loaded: int
+    rows_updated: int
+    rows_rejected: int
+    rows_removed: int
+    incidents_reassigned: int
+    incidents_unassigned: int
+    community_mismatches: int
+    source_crs: str | None
+    warnings: list[str]
+    rejections: list[RejectionOut]
+
+
+class AuditEntryOut(BaseModel):
+    """One audit row."""
+
+    id: int
+    at: str
+    key_id: int | None
+    key_name: str | None
+    role: str | None
+    action: str
+    endpoint: str | None
+    params: dict[str, Any] | None
+    rows: int | None
+    status: int | None
+    client: str | None
+
+
+class AuditList(_Page):
+    """A page of the audit log, newest first."""
+
+    items: list[AuditEntryOut]
+
+
+class KeyOut(BaseModel):
+    """An API key (never its secret)."""
+
+    id: int
+    name: str
+    role: str
+    prefix: str
+    jurisdictions: list[str]
+    status: str
+    created_at: str | None
+    expires_at: str | None
+    revoked_at: str | None
+    last_used_at: str | None
+
+
+class HealthOut(BaseModel):
+    """Whether the server can reach its database."""
+
+    status: str = Field(description="ok or error")
+    database: str = Field(description="ok or unreachable")
+    data_version: int | None = None
+
+
+class VersionOut(BaseModel):
+    """Versions of the server, its schema and its data."""
+
+    pingan: str
+    api: str
+    schema_revision: str | None
+    data_version: int | None
+
+
+_FEATURE_COLLECTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {"type": "object"}},
+        "pingan": {"type": "object", "description": "provenance"},
+    },
+}
+
+_PROBLEM_TEXT = {
+    400: "Bad request: a parameter's value cannot be used",
+    401: "Not authenticated: no key, or a malformed, unknown, revoked or expired one",
+    403: "ForbiddenError: the key's role may not use this endpoint",
+    404: "Not found",
+    409: "ConflictError with what is stored",
+    413: "Payload too large",
+    422: "Invalid parameter or input (the errors name each field)",
+    429: "Too many requests (see Retry-After)",
+    503: "Database unavailable",
+}
+
+
+def responses(*statuses: int, csv: bool = False, geojson: bool = False,
+              media: dict[str, dict[str, Any]] | None = None) -> dict[int | str, Any]:
+    """Build the ``responses=`` argument of a route.
+
+    Parameters
+    ----------
+    *statuses
+        Error statuses the route can return (401, 403, 422 and 429 come with every route that
+        takes a key; give them explicitly).
+    csv, geojson
+        Whether the 200 response may also be CSV (UTF-8 with BOM) or GeoJSON.
+    media
+        Other media types of the 200 response, with their schemas.
+
+    Returns
+    -------
+    dict
+        Problem documents are declared as ``application/json`` here and moved to
+        ``application/problem+json`` when the app builds its OpenAPI document.
+    """
+    out: dict[int | str, Any] = {}
+    content: dict[str, Any] = dict(media or {})
+    if csv:
+        content[CSV_MEDIA_TYPE] = {"schema": {"type": "string"}}
+    if geojson:
+        content[GEOJSON_MEDIA_TYPE] = {"schema": _FEATURE_COLLECTION}
+    if content:
+        out[200] = {"content": content}
+    for s in sorted(set(statuses) | {500}):
+        out[s] = {"model": Problem,
+                  "description": _PROBLEM_TEXT.get(s, "Internal error (with an error id)")}
+    return out
+
+
+def move_problems_to_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare every 4xx/5xx body of an OpenAPI document as ``application/problem+json``.
+
+    Parameters
+    ----------
+    schema
+        The OpenAPI document (changed in place and returned).
+
+    Returns
+    -------
+    dict
+    """
+    for path in schema.get("paths", {}).values():
+        for op in path.values():
+            if not isinstance(op, dict):
+                continue
+            for status, resp in op.get("responses", {}).items():
+                content = resp.get("content", {})
+                if str(status)[0] in "45" and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return schema

@@ -1,0 +1,152 @@
+"""Settings: one validated object built at start-up and passed down.
+
+Values come, in increasing priority, from the defaults here, a TOML file (``pingan.toml`` in the
+working directory, or the file named by ``PINGAN_CONFIG``), and environment variables with the
+``PINGAN_`` prefix (nested groups use ``__``: ``PINGAN_CASES__EXCLUDE_STATUSES='["withdrawn"]'``).
+The database URL is also ``PINGAN_DATABASE_URL``. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from geo.period import DEFAULT_TIMEZONE
+
+__all__ = ["ApiSettings", "CaseSettings", "GeoSettings", "MapSettings", "Settings",
+           "load_settings", "normalise_database_url"]
+
+
+class CaseSettings(BaseModel):
+    """Which incident records count as a case (发案). By default every record counts."""
+
+    exclude_categories: list[str] = Field(default_factory=list)
+    exclude_statuses: list[str] = Field(default_factory=list)
+    include_categories: list[str] | None = None
+
+
+class GeoSettings(BaseModel):
+    """Options of the spatial computations."""
+
+    metric_crs: str | None = Field(
+        None, description="Projected CRS for distances and areas; default: from the data")
+    arc_segments: int = Field(64, ge=8, le=1024,
+                              description="segments per full circle of camera arcs and buffers")
+    detour_factor: float = Field(1.0, ge=1.0, le=3.0)
+    service_radius_m: dict[str, float] = Field(default_factory=dict)
+    camera_kinds: list[str] = Field(
+        default_factory=lambda: ["camera", "dome", "ptz", "face", "plate"])
+    grid_cell_m: float = Field(250.0, ge=50.0)
+    permutations: int = Field(999, ge=99)
+    seed: int = 12345
+
+
+class ApiSettings(BaseModel):
+    """Options of the HTTP server."""
+
+    secret_key: str | None = Field(
+        None, description="Signs session cookies; default: generated once and kept in the db")
+    session_minutes: int = Field(480, ge=5)
+    rate_limit_per_minute: int = Field(600, ge=0, description="per key; 0 disables")
+    max_upload_mb: float = Field(200.0, gt=0)
+    min_count_shown: int = Field(3, ge=1, description="counts below this are suppressed")
+    min_grid_cell_m: float = Field(250.0, ge=50.0)
+
+
+class MapSettings(BaseModel):
+    """Options of the maps."""
+
+    tile_url: str | None = Field(None, description="XYZ tile URL template; none by default")
+    tile_attribution: str = ""
+    tiles_gcj02: bool = Field(False, description="the tiles use GCJ-02: shift overlays to match")
+    language: Literal["zh", "en"] = "zh"
+
+
+class Settings(BaseSettings):
+    """Every setting of pingan."""
+
+    model_config = SettingsConfigDict(env_prefix="PINGAN_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    database_url: str = "sqlite:///pingan.db"
+    timezone: str = DEFAULT_TIMEZONE
+    cases: CaseSettings = Field(default_factory=CaseSettings)
+    geo: GeoSettings = Field(default_factory=GeoSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    maps: MapSettings = Field(default_factory=MapSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone must be an IANA name such as Asia/Shanghai; "
+                             f"got {value!r}") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: arguments, environment, then the TOML file."""
+        path = os.environ.get("PINGAN_CONFIG", "pingan.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if Path(path).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def normalise_database_url(value: str) -> str:
+    """Turn a database setting into a SQLAlchemy URL.
+
+    A plain file path (``city.db``) is a SpatiaLite file; ``postgresql://`` and ``postgres://``
+    use the psycopg 3 driver.
+
+    Raises
+    ------
+    ValueError
+        If the URL names a backend pingan does not support.
+    """
+    v = value.strip()
+    if "://" not in v:
+        return f"sqlite:///{v}"
+    scheme, rest = v.split("://", 1)
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme in ("sqlite", "spatialite", "sqlite+pysqlite"):
+        return f"sqlite://{rest}"
+    raise ValueError(f"database URL must be a SpatiaLite file (sqlite:///path.db) or PostGIS "
+                     f"(postgresql://...); got scheme {scheme!r}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the file, the environment and explicit overrides.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a value is invalid; the message names the setting.
+    """
+    return Settings(**{k: val for k, val in overrides.items() if val is not None})

@@ -1,0 +1,365 @@
+"""Read stored layers back as canonical frames, and count cases with indexed queries.
+
+Everything the services and routes read goes through here, so the SQL for "which incidents"
+(period, case definition, categories, communities, bounding box, jurisdiction) is written once.
+Frames come back with the canonical columns of :mod:`geo.layers`, in EPSG:4326, so geo's pure
+functions take them as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+
+from api.models import communities, community_population, compounds, devices, facilities, incidents
+from geo.period import Period
+from geo.rates import CaseCounts, CaseDefinition
+
+__all__ = [
+    "IncidentQuery",
+    "case_clauses",
+    "count_cases",
+    "count_incidents",
+    "read_case_records",
+    "read_communities",
+    "read_compounds",
+    "read_devices",
+    "read_facilities",
+    "read_incidents",
+    "read_population",
+]
+
+Bbox = tuple[float, float, float, float]
+
+
+def _geoms(values: Sequence[Any]) -> np.ndarray:
+    wkb = np.array([None if v is None else bytes(v) for v in values], dtype=object)
+    return shapely.from_wkb(wkb)
+
+
+def _frame(rows: Sequence[Any], columns: Sequence[str]) -> gpd.GeoDataFrame:
+    data = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=list(columns))
+    return gpd.GeoDataFrame(data, geometry=_geoms([r[-1] for r in rows]) if rows else [],
+                            crs="EPSG:4326")
+
+
+def _dates(frame: pd.DataFrame, cols: Sequence[str]) -> None:
+    for c in cols:
+        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
+
+
+def _strings(frame: pd.DataFrame, cols: Sequence[str]) -> None:
+    for c in cols:
+        frame[c] = frame[c].astype("string")
+
+
+def _bbox_clause(geom: Any, bbox: Bbox) -> Any:
+    minx, miny, maxx, maxy = bbox
+    env = sa.func.ST_GeomFromText(
+        f"POLYGON(({minx} {miny},{maxx} {miny},{maxx} {maxy},{minx} {maxy},{minx} {miny}))", 4326)
+    return sa.func.ST_Intersects(geom, env) == sa.true()
+
+
+def _in_jurisdiction(codes: Sequence[str]) -> Any:
+    return sa.select(communities.c.code).where(sa.or_(
+        communities.c.district_code.in_(list(codes)),
+        communities.c.subdistrict_code.in_(list(codes))))
+
+
+# --- layers -----------------------------------------------------------------------------------
+
+
+def read_communities(conn: sa.Connection, *, include_retired: bool = False,
+                     codes: Sequence[str] | None = None, district: str | None = None,
+                     subdistrict: str | None = None, bbox: Bbox | None = None,
+                     jurisdictions: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+    """Current communities (sorted by code) as a canonical frame.
+
+    Parameters
+    ----------
+    conn
+        Connection.
+    include_retired
+        Also return communities retired by a ``--replace`` load.
+    codes
+        Only these community codes.
+    district, subdistrict
+        Only communities whose district (subdistrict) code or name equals this.
+    bbox
+        Only communities intersecting (minx, miny, maxx, maxy) in EPSG:4326.
+    jurisdictions
+        Only communities in these district/subdistrict codes.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    c = communities.c
+    cols = ["code", "name", "subdistrict_code", "subdistrict", "district_code", "district",
+            "population", "households"]
+    q = sa.select(*[c[x] for x in cols], sa.func.ST_AsBinary(c.geom)).order_by(c.code)
+    if not include_retired:
+        q = q.where(c.retired_on.is_(None))
+    if codes is not None:
+        q = q.where(c.code.in_(list(codes)))
+    if district is not None:
+        q = q.where(sa.or_(c.district_code == district, c.district == district))
+    if subdistrict is not None:
+        q = q.where(sa.or_(c.subdistrict_code == subdistrict, c.subdistrict == subdistrict))
+    if bbox is not None:
+        q = q.where(_bbox_clause(c.geom, bbox))
+    if jurisdictions is not None:
+        q = q.where(sa.or_(c.district_code.in_(list(jurisdictions)),
+                           c.subdistrict_code.in_(list(jurisdictions))))
+    gdf = _frame(conn.execute(q).all(), cols)
+    _strings(gdf, [x for x in cols if x not in ("population", "households")])
+    for x in ("population", "households"):
+        gdf[x] = gdf[x].astype("float64")
+    return gdf
+
+
+def read_population(conn: sa.Connection) -> pd.DataFrame:
+    """Population by year: columns code, year, population."""
+    p = community_population.c
+    rows = conn.execute(sa.select(p.code, p.year, p.population).order_by(p.code, p.year)).all()
+    out = pd.DataFrame(rows, columns=["code", "year", "population"])
+    out["code"] = out["code"].astype("string")
+    out["year"] = out["year"].astype("int64")
+    out["population"] = out["population"].astype("float64")
+    return out
+
+
+def read_devices(conn: sa.Connection) -> gpd.GeoDataFrame:
+    """Every device, current or removed (metrics filter by their dates)."""
+    d = devices.c
+    cols = ["id", "kind", "azimuth_deg", "fov_deg", "range_m", "status", "installed_on",
+            "removed_on"]
+    gdf = _frame(conn.execute(sa.select(*[d[x] for x in cols], sa.func.ST_AsBinary(d.geom))
+                              .order_by(d.id)).all(), cols)
+    _strings(gdf, ["id", "kind", "status"])
+    for x in ("azimuth_deg", "fov_deg", "range_m"):
+        gdf[x] = gdf[x].astype("float64")
+    _dates(gdf, ["installed_on", "removed_on"])
+    return gdf
+
+
+def read_compounds(conn: sa.Connection, *, include_removed: bool = False) -> gpd.GeoDataFrame:
+    """Compounds in the inventory (not removed, unless asked)."""
+    k = compounds.c
+    cols = ["id", "name", "kind", "households", "population", "measures", "removed_on"]
+    q = sa.select(*[k[x] for x in cols], sa.func.ST_AsBinary(k.geom)).order_by(k.id)
+    if not include_removed:
+        q = q.where(k.removed_on.is_(None))
+    gdf = _frame(conn.execute(q).all(), cols)
+    _strings(gdf, ["id", "name", "kind", "measures"])
+    for x in ("households", "population"):
+        gdf[x] = gdf[x].astype("float64")
+    _dates(gdf, ["removed_on"])
+    return gdf
+
+
+def read_facilities(conn: sa.Connection, *, facility_type: str | None = None
+                    ) -> gpd.GeoDataFrame:
+    """Facilities (all, or of one type), open or closed (metrics filter by their dates)."""
+    f = facilities.c
+    cols = ["id", "type", "name", "opened_on", "closed_on"]
+    q = sa.select(*[f[x] for x in cols], sa.func.ST_AsBinary(f.geom)).order_by(f.id)
+    if facility_type is not None:
+        q = q.where(f.type == facility_type)
+    gdf = _frame(conn.execute(q).all(), cols)
+    _strings(gdf, ["id", "type", "name"])
+    _dates(gdf, ["opened_on", "closed_on"])
+    return gdf
+
+
+def facility_types(conn: sa.Connection) -> list[str]:
+    """Facility types present in the database."""
+    return [r[0] for r in conn.execute(
+        sa.select(facilities.c.type).distinct().order_by(facilities.c.type))]
+
+
+# --- incidents --------------------------------------------------------------------------------
+
+
+def case_clauses(definition: CaseDefinition) -> list[Any]:
+    """SQL conditions on ``incidents`` with the meaning of :meth:`CaseDefinition.mask`."""
+    i = incidents.c
+    out: list[Any] = []
+    lists = definition.as_sql_lists()
+    if lists["include_categories"] is not None:
+        out.append(i.category.in_(lists["include_categories"]))
+    if lists["exclude_categories"]:
+        out.append(sa.or_(i.category.is_(None), i.category.not_in(lists["exclude_categories"])))
+    if lists["exclude_statuses"]:
+        out.append(sa.or_(i.status.is_(None), i.status.not_in(lists["exclude_statuses"])))
+    return out
+
+
+def _period_clauses(period: Period, timezone: str) -> list[Any]:
+    start, end = period.bounds_utc(timezone)
+    return [incidents.c.occurred_at >= start, incidents.c.occurred_at < end]
+
+
+@dataclass(frozen=True)
+class IncidentQuery:
+    """Which incidents: every condition that is set must hold.
+
+    Attributes
+    ----------
+    period
+        Local-day period (bounds in ``timezone``).
+    timezone
+        Time zone of the period's days.
+    categories
+        Only these categories.
+    communities
+        Only incidents assigned to these communities.
+    bbox
+        Only points inside (minx, miny, maxx, maxy), EPSG:4326.
+    jurisdictions
+        Only incidents assigned to communities of these district/subdistrict codes (``None``:
+        no restriction; an empty tuple matches nothing).
+    case_definition
+        Only records that count as cases (``None``: every record).
+    precise_only
+        Leave out coarse locations (``centroid``) and records without coordinates.
+    """
+
+    period: Period | None = None
+    timezone: str = "Asia/Shanghai"
+    categories: tuple[str, ...] = ()
+    communities: tuple[str, ...] = ()
+    bbox: Bbox | None = None
+    jurisdictions: tuple[str, ...] | None = None
+    case_definition: CaseDefinition | None = None
+    precise_only: bool = False
+
+    def clauses(self) -> list[Any]:
+        """SQL conditions on ``incidents``."""
+        i = incidents.c
+        out: list[Any] = []
+        if self.period is not None:
+            out += _period_clauses(self.period, self.timezone)
+        if self.categories:
+            out.append(i.category.in_(list(self.categories)))
+        if self.communities:
+            out.append(i.community_code.in_(list(self.communities)))
+        if self.bbox is not None:
+            out.append(i.geom.is_not(None))
+            out.append(_bbox_clause(i.geom, self.bbox))
+        if self.jurisdictions is not None:
+            out.append(i.community_code.in_(_in_jurisdiction(self.jurisdictions)))
+        if self.case_definition is not None:
+            out += case_clauses(self.case_definition)
+        if self.precise_only:
+            out.append(i.geom.is_not(None))
+            out.append(i.location_precision != "centroid")
+        return out
+
+
+_INCIDENT_COLS = ["id", "occurred_at", "category", "status", "address", "location_precision",
+                  "community_code", "reported_community"]
+
+
+def read_incidents(conn: sa.Connection, query: IncidentQuery, *, limit: int | None = None,
+                   offset: int = 0) -> gpd.GeoDataFrame:
+    """Incidents matching ``query``, ordered by time then id.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Canonical incident columns, ``occurred_at`` tz-aware UTC, ``community_code`` the
+        assigned community, ``reported_community`` the code given in the file.
+    """
+    i = incidents.c
+    q = (sa.select(*[i[c] for c in _INCIDENT_COLS], sa.func.ST_AsBinary(i.geom))
+         .where(*query.clauses()).order_by(i.occurred_at, i.id).offset(offset))
+    if limit is not None:
+        q = q.limit(limit)
+    gdf = _frame(conn.execute(q).all(), _INCIDENT_COLS)
+    gdf["occurred_at"] = pd.to_datetime(gdf["occurred_at"]).dt.tz_localize("UTC").astype(
+        "datetime64[ns, UTC]")
+    _strings(gdf, [c for c in _INCIDENT_COLS if c != "occurred_at"])
+    return gdf
+
+
+def count_incidents(conn: sa.Connection, query: IncidentQuery) -> int:
+    """Number of incidents matching ``query``."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(incidents)
+                            .where(*query.clauses())).scalar_one())
+
+
+def read_case_records(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
+    """Light records for time series: community_code, category, occurred_at (UTC aware)."""
+    i = incidents.c
+    rows = conn.execute(sa.select(i.community_code, i.category, i.occurred_at)
+                        .where(*query.clauses())).all()
+    out = pd.DataFrame(rows, columns=["community_code", "category", "occurred_at"])
+    out["community_code"] = out["community_code"].astype("string")
+    out["category"] = out["category"].astype("string")
+    out["occurred_at"] = pd.to_datetime(out["occurred_at"]).dt.tz_localize("UTC").astype(
+        "datetime64[ns, UTC]")
+    return out
+
+
+def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition, *,
+                timezone: str, by_category: bool = False,
+                categories: Sequence[str] = ()) -> CaseCounts:
+    """Case counts of a period by community (and category): an indexed GROUP BY.
+
+    Parameters
+    ----------
+    conn
+        Connection.
+    period
+        The period (local days in ``timezone``).
+    definition
+        Which records count as cases.
+    timezone
+        Time zone of the period.
+    by_category
+        Split the counts by category.
+    categories
+        Only these categories.
+
+    Returns
+    -------
+    geo.rates.CaseCounts
+        With the unassigned cases as the null-code group, plus the cases with no location and
+        the records of the period the definition left out.
+    """
+    i = incidents.c
+    where = _period_clauses(period, timezone)
+    if categories:
+        where.append(i.category.in_(list(categories)))
+    cases_where = where + case_clauses(definition)
+    keys = [i.community_code] + ([i.category] if by_category else [])
+    rows = conn.execute(sa.select(*keys, sa.func.count().label("cases"))
+                        .where(*cases_where).group_by(*keys)).all()
+    cols = ["community_code"] + (["category"] if by_category else []) + ["cases"]
+    counts = pd.DataFrame(rows, columns=cols)
+    no_location = conn.execute(sa.select(sa.func.count()).select_from(incidents).where(
+        *cases_where, i.community_code.is_(None), i.geom.is_(None))).scalar_one()
+    in_period = conn.execute(sa.select(sa.func.count()).select_from(incidents)
+                             .where(*where)).scalar_one()
+    return CaseCounts(counts, period, no_location=int(no_location),
+                      not_counted=int(in_period - counts["cases"].sum()),
+                      case_definition=definition, timezone=timezone)
+
+
+def incident_time_range(conn: sa.Connection) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First and last stored incident instants (naive UTC)."""
+    row = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
+                                 sa.func.max(incidents.c.occurred_at))).one()
+    lo, hi = row
+    if isinstance(lo, str):
+        lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+    return lo, hi

@@ -1,0 +1,258 @@
+"""The data contracts of pingan's input layers.
+
+Every reader turns a user's file into a GeoDataFrame in EPSG:4326 whose columns are exactly the
+canonical fields below (in this order, plus ``geometry``), so that storage, metrics and maps only
+ever see one shape of data per layer. DESIGN.md ("Input layers") is the prose version of this
+module; the two must agree.
+
+Canonical dtypes
+----------------
+- ``str``: pandas string, missing values as ``<NA>``.
+- ``float``: float64, missing as NaN.
+- ``int``: pandas nullable Int64.
+- ``datetime``: ``datetime64[ns, UTC]`` (instants; naive input is local time, see the readers).
+- ``date``: ``datetime64[ns]`` at midnight, naive (calendar dates).
+- ``measures`` (compounds only): a ``str`` column holding the measures present as a sorted,
+  comma-separated list of measure names (``"fence,gate_guard,lighting"``), empty when none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "COMPOUND_MEASURES",
+    "DEVICE_KINDS",
+    "FACILITY_TYPES",
+    "LAYERS",
+    "LOCATION_PRECISIONS",
+    "Field",
+    "LayerSpec",
+    "layer_spec",
+]
+
+FieldType = Literal["str", "float", "int", "datetime", "date", "measures"]
+GeometryKind = Literal["polygon", "point", "point_or_polygon", "none"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One canonical field of a layer.
+
+    Attributes
+    ----------
+    name
+        Canonical column name.
+    type
+        Canonical dtype family (see the module docstring).
+    required
+        Whether a row without a value is rejected.
+    aliases
+        Source column names recognised without a ``--field`` mapping (case-insensitive),
+        tried after the canonical name itself.
+    description
+        One line for help texts and the catalogue.
+    """
+
+    name: str
+    type: FieldType
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """The contract of one input layer.
+
+    Attributes
+    ----------
+    name
+        Layer name as used on the command line (``pingan load LAYER``).
+    fields
+        Canonical fields, in output column order.
+    geometry
+        Which geometries the layer takes; ``"none"`` for plain tables (population by year).
+    id_field
+        The field that must be unique inside a file, or ``None``.
+    geometry_required
+        Whether a row with no geometry is rejected (incidents accept a null geometry when a
+        ``community_code`` is given).
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+    geometry: GeometryKind
+    id_field: str | None
+    geometry_required: bool = True
+
+    @property
+    def columns(self) -> list[str]:
+        """Canonical column names in order, without ``geometry``."""
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``.
+
+        Raises
+        ------
+        KeyError
+            If the layer has no such field.
+        """
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"layer {self.name!r} has no field {name!r}; fields: {self.columns}")
+
+
+LOCATION_PRECISIONS = ("exact", "address", "centroid")
+
+DEVICE_KINDS = ("camera", "dome", "ptz", "face", "plate", "alarm", "access")
+
+FACILITY_TYPES = (
+    "police_station",
+    "police_office",
+    "service_station",
+    "health_station",
+    "health_center",
+    "fire_station",
+)
+
+#: Known compound measures: physical (物防) and technical (技防). Other names are accepted.
+COMPOUND_MEASURES: dict[str, tuple[str, ...]] = {
+    "physical": ("fence", "gate_guard", "anti_theft_doors", "lighting", "patrol"),
+    "technical": (
+        "cctv_entrances",
+        "access_control",
+        "intrusion_alarm",
+        "intercom",
+        "plate_recognition",
+    ),
+}
+
+_COMMUNITIES = LayerSpec(
+    name="communities",
+    geometry="polygon",
+    id_field="code",
+    fields=(
+        Field("code", "str", True, ("社区代码", "统计用区划代码", "区划代码", "cun_code"),
+              "community code, unique (统计用区划代码 where known)"),
+        Field("name", "str", True, ("社区名称", "社区", "名称"), "community name"),
+        Field("subdistrict_code", "str", False, ("街道代码", "乡镇代码"), "subdistrict code"),
+        Field("subdistrict", "str", False, ("街道", "街道名称", "乡镇"), "subdistrict (街道)"),
+        Field("district_code", "str", False, ("区代码", "区县代码"), "district code"),
+        Field("district", "str", False, ("区", "区县", "区名称"), "district (区)"),
+        Field("population", "float", False, ("常住人口", "人口", "pop"), "residents, >= 0"),
+        Field("households", "float", False, ("户数", "households_n"), "households, >= 0"),
+    ),
+)
+
+_POPULATION = LayerSpec(
+    name="population",
+    geometry="none",
+    id_field=None,
+    fields=(
+        Field("code", "str", True, ("社区代码",), "community code"),
+        Field("year", "int", True, ("年份", "年"), "calendar year"),
+        Field("population", "float", True, ("常住人口", "人口"), "residents that year, >= 0"),
+    ),
+)
+
+_INCIDENTS = LayerSpec(
+    name="incidents",
+    geometry="point",
+    id_field="id",
+    geometry_required=False,
+    fields=(
+        Field("id", "str", True, ("编号", "案件编号", "警情编号"), "incident id, unique"),
+        Field("occurred_at", "datetime", True, ("发生时间", "案发时间", "time", "datetime"),
+              "when it happened; naive times are in the configured time zone"),
+        Field("category", "str", True, ("类别", "案件类别", "警情类别", "type"), "category"),
+        Field("status", "str", False, ("状态", "案件状态"), "status (for the case definition)"),
+        Field("address", "str", False, ("地址", "发生地址"), "address"),
+        Field("location_precision", "str", False, ("定位精度",),
+              "exact, address or centroid (default exact)"),
+        Field("community_code", "str", False, ("社区代码",),
+              "community, for records without coordinates"),
+    ),
+)
+
+_DEVICES = LayerSpec(
+    name="devices",
+    geometry="point",
+    id_field="id",
+    fields=(
+        Field("id", "str", True, ("编号", "设备编号"), "device id, unique"),
+        Field("kind", "str", True, ("类型", "设备类型"), "camera, dome, ptz, face, plate, alarm…"),
+        Field("azimuth_deg", "float", False, ("方位角", "azimuth"),
+              "view direction, degrees clockwise from true north"),
+        Field("fov_deg", "float", False, ("视场角", "fov"), "field of view, degrees"),
+        Field("range_m", "float", False, ("可视距离", "range"), "view range, metres"),
+        Field("status", "str", False, ("状态", "设备状态"), "working or faulty (default working)"),
+        Field("installed_on", "date", False, ("安装日期",), "installation date"),
+        Field("removed_on", "date", False, ("拆除日期",), "removal date"),
+    ),
+)
+
+_COMPOUNDS = LayerSpec(
+    name="compounds",
+    geometry="point_or_polygon",
+    id_field="id",
+    fields=(
+        Field("id", "str", True, ("编号", "小区编号"), "compound id, unique"),
+        Field("name", "str", False, ("名称", "小区名称"), "name"),
+        Field("kind", "str", False, ("类型",), "residential, unit, school…"),
+        Field("households", "float", False, ("户数",), "households, >= 0"),
+        Field("population", "float", False, ("人口", "常住人口"), "residents, >= 0"),
+        Field("measures", "measures", False, ("措施", "防范措施"),
+              "measures present; or one yes/no column per measure"),
+        Field("removed_on", "date", False, ("撤销日期",), "date it left the inventory"),
+    ),
+)
+
+_FACILITIES = LayerSpec(
+    name="facilities",
+    geometry="point",
+    id_field="id",
+    fields=(
+        Field("id", "str", True, ("编号", "设施编号"), "facility id, unique"),
+        Field("type", "str", True, ("类型", "设施类型"),
+              "police_station, police_office, service_station, health_station, …"),
+        Field("name", "str", False, ("名称", "设施名称"), "name"),
+        Field("opened_on", "date", False, ("启用日期", "开放日期"), "opening date"),
+        Field("closed_on", "date", False, ("关闭日期", "停用日期"), "closing date"),
+    ),
+)
+
+#: Every layer, by name.
+LAYERS: dict[str, LayerSpec] = {
+    s.name: s
+    for s in (_COMMUNITIES, _POPULATION, _INCIDENTS, _DEVICES, _COMPOUNDS, _FACILITIES)
+}
+
+
+def layer_spec(name: str) -> LayerSpec:
+    """Return the contract of the layer called ``name``.
+
+    Parameters
+    ----------
+    name
+        One of ``communities``, ``population``, ``incidents``, ``devices``, ``compounds``,
+        ``facilities``.
+
+    Returns
+    -------
+    LayerSpec
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a layer.
+    """
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise ValueError(
+            f"layer must be one of {', '.join(LAYERS)}; got {name!r}"
+        ) from None

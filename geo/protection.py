@@ -1,0 +1,709 @@
+"""Technical and physical protection: camera view, camera metrics and compound compliance.
+
+:func:`view_sectors` draws what each camera sees; :func:`camera_metrics` turns devices into the
+per-community technical-protection metrics of the catalogue (counts, working ratio, densities,
+the share of the area in working view, the share of incidents in view) and the blind spots;
+:func:`compound_compliance` checks compounds (小区/单位) against the required physical (物防) and
+technical (技防) measures.
+
+View sectors
+------------
+A camera sees a circular sector: apex at the device, centred on its azimuth, ``fov_deg`` wide,
+``range_m`` deep. Azimuths are from true north; on a projected grid, north differs from true
+north by the grid convergence γ (about Δλ·sin φ for Gauss-Kruger/UTM: 0.9° at 1.4° of longitude
+from the central meridian at Beijing's latitude), so a sector is drawn on the grid at the
+bearing ``azimuth − γ`` (:func:`geo.crs.grid_bearing_deg`). A device without azimuth or field of
+view, or with ``fov_deg >= 360``, sees a full circle. Without ``range_m`` the kind's default in
+:data:`DEFAULT_RANGE_M` applies.
+
+Arcs are polygons: a full circle has ``arc_segments`` segments (default 32) and a sector
+``ceil(arc_segments · fov / 360)`` equal segments, so no segment spans more than 360 /
+``arc_segments`` degrees. A polygon inscribed in a circle with ``n`` segments has
+``(n / 2π)·sin(2π / n)`` of the circle's area, and a sector whose segments span at most
+``2π / n`` keeps at least that share of the true sector: for ``n = 32`` the polygons cover
+between 99.36 % and 100 % of the true view (the arc's chords lie at most ``r·(1 − cos(π/n))``,
+0.5 % of the range, inside the arc).
+
+Default view ranges
+-------------------
+The values of :data:`DEFAULT_RANGE_M` have no published basis: no standard gives a view range
+per camera class, and the useful range depends on lens, resolution and lighting. They are
+pingan's placeholders, ordered by how the classes are used: ``face`` capture needs a close
+subject (15 m), ``dome`` and ``plate`` cameras watch an entrance or a lane (20 m), a fixed
+``camera`` a street section (30 m) and a ``ptz`` camera is zoomed over a square (100 m). Give
+``range_m`` per device, or a ``default_range_m`` mapping from a site survey.
+
+Camera coverage
+---------------
+``camera_area_share`` is exact polygon arithmetic: each community minus the union of the working
+sectors that touch it (:func:`geo.coverage.uncovered_parts`); overlapping sectors count once,
+faulty cameras cover nothing, and a camera in one community can cover a neighbour. The
+remainder is the blind-spot polygon. Device counts use the devices that existed during the
+period (:func:`geo.coverage.existing_during`), assigned to the community containing them.
+
+Compound compliance
+-------------------
+A compound complies when it has every measure of ``required_physical`` and
+``required_technical``. The defaults (:data:`DEFAULT_REQUIRED_PHYSICAL`,
+:data:`DEFAULT_REQUIRED_TECHNICAL`) have no published basis as a set: national standards
+describe how to build security systems (GB 50348 安全防范工程技术标准) rather than which measures
+a residential compound must have, and local standards differ by city. They are a baseline
+(fence, gate guard and lighting; CCTV at the entrances and access control) for the standard
+profile to override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+from geo.coverage import (
+    _assign,
+    _check_communities,
+    _check_frame,
+    _check_same_crs,
+    _codes,
+    _geoms,
+    _names,
+    _population,
+    _present,
+    _project,
+    _project_xy,
+    choose_metric_crs,
+    existing_during,
+    uncovered_parts,
+)
+from geo.crs import grid_bearing_deg
+from geo.layers import COMPOUND_MEASURES, DEVICE_KINDS
+from geo.period import Period, parse_period
+
+__all__ = [
+    "CAMERA_KINDS",
+    "DEFAULT_RANGE_M",
+    "DEFAULT_REQUIRED_PHYSICAL",
+    "DEFAULT_REQUIRED_TECHNICAL",
+    "CameraMetrics",
+    "CompoundCompliance",
+    "camera_metrics",
+    "compound_compliance",
+    "sector_polygons",
+    "view_sectors",
+]
+
+#: Device kinds that are video cameras (the others, ``alarm`` and ``access``, see nothing).
+CAMERA_KINDS: tuple[str, ...] = ("camera", "dome", "ptz", "face", "plate")
+
+#: View range in metres of a device without ``range_m``, by kind. No published basis: see the
+#: module docstring ("Default view ranges").
+DEFAULT_RANGE_M: Mapping[str, float] = MappingProxyType(
+    {"camera": 30.0, "dome": 20.0, "ptz": 100.0, "face": 15.0, "plate": 20.0}
+)
+
+#: Physical measures (物防) a compound needs by default; no published basis as a set (see the
+#: module docstring, "Compound compliance").
+DEFAULT_REQUIRED_PHYSICAL: tuple[str, ...] = ("fence", "gate_guard", "lighting")
+
+#: Technical measures (技防) a compound needs by default; no published basis as a set.
+DEFAULT_REQUIRED_TECHNICAL: tuple[str, ...] = ("cctv_entrances", "access_control")
+
+_STATUSES = ("working", "faulty")
+
+
+# --------------------------------------------------------------------------------------------
+# View sectors
+# --------------------------------------------------------------------------------------------
+
+
+def view_sectors(
+    devices: gpd.GeoDataFrame,
+    *,
+    metric_crs: Any = None,
+    arc_segments: int = 32,
+    default_range_m: Mapping[str, float] = DEFAULT_RANGE_M,
+) -> gpd.GeoSeries:
+    """Draw the view sector of every device, in a metric CRS.
+
+    Parameters
+    ----------
+    devices
+        Device points with ``kind``, and optionally ``azimuth_deg`` (clockwise from true
+        north), ``fov_deg`` and ``range_m``. Every row gets a sector; filter by kind, status
+        and period first.
+    metric_crs
+        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the devices.
+    arc_segments
+        Segments per full circle (at least 4); see the module docstring for the area bound.
+    default_range_m
+        View range of a device without ``range_m``, by kind.
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        Polygons in ``metric_crs``, indexed like ``devices``; azimuths are corrected for the
+        grid convergence of ``metric_crs``.
+
+    Raises
+    ------
+    TypeError
+        When ``devices`` is not a GeoDataFrame.
+    ValueError
+        When columns are missing, a device has no point, ``fov_deg`` or ``range_m`` is not
+        positive, a kind without ``range_m`` has no default, or ``arc_segments`` < 4.
+    """
+    _check_frame(devices, "devices", ("Point",), ("kind",))
+    _check_arc_segments(arc_segments)
+    geoms = _geoms(devices)
+    _check_points_present(geoms)
+    crs = choose_metric_crs(devices, metric_crs=metric_crs)
+    polygons = _sectors(devices, geoms, crs, arc_segments, default_range_m)
+    return gpd.GeoSeries(polygons, index=devices.index, crs=crs)
+
+
+def _sectors(
+    devices: gpd.GeoDataFrame,
+    geoms: NDArray[np.object_],
+    crs: pyproj.CRS,
+    arc_segments: int,
+    default_range_m: Mapping[str, float],
+) -> NDArray[np.object_]:
+    _check_points_present(geoms)
+    if not len(geoms):
+        return np.empty(0, dtype=object)
+    kind = devices["kind"].astype("string")
+    azimuth = _numbers(devices, "azimuth_deg")
+    fov = _numbers(devices, "fov_deg")
+    range_m = _numbers(devices, "range_m")
+    if (fov <= 0).any():
+        raise ValueError(f"devices: fov_deg must be > 0; got {float(np.nanmin(fov))}")
+    if (range_m <= 0).any():
+        raise ValueError(f"devices: range_m must be > 0; got {float(np.nanmin(range_m))}")
+    no_range = ~np.isfinite(range_m)
+    if no_range.any():
+        unknown = sorted(set(kind[no_range].fillna("<missing>")) - set(default_range_m))
+        if unknown:
+            raise ValueError(
+                f"default_range_m has no range for kind(s) {', '.join(unknown)} and those "
+                "devices have no range_m; give range_m or add the kinds to default_range_m"
+            )
+        defaults = kind[no_range].map(dict(default_range_m)).to_numpy(dtype=np.float64)
+        range_m = range_m.copy()
+        range_m[no_range] = defaults
+    lonlat = _project_xy(geoms, devices.crs, 4326)
+    xy = _project_xy(geoms, devices.crs, crs)
+    bearing = np.full(len(geoms), np.nan)
+    has_azimuth = np.isfinite(azimuth)
+    if has_azimuth.any():
+        bearing[has_azimuth] = grid_bearing_deg(
+            azimuth[has_azimuth], lonlat[has_azimuth, 0], lonlat[has_azimuth, 1], crs)
+    return sector_polygons(xy[:, 0], xy[:, 1], bearing, fov, range_m, arc_segments)
+
+
+def sector_polygons(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    bearing_deg: NDArray[np.float64],
+    fov_deg: NDArray[np.float64],
+    range_m: NDArray[np.float64],
+    arc_segments: int = 32,
+) -> NDArray[np.object_]:
+    """Build sector polygons from apexes, grid bearings, fields of view and ranges.
+
+    Parameters
+    ----------
+    x, y
+        Apex coordinates in a projected CRS.
+    bearing_deg
+        Centre line, degrees clockwise from grid north; NaN gives a circle.
+    fov_deg
+        Field of view in degrees; NaN or >= 360 gives a circle.
+    range_m
+        Radius in CRS units (> 0).
+    arc_segments
+        Segments per full circle; a sector gets ``ceil(arc_segments · fov / 360)``.
+
+    Returns
+    -------
+    numpy.ndarray of object
+        One polygon per apex.
+
+    Raises
+    ------
+    ValueError
+        When ``arc_segments`` < 4 or the arrays differ in length.
+    """
+    _check_arc_segments(arc_segments)
+    n = len(x)
+    if not all(len(a) == n for a in (y, bearing_deg, fov_deg, range_m)):
+        raise ValueError("x, y, bearing_deg, fov_deg and range_m must have the same length")
+    circle = ~np.isfinite(bearing_deg) | ~np.isfinite(fov_deg) | (fov_deg >= 360.0)
+    fov = np.where(circle, 360.0, fov_deg)
+    segments = np.where(
+        circle, arc_segments,
+        np.maximum(1, np.ceil(np.round(arc_segments * fov / 360.0, 9)))).astype(np.int64)
+    out = np.empty(n, dtype=object)
+    # Rings of one shape (circle or sector, number of segments) are built as one (rows, ring
+    # length, 2) array: a sector ring is apex, segments + 1 arc points, apex; a circle ring is
+    # its points and the first one again, so every ring closes on identical coordinates.
+    for is_circle, m in sorted(set(zip(circle.tolist(), segments.tolist(), strict=True))):
+        rows = np.flatnonzero((circle == is_circle) & (segments == m))
+        r = range_m[rows][:, None]
+        if is_circle:
+            angle = np.broadcast_to(2.0 * np.pi * np.arange(m + 1) / m, (len(rows), m + 1))
+            angle = np.where(np.arange(m + 1) == m, 0.0, angle)
+            coords = np.empty((len(rows), m + 1, 2))
+            coords[:, :, 0] = x[rows][:, None] + r * np.sin(angle)
+            coords[:, :, 1] = y[rows][:, None] + r * np.cos(angle)
+        else:
+            start = np.radians(bearing_deg[rows] - fov[rows] / 2.0)[:, None]
+            step = (np.radians(fov[rows]) / m)[:, None]
+            angle = start + step * np.arange(m + 1)[None, :]
+            coords = np.empty((len(rows), m + 3, 2))
+            coords[:, 0, 0] = coords[:, -1, 0] = x[rows]
+            coords[:, 0, 1] = coords[:, -1, 1] = y[rows]
+            coords[:, 1:-1, 0] = x[rows][:, None] + r * np.sin(angle)
+            coords[:, 1:-1, 1] = y[rows][:, None] + r * np.cos(angle)
+        out[rows] = shapely.polygons(coords)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Camera metrics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CameraMetrics:
+    """Technical-protection metrics of every community.
+
+    Attributes
+    ----------
+    frame
+        One row per community, indexed by ``code``: ``name``, ``population``, ``area_km2``,
+        ``camera_count`` (video devices of the period, any status), ``cameras_working``,
+        ``camera_working_ratio`` (NaN without cameras), ``camera_density_per_km2``,
+        ``cameras_per_1000_residents`` (NaN without population), ``camera_area_share``,
+        ``incidents_total`` (located incidents of the community), ``incidents_in_view``,
+        ``incidents_in_view_share`` (NaN without incidents, or when none were given) and
+        ``devices_<kind>`` (devices of the period by kind, any status; every kind of
+        :data:`geo.layers.DEVICE_KINDS` and any other kind present).
+    blind_spots
+        GeoDataFrame in EPSG:4326: ``code``, ``name``, ``blind_area_m2`` and the community area
+        outside working view, for every community with such area.
+    camera_kinds
+        Kinds counted as cameras.
+    arc_segments
+        Segments per full circle of the sectors.
+    metric_crs
+        The CRS of the computation.
+    period
+        The period devices were filtered to (``None``: every row counted).
+    devices_unassigned
+        Devices of the period inside no community (still covering what they see).
+    incidents_unlocated
+        Incidents given without a point (left out of the in-view share).
+    incidents_unassigned
+        Located incidents whose ``community_code`` is missing or not a community.
+    """
+
+    frame: pd.DataFrame
+    blind_spots: gpd.GeoDataFrame
+    camera_kinds: tuple[str, ...]
+    arc_segments: int
+    metric_crs: pyproj.CRS
+    period: Period | None
+    devices_unassigned: int
+    incidents_unlocated: int
+    incidents_unassigned: int
+
+
+def camera_metrics(
+    communities: gpd.GeoDataFrame,
+    devices: gpd.GeoDataFrame,
+    *,
+    incidents: gpd.GeoDataFrame | None = None,
+    period: Period | str | int | None = None,
+    camera_kinds: Iterable[str] = CAMERA_KINDS,
+    metric_crs: Any = None,
+    arc_segments: int = 32,
+    default_range_m: Mapping[str, float] = DEFAULT_RANGE_M,
+) -> CameraMetrics:
+    """Compute the technical-protection metrics of every community.
+
+    Parameters
+    ----------
+    communities
+        Community polygons with ``code`` (``name``, ``population`` optional).
+    devices
+        Device points with ``id`` and ``kind`` (``status``, ``azimuth_deg``, ``fov_deg``,
+        ``range_m``, ``installed_on``, ``removed_on`` optional; a missing status is working).
+    incidents
+        The period's incidents under the case definition, with ``community_code``; rows
+        without a point are left out of the in-view share.
+    period
+        Only devices that existed during it count; ``None`` counts every row.
+    camera_kinds
+        Device kinds that are cameras.
+    metric_crs
+        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the
+        communities.
+    arc_segments
+        Segments per full circle of the view sectors.
+    default_range_m
+        View range of a camera without ``range_m``, by kind.
+
+    Returns
+    -------
+    CameraMetrics
+
+    Raises
+    ------
+    TypeError
+        When an input is not a GeoDataFrame.
+    ValueError
+        When columns are missing, the CRSs differ, geometries have the wrong type, a status is
+        neither working nor faulty, or a sector cannot be drawn (see :func:`view_sectors`).
+    """
+    _check_communities(communities)
+    _check_frame(devices, "devices", ("Point",), ("id", "kind"))
+    if incidents is not None:
+        _check_frame(incidents, "incidents", ("Point",), ("community_code",))
+    _check_same_crs(communities=communities, devices=devices, incidents=incidents)
+    _check_arc_segments(arc_segments)
+    kinds = _kinds(camera_kinds)
+    p = None if period is None else parse_period(period)
+    crs = choose_metric_crs(communities, metric_crs=metric_crs)
+
+    if p is not None:
+        devices = devices[existing_during(
+            devices, p, start_column=_present(devices, "installed_on"),
+            end_column=_present(devices, "removed_on")).to_numpy(dtype=bool)]
+    working = _working(devices)
+    kind = devices["kind"].astype("string").fillna("<missing>")
+    is_camera = kind.isin(kinds).to_numpy(dtype=bool)
+
+    codes = _codes(communities)
+    index = pd.Index(codes, name="code", dtype="string")
+    comm = _project(_geoms(communities), communities.crs, crs)
+    dev_geoms = _geoms(devices)
+    dev_points = _project(dev_geoms, devices.crs, crs)
+    owner = _assign(dev_points, comm)
+
+    sectors = _sectors(devices[is_camera & working], dev_geoms[is_camera & working], crs,
+                       arc_segments, default_range_m)
+    blind = uncovered_parts(comm, sectors)
+    area = shapely.area(comm)
+    blind_area = shapely.area(blind)
+    positive = area > 0
+    area_share = np.where(positive, 1.0 - blind_area / np.where(positive, area, 1.0), np.nan)
+
+    n = len(codes)
+    assigned = owner >= 0
+    camera_count = np.bincount(owner[assigned & is_camera], minlength=n)
+    cameras_working = np.bincount(owner[assigned & is_camera & working], minlength=n)
+    population = _population(communities, "communities")
+    area_km2 = area / 1e6
+    frame = pd.DataFrame(
+        {
+            "name": _names(communities),
+            "population": population,
+            "area_km2": area_km2,
+            "camera_count": camera_count,
+            "cameras_working": cameras_working,
+            "camera_working_ratio": _ratio(cameras_working, camera_count),
+            "camera_density_per_km2": _ratio(camera_count, area_km2),
+            "cameras_per_1000_residents": _ratio(camera_count * 1000.0, population),
+            "camera_area_share": area_share,
+        },
+        index=index,
+    )
+    unlocated, unassigned = 0, 0
+    total = np.zeros(n, dtype=np.int64)
+    in_view = np.zeros(n, dtype=np.int64)
+    if incidents is not None:
+        inc_xy = _project_xy(_geoms(incidents), incidents.crs, crs)
+        located = np.isfinite(inc_xy).all(axis=1)
+        unlocated = int((~located).sum())
+        position = pd.Series(np.arange(n), index=codes)
+        where = incidents["community_code"].astype("string").map(position)
+        where = where.to_numpy(dtype=np.float64, na_value=np.nan)
+        known = located & np.isfinite(where)
+        unassigned = int((located & ~np.isfinite(where)).sum())
+        seen = np.zeros(len(incidents), dtype=bool)
+        if len(sectors) and known.any():
+            rows = np.flatnonzero(known)
+            hit, _ = shapely.STRtree(sectors).query(
+                shapely.points(inc_xy[rows]), predicate="intersects")
+            seen[rows[np.unique(hit)]] = True
+        slot = where[known].astype(np.int64)
+        total = np.bincount(slot, minlength=n)
+        in_view = np.bincount(slot, weights=seen[known], minlength=n).astype(np.int64)
+    frame["incidents_total"] = total
+    frame["incidents_in_view"] = in_view
+    frame["incidents_in_view_share"] = (
+        _ratio(in_view, total) if incidents is not None else np.full(n, np.nan))
+    present_kinds = sorted(set(kind) - set(DEVICE_KINDS) - {"<missing>"})
+    for k in (*DEVICE_KINDS, *present_kinds):
+        frame[f"devices_{k}"] = np.bincount(
+            owner[assigned & (kind == k).to_numpy(dtype=bool)], minlength=n)
+
+    has_blind = ~shapely.is_empty(blind) & (blind_area > 0)
+    blind_spots = gpd.GeoDataFrame(
+        {
+            "code": pd.array(codes[has_blind], dtype="string"),
+            "name": frame["name"].to_numpy()[has_blind],
+            "blind_area_m2": blind_area[has_blind],
+        },
+        geometry=_project(blind[has_blind], crs, 4326),
+        crs=4326,
+    )
+    return CameraMetrics(
+        frame=frame,
+        blind_spots=blind_spots,
+        camera_kinds=kinds,
+        arc_segments=arc_segments,
+        metric_crs=crs,
+        period=p,
+        devices_unassigned=int((~assigned).sum()),
+        incidents_unlocated=unlocated,
+        incidents_unassigned=unassigned,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Compound compliance
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompoundCompliance:
+    """Physical and technical protection of compounds, per compound and per community.
+
+    Attributes
+    ----------
+    frame
+        One row per community, indexed by ``code``: ``name``, ``compounds_total``,
+        ``compounds_compliant`` and ``compound_compliance_ratio`` (NaN without compounds).
+    measure_rates
+        Long frame, one row per community and measure: ``code``, ``measure``, ``group``
+        (``physical``, ``technical`` or ``other``), ``required`` (bool),
+        ``compounds_with_measure`` and ``measure_presence_rate`` (NaN without compounds).
+        Measures are the required ones, every known one (:data:`geo.layers.COMPOUND_MEASURES`)
+        and any other present in the data.
+    compounds
+        The compounds of the period (GeoDataFrame in the input CRS): ``id``, ``name``,
+        ``community_code`` (missing when outside every community), ``compliant`` and
+        ``missing_measures`` (comma-separated required measures it lacks, for map popups).
+    required_physical, required_technical
+        The measures required.
+    period
+        The period compounds were filtered to (``None``: every row counted).
+    compounds_unassigned
+        Compounds whose representative point lies in no community.
+    """
+
+    frame: pd.DataFrame
+    measure_rates: pd.DataFrame
+    compounds: gpd.GeoDataFrame
+    required_physical: tuple[str, ...]
+    required_technical: tuple[str, ...]
+    period: Period | None
+    compounds_unassigned: int
+
+
+def compound_compliance(
+    compounds: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    *,
+    required_physical: Iterable[str] = DEFAULT_REQUIRED_PHYSICAL,
+    required_technical: Iterable[str] = DEFAULT_REQUIRED_TECHNICAL,
+    period: Period | str | int | None = None,
+) -> CompoundCompliance:
+    """Check every compound against the required measures and roll the result up.
+
+    Parameters
+    ----------
+    compounds
+        Compounds (points or polygons) with ``id`` and ``measures`` (comma-separated measure
+        names; missing counts as none); ``removed_on`` is used with ``period``.
+    communities
+        Community polygons with ``code``; a compound belongs to the community containing its
+        representative point (``shapely.point_on_surface``).
+    required_physical, required_technical
+        Measure names a compound must all have.
+    period
+        Only compounds that existed during it count; ``None`` counts every row.
+
+    Returns
+    -------
+    CompoundCompliance
+
+    Raises
+    ------
+    TypeError
+        When an input is not a GeoDataFrame or a required list is a plain string.
+    ValueError
+        When columns are missing, the CRSs differ, geometries have the wrong type, no measure is
+        required, or a measure name is empty or contains a comma.
+    """
+    _check_frame(compounds, "compounds", ("Point", "Polygon", "MultiPolygon"), ("id", "measures"))
+    _check_communities(communities)
+    _check_same_crs(compounds=compounds, communities=communities)
+    physical = _measure_names(required_physical, "required_physical")
+    technical = _measure_names(required_technical, "required_technical")
+    required = tuple(dict.fromkeys((*physical, *technical)))
+    if not required:
+        raise ValueError(
+            "required_physical, required_technical: at least one measure must be required; "
+            "got none"
+        )
+    p = None if period is None else parse_period(period)
+    if p is not None:
+        compounds = compounds[existing_during(
+            compounds, p, start_column=None,
+            end_column=_present(compounds, "removed_on")).to_numpy(dtype=bool)]
+
+    codes = _codes(communities)
+    owner = _assign(shapely.point_on_surface(_geoms(compounds)), _geoms(communities))
+    present = [
+        frozenset(m.strip() for m in str(text).split(",") if m.strip())
+        for text in compounds["measures"].astype("string").fillna("")
+    ]
+    missing = [tuple(m for m in required if m not in have) for have in present]
+    compliant = np.array([not lack for lack in missing], dtype=bool)
+
+    n = len(codes)
+    index = pd.Index(codes, name="code", dtype="string")
+    assigned = owner >= 0
+    total = np.bincount(owner[assigned], minlength=n)
+    ok = np.bincount(owner[assigned & compliant], minlength=n)
+    frame = pd.DataFrame(
+        {
+            "name": _names(communities),
+            "compounds_total": total,
+            "compounds_compliant": ok,
+            "compound_compliance_ratio": _ratio(ok, total),
+        },
+        index=index,
+    )
+
+    known = {m: g for g, names in COMPOUND_MEASURES.items() for m in names}
+    known.update({m: "physical" for m in physical})
+    known.update({m: "technical" for m in technical})
+    seen = sorted(set().union(*present) - set(known)) if present else []
+    measures = [*required, *(m for m in known if m not in required), *seen]
+    rows = []
+    for measure in measures:
+        has = np.array([measure in have for have in present], dtype=bool)
+        count = np.bincount(owner[assigned & has], minlength=n)
+        rows.append(pd.DataFrame({
+            "code": index,
+            "measure": measure,
+            "group": known.get(measure, "other"),
+            "required": measure in required,
+            "compounds_with_measure": count,
+            "measure_presence_rate": _ratio(count, total),
+        }))
+    measure_rates = pd.concat(rows, ignore_index=True)
+    measure_rates["measure"] = measure_rates["measure"].astype("string")
+    measure_rates["group"] = measure_rates["group"].astype("string")
+
+    per_compound = gpd.GeoDataFrame(
+        {
+            "id": compounds["id"].astype("string").to_numpy(),
+            "name": (compounds["name"].astype("string").to_numpy() if "name" in compounds.columns
+                     else pd.array([None] * len(compounds), dtype="string")),
+            "community_code": pd.array(
+                [codes[o] if o >= 0 else None for o in owner], dtype="string"),
+            "compliant": compliant,
+            "missing_measures": pd.array([",".join(m) for m in missing], dtype="string"),
+        },
+        geometry=_geoms(compounds),
+        crs=compounds.crs,
+        index=compounds.index,
+    )
+    return CompoundCompliance(
+        frame=frame,
+        measure_rates=measure_rates,
+        compounds=per_compound,
+        required_physical=physical,
+        required_technical=technical,
+        period=p,
+        compounds_unassigned=int((~assigned).sum()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Private helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_arc_segments(arc_segments: int) -> None:
+    if isinstance(arc_segments, bool) or not isinstance(arc_segments, int) or arc_segments < 4:
+        raise ValueError(f"arc_segments must be an integer >= 4; got {arc_segments!r}")
+
+
+def _check_points_present(geoms: NDArray[np.object_]) -> None:
+    if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).any():
+        raise ValueError("devices: every device needs a point; found missing or empty ones")
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    try:
+        return pd.to_numeric(frame[column]).to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"devices: {column} must be numeric; got {frame[column].dtype}") from None
+
+
+def _working(devices: gpd.GeoDataFrame) -> NDArray[np.bool_]:
+    if "status" not in devices.columns:
+        return np.ones(len(devices), dtype=bool)
+    status = devices["status"].astype("string").str.strip().str.lower()
+    unknown = sorted(set(status.dropna()) - set(_STATUSES))
+    if unknown:
+        raise ValueError(
+            f"devices: status must be working or faulty (or missing, meaning working); got "
+            f"{', '.join(unknown[:5])}"
+        )
+    return (status != "faulty").fillna(True).to_numpy(dtype=bool)
+
+
+def _kinds(camera_kinds: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(camera_kinds, str):
+        raise TypeError(f"camera_kinds must be a collection of kinds; got the string "
+                        f"{camera_kinds!r}")
+    kinds = tuple(camera_kinds)
+    if not kinds or not all(isinstance(k, str) and k for k in kinds):
+        raise ValueError(f"camera_kinds must name at least one kind; got {kinds!r}")
+    return kinds
+
+
+def _measure_names(names: Iterable[str], parameter: str) -> tuple[str, ...]:
+    if isinstance(names, str):
+        raise TypeError(f"{parameter} must be a collection of measure names; got the string "
+                        f"{names!r}")
+    out = tuple(names)
+    bad = [m for m in out if not isinstance(m, str) or not m.strip() or "," in m]
+    if bad:
+        raise ValueError(
+            f"{parameter}: measure names must be non-empty text without commas; got {bad!r}"
+        )
+    return tuple(m.strip() for m in out)
+
+
+def _ratio(numerator: Any, denominator: Any) -> NDArray[np.float64]:
+    num = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    positive = np.isfinite(den) & (den > 0)
+    return np.where(positive, num / np.where(positive, den, 1.0), np.nan)

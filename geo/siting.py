@@ -1,0 +1,552 @@
+"""Where would the next facility help most: maximal covering location.
+
+:func:`plan_sites` chooses ``k`` new sites among candidates to cover the most residents not yet
+within ``radius_m`` of an existing facility, with spopt's maximal covering location problem
+(``spopt.locate.MCLP``, solved by the CBC solver bundled with PuLP). :func:`candidate_sites`
+generates candidates (compound centroids and a regular grid inside the communities) and
+:func:`plan_facility_sites` runs the whole chain for one facility type, with the demand points
+of :func:`geo.coverage.place_population`.
+
+How existing facilities are kept
+--------------------------------
+Demand already within ``radius_m`` of an existing facility is removed from the model (rather than
+forcing the existing sites into the solution): the model then only sees residents nobody
+serves, and every one of the ``k`` sites is new. Both formulations have the same optimum.
+
+Keeping the model small
+-----------------------
+spopt builds one PuLP constraint per demand row over every candidate, so the model grows with
+rows × candidates. Three exact reductions come first:
+
+1. candidates that reach no uncovered resident are dropped (they cannot add coverage);
+2. uncovered demand points that no kept candidate reaches are left out of the model (nothing
+   can cover them; they stay in the before/after figures);
+3. demand points reached by exactly the same set of candidates are merged into one row with
+   their summed residents (the optimum does not change).
+
+Then, if more than ``max_candidates`` candidates remain, the ``max_candidates`` that alone reach
+the most uncovered residents are kept (ties in input order) and the plan's ``notes`` say how many
+were dropped; this cap can miss the optimum when many weak candidates combine well. If the
+merged matrix still has more than ``max_matrix_cells`` cells, :func:`plan_sites` raises and
+asks for coarser demand points or fewer candidates.
+
+Distances are straight lines in a metric CRS (see :mod:`geo.coverage` for its accuracy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pulp
+import pyproj
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
+from spopt.locate import MCLP
+
+from geo.coverage import (
+    PERSONS_PER_HOUSEHOLD,
+    _assign,
+    _check_communities,
+    _check_frame,
+    _check_geometry_types,
+    _check_positive,
+    _check_same_crs,
+    _codes,
+    _facilities_of_type,
+    _geoms,
+    _nearest,
+    _present,
+    _project,
+    _project_xy,
+    _radius,
+    choose_metric_crs,
+    existing_during,
+    place_population,
+)
+from geo.period import Period, parse_period
+
+__all__ = ["SitePlan", "candidate_sites", "plan_facility_sites", "plan_sites"]
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """New sites chosen by maximal covering location, and what they change.
+
+    Attributes
+    ----------
+    sites
+        GeoDataFrame in EPSG:4326, one row per chosen site, most newly covered residents first:
+        ``candidate_id``, ``population_reached`` (residents uncovered before within the radius
+        of this site; overlapping sites both count them) and ``population_newly_covered``
+        (those residents given to the nearest chosen site, so the column sums to the total
+        newly covered), plus the candidate's ``source`` and ``code`` columns when it had them.
+    population_total
+        Residents of all demand points.
+    population_covered_before, population_covered_after
+        Residents within the radius of an existing facility; of an existing or chosen one.
+    coverage_before, coverage_after
+        The same as shares of ``population_total`` (NaN without residents).
+    k_requested, k_used
+        Sites asked for; sites the model placed (fewer when fewer candidates reach anyone).
+    radius_m
+        Straight-line coverage radius used.
+    solver_status, solution_status
+        PuLP's status names (``pulp.LpStatus``, ``pulp.LpSolution``), e.g. ``Optimal`` /
+        ``Optimal Solution Found``, or ``Solution Found`` when CBC stopped at the time limit
+        with a feasible plan; ``not run`` when there was nothing to decide.
+    candidates_given, candidates_reaching, candidates_used
+        Candidates given; those reaching an uncovered resident; those in the model (after the
+        ``max_candidates`` cap).
+    demand_rows
+        Rows of the model after merging demand points with the same candidates.
+    metric_crs
+        The CRS of the computation.
+    notes
+        What was dropped or capped, and why.
+    """
+
+    sites: gpd.GeoDataFrame
+    population_total: float
+    population_covered_before: float
+    population_covered_after: float
+    coverage_before: float
+    coverage_after: float
+    k_requested: int
+    k_used: int
+    radius_m: float
+    solver_status: str
+    solution_status: str
+    candidates_given: int
+    candidates_reaching: int
+    candidates_used: int
+    demand_rows: int
+    metric_crs: pyproj.CRS
+    notes: tuple[str, ...]
+
+
+def candidate_sites(
+    communities: gpd.GeoDataFrame,
+    *,
+    compounds: gpd.GeoDataFrame | None = None,
+    spacing_m: float = 250.0,
+    period: Period | str | int | None = None,
+    metric_crs: Any = None,
+) -> gpd.GeoDataFrame:
+    """Generate candidate sites: compound centroids and a regular grid inside the communities.
+
+    Parameters
+    ----------
+    communities
+        Community polygons with ``code``.
+    compounds
+        Compounds (points or polygons) with ``id``; their centroids inside a community become
+        candidates (``removed_on`` is used with ``period``).
+    spacing_m
+        Grid spacing in metres; grid points sit at cell centres of a grid aligned on multiples
+        of ``spacing_m`` in the metric CRS.
+    period
+        Only compounds that existed during it are used; ``None`` uses every row.
+    metric_crs
+        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the
+        communities.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In the communities' CRS: ``id`` (``compound:<id>`` or ``grid:<n>``), ``source``
+        (``compound`` or ``grid``), ``code`` (the community containing it) and the point.
+
+    Raises
+    ------
+    TypeError
+        When an input is not a GeoDataFrame.
+    ValueError
+        When columns are missing, the CRSs differ, geometries have the wrong type or
+        ``spacing_m`` is not positive.
+    """
+    _check_communities(communities)
+    if compounds is not None:
+        _check_frame(compounds, "compounds", ("Point", "Polygon", "MultiPolygon"), ("id",))
+        _check_same_crs(communities=communities, compounds=compounds)
+    _check_positive(spacing_m, "spacing_m")
+    crs = choose_metric_crs(communities, metric_crs=metric_crs)
+    comm = _project(_geoms(communities), communities.crs, crs)
+    codes = _codes(communities)
+
+    ids: list[NDArray[np.object_]] = []
+    sources: list[NDArray[np.object_]] = []
+    owners: list[NDArray[np.int64]] = []
+    points: list[NDArray[np.object_]] = []
+    if compounds is not None and len(compounds):
+        comps = compounds
+        if period is not None:
+            comps = compounds[existing_during(
+                compounds, parse_period(period), start_column=None,
+                end_column=_present(compounds, "removed_on")).to_numpy(dtype=bool)]
+        centre = np.asarray(shapely.centroid(_project(_geoms(comps), comps.crs, crs)),
+                            dtype=object)
+        owner = _assign(centre, comm)
+        inside = owner >= 0
+        ids.append(np.array([f"compound:{i}" for i in comps["id"].astype("string")],
+                            dtype=object)[inside])
+        sources.append(np.full(int(inside.sum()), "compound", dtype=object))
+        owners.append(owner[inside])
+        points.append(centre[inside])
+    xmin, ymin, xmax, ymax = shapely.total_bounds(comm)
+    xs = (np.arange(math.floor(xmin / spacing_m), math.ceil(xmax / spacing_m)) + 0.5) * spacing_m
+    ys = (np.arange(math.floor(ymin / spacing_m), math.ceil(ymax / spacing_m)) + 0.5) * spacing_m
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.asarray(shapely.points(gx.ravel(), gy.ravel()), dtype=object)
+    owner = _assign(grid, comm)
+    inside = owner >= 0
+    ids.append(np.array([f"grid:{i}" for i in range(int(inside.sum()))], dtype=object))
+    sources.append(np.full(int(inside.sum()), "grid", dtype=object))
+    owners.append(owner[inside])
+    points.append(grid[inside])
+    owner_all = np.concatenate(owners)
+    return gpd.GeoDataFrame(
+        {
+            "id": pd.array(np.concatenate(ids), dtype="string"),
+            "source": pd.array(np.concatenate(sources), dtype="string"),
+            "code": pd.array(codes[owner_all], dtype="string"),
+        },
+        geometry=_project(np.concatenate(points), crs, communities.crs),
+        crs=communities.crs,
+    )
+
+
+def plan_sites(
+    demand_points: gpd.GeoDataFrame | gpd.GeoSeries,
+    demand_weights: ArrayLike,
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
+    existing: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    *,
+    k: int,
+    radius_m: float,
+    metric_crs: Any = None,
+    max_candidates: int = 2000,
+    time_limit_s: float = 60.0,
+    max_matrix_cells: int = 4_000_000,
+) -> SitePlan:
+    """Choose ``k`` new sites that cover the most residents no existing facility covers.
+
+    Parameters
+    ----------
+    demand_points
+        Demand points (for residents, :attr:`geo.coverage.PopulationPlacement.points`).
+    demand_weights
+        Residents per demand point (finite, >= 0), aligned with ``demand_points``.
+    candidates
+        Candidate points; an ``id`` column names them (else the index does).
+    existing
+        Existing facilities (points) that stay; ``None`` or empty for none.
+    k
+        Number of new sites (>= 1).
+    radius_m
+        Straight-line coverage radius in metres.
+    metric_crs
+        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the demand.
+    max_candidates
+        Most candidates kept in the model (see the module docstring).
+    time_limit_s
+        CBC time limit in seconds.
+    max_matrix_cells
+        Largest demand rows × candidates matrix built.
+
+    Returns
+    -------
+    SitePlan
+
+    Raises
+    ------
+    TypeError
+        When an input is not a GeoDataFrame/GeoSeries, or ``k`` is not an integer.
+    ValueError
+        When geometries are not points, CRSs differ, weights do not match the demand or are
+        negative, an option is out of range, or the reduced model is larger than
+        ``max_matrix_cells``.
+    """
+    for name, frame in (("demand_points", demand_points), ("candidates", candidates),
+                        ("existing", existing)):
+        if frame is None and name == "existing":
+            continue
+        if not isinstance(frame, gpd.GeoDataFrame | gpd.GeoSeries):
+            raise TypeError(
+                f"{name} must be a GeoDataFrame or GeoSeries; got {type(frame).__name__}")
+        if frame.crs is None:
+            raise ValueError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
+        _check_geometry_types(_geoms(frame), name, ("Point",))
+    _check_same_crs(demand_points=demand_points, candidates=candidates, existing=existing)
+    weights = np.asarray(demand_weights, dtype=np.float64).ravel()
+    if len(weights) != len(demand_points):
+        raise ValueError(
+            f"demand_weights must have one value per demand point ({len(demand_points)}); "
+            f"got {len(weights)}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("demand_weights must be finite and >= 0")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"k must be an integer; got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1; got {k}")
+    _check_positive(radius_m, "radius_m")
+    _check_positive(time_limit_s, "time_limit_s")
+    for name, value in (("max_candidates", max_candidates),
+                        ("max_matrix_cells", max_matrix_cells)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+    crs = choose_metric_crs(demand_points, metric_crs=metric_crs)
+    radius = float(radius_m)
+
+    demand_xy = _project_xy(_geoms(demand_points), demand_points.crs, crs)
+    located = np.isfinite(demand_xy).all(axis=1)
+    demand_xy, weights = demand_xy[located], weights[located]
+    cand_xy = _project_xy(_geoms(candidates), candidates.crs, crs)
+    cand_ok = np.isfinite(cand_xy).all(axis=1)
+    cand_ids = _ids(candidates)
+    total = float(weights.sum())
+    notes: list[str] = []
+    if (~located).any():
+        notes.append(f"{int((~located).sum())} demand points without a location were left out")
+
+    covered_before = np.zeros(len(demand_xy), dtype=bool)
+    if existing is not None and len(existing):
+        ex_xy = _project_xy(_geoms(existing), existing.crs, crs)
+        ex_xy = ex_xy[np.isfinite(ex_xy).all(axis=1)]
+        covered_before = _within(demand_xy, ex_xy, radius)
+    open_rows = np.flatnonzero(~covered_before & (weights > 0))
+    before = float(weights[covered_before].sum())
+
+    # Which uncovered demand each candidate reaches (candidates without a point reach none).
+    usable = np.flatnonzero(cand_ok)
+    reach_lists: list[list[int]] = [[] for _ in range(len(cand_xy))]
+    if len(open_rows) and len(usable):
+        found = cKDTree(demand_xy[open_rows]).query_ball_point(cand_xy[usable], r=radius)
+        for j, rows in zip(usable, found, strict=True):
+            reach_lists[j] = rows
+    reach = np.array([weights[open_rows[r]].sum() if r else 0.0 for r in reach_lists])
+    reaching = np.flatnonzero(reach > 0)
+    kept = reaching
+    if len(reaching) > max_candidates:
+        order = np.argsort(-reach[reaching], kind="stable")
+        kept = np.sort(reaching[order[:max_candidates]])
+        notes.append(
+            f"{len(reaching)} candidates reach uncovered residents; kept the {max_candidates} "
+            f"that alone reach the most (max_candidates), dropped {len(reaching) - max_candidates}"
+        )
+    if len(reaching) < len(cand_xy):
+        notes.append(f"{len(cand_xy) - len(reaching)} candidates reach no uncovered resident "
+                     "and were dropped")
+
+    rows_by_set: dict[tuple[int, ...], list[int]] = {}
+    if len(kept):
+        members: list[list[int]] = [[] for _ in range(len(open_rows))]
+        for col, j in enumerate(kept):
+            for r in reach_lists[j]:
+                members[r].append(col)
+        for r, reached in enumerate(members):
+            if reached:
+                rows_by_set.setdefault(tuple(reached), []).append(r)
+    n_rows = len(rows_by_set)
+    if n_rows * len(kept) > max_matrix_cells:
+        raise ValueError(
+            f"max_matrix_cells: the model needs {n_rows} demand rows x {len(kept)} candidates = "
+            f"{n_rows * len(kept)} cells, more than {max_matrix_cells}; use coarser demand "
+            "points (a larger cell_m), fewer candidates (max_candidates, a larger spacing) or "
+            "raise max_matrix_cells"
+        )
+
+    chosen_cols: list[int] = []
+    solver_status = solution_status = "not run"
+    k_used = min(k, len(kept))
+    if k_used < k:
+        notes.append(f"only {len(kept)} candidates reach uncovered residents: placing {k_used} "
+                     f"sites instead of {k}")
+    if n_rows and k_used:
+        groups = list(rows_by_set.values())
+        representative = open_rows[[g[0] for g in groups]]
+        row_weights = np.array([weights[open_rows[g]].sum() for g in groups])
+        dx = demand_xy[representative, 0][:, None] - cand_xy[kept, 0][None, :]
+        dy = demand_xy[representative, 1][:, None] - cand_xy[kept, 1][None, :]
+        cost = np.sqrt(dx * dx + dy * dy)
+        # Coverage is decided once, by the KD-tree that built the groups; where a distance is
+        # within a rounding error of the radius the matrix follows that decision.
+        member = np.zeros(cost.shape, dtype=bool)
+        for g_row, key in enumerate(rows_by_set):
+            member[g_row, list(key)] = True
+        cost = np.where(member, np.minimum(cost, radius),
+                        np.maximum(cost, np.nextafter(radius, np.inf)))
+        model = MCLP.from_cost_matrix(cost, row_weights, service_radius=radius,
+                                      p_facilities=int(k_used), name="pingan_mclp")
+        # spopt raises when PuLP's status is not "Optimal"; the status is reported instead.
+        with contextlib.suppress(RuntimeError):
+            model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s)),
+                        results=False)
+        solver_status = str(pulp.LpStatus[model.problem.status])
+        solution_status = str(pulp.LpSolution[model.problem.sol_status])
+        chosen_cols = [c for c, var in enumerate(model.fac_vars) if (var.value() or 0.0) > 0.5]
+    elif not n_rows:
+        notes.append("no uncovered resident is within reach of any candidate: no site placed")
+
+    chosen = kept[chosen_cols] if chosen_cols else np.empty(0, dtype=np.int64)
+    site_xy = cand_xy[chosen]
+    newly = np.zeros(len(demand_xy), dtype=bool)
+    newly_by_site = np.zeros(len(chosen))
+    reached_by_site = np.zeros(len(chosen))
+    if len(chosen):
+        newly[open_rows] = _within(demand_xy[open_rows], site_xy, radius)
+        rows = np.flatnonzero(newly)
+        _, nearest = cKDTree(site_xy).query(demand_xy[rows], k=1)
+        newly_by_site = np.bincount(np.asarray(nearest, dtype=np.int64),
+                                    weights=weights[rows],
+                                    minlength=len(chosen)).astype(np.float64)
+        reached_by_site = reach[chosen]
+    after = before + float(weights[newly].sum())
+
+    extra = {}
+    if isinstance(candidates, gpd.GeoDataFrame):
+        extra = {c: candidates[c].to_numpy()[chosen] for c in ("source", "code")
+                 if c in candidates.columns}
+    sites = gpd.GeoDataFrame(
+        {
+            "candidate_id": pd.array(cand_ids[chosen], dtype="string"),
+            **extra,
+            "population_reached": reached_by_site,
+            "population_newly_covered": newly_by_site,
+        },
+        geometry=_project(np.asarray(shapely.points(site_xy), dtype=object), crs, 4326),
+        crs=4326,
+    )
+    sites = sites.sort_values("population_newly_covered", ascending=False,
+                              kind="stable").reset_index(drop=True)
+    return SitePlan(
+        sites=sites,
+        population_total=total,
+        population_covered_before=before,
+        population_covered_after=after,
+        coverage_before=before / total if total > 0 else math.nan,
+        coverage_after=after / total if total > 0 else math.nan,
+        k_requested=int(k),
+        k_used=len(chosen),
+        radius_m=radius,
+        solver_status=solver_status,
+        solution_status=solution_status,
+        candidates_given=len(cand_xy),
+        candidates_reaching=len(reaching),
+        candidates_used=len(kept),
+        demand_rows=n_rows,
+        metric_crs=crs,
+        notes=tuple(notes),
+    )
+
+
+def plan_facility_sites(
+    communities: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    facility_type: str,
+    k: int,
+    radius_m: float | None = None,
+    detour_factor: float = 1.0,
+    compounds: gpd.GeoDataFrame | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    period: Period | str | int | None = None,
+    cell_m: float = 100.0,
+    candidate_spacing_m: float = 250.0,
+    persons_per_household: float = PERSONS_PER_HOUSEHOLD,
+    metric_crs: Any = None,
+    max_candidates: int = 2000,
+    time_limit_s: float = 60.0,
+    max_matrix_cells: int = 4_000_000,
+) -> SitePlan:
+    """Suggest ``k`` new sites for a facility type from the communities' residents.
+
+    The demand points are :func:`geo.coverage.place_population`'s (the same placement as
+    :func:`geo.coverage.facility_coverage`), the existing facilities are those of the type that
+    existed during the period, and the candidates are ``candidates`` or
+    :func:`candidate_sites`.
+
+    Parameters
+    ----------
+    communities
+        Community polygons with ``code`` and ``population``.
+    facilities
+        Facility points with ``id`` and ``type``.
+    facility_type
+        The type to site.
+    k
+        Number of new sites.
+    radius_m
+        Service radius; default ``geo.coverage.SERVICE_RADIUS_M[facility_type]``.
+    detour_factor
+        Walking over straight-line distance (>= 1); the model uses ``radius_m / detour_factor``.
+    compounds
+        Compounds for the population placement and the generated candidates.
+    candidates
+        Candidate points (an ``id`` column names them); default :func:`candidate_sites`.
+    period
+        Facilities and compounds that existed during it count; ``None`` counts every row.
+    cell_m
+        Demand grid cell in metres (see :func:`geo.coverage.place_population`).
+    candidate_spacing_m
+        Spacing of generated grid candidates in metres.
+    persons_per_household
+        Residents per household for compounds without a population.
+    metric_crs
+        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the
+        communities.
+    max_candidates, time_limit_s, max_matrix_cells
+        As in :func:`plan_sites`.
+
+    Returns
+    -------
+    SitePlan
+
+    Raises
+    ------
+    TypeError
+        When an input is not a GeoDataFrame or ``k`` is not an integer.
+    ValueError
+        As :func:`geo.coverage.facility_coverage` and :func:`plan_sites` do.
+    """
+    _check_communities(communities)
+    _check_frame(facilities, "facilities", ("Point",), ("id", "type"))
+    _check_same_crs(communities=communities, facilities=facilities, compounds=compounds,
+                    candidates=candidates)
+    radius = _radius(facility_type, radius_m)
+    if not (isinstance(detour_factor, int | float) and detour_factor >= 1.0):
+        raise ValueError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
+    p = None if period is None else parse_period(period)
+    crs = choose_metric_crs(communities, metric_crs=metric_crs)
+    placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
+                                 persons_per_household=persons_per_household, metric_crs=crs)
+    demand = placement.points.to_crs(communities.crs)
+    if candidates is None:
+        candidates = candidate_sites(communities, compounds=compounds,
+                                     spacing_m=candidate_spacing_m, period=p, metric_crs=crs)
+    existing = _facilities_of_type(facilities, facility_type, p)
+    return plan_sites(demand, demand["population"].to_numpy(), candidates, existing,
+                      k=k, radius_m=radius / float(detour_factor), metric_crs=crs,
+                      max_candidates=max_candidates, time_limit_s=time_limit_s,
+                      max_matrix_cells=max_matrix_cells)
+
+
+def _within(xy: NDArray[np.float64], targets: NDArray[np.float64], radius: float
+            ) -> NDArray[np.bool_]:
+    """Whether each point lies within ``radius`` of a target."""
+    if not len(xy) or not len(targets):
+        return np.zeros(len(xy), dtype=bool)
+    return np.asarray(_nearest(xy, targets)[0] <= radius, dtype=bool)
+
+
+def _ids(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> NDArray[np.object_]:
+    if isinstance(frame, gpd.GeoDataFrame) and "id" in frame.columns:
+        return frame["id"].astype("string").to_numpy(dtype=object)
+    return np.array([str(i) for i in frame.index], dtype=object)
+

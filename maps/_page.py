@@ -1,0 +1,366 @@
+"""The parts every map shares: the page, its layers, legend, title and readiness signal.
+
+Vector layers are drawn by pingan's small runtime (``assets/pingan/pingan-maps.js``) from one
+GeoJSON document per layer whose features carry only a style number and prebuilt, escaped
+tooltip and popup HTML. folium's own ``GeoJson`` writes a style-function switch and a table
+template that inserts raw property values as HTML; pingan's labels are formatted per language in
+Python, data values (names from users' files) must be escaped, and pages must stay small.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+from geo.crs import geometries_from_wgs84, wgs84_to_gcj02
+from numpy.typing import NDArray
+
+from maps.labels import text
+from maps.offline import ASSET_SCHEME
+from maps.options import MapOptions
+
+# Metres per degree of latitude (and of longitude at the equator), to turn a tolerance in metres
+# into degrees for the display simplification.
+_M_PER_DEG = 111_320.0
+_WGS84 = "EPSG:4326"
+
+Style = dict[str, Any]
+
+
+class Runtime(JSCSSMixin):
+    """pingan's map runtime script and style sheet."""
+
+    default_js = [("pingan_maps_js", f"{ASSET_SCHEME}pingan/pingan-maps.js")]
+    default_css = [("pingan_maps_css", f"{ASSET_SCHEME}pingan/pingan-maps.css")]
+    _template = Template("")
+
+
+class Script(MacroElement):
+    """JavaScript run in order with the other elements, after the map is created."""
+
+    _template = Template("{% macro script(this, kwargs) %}\n{{ this.code }}\n{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "PinganScript"
+        self.code = code
+
+
+class JsLayer(Layer):
+    """A Leaflet layer made by a JavaScript expression, listed in the layer control."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "var {{ this.get_name() }} = {{ this.expression }};\n"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, expression: str, *, name: str, show: bool = True) -> None:
+        super().__init__(name=html.escape(name), overlay=True, control=True, show=show)
+        self._name = "PinganLayer"
+        self.expression = expression
+
+
+class GeoJsonLayer(JsLayer):
+    """A GeoJSON layer drawn by ``pingan.geoJsonLayer`` from a style table."""
+
+    def __init__(self, collection: str, styles: Sequence[Style], *, name: str,
+                 show: bool = True) -> None:
+        super().__init__(
+            f"pingan.geoJsonLayer({collection}, {script_json(list(styles))})",
+            name=name, show=show,
+        )
+
+
+class PageTitle(Element):
+    """The ``<title>`` of the page."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(f"<title>{html.escape(title)}</title>")
+
+
+class StyleTable:
+    """Distinct Leaflet path styles, numbered in order of first use."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self.styles: list[Style] = []
+
+    def add(self, style: Style) -> int:
+        """Return the number of ``style``, adding it when new."""
+        key = json.dumps(style, sort_keys=True)
+        if key not in self._index:
+            self._index[key] = len(self.styles)
+            self.styles.append(dict(style))
+        return self._index[key]
+
+
+def script_json(value: Any) -> str:
+    """JSON text that is safe inside an HTML ``<script>`` element.
+
+    ``</`` would end the script element and ``<!--`` would open a comment; both are written
+    with JSON escapes, which decode to the same string.
+    """
+    out = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return safe_script_text(out)
+
+
+def safe_script_text(out: str) -> str:
+    """Escape ``</``, ``<!--`` and the JavaScript line separators inside JSON text."""
+    return (out.replace("</", "<\\/").replace("<!--", "<\\u0021--")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def wgs84_frame(frame: Any, name: str) -> gpd.GeoDataFrame:
+    """Check a GeoDataFrame and return it in EPSG:4326.
+
+    Raises
+    ------
+    TypeError
+        If ``frame`` is not a GeoDataFrame.
+    ValueError
+        If it has no CRS.
+    """
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TypeError(f"{name} must be a GeoDataFrame; got {type(frame).__name__}")
+    if frame.crs is None:
+        raise ValueError(f"{name} has no CRS; expected EPSG:4326 (or any declared CRS)")
+    if frame.crs.to_epsg() == 4326:
+        return frame
+    return frame.to_crs(_WGS84)
+
+
+def require_columns(frame: Any, columns: Sequence[str], name: str) -> None:
+    """Raise ValueError naming the columns ``frame`` lacks."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing}; it has {list(frame.columns)}")
+
+
+def display_geometries(geoms: Any, options: MapOptions, *,
+                       simplify: bool = False) -> NDArray[np.object_]:
+    """Prepare WGS84 geometries for the page: simplify, shift to GCJ-02 when asked, round.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries in WGS84 (array, list or GeoSeries).
+    options
+        The map options (``simplify_m``, ``tiles_gcj02``, ``coordinate_decimals``).
+    simplify
+        Simplify polygons and lines (not used for points and small shapes such as sectors).
+
+    Returns
+    -------
+    numpy.ndarray of object
+    """
+    arr = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    if simplify and options.simplify_m > 0:
+        arr = shapely.simplify(arr, options.simplify_m / _M_PER_DEG, preserve_topology=True)
+    if options.shift_gcj02:
+        arr = geometries_from_wgs84(arr, "gcj02")
+    decimals = options.coordinate_decimals
+    return np.asarray(shapely.transform(arr, lambda xy: np.round(xy, decimals)), dtype=object)
+
+
+def display_points(lon: NDArray[np.float64], lat: NDArray[np.float64],
+                   options: MapOptions) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Shift point coordinates to GCJ-02 when asked and round them for the page."""
+    if options.shift_gcj02:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    d = options.coordinate_decimals
+    return np.round(np.asarray(lon, dtype=float), d), np.round(np.asarray(lat, dtype=float), d)
+
+
+def feature_collection(
+    geoms: NDArray[np.object_],
+    style_index: Sequence[int],
+    *,
+    tooltips: Sequence[str | None] | None = None,
+    popups: Sequence[str | None] | None = None,
+    keys: Sequence[str | None] | None = None,
+) -> str:
+    """Write a GeoJSON FeatureCollection for :class:`GeoJsonLayer`, safe inside a script.
+
+    Features carry ``s`` (style number), and when given ``t`` (tooltip HTML), ``p`` (popup
+    HTML) and ``k`` (the feature's code or id). Missing and empty geometries are left out.
+    """
+    n = len(geoms)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    texts = np.full(n, None, dtype=object)
+    if present.any():
+        texts[present] = shapely.to_geojson(geoms[present])
+    parts = []
+    for i in range(n):
+        if not present[i]:
+            continue
+        props: dict[str, Any] = {"s": int(style_index[i])}
+        if tooltips is not None and tooltips[i]:
+            props["t"] = tooltips[i]
+        if popups is not None and popups[i]:
+            props["p"] = popups[i]
+        if keys is not None and keys[i] is not None:
+            props["k"] = str(keys[i])
+        parts.append('{"type":"Feature","geometry":' + texts[i] + ',"properties":'
+                     + json.dumps(props, ensure_ascii=False, separators=(",", ":")) + "}")
+    return safe_script_text('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
+
+
+def bounds_of(geoms: NDArray[np.object_]) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` of display geometries, or None when there are none."""
+    present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(present):
+        return None
+    w, s, e, n = shapely.total_bounds(present)
+    if not np.all(np.isfinite([w, s, e, n])):
+        return None
+    return float(w), float(s), float(e), float(n)
+
+
+def new_map(default_title: str, options: MapOptions,
+            bounds: tuple[float, float, float, float] | None, *, period_label: str | None,
+            assets: Sequence[JSCSSMixin] = ()) -> folium.Map:
+    """Create the page of a map: no default tiles, scale bar, runtime, title, extent.
+
+    Parameters
+    ----------
+    default_title
+        The title when ``options.title`` is None.
+    options
+        The map options.
+    bounds
+        ``(west, south, east, north)`` of what is drawn, in display coordinates.
+    period_label
+        The data period of the result, used when ``options.period_label`` is None.
+    assets
+        Elements that declare further vendored scripts (plugins).
+    """
+    m = folium.Map(tiles=None, control_scale=True, zoom_start=12, location=[39.9, 116.4],
+                   max_zoom=options.tile_max_zoom if options.tile_url else 19)
+    Runtime().add_to(m)
+    for element in assets:
+        element.add_to(m)
+    title = options.title or default_title
+    m.get_root().header.add_child(PageTitle(title), name="pingan_title")
+    if options.tile_url:
+        folium.TileLayer(
+            tiles=options.tile_url,
+            attr=html.escape(options.tile_attribution or text("basemap", options.language)),
+            name=html.escape(text("basemap", options.language)),
+            max_zoom=options.tile_max_zoom,
+            overlay=False,
+            control=True,
+        ).add_to(m)
+    if bounds is not None:
+        w, s, e, n = bounds
+        m.fit_bounds([[s, w], [n, e]])
+    period = options.period_label or period_label
+    lang = options.language
+    sub = []
+    if period:
+        sub.append(f"{text('period', lang)}: {period}")
+    sub.append(f"{text('generated', lang)}: {options.generated_label()}")
+    title_html = (f'<div class="pingan-title-main">{html.escape(title)}</div>'
+                  f'<div class="pingan-title-sub">{html.escape(" · ".join(sub))}</div>')
+    Script(f"pingan.title({m.get_name()}, {script_json(title_html)});").add_to(m)
+    return m
+
+
+class Legend:
+    """The legend of a map: sections of swatches with labels."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def section(self, title: str, entries: Sequence[tuple[Style, str]], *,
+                note: str | None = None) -> Legend:
+        """Add a section: a title and ``(style, label)`` entries.
+
+        A style with ``radius`` is drawn as a circle, one with ``fill`` False as a line, any
+        other as a filled square (``dashArray`` draws a dashed outline).
+        """
+        rows = "".join(f'<div class="pingan-legend-row">{_swatch(style)}'
+                       f"<span>{html.escape(label)}</span></div>" for style, label in entries)
+        extra = f'<div class="pingan-legend-note">{html.escape(note)}</div>' if note else ""
+        self._parts.append(f'<div class="pingan-legend-section"><div class="pingan-legend-title">'
+                           f"{html.escape(title)}</div>{rows}{extra}</div>")
+        return self
+
+    def raw_section(self, title: str, element_id: str) -> Legend:
+        """Add a section whose rows the runtime fills (the incident grid's classes)."""
+        self._parts.append(f'<div class="pingan-legend-section"><div class="pingan-legend-title">'
+                           f'{html.escape(title)}</div><div id="{html.escape(element_id)}">'
+                           f"</div></div>")
+        return self
+
+    def html(self) -> str:
+        """The legend's HTML."""
+        return "".join(self._parts)
+
+
+def _swatch(style: Style) -> str:
+    color = style.get("color", "#333333")
+    fill = style.get("fillColor", color)
+    fill_opacity = style.get("fillOpacity", 0.6)
+    weight = min(float(style.get("weight", 1)), 3.0)
+    dash = "dashed" if style.get("dashArray") else "solid"
+    if "radius" in style:
+        css = (f"background:{fill};opacity:{max(fill_opacity, 0.5)};border:{weight}px solid "
+               f"{color};border-radius:50%;width:10px;height:10px;margin:2px 4px")
+    elif style.get("fill") is False:
+        css = f"border-top:{max(weight, 2)}px {dash} {color};height:0;margin-top:8px"
+    else:
+        css = (f"background:{_rgba(fill, fill_opacity)};border:{weight}px {dash} "
+               f"{color if style.get('stroke', True) else 'transparent'}")
+    return f'<i class="pingan-swatch" style="{html.escape(css)}"></i>'
+
+
+def _rgba(color: str, opacity: float) -> str:
+    c = color.lstrip("#")
+    if len(c) != 6:
+        return color
+    r, g, b = (int(c[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{opacity})"
+
+
+def finish(m: folium.Map, legend: Legend) -> folium.Map:
+    """Add the layer control, the legend and the readiness signal; return the map."""
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    Script(f"pingan.legend({m.get_name()}, {script_json(legend.html())});").add_to(m)
+    Script("pingan.loaded();").add_to(m)
+    return m
+
+
+def community_outline_layer(m: folium.Map, communities: gpd.GeoDataFrame, options: MapOptions,
+                            *, tooltips: Sequence[str | None] | None = None,
+                            name: str | None = None) -> NDArray[np.object_]:
+    """Draw communities as the base (outlines, a light fill) and return their display shapes."""
+    geoms = display_geometries(communities.geometry, options, simplify=True)
+    table = StyleTable()
+    idx = table.add({"color": "#555555", "weight": 1, "opacity": 0.8, "fillColor": "#ffffff",
+                     "fillOpacity": 0.25})
+    collection = feature_collection(
+        geoms, [idx] * len(geoms), tooltips=tooltips,
+        keys=list(communities["code"].astype(str)) if "code" in communities else None)
+    GeoJsonLayer(collection, table.styles,
+                 name=name or text("communities", options.language)).add_to(m)
+    return geoms
+
+
+def community_names(communities: gpd.GeoDataFrame) -> list[str]:
+    """Community names (the code when a name is missing)."""
+    codes = communities["code"].astype(str).tolist() if "code" in communities else []
+    if "name" not in communities:
+        return codes
+    names = communities["name"].astype(object).tolist()
+    return [str(n) if isinstance(n, str) and n else c for n, c in zip(names, codes, strict=True)]

@@ -1,0 +1,153 @@
+"""The hot-spot map: Gi* classes of communities or grid cells, red for hot, blue for cold."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import pandas as pd
+from geo.hotspots import HOTSPOT_CLASSES, HotspotResult
+
+from maps._page import (
+    GeoJsonLayer,
+    Legend,
+    StyleTable,
+    bounds_of,
+    community_names,
+    community_outline_layer,
+    display_geometries,
+    feature_collection,
+    finish,
+    new_map,
+    require_columns,
+    wgs84_frame,
+)
+from maps.labels import fmt_count, fmt_number, table_html, term, text
+from maps.options import Language, MapOptions
+
+__all__ = ["HOTSPOT_COLORS", "hotspot_map"]
+
+#: Fill of each Gi* class: ColorBrewer RdBu for the confidence levels, light grey for not
+#: significant, dark grey for units without neighbours, the no-data grey for units without value.
+HOTSPOT_COLORS: dict[str, str] = {
+    "hot_99": "#b2182b",
+    "hot_95": "#ef8a62",
+    "hot_90": "#fddbc7",
+    "not_significant": "#f2f2f2",
+    "cold_90": "#d1e5f0",
+    "cold_95": "#67a9cf",
+    "cold_99": "#2166ac",
+    "no_neighbours": "#525252",
+    "no_value": "#cccccc",
+}
+# Classes always listed in the legend; the last two only when present.
+_ALWAYS = HOTSPOT_CLASSES[:7]
+
+
+def hotspot_map(
+    communities: gpd.GeoDataFrame,
+    hotspots: HotspotResult,
+    *,
+    min_count_shown: int | None = None,
+    options: MapOptions | None = None,
+) -> folium.Map:
+    """Draw Gi* hot and cold spots with a confidence legend.
+
+    Parameters
+    ----------
+    communities
+        Community polygons with ``code`` and ``name``, any declared CRS.
+    hotspots
+        :func:`geo.hotspots.community_hotspots` (communities are coloured) or
+        :func:`geo.hotspots.grid_hotspots` (cells are coloured over community outlines).
+    min_count_shown
+        For grid cells: counts below it are written as ``<n`` in tooltips (for readers who
+        may see only aggregates). ``None`` shows every count.
+    options
+        Map options.
+
+    Returns
+    -------
+    folium.Map
+
+    Raises
+    ------
+    TypeError
+        If an input has the wrong type.
+    ValueError
+        If a column is missing or ``min_count_shown`` is below 1.
+    """
+    options = options or MapOptions()
+    lang = options.language
+    comm = wgs84_frame(communities, "communities")
+    require_columns(comm, ["code"], "communities")
+    if not isinstance(hotspots, HotspotResult):
+        raise TypeError(f"hotspots must be a HotspotResult; got {type(hotspots).__name__}")
+    if min_count_shown is not None and (not isinstance(min_count_shown, int)
+                                        or min_count_shown < 1):
+        raise ValueError(f"min_count_shown must be a positive integer or None; "
+                         f"got {min_count_shown!r}")
+    frame = hotspots.frame
+    require_columns(frame, ["hotspot_class", "hotspot_gi_z", "p_value", "value"], "hotspots.frame")
+
+    table = StyleTable()
+    styles = {c: {"color": "#777777", "weight": 0.7, "opacity": 0.9, "fillColor": col,
+                  "fillOpacity": 0.85} for c, col in HOTSPOT_COLORS.items()}
+    if hotspots.unit == "community":
+        codes = comm["code"].astype(str)
+        f = frame.copy()
+        f.index = f.index.astype(str)
+        f = f.reindex(pd.Index(codes))
+        f["hotspot_class"] = f["hotspot_class"].astype(object).where(
+            f["hotspot_class"].notna(), "no_value")
+        geoms = display_geometries(comm.geometry, options, simplify=True)
+        names = community_names(comm)
+        keys = list(codes)
+        m = new_map(text("title.hotspots", lang), options, bounds_of(geoms), period_label=None)
+        layer_name = text("hotspot.layer", lang)
+        value_text = [fmt_number(v, lang) for v in f["value"]]
+    else:
+        cells = wgs84_frame(frame, "hotspots.frame")
+        f = pd.DataFrame(cells.drop(columns=cells.geometry.name))
+        geoms = display_geometries(cells.geometry, options)
+        keys = [str(k) for k in f.index]
+        names = [f"{text('field.cell', lang)} {k}" for k in keys]
+        outline = display_geometries(comm.geometry, options, simplify=True)
+        m = new_map(text("title.hotspots", lang), options, bounds_of(outline), period_label=None)
+        community_outline_layer(m, comm, options,
+                                tooltips=[table_html([], title=n) for n in community_names(comm)])
+        layer_name = text("hotspot.cells", lang)
+        value_text = [_count_text(v, min_count_shown, lang) for v in f["value"]]
+
+    klass = f["hotspot_class"].astype(str).tolist()
+    style_index = [table.add(styles.get(c, styles["no_value"])) for c in klass]
+    tooltips = []
+    for i, name in enumerate(names):
+        row = f.iloc[i]
+        tooltips.append(table_html([
+            (text("field.hotspot_class", lang), term("hotspot", klass[i], lang)),
+            (text("field.value", lang), value_text[i]),
+            (text("field.gi_z", lang), fmt_number(row["hotspot_gi_z"], lang, decimals=2)),
+            (text("field.p_value", lang), fmt_number(row["p_value"], lang, decimals=3)),
+        ], title=name))
+    GeoJsonLayer(feature_collection(geoms, style_index, tooltips=tooltips, keys=keys),
+                 table.styles, name=layer_name).add_to(m)
+
+    counts = pd.Series(klass).value_counts()
+    shown = [c for c in HOTSPOT_CLASSES if c in _ALWAYS or counts.get(c, 0)]
+    entries = [(styles[c], f"{term('hotspot', c, lang)}  ({int(counts.get(c, 0))})")
+               for c in shown]
+    note = (f"Gi*, {hotspots.permutations} "
+            + ("次置换检验" if lang == "zh" else "permutations")
+            + (", FDR" if hotspots.fdr else ""))
+    legend = Legend().section(text("hotspot.layer", lang), entries, note=note)
+    return finish(m, legend)
+
+
+def _count_text(value: object, min_count: int | None, lang: Language) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(number):
+        return text("no_data", lang)
+    n = int(number)
+    if min_count is not None and 0 < n < min_count:
+        return f"<{min_count}"
+    return fmt_count(n, lang)

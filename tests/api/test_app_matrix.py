@@ -1,0 +1,178 @@
+"""The role × endpoint matrix: every documented endpoint, every role, the expected status.
+
+One row per request: method, concrete path, the route it exercises, query parameters or body,
+and the status each role must get (401 without a key). A new endpoint is one new row;
+``test_matrix_covers_every_endpoint`` fails until it has one. The bodies of every response a
+planner or client gets are then searched for incident positions and ids, and those of the D1
+liaison for any incident outside D1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.api.test_app_support import ROLES, city, client, incident_points  # noqa: F401
+
+A, L, P, C = "admin", "liaison", "planner", "client"
+BAD_PROFILE = "name = 'x'\nversion = 1\n"
+
+
+def everyone(status: int = 200) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def only(*roles: str, ok: int = 200) -> dict[str, int]:
+    return {r: ok if r in roles else 403 for r in ROLES}
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    route: str
+    expected: dict[str, int]
+    params: dict[str, Any] = field(default_factory=dict)
+    request: dict[str, Any] = field(default_factory=dict)
+    anonymous: int = 401
+
+    @property
+    def id(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.method} {self.path}" + (f"?{query}" if query else "")
+
+
+_STRICT_BAD_UPLOAD = {
+    "files": {"file": ("c.csv", b"code,name,wkt\nX1,,POINT(1 2)\n", "text/csv")},
+    "data": {"strict": "true"},
+}
+
+MATRIX: list[Row] = [
+    Row("GET", "/health", "/health", everyone(), anonymous=200),
+    Row("GET", "/version", "/version", everyone(), anonymous=200),
+    Row("GET", "/api/v1/me", "/api/v1/me", everyone()),
+    Row("GET", "/api/v1/communities", "/api/v1/communities", everyone()),
+    Row("GET", "/api/v1/communities", "/api/v1/communities", everyone(),
+        {"format": "geojson", "district": "D2"}),
+    Row("GET", "/api/v1/communities", "/api/v1/communities", everyone(), {"format": "csv"}),
+    Row("GET", "/api/v1/communities/C3", "/api/v1/communities/{code}", everyone()),
+    Row("GET", "/api/v1/communities/C3", "/api/v1/communities/{code}", everyone(),
+        {"format": "geojson"}),
+    Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L)),
+    Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L),
+        {"format": "geojson", "period": "2025"}),
+    Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L),
+        {"format": "csv", "community": "C3"}),
+    Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L),
+        {"bbox": "116.32,39.90,116.35,39.91"}),
+    Row("GET", "/api/v1/aggregates/communities", "/api/v1/aggregates/communities", everyone(),
+        {"period": "2025"}),
+    Row("GET", "/api/v1/aggregates/communities", "/api/v1/aggregates/communities", everyone(),
+        {"period": "2025", "format": "geojson"}),
+    Row("GET", "/api/v1/aggregates/communities", "/api/v1/aggregates/communities", everyone(),
+        {"period": "2025", "format": "csv", "district": "D2"}),
+    Row("GET", "/api/v1/aggregates/grid", "/api/v1/aggregates/grid", everyone(),
+        {"period": "2025"}),
+    Row("GET", "/api/v1/aggregates/grid", "/api/v1/aggregates/grid", everyone(),
+        {"period": "2025", "format": "geojson", "cell_m": "250"}),
+    Row("GET", "/api/v1/aggregates/grid", "/api/v1/aggregates/grid", everyone(),
+        {"period": "2025", "format": "csv", "bbox": "116.32,39.90,116.35,39.91"}),
+    Row("GET", "/api/v1/aggregates/grid", "/api/v1/aggregates/grid", everyone(422),
+        {"cell_m": "100"}),
+    Row("GET", "/api/v1/catalogue", "/api/v1/catalogue", everyone()),
+    Row("GET", "/api/v1/catalogue", "/api/v1/catalogue", everyone(), {"format": "csv"}),
+    Row("GET", "/api/v1/profiles", "/api/v1/profiles", everyone()),
+    Row("GET", "/api/v1/profiles/active", "/api/v1/profiles/active", everyone()),
+    Row("GET", "/api/v1/profiles/nope", "/api/v1/profiles/{name}", everyone(404)),
+    # Writes: the admin's request is refused by validation, so the shared city stays unchanged.
+    Row("PUT", "/api/v1/profiles/x", "/api/v1/profiles/{name}", only(A, ok=422),
+        request={"content": BAD_PROFILE.encode(), "headers": {"Content-Type": "text/plain"}}),
+    Row("POST", "/api/v1/loads/communities", "/api/v1/loads/{layer}", only(A, ok=422),
+        request=_STRICT_BAD_UPLOAD),
+    Row("GET", "/api/v1/audit", "/api/v1/audit", only(A)),
+    Row("GET", "/api/v1/audit", "/api/v1/audit", only(A), {"format": "csv"}),
+]
+
+
+def _send(client, row: Row, headers: dict[str, str]):
+    kwargs = dict(row.request)
+    kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
+    return client.request(row.method, row.path, params=row.params, **kwargs)
+
+
+def test_matrix_covers_every_endpoint(client):
+    documented = {(method.upper(), path)
+                  for path, ops in client.app.openapi()["paths"].items() for method in ops}
+    assert documented == {(r.method, r.route) for r in MATRIX}
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=lambda r: r.id)
+def test_role_matrix(city, client, row):
+    got = {role: _send(client, row, city.headers(role)).status_code for role in ROLES}
+    assert got == row.expected
+    assert _send(client, row, {}).status_code == row.anonymous
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=lambda r: r.id)
+def test_every_error_is_a_problem_document(city, client, row):
+    for role in ROLES:
+        response = _send(client, row, city.headers(role))
+        if response.status_code >= 400:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            body = response.json()
+            assert body["status"] == response.status_code
+            assert body["type"].startswith("https://pingan.dev/problems/")
+            assert "Traceback" not in response.text and "SELECT" not in response.text
+
+
+_NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def _incident_pairs_in(text: str) -> list[str]:
+    """Incident ids whose position appears as a (lon, lat) pair of numbers in ``text``."""
+    numbers = [float(x) for x in _NUMBER.findall(text)]
+    found = []
+    for ident, (lon, lat) in incident_points().items():
+        for a, b in zip(numbers, numbers[1:], strict=False):
+            if abs(a - lon) < 2e-6 and abs(b - lat) < 2e-6:
+                found.append(ident)
+                break
+        if any(abs(n - lat) < 2e-7 for n in numbers):
+            found.append(f"{ident} (latitude)")
+    return found
+
+
+@pytest.mark.parametrize("role", ["planner", "client"])
+def test_no_incident_position_or_id_reaches_aggregate_roles(city, client, role):
+    bodies = [_send(client, row, city.headers(role)) for row in MATRIX]
+    seen = 0
+    for response in bodies:
+        if response.status_code != 200:
+            continue
+        seen += 1
+        text = response.text
+        assert _incident_pairs_in(text) == []
+        assert "longitude" not in text and "latitude" not in text
+        assert not re.search(r"\b(C[1-4]|OUT)-(\d|noloc|2024)", text)
+    assert seen >= 18
+
+
+def test_the_position_search_finds_positions_when_they_are_there(city, client):
+    # The same search over an admin's incident export finds every located incident.
+    response = client.get("/api/v1/incidents", params={"format": "geojson"},
+                          headers=city.headers("admin"))
+    assert sorted(i for i in _incident_pairs_in(response.text) if "(" not in i) == sorted(
+        incident_points())
+
+
+def test_liaison_sees_no_incident_outside_their_jurisdiction_anywhere(city, client):
+    outside = {k: v for k, v in incident_points().items() if not k.startswith(("C1", "C2"))}
+    for row in MATRIX:
+        response = _send(client, row, city.headers("liaison"))
+        text = response.text
+        leaked = [i for i in _incident_pairs_in(text) if i.split(" ")[0] in outside]
+        assert leaked == [], row.id
+        assert not re.search(r"\b(C3|C4|OUT)-(\d|noloc)", text), row.id

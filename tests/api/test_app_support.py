@@ -1,0 +1,225 @@
+"""Shared fixtures of the HTTP API tests: a small hand-made city on both backends, with keys.
+
+The city (EPSG:4326, around 116.30E 39.90N):
+
+    district D1 (东城区): C1 (subdistrict S11, 10,000 residents), C2 (S12, 5,000)
+    district D2 (西城区): C3 (S21, 20,000), C4 (S21, 2,000)
+
+four squares of 0.01 degrees in a row from west to east (C1, C2, C3, C4). Incidents of 2025
+sit in tight clusters at the centre of one 250 m cell of the fixed grid (EPSG:4548, cell edges
+at multiples of 250 m) inside each community: C1 5, C2 2, C3 4, C4 1, and one outside every
+community (east of C4, unassigned). One more 2025 record has no location but the community
+code C3, and one record of 2024 lies in C1. So for 2025:
+
+    community counts  C1 5, C2 2, C3 5, C4 1 (+1 unassigned)
+    grid counts       C1 5, C2 2, C3 4, C4 1, outside 1 (1 record has no location)
+
+Used by the other ``test_app_*`` modules through ``from tests.api.test_app_support import …``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from shapely.geometry import box
+
+from api.app import create_app
+from api.auth import create_key, revoke_key
+from api.db import create_db_engine, migrate
+from api.loading import load_file
+from api.settings import Settings
+
+X0, Y0 = 116.30, 39.90
+CELL_M = 250.0
+GRID_CRS = "EPSG:4548"
+
+COMMUNITIES = [
+    # code, name, subdistrict_code, subdistrict, district_code, district, population, west edge
+    ("C1", "和平社区", "S11", "东华门街道", "D1", "东城区", 10000.0, X0),
+    ("C2", "安定社区", "S12", "安定门街道", "D1", "东城区", 5000.0, X0 + 0.01),
+    ("C3", "金融街社区", "S21", "金融街街道", "D2", "西城区", 20000.0, X0 + 0.02),
+    ("C4", "月坛社区", "S21", "金融街街道", "D2", "西城区", 2000.0, X0 + 0.03),
+]
+#: Incidents of 2025 per community cluster ("OUT" is east of C4, in no community).
+CLUSTERS = {"C1": 5, "C2": 2, "C3": 4, "C4": 1, "OUT": 1}
+#: Counts of 2025 by community (C3 includes the record with no location).
+COUNTS_2025 = {"C1": 5, "C2": 2, "C3": 5, "C4": 1}
+POPULATION = {c[0]: c[6] for c in COMMUNITIES}
+ROLES = ("admin", "liaison", "planner", "client")
+
+
+def cell_of(lon: float, lat: float) -> tuple[int, int]:
+    """The (ix, iy) of the 250 m grid cell holding a point."""
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", GRID_CRS, always_xy=True).transform(lon, lat)
+    return int(x // CELL_M), int(y // CELL_M)
+
+
+def cell_centre(ix: int, iy: int, dx_m: float = 0.0, dy_m: float = 0.0) -> tuple[float, float]:
+    """lon, lat of a point ``dx_m, dy_m`` from the centre of cell (ix, iy)."""
+    t = pyproj.Transformer.from_crs(GRID_CRS, "EPSG:4326", always_xy=True)
+    lon, lat = t.transform((ix + 0.5) * CELL_M + dx_m, (iy + 0.5) * CELL_M + dy_m)
+    return float(lon), float(lat)
+
+
+def cluster_cells() -> dict[str, tuple[int, int]]:
+    """The cell of each cluster: the cell holding the middle of its community."""
+    middles = {c[0]: (c[7] + 0.005, Y0 + 0.005) for c in COMMUNITIES}
+    middles["OUT"] = (X0 + 0.045, Y0 + 0.005)
+    return {k: cell_of(*v) for k, v in middles.items()}
+
+
+def incident_rows() -> list[dict[str, object]]:
+    """The incidents of the city (see the module docstring)."""
+    rows: list[dict[str, object]] = []
+    for code, n in CLUSTERS.items():
+        ix, iy = cluster_cells()[code]
+        for i in range(n):
+            lon, lat = cell_centre(ix, iy, dx_m=-40.0 + 20.0 * i, dy_m=10.0 * (i % 2))
+            rows.append({"id": f"{code}-{i + 1}", "occurred_at": f"2025-0{1 + i % 9}-15 10:00:00",
+                         "category": "fraud" if i == 0 else "theft", "status": "filed",
+                         "lon": lon, "lat": lat, "location_precision": "exact",
+                         "community_code": None})
+    rows.append({"id": "C3-noloc", "occurred_at": "2025-06-01 12:00:00", "category": "theft",
+                 "status": "filed", "lon": None, "lat": None, "location_precision": "address",
+                 "community_code": "C3"})
+    lon, lat = cell_centre(*cluster_cells()["C1"], dx_m=60.0)
+    rows.append({"id": "C1-2024", "occurred_at": "2024-03-01 09:00:00", "category": "theft",
+                 "status": "filed", "lon": lon, "lat": lat, "location_precision": "exact",
+                 "community_code": None})
+    return rows
+
+
+def incident_points() -> dict[str, tuple[float, float]]:
+    """Incident id -> (lon, lat) of every located incident."""
+    return {str(r["id"]): (float(r["lon"]), float(r["lat"]))  # type: ignore[arg-type]
+            for r in incident_rows() if r["lon"] is not None}
+
+
+def write_city(directory: Path) -> tuple[Path, Path]:
+    """Write the communities (GeoJSON) and incidents (CSV) files."""
+    comms = gpd.GeoDataFrame(
+        {"code": [c[0] for c in COMMUNITIES], "name": [c[1] for c in COMMUNITIES],
+         "subdistrict_code": [c[2] for c in COMMUNITIES],
+         "subdistrict": [c[3] for c in COMMUNITIES],
+         "district_code": [c[4] for c in COMMUNITIES], "district": [c[5] for c in COMMUNITIES],
+         "population": [c[6] for c in COMMUNITIES]},
+        geometry=[box(c[7], Y0, c[7] + 0.01, Y0 + 0.01) for c in COMMUNITIES], crs="EPSG:4326")
+    c_path = directory / "communities.geojson"
+    comms.to_file(c_path, driver="GeoJSON")
+    i_path = directory / "incidents.csv"
+    pd.DataFrame(incident_rows()).to_csv(i_path, index=False)
+    return c_path, i_path
+
+
+def load_city(engine: sa.Engine, directory: Path) -> None:
+    """Load the city into a migrated database."""
+    c_path, i_path = write_city(directory)
+    load_file(engine, c_path, "communities")
+    load_file(engine, i_path, "incidents")
+
+
+@dataclass
+class City:
+    """A loaded city with an app and a token per role."""
+
+    engine: sa.Engine
+    settings: Settings
+    tokens: dict[str, str]
+    backend: str
+
+    def client(self, **settings_overrides: object) -> TestClient:
+        """A client of an app on this city's database (settings may be overridden)."""
+        settings = self.settings.model_copy(update=settings_overrides) if settings_overrides \
+            else self.settings
+        return TestClient(create_app(settings, engine=self.engine))
+
+    def headers(self, role: str) -> dict[str, str]:
+        """Authorization header of a role's key (``liaison`` is D1's liaison)."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def make_keys(engine: sa.Engine) -> dict[str, str]:
+    """One key per role, a liaison of D2's subdistrict S21, and an expired and a revoked key."""
+    import datetime as dt
+
+    tokens = {
+        "admin": create_key(engine, name="管理员", role="admin").token,
+        "liaison": create_key(engine, name="东城联络员", role="liaison",
+                              jurisdictions=["D1"]).token,
+        "liaison_s21": create_key(engine, name="金融街联络员", role="liaison",
+                                  jurisdictions=["S21"]).token,
+        "planner": create_key(engine, name="规划", role="planner").token,
+        "client": create_key(engine, name="dashboard", role="client").token,
+        "expired": create_key(engine, name="old", role="admin", expires_in_days=1,
+                              now=dt.datetime(2020, 1, 1)).token,
+    }
+    revoked = create_key(engine, name="gone", role="admin")
+    revoke_key(engine, revoked.key.id)
+    tokens["revoked"] = revoked.token
+    return tokens
+
+
+def app_settings(url: str) -> Settings:
+    """Settings of the test apps: no rate limit, the given database."""
+    return Settings(database_url=url, api={"rate_limit_per_minute": 0})
+
+
+@pytest.fixture(scope="module",
+                params=["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[City]:
+    """The city, loaded once per module and backend (tests must not write to it)."""
+    from tests.conftest import POSTGIS_URL, REQUIRE_POSTGIS, postgis_reason
+
+    tmp = tmp_path_factory.mktemp("city")
+    admin = None
+    schema = None
+    if request.param == "spatialite":
+        url = f"sqlite:///{tmp / 'city.db'}"
+    else:
+        reason = postgis_reason()
+        if reason:
+            if REQUIRE_POSTGIS:
+                pytest.fail(reason)
+            pytest.skip(reason)
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(POSTGIS_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        sep = "&" if "?" in POSTGIS_URL else "?"
+        url = f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+    engine = create_db_engine(url)
+    migrate(engine)
+    load_city(engine, tmp)
+    tokens = make_keys(engine)
+    yield City(engine, app_settings(url), tokens, request.param)
+    engine.dispose()
+    if admin is not None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(city: City) -> Iterator[TestClient]:
+    """A client of the city's app."""
+    with city.client() as c:
+        yield c
+
+
+@pytest.fixture
+def fresh(engine: sa.Engine, tmp_path: Path) -> Iterator[City]:
+    """A city of its own (function scope, both backends) for tests that write."""
+    load_city(engine, tmp_path)
+    url = engine.url.render_as_string(hide_password=False)
+    yield City(engine, app_settings(url), make_keys(engine), engine.dialect.name)
