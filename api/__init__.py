@@ -1,0 +1,1 @@
+"""pingan's application: settings, storage, services, the HTTP API and the command line."""

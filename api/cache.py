@@ -37,18 +37,18 @@ class ResultCache:
         self.misses = 0
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """Return the cached value of ``key``, computing (once, even under concurrency) if absent."""
+        """Return the cached value of ``key``, computing it once (even under concurrency)."""
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 self.hits += 1
-                return self._data[key]  # type: ignore[no-any-return]
+                return self._data[key]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
                 if key in self._data:
                     self.hits += 1
-                    return self._data[key]  # type: ignore[no-any-return]
+                    return self._data[key]
             value = compute()
             with self._lock:
                 self.misses += 1

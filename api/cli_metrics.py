@@ -1,4 +1,4 @@
-"""``pingan`` commands that compute and print metrics: rates, hot spots, trends, coverage, the standard."""
+"""``pingan`` commands that compute and print metrics: rates, hot spots, trends, coverage…"""
 
 from __future__ import annotations
 

@@ -205,13 +205,15 @@ def store_layer(
     load_day = dt.datetime.now(ZoneInfo(timezone)).date()
     frame = result.frame
     with engine.begin() as conn:
-        load_id = conn.execute(loads.insert().values(
+        inserted = conn.execute(loads.insert().values(
             layer=layer, file_name=file_name, sha256=sha256, loaded_at=now,
             rows_read=result.rows_read, rows_loaded=0, rows_updated=0,
             rows_rejected=result.rows_rejected, rows_removed=0, replace=replace,
             source_crs=result.source_crs, options=json.dumps(options or {}, ensure_ascii=False),
             loaded_by=loaded_by,
-        )).inserted_primary_key[0]
+        )).inserted_primary_key
+        assert inserted is not None
+        load_id = int(inserted[0])
         extra: dict[str, Any] = {}
         if layer == "incidents":
             frame, extra = _assign_new_incidents(conn, frame)
@@ -256,8 +258,10 @@ def store_layer(
 
 
 def _stored_columns(table: sa.Table, layer: str, canonical: Sequence[str]) -> list[str]:
-    """Columns written by a load: the layer's fields, geometry, and (communities) the
-    retirement mark, which a load clears for every row in the file."""
+    """Columns written by a load: the layer's fields, geometry, and the retirement mark.
+
+    A load clears ``retired_on`` of every community in the file.
+    """
     cols = [c.name for c in table.columns if c.name != "load_id"]
     if layer == "incidents":
         return cols
@@ -268,7 +272,7 @@ def _stored_columns(table: sa.Table, layer: str, canonical: Sequence[str]) -> li
 
 def _stage_table(table: sa.Table, columns: Sequence[str]) -> sa.Table:
     md = sa.MetaData()
-    cols = []
+    cols: list[sa.Column[Any]] = []
     for c in columns:
         if c == "geom":
             cols.append(sa.Column("geom_wkb", sa.LargeBinary))
@@ -359,7 +363,7 @@ def _current_communities(conn: sa.Connection) -> gpd.GeoDataFrame:
     rows = conn.execute(
         sa.select(communities.c.code, sa.func.ST_AsBinary(communities.c.geom))
         .where(communities.c.retired_on.is_(None)).order_by(communities.c.code)).all()
-    geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else []
+    geoms: Any = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else []
     return gpd.GeoDataFrame({"code": [r[0] for r in rows]}, geometry=list(geoms),
                             crs="EPSG:4326")
 

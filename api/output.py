@@ -34,7 +34,7 @@ def _cell(v: Any, digits: int) -> str:
     if isinstance(v, bool | np.bool_):
         return "yes" if v else "no"
     if isinstance(v, float | np.floating):
-        if float(v).is_integer() and abs(v) < 1e15:
+        if float(v).is_integer() and abs(float(v)) < 1e15:
             return f"{int(v):,}"
         return f"{float(v):,.{digits}f}"
     if isinstance(v, int | np.integer):

@@ -31,6 +31,7 @@ district-level totals.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -290,6 +291,12 @@ def grid_metric_crs(conn: sa.Connection, configured: str | None) -> pyproj.CRS |
     return metric_crs_for(xy[:, 0], xy[:, 1])
 
 
+@functools.lru_cache(maxsize=32)
+def _transformer(source: str, target: str) -> pyproj.Transformer:
+    """A cached transformer: building one costs more than transforming thousands of points."""
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
 def _cell_polygons(ix: np.ndarray, iy: np.ndarray, cell_m: float,
                    to_wgs84: pyproj.Transformer) -> np.ndarray:
     """Cell squares in EPSG:4326, each edge densified so the square keeps its shape."""
@@ -346,7 +353,8 @@ def grid_aggregate(conn: sa.Connection, query: IncidentQuery, *, cell_m: float,
     if metric_crs is None or points.empty:
         return Aggregate(empty, {"imprecise_location": imprecise}, 0, 0,
                          None if metric_crs is None else metric_crs.to_string())
-    to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+    crs_text = metric_crs.to_wkt()
+    to_metric = _transformer("EPSG:4326", crs_text)
     x, y = to_metric.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
     ix = np.floor(np.asarray(x) / cell_m).astype("int64")
     iy = np.floor(np.asarray(y) / cell_m).astype("int64")
@@ -362,7 +370,7 @@ def grid_aggregate(conn: sa.Connection, query: IncidentQuery, *, cell_m: float,
                                                            strict=True)]
     shown = suppress(cells, ["incidents"], ["share"], min_count=disclosure.min_count,
                      where=~cells["exempt"].to_numpy(dtype=bool))
-    to_wgs84 = pyproj.Transformer.from_crs(metric_crs, "EPSG:4326", always_xy=True)
+    to_wgs84 = _transformer(crs_text, "EPSG:4326")
     geoms = _cell_polygons(cells["ix"].to_numpy(), cells["iy"].to_numpy(), cell_m, to_wgs84)
     frame = gpd.GeoDataFrame(shown[GRID_COLUMNS], geometry=geoms, crs="EPSG:4326")
     return Aggregate(frame, {"imprecise_location": imprecise}, int(frame["suppressed"].sum()),

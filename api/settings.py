@@ -79,10 +79,11 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///pingan.db"
     timezone: str = DEFAULT_TIMEZONE
-    cases: CaseSettings = Field(default_factory=CaseSettings)
-    geo: GeoSettings = Field(default_factory=GeoSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
-    maps: MapSettings = Field(default_factory=MapSettings)
+    # pydantic copies model defaults per instance, so sharing these objects is safe.
+    cases: CaseSettings = CaseSettings()
+    geo: GeoSettings = GeoSettings()
+    api: ApiSettings = ApiSettings()
+    maps: MapSettings = MapSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -34,8 +34,8 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.assign import PolygonIndex  # noqa: E402
-from geo.sample import generate_boundaries  # noqa: E402
+from geo.assign import PolygonIndex
+from geo.sample import generate_boundaries
 
 METRES_PER_DEGREE = 111_320.0
 

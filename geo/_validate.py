@@ -258,9 +258,8 @@ def to_instant(series: pd.Series, field_name: str, problems: Problems, *, timezo
     else:
         text = _normalise_time_text(clean_text(series))
         missing = text.isna().to_numpy()
-        has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
-        has_offset = has_offset.to_numpy(dtype=bool)
-        unparsed = ~missing
+        has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(
+            False).to_numpy(dtype=bool)
         if has_offset.any():
             aware = pd.to_datetime(text[has_offset], errors="coerce", utc=True, format="mixed")
             out[has_offset] = aware.astype("datetime64[ns, UTC]")

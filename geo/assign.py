@@ -28,31 +28,41 @@ arbiter for the rare points it cannot decide with certainty.
 
 How it works
 ------------
-1. *Grid.* A regular grid whose cell size is a power of two (in degrees) covers the polygons'
-   extent with two cells of padding. Cell indices of points are then exact floating-point
-   operations, and every cell border is an exactly representable number.
-2. *Edge cells.* Every polygon edge is rasterised conservatively onto the grid: each cell that
-   the edge comes within ``margin`` of (a tiny fraction of a cell) lists the edge.
-3. *Interior cells.* Cells that list no edge form 8-connected components. The union of the cells
-   of a component, widened by the margin, meets no polygon boundary, so every polygon either
-   contains all of it or none of it; one representative point per component is classified
-   exactly by GEOS, and every point falling in such a cell is resolved by one table look-up.
-4. *Edge cells, exactly.* For a point ``p`` in an edge cell the engine follows the path from
-   ``p`` horizontally to a vertical border of its cell and then along that border to a cell
-   corner ``c`` whose membership (the set of polygons containing it) is known. Every polygon
-   boundary crossing that path is listed in the cell, so the membership of ``p`` in each
-   polygon part listed there is the membership of ``c`` flipped once per crossing (the
-   crossing-number rule, with the usual half-open convention at vertices). Each crossing is
-   decided by the sign of an orientation determinant computed in floating point together with
-   Shewchuk's error bound; when any determinant is within its bound (the point lies on, or
-   within rounding of, an edge or its supporting line), the point is sent to GEOS instead. The
-   corner memberships come from the adjacent interior component where there is one, and from
-   GEOS otherwise.
-5. *Ties.* Memberships are kept as bit masks over the polygon parts listed in a cell, sorted by
-   polygon position, so the lowest set bit names the smallest position.
+1. *Grid.* A regular grid whose cell size is a power of two (in coordinate units) covers the
+   polygons' extent with two cells of padding. Cell indices of points come from exact
+   floating-point operations in all but extreme cases, every cell border is an exactly
+   representable number, and a point off the grid (or with a NaN coordinate) is clipped into
+   the padding, which no polygon reaches.
+2. *Edge cells.* Every polygon edge is rasterised conservatively: each cell that the edge
+   comes within ``margin`` of (1/4096 of a cell, far above any rounding error) lists the edge.
+3. *Interior cells.* Cells that list no edge form 8-connected components. The union of a
+   component's cells, widened by the margin, meets no polygon boundary, so every polygon
+   contains all of it or none of it: one representative point per component is classified by
+   GEOS, and a point falling in such a cell is resolved by one table look-up.
+4. *Edge cells, exactly.* For a point ``p`` in an edge cell, the engine follows the path from
+   ``p`` horizontally to a vertical border of the cell and along that border to a cell corner
+   ``c`` whose membership (the polygon parts containing it) is known. Every boundary crossing
+   that path is listed in the cell, so the membership of ``p`` in each part listed there is
+   that of ``c`` flipped once per crossing (the crossing-number rule, with the half-open
+   convention at vertices). Each crossing is decided by the sign of an orientation determinant
+   computed in floating point with Shewchuk's error bound. The corner is chosen certainly off
+   every listed edge; its membership is that of an interior component touching it, or comes
+   from GEOS.
+5. *Uncertain points.* When a determinant is within its bound, the point lies on (or within
+   rounding of) an edge or its supporting line, and that part's parity is unknown. If the
+   point is exactly one of the part's vertices the part contains it (polygons are closed);
+   otherwise GEOS decides the point against the parts listed in its cell.
+6. *Ties.* Memberships are bit masks over the parts listed in a cell, in polygon order, so the
+   lowest set bit names the smallest position.
 
-Points are processed in chunks, so the memory used on top of the index stays bounded whatever
-the number of points.
+Memberships are tracked per polygon part (with the even-odd rule over a part's rings), so a
+multipolygon contains a point when any of its parts does, as in GEOS. Polygons are expected
+to be valid (pingan's readers reject invalid geometry); for invalid ones, such as a hole
+outside its shell, the even-odd answer can differ from GEOS's.
+
+Points are processed in chunks, so the memory used on top of the index and the result stays
+bounded whatever the number of points; gathers use ``numpy.take``, which is several times
+faster than fancy indexing with 32-bit indices.
 """
 
 from __future__ import annotations
@@ -129,8 +139,7 @@ class PolygonIndex:
     _nx: int
     _ny: int
     _grid: Assignment  # per cell: polygon, -1, or -2 - (edge cell number)
-    _vx: FloatArray  # ring vertices; an edge runs from vertex i to vertex i + 1
-    _vy: FloatArray
+    _vxy: NDArray[np.complex128]  # ring vertices as x + iy; an edge runs from vertex i to i + 1
     _entry_off: Index  # entries of edge cell k: _entry_off[k] .. _entry_off[k + 1]
     _entry_vertex: Index  # first vertex of each entry's edge
     _entry_code: NDArray[np.uint8]  # part bit | _CODE_SX | _CODE_SC
@@ -273,64 +282,108 @@ class PolygonIndex:
         cell = fy.astype(np.intp)
         cell *= self._nx
         cell += fx.astype(np.intp)
-        out: Assignment = self._grid[cell]
+        out: Assignment = np.take(self._grid, cell)
         edge = np.flatnonzero(out <= -2)
         if edge.size:
-            out[edge] = self._assign_edge_points(x[edge], y[edge], -2 - out[edge])
+            edge_cell = -2 - np.take(out, edge)
+            np.put(
+                out, edge, self._assign_edge_points(np.take(x, edge), np.take(y, edge), edge_cell)
+            )
         return out
 
     def _assign_edge_points(self, x: FloatArray, y: FloatArray, cell: Index) -> Assignment:
-        start = self._entry_off[cell]
-        count = self._entry_off[cell + 1] - start
-        pair_point, pair_entry, group_start = _expand(start, count)
-        v = self._entry_vertex[pair_entry]
-        code = self._entry_code[pair_entry]
-        ax = self._vx[v]
-        ay = self._vy[v]
+        start = np.take(self._entry_off, cell)
+        count = np.take(self._entry_off, cell + 1) - start
+        group_start = np.cumsum(count) - count
+        pair_entry = np.arange(int(group_start[-1] + count[-1]))
+        pair_entry += np.repeat(start - group_start, count)
+        v = np.take(self._entry_vertex, pair_entry)
+        code = np.take(self._entry_code, pair_entry)
+        del pair_entry
+        a = np.take(self._vxy, v)
         v += 1
-        dx = self._vx[v] - ax
-        by = self._vy[v]
-        dy = by - ay
-        px = x[pair_point]
-        py = y[pair_point]
+        d = np.take(self._vxy, v)
+        by = d.imag.copy()
+        d -= a
+        ax, ay, dx, dy = a.real, a.imag, d.real, d.imag
+        py = np.repeat(y, count)
         # orient(a, b, p) and orient(a, b, q) with q = (xc, py); they share the left product.
         left = py - ay
         left *= dx
-        right_p = px - ax
+        right_p = np.repeat(x, count)
+        right_p -= ax
         right_p *= dy
-        right_q = self._cell_xc[cell][pair_point] - ax
+        right_q = np.repeat(np.take(self._cell_xc, cell), count)
+        right_q -= ax
         right_q *= dy
-        abs_left = np.abs(left)
         o_p = left - right_p
         o_q = left - right_q
-        unsure = np.abs(o_p) <= _ORIENT_ERRBOUND * (abs_left + np.abs(right_p))
-        unsure |= np.abs(o_q) <= _ORIENT_ERRBOUND * (abs_left + np.abs(right_q))
+        np.abs(left, out=left)
+        np.abs(right_p, out=right_p)
+        np.abs(right_q, out=right_q)
+        right_p += left
+        right_p *= _ORIENT_ERRBOUND
+        right_q += left
+        right_q *= _ORIENT_ERRBOUND
+        unsure = np.abs(o_p) <= right_p
+        unsure |= np.abs(o_q) <= right_q
         pos_q = o_q > 0
         # Horizontal leg p -> q: the edge straddles y = py (half-open) and p, q lie on opposite
         # sides of it. Vertical leg q -> corner: precomputed straddle and corner side.
         flip = (ay > py) != (by > py)
         flip &= (o_p > 0) != pos_q
         flip ^= ((code & _CODE_SX) != 0) & (pos_q != ((code & _CODE_SC) != 0))
-        bits = np.where(flip, np.left_shift(np.uint16(1), (code & _CODE_BIT).astype(np.uint16)), 0)
-        bits = bits.astype(np.uint16)
-        mask = np.bitwise_xor.reduceat(bits, group_start) ^ self._cell_mask[cell]
-        unsure_pt = np.logical_or.reduceat(unsure, group_start) | self._cell_fallback[cell]
-        low = self._lowbit[mask].astype(np.int64)
-        res = np.where(
-            low >= 0,
-            self._part_polygon[self._cell_parts[self._cell_part_off[cell] + np.maximum(low, 0)]],
-            -1,
-        ).astype(np.int32)
-        if unsure_pt.any():
-            hard = np.flatnonzero(unsure_pt)
-            res[hard] = self._geos_assign(x[hard], y[hard])
+        bits = np.left_shift(flip.view(np.uint8).astype(np.uint16), code & _CODE_BIT)
+        mask = np.bitwise_xor.reduceat(bits, group_start)
+        mask ^= np.take(self._cell_mask, cell)
+        res = self._mask_polygon(mask, cell)
+        hard = np.unique(np.searchsorted(group_start, np.flatnonzero(unsure), side="right") - 1)
+        if hard.size:
+            # The parity of a part with an uncertain test is unknown. A part that has the point
+            # as one of its vertices contains it all the same (polygons are closed); any other
+            # uncertain part leaves the point to GEOS.
+            group, pair, hard_start = _expand(group_start[hard], count[hard])
+            part_bit = np.left_shift(np.uint16(1), code[pair] & _CODE_BIT)
+            zero = np.uint16(0)
+            unsure_bits = np.bitwise_or.reduceat(np.where(unsure[pair], part_bit, zero), hard_start)
+            at_vertex = (a.real[pair] == x[hard][group]) & (a.imag[pair] == y[hard][group])
+            vertex_bits = np.bitwise_or.reduceat(np.where(at_vertex, part_bit, zero), hard_start)
+            known = (unsure_bits & ~vertex_bits) == 0
+            hard_mask = (mask[hard] & ~unsure_bits) | vertex_bits
+            res[hard[known]] = self._mask_polygon(hard_mask[known], cell[hard[known]])
+            hard = hard[~known]
+        hard = np.union1d(hard, np.flatnonzero(self._cell_fallback[cell]))
+        if hard.size:
+            res[hard] = self._geos_assign(x[hard], y[hard], cell[hard])
         return res
 
-    def _geos_assign(self, x: FloatArray, y: FloatArray) -> Assignment:
-        """Smallest position of a polygon intersecting each point, by GEOS; -1 for none."""
+    def _mask_polygon(self, mask: NDArray[np.uint16], cell: Index) -> Assignment:
+        """Smallest polygon among the parts of each cell's list whose bits are set, or -1."""
+        low = np.take(self._lowbit, mask)
+        part = np.take(self._cell_parts, np.take(self._cell_part_off, cell) + np.maximum(low, 0))
+        res = np.take(self._part_polygon, part)
+        res[low < 0] = -1
+        return np.asarray(res, dtype=np.int32)
+
+    def _geos_assign(self, x: FloatArray, y: FloatArray, cell: Index) -> Assignment:
+        """Smallest position of a polygon intersecting each point, by GEOS; -1 for none.
+
+        The candidates are the parts listed in the point's edge cell (they include every part
+        that can contain it), or all parts whose bounding box holds the point in cells
+        without a usable corner.
+        """
         out = np.full(x.size, np.iinfo(np.int32).max, dtype=np.int32)
-        pt, part = _parts_containing(self._parts, self._part_tree, x, y)
-        np.minimum.at(out, pt, self._part_polygon[part])
+        listed = np.flatnonzero(~self._cell_fallback[cell])
+        start = self._cell_part_off[cell[listed]]
+        group, member, _ = _expand(start, self._cell_part_off[cell[listed] + 1] - start)
+        pt, part = listed[group], self._cell_parts[member]
+        other = np.flatnonzero(self._cell_fallback[cell])
+        if other.size:
+            pt_other, part_other = self._part_tree.query(shapely.points(x[other], y[other]))
+            pt = np.concatenate([pt, other[pt_other]])
+            part = np.concatenate([part, part_other])
+        hit = shapely.intersects_xy(self._parts[part], x[pt], y[pt])
+        np.minimum.at(out, pt[hit], self._part_polygon[part[hit]])
         out[out == np.iinfo(np.int32).max] = -1
         return out
 
@@ -549,11 +602,12 @@ def _edge_keys(edges: _Edges, frame: _Frame, ebits: int) -> Index:
     bounding box (widened by the margin) spans a single row or a single column of cells, the
     edge passes through all of them; only the others need their cells computed strip by strip.
     """
-    vx, vy, margin, inv = edges.vx, edges.vy, frame.margin, frame.inv
+    margin, inv = frame.margin, frame.inv
     out = []
     for lo in range(0, edges.edge_vertex.size, _BLOCK):
         ev = edges.edge_vertex[lo : lo + _BLOCK]
-        ax, ay, bx, by = vx[ev], vy[ev], vx[ev + 1], vy[ev + 1]
+        a, b = np.take(edges.xy, ev), np.take(edges.xy, ev + 1)
+        ax, ay, bx, by = a.real, a.imag, b.real, b.imag
         i0 = np.floor((np.minimum(ax, bx) - margin - frame.gx0) * inv).astype(np.int64)
         i1 = np.floor((np.maximum(ax, bx) + margin - frame.gx0) * inv).astype(np.int64)
         j0 = np.floor((np.minimum(ay, by) - margin - frame.gy0) * inv).astype(np.int64)
@@ -570,8 +624,11 @@ def _edge_keys(edges: _Edges, frame: _Frame, ebits: int) -> Index:
         line = np.flatnonzero((n_cells > 1) & ((ni == 1) | (nj == 1)))
         group, k, _ = _expand(np.zeros(line.size, np.int64), n_cells[line])
         e = line[group]
-        # Along a row, k counts columns; along a column (ni == 1), rows.
-        out.append(first_key[e] + ((k // ni[e]) * frame.nx + k % ni[e] << ebits))
+        # Along a row k counts columns; along a column (ni == 1), rows.
+        k *= np.where(ni[e] == 1, frame.nx, 1)
+        k <<= ebits
+        k += first_key[e]
+        out.append(k)
         rest = np.flatnonzero((ni > 1) & (nj > 1))
         if rest.size:
             ax, ay, bx, by, edge = ax[rest], ay[rest], bx[rest], by[rest], edge[rest]
@@ -609,8 +666,7 @@ def _build(
         _nx=frame.nx,
         _ny=frame.ny,
         _grid=grid,
-        _vx=edges.vx,
-        _vy=edges.vy,
+        _vxy=edges.xy,
         _entry_off=cells.entry_off,
         _entry_vertex=cells.entry_vertex,
         _entry_code=resolved.entry_code,
@@ -633,6 +689,7 @@ class _Edges:
     part_tree: shapely.STRtree
     vx: FloatArray  # ring vertices, rings one after another (closed: last == first)
     vy: FloatArray
+    xy: NDArray[np.complex128]  # the same, as x + iy (one gather fetches both)
     edge_vertex: Index  # an edge runs from vertex i to vertex i + 1
     edge_part: Index
 
@@ -681,6 +738,7 @@ def _extract_edges(geoms: NDArray[np.object_]) -> _Edges:
         part_tree=shapely.STRtree(all_parts),
         vx=vx,
         vy=vy,
+        xy=coords.view(np.complex128).reshape(-1),
         edge_vertex=edge_vertex,
         edge_part=ring_part_all[vertex_ring[edge_vertex]],
     )
@@ -772,7 +830,7 @@ def _edge_cells(edges: _Edges, frame: _Frame) -> _Cells:
         entry_off=np.append(starts, n).astype(np.int32),
         entry_cell=entry_cell,
         entry_edge=entry_edge,
-        entry_vertex=edges.edge_vertex[entry_edge],
+        entry_vertex=np.take(edges.edge_vertex, entry_edge),
     )
 
 
@@ -903,14 +961,17 @@ def _resolve_block(
 
     # Parts with an edge in the cell, by a run-length pass (entries are sorted by edge, and
     # edges are numbered part by part); ``rank`` numbers them from 0 within the block.
-    entry_part = edges.edge_part[cells.entry_edge[e0:e1]]
+    entry_part = np.take(edges.edge_part, cells.entry_edge[e0:e1])
     first = np.empty(e1 - e0, dtype=bool)
     first[:1] = True
     np.not_equal(entry_part[1:], entry_part[:-1], out=first[1:])
     first[off[:-1]] = True
     entry_cell = cells.entry_cell[e0:e1] - k0
     pbits = max(int(edges.parts.size).bit_length(), 1)
-    keys = (entry_cell[first].astype(np.int64) << pbits) | entry_part[first]
+    firsts = np.flatnonzero(first)
+    keys = np.take(entry_cell, firsts).astype(np.int64)
+    keys <<= pbits
+    keys |= np.take(entry_part, firsts)
     member_keys = (member_cell << pbits) | member_part
     found = np.searchsorted(keys, member_keys)
     listed = found < keys.size
@@ -968,12 +1029,15 @@ def _block_corners(
     ids = cells.ids[k0:k1]
     ci, cj = ids % nx, ids // nx
     # Component touching each corner, in _CORNERS order (0 where the corner touches none).
-    left, right, down, up = labels[ids - 1], labels[ids + 1], labels[ids - nx], labels[ids + nx]
+    def near(offset: int) -> Index:
+        return np.take(labels, ids + offset)
+
+    left, right, down, up = near(-1), near(1), near(-nx), near(nx)
     touching = np.stack([
-        np.maximum(np.maximum(right, down), labels[ids - nx + 1]),
-        np.maximum(np.maximum(left, down), labels[ids - nx - 1]),
-        np.maximum(np.maximum(right, up), labels[ids + nx + 1]),
-        np.maximum(np.maximum(left, up), labels[ids + nx - 1]),
+        np.maximum(np.maximum(right, down), near(1 - nx)),
+        np.maximum(np.maximum(left, down), near(-1 - nx)),
+        np.maximum(np.maximum(right, up), near(1 + nx)),
+        np.maximum(np.maximum(left, up), near(nx - 1)),
     ])
     choice = np.argmax(touching > 0, axis=0)
     comp = touching[choice, np.arange(n)].astype(np.int64)
@@ -1040,9 +1104,9 @@ def _corner_tests(
     edges: _Edges, v: Index, cx: FloatArray, cy: FloatArray
 ) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
     """Return flags of edges ``v -> v + 1`` for corners (cx, cy), and whether they are certain."""
-    ax, ay = edges.vx[v], edges.vy[v]
-    v = v + 1
-    bx, by = edges.vx[v], edges.vy[v]
+    a = np.take(edges.xy, v)
+    b = np.take(edges.xy, v + 1)
+    ax, ay, bx, by = a.real, a.imag, b.real, b.imag
     left = bx - ax
     left *= cy - ay
     right = by - ay

@@ -982,7 +982,9 @@ def _transform_geometries(
     def _xy(x: FloatArray, y: FloatArray, *z: FloatArray) -> tuple[FloatArray, ...]:
         return (*convert(x, y), *z)
 
-    return np.asarray(shapely.transform(array, _xy, include_z=None, interleaved=False))
+    # types-shapely does not describe the interleaved=False form of the callback.
+    transform: Any = shapely.transform
+    return np.asarray(transform(array, _xy, include_z=None, interleaved=False))
 
 
 def geometries_to_wgs84(geoms: Any, crs: CrsSpec | str | int | pyproj.CRS) -> NDArray[np.object_]:

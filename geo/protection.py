@@ -78,6 +78,7 @@ from geo.coverage import (
     _present,
     _project,
     _project_xy,
+    _workers,
     choose_metric_crs,
     existing_during,
     uncovered_parts,
@@ -195,6 +196,9 @@ def _sectors(
                 "devices have no range_m; give range_m or add the kinds to default_range_m"
             )
         defaults = kind[no_range].map(dict(default_range_m)).to_numpy(dtype=np.float64)
+        if not (np.isfinite(defaults) & (defaults > 0)).all():
+            raise ValueError(
+                f"default_range_m must give ranges > 0; got {dict(default_range_m)!r}")
         range_m = range_m.copy()
         range_m[no_range] = defaults
     lonlat = _project_xy(geoms, devices.crs, 4326)
@@ -257,8 +261,7 @@ def sector_polygons(
         rows = np.flatnonzero((circle == is_circle) & (segments == m))
         r = range_m[rows][:, None]
         if is_circle:
-            angle = np.broadcast_to(2.0 * np.pi * np.arange(m + 1) / m, (len(rows), m + 1))
-            angle = np.where(np.arange(m + 1) == m, 0.0, angle)
+            angle = 2.0 * np.pi * (np.arange(m + 1) % m) / m
             coords = np.empty((len(rows), m + 1, 2))
             coords[:, :, 0] = x[rows][:, None] + r * np.sin(angle)
             coords[:, :, 1] = y[rows][:, None] + r * np.cos(angle)
@@ -311,7 +314,8 @@ class CameraMetrics:
     incidents_unlocated
         Incidents given without a point (left out of the in-view share).
     incidents_unassigned
-        Located incidents whose ``community_code`` is missing or not a community.
+        Located incidents whose ``community_code`` is not a community, or that have none and
+        lie in no community.
     """
 
     frame: pd.DataFrame
@@ -335,6 +339,7 @@ def camera_metrics(
     metric_crs: Any = None,
     arc_segments: int = 32,
     default_range_m: Mapping[str, float] = DEFAULT_RANGE_M,
+    workers: int | None = None,
 ) -> CameraMetrics:
     """Compute the technical-protection metrics of every community.
 
@@ -346,8 +351,9 @@ def camera_metrics(
         Device points with ``id`` and ``kind`` (``status``, ``azimuth_deg``, ``fov_deg``,
         ``range_m``, ``installed_on``, ``removed_on`` optional; a missing status is working).
     incidents
-        The period's incidents under the case definition, with ``community_code``; rows
-        without a point are left out of the in-view share.
+        The period's incidents under the case definition, with ``community_code`` (a located
+        incident without one goes to the community containing it); rows without a point are
+        left out of the in-view share.
     period
         Only devices that existed during it count; ``None`` counts every row.
     camera_kinds
@@ -359,6 +365,9 @@ def camera_metrics(
         Segments per full circle of the view sectors.
     default_range_m
         View range of a camera without ``range_m``, by kind.
+    workers
+        Threads for the polygon arithmetic (:func:`geo.coverage.uncovered_parts`); ``None``
+        uses every CPU. Results do not depend on it.
 
     Returns
     -------
@@ -370,7 +379,8 @@ def camera_metrics(
         When an input is not a GeoDataFrame.
     ValueError
         When columns are missing, the CRSs differ, geometries have the wrong type, a status is
-        neither working nor faulty, or a sector cannot be drawn (see :func:`view_sectors`).
+        neither working nor faulty, a sector cannot be drawn (see :func:`view_sectors`), or
+        ``workers`` is not a positive integer.
     """
     _check_communities(communities)
     _check_frame(devices, "devices", ("Point",), ("id", "kind"))
@@ -379,6 +389,7 @@ def camera_metrics(
     _check_same_crs(communities=communities, devices=devices, incidents=incidents)
     _check_arc_segments(arc_segments)
     kinds = _kinds(camera_kinds)
+    _workers(workers)
     p = None if period is None else parse_period(period)
     crs = choose_metric_crs(communities, metric_crs=metric_crs)
 
@@ -394,12 +405,11 @@ def camera_metrics(
     index = pd.Index(codes, name="code", dtype="string")
     comm = _project(_geoms(communities), communities.crs, crs)
     dev_geoms = _geoms(devices)
-    dev_points = _project(dev_geoms, devices.crs, crs)
-    owner = _assign(dev_points, comm)
+    owner = _assign(dev_geoms, _geoms(communities))
 
     sectors = _sectors(devices[is_camera & working], dev_geoms[is_camera & working], crs,
                        arc_segments, default_range_m)
-    blind = uncovered_parts(comm, sectors)
+    blind = uncovered_parts(comm, sectors, workers=workers)
     area = shapely.area(comm)
     blind_area = shapely.area(blind)
     positive = area > 0
@@ -433,8 +443,13 @@ def camera_metrics(
         located = np.isfinite(inc_xy).all(axis=1)
         unlocated = int((~located).sum())
         position = pd.Series(np.arange(n), index=codes)
-        where = incidents["community_code"].astype("string").map(position)
-        where = where.to_numpy(dtype=np.float64, na_value=np.nan)
+        given = incidents["community_code"].astype("string")
+        where = given.map(position).to_numpy(dtype=np.float64, na_value=np.nan)
+        # Incidents without a code go to the community containing them.
+        by_point = located & given.isna().to_numpy(dtype=bool)
+        if by_point.any():
+            found = _assign(_geoms(incidents)[by_point], _geoms(communities))
+            where[by_point] = np.where(found >= 0, found, np.nan)
         known = located & np.isfinite(where)
         unassigned = int((located & ~np.isfinite(where)).sum())
         seen = np.zeros(len(incidents), dtype=bool)

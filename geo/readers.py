@@ -574,8 +574,8 @@ def _measures(raw: pd.DataFrame, columns: Mapping[str, str | None], mapping: Map
         flag_cols[target] = source
     for name, col in flag_cols.items():
         yes = v.to_bool(raw[col], name, problems).to_numpy()
-        for i in np.flatnonzero(yes):
-            present[i].add(name)
+        for j in np.flatnonzero(yes):
+            present[j].add(name)
     return pd.Series([",".join(sorted(p)) for p in present], index=raw.index, dtype="string")
 
 
@@ -584,7 +584,7 @@ def _normalise(s: pd.Series, synonyms: Mapping[str, str]) -> pd.Series:
     s = s.astype("string")
     out = s.str.lower()
     for word, canonical in synonyms.items():
-        out = out.mask(s == word, canonical)
+        out = out.mask((s == word).fillna(False).astype(bool), canonical)
     return out
 
 
@@ -640,7 +640,7 @@ def _reject_duplicates(ids: pd.Series, field_name: str, problems: v.Problems) ->
     for key, rownums in groups.items():
         listed = ", ".join(map(str, rownums[:6])) + (" ..." if len(rownums) > 6 else "")
         for r in rownums:
-            rows.append(r - 1)
+            rows.append(int(r) - 1)
             reasons.append(f"{field_name} {key!r} appears {len(rownums)} times in the file "
                            f"(rows {listed}); ids must be unique")
             values.append(key)
@@ -680,7 +680,8 @@ def _table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             geoms = shapely.from_wkt(body.fillna("").to_numpy(dtype=object), on_invalid="ignore")
-        geoms = np.where(body.isna().to_numpy(), None, geoms)
+        geoms = np.asarray(geoms, dtype=object)
+        geoms[body.isna().to_numpy()] = None
         bad = body.notna().to_numpy() & shapely.is_missing(geoms)
         problems.reject(bad, "geometry", f"column {wkt_col!r} is not valid WKT", raw[wkt_col])
         declared = None

@@ -25,10 +25,11 @@ rows × candidates. Three exact reductions come first:
    their summed residents (the optimum does not change).
 
 Then, if more than ``max_candidates`` candidates remain, the ``max_candidates`` that alone reach
-the most uncovered residents are kept (ties in input order) and the plan's ``notes`` say how many
-were dropped; this cap can miss the optimum when many weak candidates combine well. If the
-merged matrix still has more than ``max_matrix_cells`` cells, :func:`plan_sites` raises and
-asks for coarser demand points or fewer candidates.
+the most uncovered residents are kept (ties in input order). If the merged matrix still has more
+than ``max_matrix_cells`` cells, fewer of those strongest candidates are kept until it fits
+(spopt writes one PuLP term per matrix cell, about 10 µs each: 2,000,000 cells take some 20 s to
+build). The plan's ``notes`` say how many were dropped and why. These caps can miss the optimum
+when many weak candidates combine well; coarser demand points or candidates avoid them.
 
 Distances are straight lines in a metric CRS (see :mod:`geo.coverage` for its accuracy).
 """
@@ -233,7 +234,7 @@ def plan_sites(
     metric_crs: Any = None,
     max_candidates: int = 2000,
     time_limit_s: float = 60.0,
-    max_matrix_cells: int = 4_000_000,
+    max_matrix_cells: int = 2_000_000,
 ) -> SitePlan:
     """Choose ``k`` new sites that cover the most residents no existing facility covers.
 
@@ -258,7 +259,7 @@ def plan_sites(
     time_limit_s
         CBC time limit in seconds.
     max_matrix_cells
-        Largest demand rows × candidates matrix built.
+        Largest demand rows × candidates matrix built (see the module docstring).
 
     Returns
     -------
@@ -270,8 +271,7 @@ def plan_sites(
         When an input is not a GeoDataFrame/GeoSeries, or ``k`` is not an integer.
     ValueError
         When geometries are not points, CRSs differ, weights do not match the demand or are
-        negative, an option is out of range, or the reduced model is larger than
-        ``max_matrix_cells``.
+        negative, or an option is out of range.
     """
     for name, frame in (("demand_points", demand_points), ("candidates", candidates),
                         ("existing", existing)):
@@ -332,35 +332,31 @@ def plan_sites(
             reach_lists[j] = rows
     reach = np.array([weights[open_rows[r]].sum() if r else 0.0 for r in reach_lists])
     reaching = np.flatnonzero(reach > 0)
-    kept = reaching
+    # Strongest first (most uncovered residents within reach), ties in input order.
+    strongest = reaching[np.argsort(-reach[reaching], kind="stable")]
+    if len(reaching) < len(cand_xy):
+        notes.append(f"{len(cand_xy) - len(reaching)} candidates reach no uncovered resident "
+                     "and were dropped")
+    kept = np.sort(strongest[:max_candidates])
     if len(reaching) > max_candidates:
-        order = np.argsort(-reach[reaching], kind="stable")
-        kept = np.sort(reaching[order[:max_candidates]])
         notes.append(
             f"{len(reaching)} candidates reach uncovered residents; kept the {max_candidates} "
             f"that alone reach the most (max_candidates), dropped {len(reaching) - max_candidates}"
         )
-    if len(reaching) < len(cand_xy):
-        notes.append(f"{len(cand_xy) - len(reaching)} candidates reach no uncovered resident "
-                     "and were dropped")
-
-    rows_by_set: dict[tuple[int, ...], list[int]] = {}
-    if len(kept):
-        members: list[list[int]] = [[] for _ in range(len(open_rows))]
-        for col, j in enumerate(kept):
-            for r in reach_lists[j]:
-                members[r].append(col)
-        for r, reached in enumerate(members):
-            if reached:
-                rows_by_set.setdefault(tuple(reached), []).append(r)
-    n_rows = len(rows_by_set)
-    if n_rows * len(kept) > max_matrix_cells:
-        raise ValueError(
-            f"max_matrix_cells: the model needs {n_rows} demand rows x {len(kept)} candidates = "
-            f"{n_rows * len(kept)} cells, more than {max_matrix_cells}; use coarser demand "
-            "points (a larger cell_m), fewer candidates (max_candidates, a larger spacing) or "
-            "raise max_matrix_cells"
+    rows_by_set = _merge_rows(kept, reach_lists, len(open_rows))
+    while len(kept) > 1 and len(rows_by_set) * len(kept) > max_matrix_cells:
+        # Fewer candidates also merge into fewer rows: shrink by the square root of the excess.
+        excess = len(rows_by_set) * len(kept) / max_matrix_cells
+        count = max(1, min(len(kept) - 1, int(len(kept) / math.sqrt(excess) * 0.95)))
+        kept = np.sort(strongest[:count])
+        rows_by_set = _merge_rows(kept, reach_lists, len(open_rows))
+    if len(kept) < min(len(reaching), max_candidates):
+        notes.append(
+            f"kept the {len(kept)} candidates that alone reach the most uncovered residents so "
+            f"that the model ({len(rows_by_set)} demand rows x {len(kept)} candidates) stays "
+            f"within max_matrix_cells={max_matrix_cells}"
         )
+    n_rows = len(rows_by_set)
 
     chosen_cols: list[int] = []
     solver_status = solution_status = "not run"
@@ -458,12 +454,12 @@ def plan_facility_sites(
     candidates: gpd.GeoDataFrame | None = None,
     period: Period | str | int | None = None,
     cell_m: float = 100.0,
-    candidate_spacing_m: float = 250.0,
+    candidate_spacing_m: float | None = None,
     persons_per_household: float = PERSONS_PER_HOUSEHOLD,
     metric_crs: Any = None,
     max_candidates: int = 2000,
     time_limit_s: float = 60.0,
-    max_matrix_cells: int = 4_000_000,
+    max_matrix_cells: int = 2_000_000,
 ) -> SitePlan:
     """Suggest ``k`` new sites for a facility type from the communities' residents.
 
@@ -495,7 +491,8 @@ def plan_facility_sites(
     cell_m
         Demand grid cell in metres (see :func:`geo.coverage.place_population`).
     candidate_spacing_m
-        Spacing of generated grid candidates in metres.
+        Spacing of generated grid candidates in metres; default half the effective radius
+        (every resident is then within reach of a dozen or so grid candidates).
     persons_per_household
         Residents per household for compounds without a population.
     metric_crs
@@ -527,14 +524,34 @@ def plan_facility_sites(
     placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
                                  persons_per_household=persons_per_household, metric_crs=crs)
     demand = placement.points.to_crs(communities.crs)
+    effective = radius / float(detour_factor)
     if candidates is None:
-        candidates = candidate_sites(communities, compounds=compounds,
-                                     spacing_m=candidate_spacing_m, period=p, metric_crs=crs)
+        spacing = effective / 2.0 if candidate_spacing_m is None else candidate_spacing_m
+        candidates = candidate_sites(communities, compounds=compounds, spacing_m=spacing,
+                                     period=p, metric_crs=crs)
     existing = _facilities_of_type(facilities, facility_type, p)
     return plan_sites(demand, demand["population"].to_numpy(), candidates, existing,
-                      k=k, radius_m=radius / float(detour_factor), metric_crs=crs,
+                      k=k, radius_m=effective, metric_crs=crs,
                       max_candidates=max_candidates, time_limit_s=time_limit_s,
                       max_matrix_cells=max_matrix_cells)
+
+
+def _merge_rows(
+    kept: NDArray[np.int64], reach_lists: list[list[int]], n_open: int
+) -> dict[tuple[int, ...], list[int]]:
+    """Group uncovered demand points by the set of kept candidates (columns) reaching them.
+
+    Points no kept candidate reaches are left out; the others, grouped, become the model's rows.
+    """
+    members: list[list[int]] = [[] for _ in range(n_open)]
+    for col, j in enumerate(kept):
+        for r in reach_lists[j]:
+            members[r].append(col)
+    rows_by_set: dict[tuple[int, ...], list[int]] = {}
+    for r, reached in enumerate(members):
+        if reached:
+            rows_by_set.setdefault(tuple(reached), []).append(r)
+    return rows_by_set
 
 
 def _within(xy: NDArray[np.float64], targets: NDArray[np.float64], radius: float

@@ -1,0 +1,79 @@
+"""Interactive maps that work offline: folium pages built from :mod:`geo` results.
+
+Builders (each returns a :class:`folium.Map`; none queries a database):
+
+- :func:`incident_map`: points with heat and clusters, a zoom-level grid above
+  ``max_points`` incidents, or aggregated cells (:func:`aggregate_incidents`) for readers who
+  may see aggregates only;
+- :func:`rates_map`: case-rate choropleth classed with mapclassify;
+- :func:`hotspot_map`: Gi* hot and cold spots;
+- :func:`protection_map`: camera view sectors, blind spots, compound compliance;
+- :func:`coverage_map`: facilities, service areas, gaps with their residents, new sites;
+- :func:`standard_map`: communities by status band with each criterion and the to-do list.
+
+Every map has a layer control, a legend, a scale bar and a title with the data period and the
+generation time, in Chinese or English (:class:`MapOptions`). Pages load nothing from other
+hosts: :func:`render_html` points every script and style sheet at pingan's vendored assets
+(:func:`write_assets`, :func:`asset_files`), :func:`write_map` writes a page with its assets, and
+:func:`export_png` takes a picture with headless Chromium.
+"""
+
+from maps.coverage import coverage_map
+from maps.export import BrowserNotFoundError, export_png, find_browser
+from maps.hotspots import hotspot_map
+from maps.incidents import (
+    DEFAULT_MAX_GRID_BYTES,
+    DEFAULT_MAX_POINTS,
+    IncidentCells,
+    aggregate_incidents,
+    incident_map,
+)
+from maps.offline import (
+    ASSET_DIR,
+    DEFAULT_ASSET_BASE,
+    RemoteAssetError,
+    asset_files,
+    asset_path,
+    find_remote_urls,
+    render_html,
+    write_assets,
+    write_map,
+)
+from maps.options import LANGUAGES, MapOptions
+from maps.protection import protection_map
+from maps.rates import RATE_COLUMNS, SCHEMES, classify, rates_map
+from maps.standard import standard_map
+
+#: The map kinds, as the API's ``/maps/<kind>`` and ``pingan maps --kind`` name them.
+MAP_KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+
+__all__ = [
+    "ASSET_DIR",
+    "DEFAULT_ASSET_BASE",
+    "DEFAULT_MAX_GRID_BYTES",
+    "DEFAULT_MAX_POINTS",
+    "LANGUAGES",
+    "MAP_KINDS",
+    "RATE_COLUMNS",
+    "SCHEMES",
+    "BrowserNotFoundError",
+    "IncidentCells",
+    "MapOptions",
+    "RemoteAssetError",
+    "aggregate_incidents",
+    "asset_files",
+    "asset_path",
+    "classify",
+    "coverage_map",
+    "export_png",
+    "find_browser",
+    "find_remote_urls",
+    "hotspot_map",
+    "incident_map",
+    "protection_map",
+    "rates_map",
+    "render_html",
+    "standard_map",
+    "write_assets",
+    "write_map",
+]

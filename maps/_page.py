@@ -18,13 +18,13 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
-from geo.crs import geometries_from_wgs84, wgs84_to_gcj02
 from numpy.typing import NDArray
 
+from geo.crs import geometries_from_wgs84, wgs84_to_gcj02
 from maps.labels import text
 from maps.offline import ASSET_SCHEME
 from maps.options import MapOptions
@@ -40,8 +40,10 @@ Style = dict[str, Any]
 class Runtime(JSCSSMixin):
     """pingan's map runtime script and style sheet."""
 
-    default_js = [("pingan_maps_js", f"{ASSET_SCHEME}pingan/pingan-maps.js")]
-    default_css = [("pingan_maps_css", f"{ASSET_SCHEME}pingan/pingan-maps.css")]
+    default_js = [  # noqa: RUF012 - folium declares these as plain lists
+        ("pingan_maps_js", f"{ASSET_SCHEME}pingan/pingan-maps.js")]
+    default_css = [  # noqa: RUF012
+        ("pingan_maps_css", f"{ASSET_SCHEME}pingan/pingan-maps.css")]
     _template = Template("")
 
 
@@ -83,10 +85,10 @@ class GeoJsonLayer(JsLayer):
 
 
 class PageTitle(Element):
-    """The ``<title>`` of the page."""
+    """The ``<title>`` of the page, and an empty icon so browsers do not ask for favicon.ico."""
 
     def __init__(self, title: str) -> None:
-        super().__init__(f"<title>{html.escape(title)}</title>")
+        super().__init__(f'<title>{html.escape(title)}</title>\n<link rel="icon" href="data:,">')
 
 
 class StyleTable:
@@ -245,13 +247,16 @@ def new_map(default_title: str, options: MapOptions,
     assets
         Elements that declare further vendored scripts (plugins).
     """
-    m = folium.Map(tiles=None, control_scale=True, zoom_start=12, location=[39.9, 116.4],
-                   max_zoom=options.tile_max_zoom if options.tile_url else 19)
+    m = folium.Map(tiles=None, control_scale=False, zoom_start=12, location=[39.9, 116.4])
+    # Without tiles Leaflet has no zoom limit, which the marker clustering needs.
+    m.options["maxZoom"] = options.tile_max_zoom if options.tile_url else 19
     Runtime().add_to(m)
     for element in assets:
         element.add_to(m)
     title = options.title or default_title
-    m.get_root().header.add_child(PageTitle(title), name="pingan_title")
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(PageTitle(title), name="pingan_title")
     if options.tile_url:
         folium.TileLayer(
             tiles=options.tile_url,
@@ -261,9 +266,14 @@ def new_map(default_title: str, options: MapOptions,
             overlay=False,
             control=True,
         ).add_to(m)
+    view = ""
     if bounds is not None:
         w, s, e, n = bounds
-        m.fit_bounds([[s, w], [n, e]])
+        # Without animation, so that what is drawn first is the final view.
+        view = (f"{m.get_name()}.fitBounds({script_json([[s, w], [n, e]])}, "
+                "{animate: false, padding: [20, 20]});\n")
+    Script(f"{view}L.control.scale({{imperial: false, maxWidth: 160}}).addTo({m.get_name()});"
+           ).add_to(m)
     period = options.period_label or period_label
     lang = options.language
     sub = []
@@ -304,13 +314,13 @@ class Legend:
         return self
 
     def html(self) -> str:
-        """The legend's HTML."""
+        """Return the legend's HTML."""
         return "".join(self._parts)
 
 
 def _swatch(style: Style) -> str:
-    color = style.get("color", "#333333")
-    fill = style.get("fillColor", color)
+    color = str(style.get("color", "#333333"))
+    fill = str(style.get("fillColor", color))
     fill_opacity = style.get("fillOpacity", 0.6)
     weight = min(float(style.get("weight", 1)), 3.0)
     dash = "dashed" if style.get("dashArray") else "solid"
@@ -343,12 +353,13 @@ def finish(m: folium.Map, legend: Legend) -> folium.Map:
 
 def community_outline_layer(m: folium.Map, communities: gpd.GeoDataFrame, options: MapOptions,
                             *, tooltips: Sequence[str | None] | None = None,
-                            name: str | None = None) -> NDArray[np.object_]:
+                            name: str | None = None,
+                            fill_opacity: float = 0.25) -> NDArray[np.object_]:
     """Draw communities as the base (outlines, a light fill) and return their display shapes."""
     geoms = display_geometries(communities.geometry, options, simplify=True)
     table = StyleTable()
     idx = table.add({"color": "#555555", "weight": 1, "opacity": 0.8, "fillColor": "#ffffff",
-                     "fillOpacity": 0.25})
+                     "fillOpacity": fill_opacity})
     collection = feature_collection(
         geoms, [idx] * len(geoms), tooltips=tooltips,
         keys=list(communities["code"].astype(str)) if "code" in communities else None)

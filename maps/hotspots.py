@@ -5,8 +5,8 @@ from __future__ import annotations
 import folium
 import geopandas as gpd
 import pandas as pd
-from geo.hotspots import HOTSPOT_CLASSES, HotspotResult
 
+from geo.hotspots import HOTSPOT_CLASSES, HotspotResult
 from maps._page import (
     GeoJsonLayer,
     Legend,
@@ -134,7 +134,7 @@ def hotspot_map(
 
     counts = pd.Series(klass).value_counts()
     shown = [c for c in HOTSPOT_CLASSES if c in _ALWAYS or counts.get(c, 0)]
-    entries = [(styles[c], f"{term('hotspot', c, lang)}  ({int(counts.get(c, 0))})")
+    entries = [(styles[c], f"{term('hotspot', c, lang)} ({int(counts.get(c, 0))})")
                for c in shown]
     note = (f"Gi*, {hotspots.permutations} "
             + ("次置换检验" if lang == "zh" else "permutations")

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from geo.catalogue import CATALOGUE
-
 from maps.options import Language
 
 __all__ = [
@@ -64,6 +63,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "field.score": ("得分", "Score"),
     "field.status": ("达标状态", "Status"),
     "field.criterion": ("指标", "Criterion"),
+    "field.metric_value": ("值", "Value"),
     "field.threshold": ("标准", "Threshold"),
     "field.result": ("结果", "Result"),
     "field.todo": ("待办（未达标指标）", "To do (failed criteria)"),
@@ -207,7 +207,7 @@ def term(group: str, value: Any, language: Language) -> str:
 
 
 def metric_label(name: str, language: Language) -> str:
-    """The catalogue's label of a metric, or the name itself when it is not in the catalogue."""
+    """Return the catalogue's label of a metric (the name itself when it is not listed)."""
     m = CATALOGUE.get(name)
     if m is None:
         return name

@@ -65,7 +65,8 @@ _CDN_FILES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple(
          "leaflet.markercluster/MarkerCluster.css"),
         (r"/leaflet\.markercluster/[\d.]+/MarkerCluster\.Default\.css$",
          "leaflet.markercluster/MarkerCluster.Default.css"),
-        (r"/folium(@main)?/folium/templates/leaflet_heat\.min\.js$", "leaflet.heat/leaflet-heat.js"),
+        (r"/folium(@main)?/folium/templates/leaflet_heat\.min\.js$",
+         "leaflet.heat/leaflet-heat.js"),
         (r"/d3/3\.[\d.]+/d3\.min\.js$", "d3/d3.min.js"),
         (r"/jquery-[\d.]+\.min\.js$", None),
         (r"/jquery/[\d.]+/jquery\.min\.js$", None),
@@ -96,7 +97,7 @@ def _asset_url(relative: str, asset_base: str) -> str:
 
 
 def _local(url: str) -> str | None:
-    """The vendored file replacing ``url``, ``""`` to drop it, ``None`` when it is unknown."""
+    """Return the vendored file replacing ``url``: ``""`` drops it, ``None`` is unknown."""
     if url.startswith(ASSET_SCHEME):
         return url[len(ASSET_SCHEME):]
     for pattern, target in _CDN_FILES:

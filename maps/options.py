@@ -114,7 +114,7 @@ class MapOptions:
         return self.tiles_gcj02 and self.tile_url is not None
 
     def generated_label(self) -> str:
-        """The generation time as shown on the page, in :attr:`timezone`."""
+        """Return the generation time as shown on the page, in :attr:`timezone`."""
         zone = ZoneInfo(self.timezone)
         when = self.generated_at or dt.datetime.now(zone)
         if when.tzinfo is None:

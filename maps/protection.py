@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
 from geo.coverage import existing_during
 from geo.protection import (
     CAMERA_KINDS,
@@ -18,7 +19,6 @@ from geo.protection import (
     CompoundCompliance,
     view_sectors,
 )
-
 from maps._page import (
     GeoJsonLayer,
     Legend,
@@ -44,14 +44,14 @@ _FAULTY = {"color": "#e31a1c", "weight": 1.0, "opacity": 0.9, "fillColor": "#fb9
            "fillOpacity": 0.35, "dashArray": "3 2"}
 _OTHER_DEVICE = {"color": "#333333", "weight": 1, "fillColor": "#ffff99", "fillOpacity": 0.9,
                  "radius": 4}
-_BLIND = {"color": "#6a3d9a", "weight": 0.5, "opacity": 0.7, "fillColor": "#6a3d9a",
-          "fillOpacity": 0.3}
+_BLIND = {"color": "#6a3d9a", "weight": 0.4, "opacity": 0.5, "fillColor": "#9e9ac8",
+          "fillOpacity": 0.25}
 _COMPLIANT = {"color": "#1a9641", "weight": 1.2, "opacity": 1.0, "fillColor": "#a6d96a",
               "fillOpacity": 0.6}
 _NOT_COMPLIANT = {"color": "#d7191c", "weight": 1.2, "opacity": 1.0, "fillColor": "#fdae61",
                   "fillOpacity": 0.6}
 _COMMUNITY = {"color": "#555555", "weight": 1, "opacity": 0.8, "fillColor": "#ffffff",
-              "fillOpacity": 0.2}
+              "fillOpacity": 0.0}
 
 
 def protection_map(

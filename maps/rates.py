@@ -20,10 +20,10 @@ import mapclassify
 import numpy as np
 import pandas as pd
 from branca.utilities import color_brewer
-from geo.hotspots import HotspotResult
-from geo.rates import RatesResult
 from numpy.typing import NDArray
 
+from geo.hotspots import HotspotResult
+from geo.rates import RatesResult
 from maps._page import (
     GeoJsonLayer,
     Legend,
@@ -151,7 +151,7 @@ def classify(values: pd.Series | NDArray[np.float64], *, scheme: Scheme = "quant
     upper = tuple(float(b) for b in c.bins)
     yb = np.asarray(c.yb, dtype=np.int64)
     classes[present] = yb
-    lower = (float(v.min()),) + upper[:-1]
+    lower = (float(v.min()), *upper[:-1])
     counts = tuple(int((yb == j).sum()) for j in range(len(upper)))
     return Classification(scheme, len(upper), lower, upper, classes, counts)
 
@@ -277,18 +277,19 @@ def rates_map(
     GeoJsonLayer(feature_collection(geoms, style_index, tooltips=tooltips, keys=list(codes)),
                  table.styles, name=label).add_to(m)
 
-    scheme_name = {"quantiles": ("分位数", "quantiles"),
-                   "natural_breaks": ("自然断点", "natural breaks")}[scheme][0 if lang == "zh" else 1]
+    scheme_names = {"quantiles": ("分位数", "quantiles"),
+                    "natural_breaks": ("自然断点", "natural breaks")}
+    scheme_name = scheme_names[scheme][0 if lang == "zh" else 1]
     entries = []
     unit = text("legend.communities_n", lang)
     for j in range(cls.k):
         lo = fmt_number(cls.lower[j], lang, decimals=decimals)
         hi = fmt_number(cls.upper[j], lang, decimals=decimals)
         span = lo if lo == hi else f"{lo} – {hi}"
-        entries.append((class_styles[j], f"{span}  ({cls.counts[j]} {unit})"))
+        entries.append((class_styles[j], f"{span} ({cls.counts[j]} {unit})"))
     n_missing = int((cls.classes < 0).sum())
     if n_missing or not cls.k:
-        entries.append((no_data_style, f"{text('no_data', lang)}  ({n_missing} {unit})"))
+        entries.append((no_data_style, f"{text('no_data', lang)} ({n_missing} {unit})"))
     legend = Legend().section(f"{label} ({scheme_name}, k={cls.k})", entries)
     return finish(m, legend)
 

@@ -7,9 +7,9 @@ import html
 import folium
 import geopandas as gpd
 import pandas as pd
+
 from geo.catalogue import CATALOGUE
 from geo.standard import Evaluation
-
 from maps._page import (
     GeoJsonLayer,
     Legend,
@@ -140,7 +140,7 @@ def standard_map(
 
     counts = pd.Series(status).value_counts()
     unit = text("legend.communities_n", lang)
-    entries = [(styles[s], f"{text(f'standard.{s}', lang)}  ({int(counts.get(s, 0))} {unit})")
+    entries = [(styles[s], f"{text(f'standard.{s}', lang)} ({int(counts.get(s, 0))} {unit})")
                for s in _STATUSES]
     total = len(status)
     rate = fmt_ratio(counts.get("meets", 0) / total if total else float("nan"), lang)
@@ -152,7 +152,8 @@ def standard_map(
 
 def _score_text(row: pd.Series, lang: Language) -> str:
     score = fmt_number(row.get("score"), lang)
-    lo, hi = row.get("score_min"), row.get("score_max")
+    lo = pd.to_numeric(pd.Series([row.get("score_min")]), errors="coerce").iloc[0]
+    hi = pd.to_numeric(pd.Series([row.get("score_max")]), errors="coerce").iloc[0]
     if pd.notna(lo) and pd.notna(hi) and abs(float(hi) - float(lo)) > 1e-9:
         return f"{score} ({fmt_number(lo, lang)}–{fmt_number(hi, lang)})"
     return score
@@ -165,7 +166,7 @@ def _popup(name: str, status: str, score: str, rows: pd.DataFrame | None, wide: 
     out = [head]
     if rows is not None and len(rows):
         cells = [f"<tr><th>{html.escape(text('field.criterion', lang))}</th>"
-                 f"<th>{html.escape(text('field.value', lang))}</th>"
+                 f"<th>{html.escape(text('field.metric_value', lang))}</th>"
                  f"<th>{html.escape(text('field.threshold', lang))}</th>"
                  f"<th>{html.escape(text('field.result', lang))}</th></tr>"]
         for r in rows.itertuples(index=False):
@@ -173,17 +174,18 @@ def _popup(name: str, status: str, score: str, rows: pd.DataFrame | None, wide: 
             if bool(r.required):
                 label += f" ({text('field.required', lang)})"
             outcome = str(r.outcome)
-            value = format_metric_value(str(r.metric), r.value, lang)
-            threshold = _threshold(str(r.metric), str(r.operator), float(r.threshold), lang)
+            shown = format_metric_value(str(r.metric), r.value, lang)
+            limit = pd.to_numeric(pd.Series([r.threshold]), errors="coerce").iloc[0]
+            threshold = _threshold(str(r.metric), str(r.operator), float(limit), lang)
             cells.append(
-                f"<tr><td>{html.escape(label)}</td><td>{html.escape(value)}</td>"
+                f"<tr><td>{html.escape(label)}</td><td>{html.escape(shown)}</td>"
                 f"<td>{html.escape(threshold)}</td>"
                 f'<td class="pingan-{html.escape(outcome)}">'
                 f"{html.escape(text(f'outcome.{outcome}', lang))}</td></tr>")
         out.append(f'<table class="pingan-criteria">{"".join(cells)}</table>')
     for key, column in (("field.todo", "todo"), ("field.todo_unknown", "todo_unknown")):
-        value = wide.get(column)
-        ids = [v for v in str(value).split(",") if v] if isinstance(value, str) else []
+        todo = wide.get(column)
+        ids = [v for v in str(todo).split(",") if v] if isinstance(todo, str) else []
         if ids:
             items = "".join(f"<li>{html.escape(crit_label.get(v, v))}</li>" for v in ids)
             out.append(f"<b>{html.escape(text(key, lang))}</b><ul>{items}</ul>")

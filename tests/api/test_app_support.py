@@ -19,6 +19,7 @@ Used by the other ``test_app_*`` modules through ``from tests.api.test_app_suppo
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,19 +59,24 @@ POPULATION = {c[0]: c[6] for c in COMMUNITIES}
 ROLES = ("admin", "liaison", "planner", "client")
 
 
+@functools.cache
+def _transformer(source: str, target: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
 def cell_of(lon: float, lat: float) -> tuple[int, int]:
     """The (ix, iy) of the 250 m grid cell holding a point."""
-    x, y = pyproj.Transformer.from_crs("EPSG:4326", GRID_CRS, always_xy=True).transform(lon, lat)
+    x, y = _transformer("EPSG:4326", GRID_CRS).transform(lon, lat)
     return int(x // CELL_M), int(y // CELL_M)
 
 
 def cell_centre(ix: int, iy: int, dx_m: float = 0.0, dy_m: float = 0.0) -> tuple[float, float]:
     """lon, lat of a point ``dx_m, dy_m`` from the centre of cell (ix, iy)."""
-    t = pyproj.Transformer.from_crs(GRID_CRS, "EPSG:4326", always_xy=True)
-    lon, lat = t.transform((ix + 0.5) * CELL_M + dx_m, (iy + 0.5) * CELL_M + dy_m)
+    lon, lat = _transformer(GRID_CRS, "EPSG:4326").transform((ix + 0.5) * CELL_M + dx_m, (iy + 0.5) * CELL_M + dy_m)
     return float(lon), float(lat)
 
 
+@functools.cache
 def cluster_cells() -> dict[str, tuple[int, int]]:
     """The cell of each cluster: the cell holding the middle of its community."""
     middles = {c[0]: (c[7] + 0.005, Y0 + 0.005) for c in COMMUNITIES}
@@ -99,6 +105,7 @@ def incident_rows() -> list[dict[str, object]]:
     return rows
 
 
+@functools.cache
 def incident_points() -> dict[str, tuple[float, float]]:
     """Incident id -> (lon, lat) of every located incident."""
     return {str(r["id"]): (float(r["lon"]), float(r["lat"]))  # type: ignore[arg-type]
@@ -139,8 +146,7 @@ class City:
 
     def client(self, **settings_overrides: object) -> TestClient:
         """A client of an app on this city's database (settings may be overridden)."""
-        settings = self.settings.model_copy(update=settings_overrides) if settings_overrides \
-            else self.settings
+        settings = Settings(**{**self.settings.model_dump(), **settings_overrides})
         return TestClient(create_app(settings, engine=self.engine))
 
     def headers(self, role: str) -> dict[str, str]:

@@ -201,13 +201,17 @@ def test_equivalent_to_sjoin_on_complex_boundaries(cell_size_deg: float | None) 
     assert len(set(want.tolist())) > 25  # the points reach most polygons
 
 
-def test_equivalent_to_sjoin_when_edges_lie_on_grid_lines() -> None:
+@pytest.mark.parametrize("cover", [False, True])
+def test_equivalent_to_sjoin_when_edges_lie_on_grid_lines(cover: bool) -> None:
     # Squares whose edges run along the grid lines: cell corners fall on edges, so the engine
-    # must pick other corners or hand whole cells to GEOS.
+    # must pick other corners or hand whole cells to GEOS. With ``cover``, a polygon first in
+    # line overlaps everything, with no edge near those cells.
     size = 2.0**-4
     polys = [box(i * size, j * size, (i + 1) * size, (j + 1) * size)
              for i in range(6) for j in range(5) if (i + j) % 7]
     polys.append(box(size / 2, size / 2, 3 * size, 2 * size))  # overlapping, off the grid
+    if cover:
+        polys.insert(0, box(-3 * size, -3 * size, 10 * size, 9 * size))
     rng = np.random.default_rng(2)
     grid = np.arange(-1, 8) * size
     x = np.concatenate([rng.choice(grid, 400), rng.choice(grid, 400) + size / 2,

@@ -92,6 +92,20 @@ def test_uncovered_parts_counts_overlapping_covers_once():
     assert left[1].area == pytest.approx(1.0)  # touched by no cover: unchanged
 
 
+def test_uncovered_parts_is_the_same_on_any_number_of_threads():
+    rng = np.random.default_rng(11)
+    areas = [shapely.box(x, 0, x + 100, 100) for x in range(0, 2000, 100)]
+    centres = shapely.points(rng.uniform(0, 2000, 600), rng.uniform(0, 100, 600))
+    covers = shapely.buffer(centres, rng.uniform(1, 30, 600))
+    one = uncovered_parts(areas, covers, workers=1)
+    two = uncovered_parts(areas, covers, workers=2)
+    naive = [a.difference(shapely.union_all(covers)) for a in areas]
+    assert np.array_equal(shapely.area(one), shapely.area(two))
+    np.testing.assert_allclose(shapely.area(one), shapely.area(naive), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        uncovered_parts(areas, covers, workers=0)
+
+
 def test_service_radius_defaults_have_a_stated_basis():
     assert set(SERVICE_RADIUS_M) == set(SERVICE_RADIUS_BASIS)
     assert SERVICE_RADIUS_M["police_station"] == 1500 and SERVICE_RADIUS_M["fire_station"] == 3000

@@ -225,15 +225,29 @@ def test_devices_count_only_during_the_period():
 def test_incidents_in_view_share():
     comm = _communities(codes=("A", "B"), boxes=((0, 0, 100, 100), (100, 0, 200, 100)),
                         population=(1.0, 1.0))
-    inc = _frame({"id": list("abcdef"), "community_code": ["A", "A", "A", "B", None, "Z"]},
-                 [_pt(10, 10), _pt(90, 10), None, _pt(150, 50), _pt(5, 5), _pt(5, 5)])
+    inc = _frame({"id": list("abcdefg"),
+                  "community_code": ["A", "A", "A", "B", None, "Z", None]},
+                 [_pt(10, 10), _pt(90, 10), None, _pt(150, 50), _pt(5, 5), _pt(5, 5),
+                  _pt(500, 500)])
     res = camera_metrics(comm, _devices([_cam("a", 0, 0)]), incidents=inc, metric_crs=GK)
     a, b = res.frame.loc["A"], res.frame.loc["B"]
-    assert (a["incidents_total"], a["incidents_in_view"]) == (2, 1)
-    assert a["incidents_in_view_share"] == 0.5
+    # "e" has no code and lies in A, in view; "f" names no community; "g" lies in none
+    assert (a["incidents_total"], a["incidents_in_view"]) == (3, 2)
+    assert a["incidents_in_view_share"] == pytest.approx(2 / 3)
     assert (b["incidents_total"], b["incidents_in_view"]) == (1, 0)
     assert b["incidents_in_view_share"] == 0.0
     assert res.incidents_unlocated == 1 and res.incidents_unassigned == 2
+
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    comm = _communities(codes=("A", "B"), boxes=((0, 0, 100, 100), (100, 0, 200, 100)),
+                        population=(1.0, 1.0))
+    dev = _devices([_cam("a", 0, 0), _cam("b", 99, 50, az=90.0), _cam("c", 0, 100, az=135.0)])
+    one = camera_metrics(comm, dev, metric_crs=GK, workers=1)
+    two = camera_metrics(comm, dev, metric_crs=GK, workers=2)
+    pd.testing.assert_frame_equal(one.frame, two.frame)
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        camera_metrics(comm, dev, workers=-1)
 
 
 def test_default_metric_crs_for_beijing_is_the_gauss_kruger_zone():
@@ -258,6 +272,8 @@ def test_camera_errors():
         view_sectors(dev.assign(fov_deg=0.0))
     with pytest.raises(ValueError, match="default_range_m has no range for kind"):
         view_sectors(dev.assign(range_m=np.nan, kind="thermal"))
+    with pytest.raises(ValueError, match="default_range_m must give ranges > 0"):
+        view_sectors(dev.assign(range_m=np.nan), default_range_m={"camera": 0.0})
     with pytest.raises(ValueError, match="every device needs a point"):
         view_sectors(dev.set_geometry([None]))
     with pytest.raises(ValueError, match="projected CRS in metres"):

@@ -41,7 +41,8 @@ def communities_frame(crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
     return gdf.to_crs(crs)
 
 
-CN_FIELDS = {"code": "社区代码", "name": "社区名称", "subdistrict": "街道", "population": "常住人口"}
+CN_FIELDS = {"code": "社区代码", "name": "社区名称", "subdistrict": "街道",
+             "population": "常住人口"}
 
 
 def write_csv(path: Path, rows: list[dict], encoding: str = "utf-8") -> Path:
@@ -85,7 +86,7 @@ def test_geopackage_layer_choice(tmp_path):
     gdf = communities_frame()
     gdf.to_file(path, layer="communities", driver="GPKG")
     gdf.iloc[:1].to_file(path, layer="other", driver="GPKG")
-    with pytest.raises(InputError, match="has 2 layers .*choose one with --layer"):
+    with pytest.raises(InputError, match=r"has 2 layers .*choose one with --layer"):
         read_layer(path, "communities")
     with pytest.raises(InputError, match="no layer 'nope'"):
         read_layer(path, "communities", gpkg_layer="nope")
@@ -172,7 +173,7 @@ def test_unknown_format_and_missing_file(tmp_path):
         read_layer(tmp_path / "none.csv", "facilities")
     p = tmp_path / "x.xlsx"
     p.write_text("x")
-    with pytest.raises(InputError, match="unknown file type '.xlsx'"):
+    with pytest.raises(InputError, match=r"unknown file type '\.xlsx'"):
         read_layer(p, "facilities")
 
 
@@ -207,7 +208,8 @@ def test_gcj02_published_pair(tmp_path):
     glon, glat = wgs84_to_gcj02(np.array([wlon]), np.array([wlat]))
     assert ground_m(wlon, wlat, glon[0], glat[0]) > 100  # the shift is real
     path = write_csv(tmp_path / "f.csv", [{"id": "F1", "type": "police_office",
-                                           "lon": repr(float(glon[0])), "lat": repr(float(glat[0]))}])
+                                           "lon": repr(float(glon[0])),
+                                           "lat": repr(float(glat[0]))}])
     res = read_layer(path, "facilities", crs="gcj02")
     p = res.frame.geometry.iloc[0]
     assert ground_m(p.x, p.y, wlon, wlat) < 0.01
@@ -323,6 +325,17 @@ def test_naive_times_are_local_and_stored_utc(tmp_path):
         read_layer(tmp_path / "j.csv", "incidents", timezone="Beijing")
 
 
+def test_location_precision_default_and_synonyms(tmp_path):
+    rows = incident_rows(3)
+    res = read_layer(write_csv(tmp_path / "a.csv", rows), "incidents")
+    assert res.frame["location_precision"].tolist() == ["exact"] * 3
+    rows[0]["location_precision"], rows[1]["location_precision"] = "地址", "Centroid"
+    rows[2]["location_precision"] = "fuzzy"
+    res = read_layer(write_csv(tmp_path / "b.csv", rows), "incidents")
+    assert res.frame["location_precision"].tolist() == ["address", "centroid"]
+    assert [(r.row, r.field) for r in res.rejections] == [(3, "location_precision")]
+
+
 def test_null_geometry_needs_community_code(tmp_path):
     rows = incident_rows(3)
     rows[0].update(lon=None, lat=None, community_code="110101001001")
@@ -368,7 +381,7 @@ def test_population_by_year(tmp_path):
     res = read_layer(path, "population")
     assert res.rows_valid == 1 and isinstance(res.frame, pd.DataFrame)
     assert {r.row for r in res.rejections} == {2, 3, 4}
-    assert "year must be a whole number" in [r.reason for r in res.rejections if r.row == 4][0]
+    assert "year must be a whole number" in next(r.reason for r in res.rejections if r.row == 4)
 
 
 def test_polygon_repair_small_change_accepted_bowtie_rejected(tmp_path):

@@ -74,6 +74,15 @@ def test_the_candidate_cap_keeps_the_strongest_candidates():
     assert any("kept the 1 that alone reach the most" in n for n in plan.notes)
 
 
+def test_the_matrix_bound_keeps_fewer_candidates():
+    # 3 candidates make 2 rows (the cluster, the far point): 6 cells; 3 allowed
+    plan = plan_sites(DEMAND, WEIGHTS, CANDIDATES, None, k=1, radius_m=500, metric_crs=GK,
+                      max_matrix_cells=3)
+    assert plan.candidates_used == 2 and plan.demand_rows == 1
+    assert plan.sites["candidate_id"].tolist() == ["near"]
+    assert any("within max_matrix_cells=3" in n for n in plan.notes)
+
+
 def test_nothing_to_cover_does_not_run_the_solver():
     existing = _points([(0, 0), (5000, 0)])
     plan = plan_sites(DEMAND, WEIGHTS, CANDIDATES, existing, k=1, radius_m=500, metric_crs=GK)
@@ -123,8 +132,6 @@ def test_plan_sites_errors():
         plan_sites(DEMAND, WEIGHTS, CANDIDATES, None, k=1.5, radius_m=500)
     with pytest.raises(ValueError, match="radius_m must be a positive number"):
         plan_sites(DEMAND, WEIGHTS, CANDIDATES, None, k=1, radius_m=0)
-    with pytest.raises(ValueError, match="max_matrix_cells: the model needs 2 demand rows"):
-        plan_sites(DEMAND, WEIGHTS, CANDIDATES, None, k=1, radius_m=500, max_matrix_cells=3)
     with pytest.raises(ValueError, match="different CRSs"):
         plan_sites(DEMAND, WEIGHTS, CANDIDATES.to_crs(GK), None, k=1, radius_m=500)
     with pytest.raises(TypeError, match="candidates must be a GeoDataFrame"):

@@ -171,7 +171,7 @@
     var self = this;
     this.cluster = L.markerClusterGroup({maxClusterRadius: 60, disableClusteringAtZoom: 18,
                                          spiderfyOnMaxZoom: true, showCoverageOnHover: false});
-    this.heat = L.heatLayer([], {radius: 14, blur: 18, minOpacity: 0.3, maxZoom: 16});
+    this.heat = L.heatLayer([], {radius: 12, blur: 16, minOpacity: 0.25, maxZoom: 18});
     this._markers = [];
     this.cluster.on('click', function (e) {
       var i = e.layer.options.pinganIndex;
@@ -233,14 +233,16 @@
   /* grid: counts per cell of Web Mercator grids, one grid per zoom level */
 
   function decodeLevel(level) {
-    var bin = window.atob(level.b64), n = level.n;
+    var bin = window.atob(level.b64);
     var buffer = new ArrayBuffer(bin.length), bytes = new Uint8Array(buffer);
     for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
-    return {
-      l: level.l, x0: level.x0, y0: level.y0, n: n,
-      x: new Uint16Array(buffer, 0, n), y: new Uint16Array(buffer, 2 * n, n),
-      key: new Uint16Array(buffer, 4 * n, n), count: new Uint16Array(buffer, 6 * n, n)
-    };
+    var out = {l: level.l, x0: level.x0, y0: level.y0, nc: level.nc, ne: level.ne};
+    level.layout.forEach(function (part) {
+      var name = part[0], offset = part[1], width = part[2];
+      var n = (name === 'key' || name === 'count') ? level.ne : level.nc;
+      out[name] = width === 2 ? new Uint16Array(buffer, offset, n) : new Uint8Array(buffer, offset, n);
+    });
+    return out;
   }
 
   Incidents.prototype._initGrid = function () {
@@ -265,6 +267,7 @@
     this._version += 1;
     this._totals = {};
     this._currentMask = this._mask();
+    if (!this.levels.length) { this.shown = 0; this._showCount(0); return; }
     var coarsest = this.totals(this.levels[0]);
     this.shown = coarsest.total;
     this._showCount(coarsest.total);
@@ -280,22 +283,22 @@
     return levels[0];
   };
 
-  /* Totals of the cells of a level under the current filter; entries of a cell are adjacent
-     (sorted by row, column, key), so a running sum finds them without a hash table. */
+  /* Totals of the cells of a level under the current filter (cells sorted by row, column). */
   Incidents.prototype.totals = function (level) {
     var cached = this._totals[level.l];
     if (cached) { return cached; }
-    var mask = this._currentMask, cx = [], cy = [], ct = [], max = 0, total = 0;
-    var px = -1, py = -1, acc = 0;
-    for (var i = 0; i < level.n; i++) {
-      var x = level.x[i], y = level.y[i];
-      if (x !== px || y !== py) {
-        if (acc > 0) { cx.push(px); cy.push(py); ct.push(acc); if (acc > max) { max = acc; } total += acc; }
-        px = x; py = y; acc = 0;
+    var mask = this._currentMask, cx = [], cy = [], ct = [], max = 0, total = 0, e = 0;
+    for (var c = 0; c < level.nc; c++) {
+      var acc = 0, end = e + level.ce[c];
+      for (; e < end; e++) {
+        if (mask[level.key[e]]) { acc += level.count[e]; }
       }
-      if (mask[level.key[i]]) { acc += level.count[i]; }
+      if (acc > 0) {
+        cx.push(level.cx[c]); cy.push(level.cy[c]); ct.push(acc);
+        if (acc > max) { max = acc; }
+        total += acc;
+      }
     }
-    if (acc > 0) { cx.push(px); cy.push(py); ct.push(acc); if (acc > max) { max = acc; } total += acc; }
     var out = {x: cx, y: cy, t: ct, max: max, total: total, breaks: this._breaks(max)};
     this._totals[level.l] = out;
     return out;
@@ -349,8 +352,16 @@
 
     onAdd: function (map) {
       this._map = map;
+      // Its own pane under the vector overlays (outlines stay on top) and above tiles; it takes
+      // no pointer events, so tooltips of the layers under it keep working.
+      var pane = map.getPane('pinganGrid');
+      if (!pane) {
+        pane = map.createPane('pinganGrid');
+        pane.style.zIndex = 350;
+        pane.style.pointerEvents = 'none';
+      }
       this._canvas = L.DomUtil.create('canvas', 'pingan-grid leaflet-zoom-hide');
-      map.getPanes().overlayPane.appendChild(this._canvas);
+      pane.appendChild(this._canvas);
       map.on('moveend', this._reset, this);
       map.on('resize', this._reset, this);
       map.on('click', this._click, this);
@@ -380,7 +391,7 @@
 
     _draw: function (topLeft, size) {
       var ctrl = this._ctrl, map = this._map, zoom = map.getZoom();
-      if (!ctrl._currentMask) { return; }
+      if (!ctrl._currentMask || !ctrl.levels.length) { return; }
       var level = ctrl.levelFor(zoom), totals = ctrl.totals(level), breaks = totals.breaks;
       var ctx = this._canvas.getContext('2d');
       ctx.clearRect(0, 0, size.x, size.y);
@@ -405,6 +416,7 @@
 
     _click: function (e) {
       var ctrl = this._ctrl, map = this._map, zoom = map.getZoom();
+      if (!ctrl._currentMask || !ctrl.levels.length) { return; }
       var level = ctrl.levelFor(zoom), totals = ctrl.totals(level);
       var scale = 256 * Math.pow(2, zoom - level.l), p = map.project(e.latlng, zoom);
       var x = Math.floor(p.x / scale) - level.x0, y = Math.floor(p.y / scale) - level.y0;
