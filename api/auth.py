@@ -315,17 +315,25 @@ def revoke_key(engine: Engine, ident: str | int, *, now: dt.datetime | None = No
     ------
     KeyError
         If no key has that id or prefix.
+    ValueError
+        If ``ident`` is the id of one key and the prefix of another.
     """
     text = str(ident).strip()
     m = _TOKEN.match(text)
     if m:
         text = m[1]
-    where = (api_keys.c.id == int(text)) if text.isdigit() else (api_keys.c.prefix == text)
+    # An 8-digit text may be a prefix (hex digits can all be decimal) or an id.
+    conditions = [api_keys.c.prefix == text]
+    if text.isdigit() and len(text) <= 9:
+        conditions.append(api_keys.c.id == int(text))
     with engine.begin() as conn:
-        row = conn.execute(sa.select(*_KEY_COLUMNS).where(where)).first()
-        if row is None:
+        rows = conn.execute(sa.select(*_KEY_COLUMNS).where(sa.or_(*conditions))).all()
+        if not rows:
             raise KeyError(f"no API key with id or prefix {text!r}")
-        key = _row_key(row)
+        if len(rows) > 1:
+            raise ValueError(f"{text!r} is both a key id and another key's prefix; give the "
+                             f"whole token or the other form")
+        key = _row_key(rows[0])
         if key.revoked_at is None:
             conn.execute(api_keys.update().where(api_keys.c.id == key.id)
                          .values(revoked_at=now or utcnow()))

@@ -267,8 +267,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from api.db import DatabaseError
     from geo.readers import InputError
 
+    # ProfileError is a ValueError; FileExistsError is an OSError (a profile version conflict).
     return (UserError, InputError, DatabaseError, ValueError, KeyError, FileNotFoundError,
-            pydantic.ValidationError)
+            FileExistsError, pydantic.ValidationError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 
 from api.output import to_csv_bytes, to_geojson, to_json, to_table
@@ -218,8 +219,274 @@ def hotspots_cmd(
                   "hotspot_gi_z": "Gi* z", "p_value": "p(双侧)", "hotspot_class": "类别"})
 
 
+# --- protection and coverage ------------------------------------------------------------------
+
+OptPeriodOpt = Annotated[str | None, typer.Option(
+    help="Period whose devices/facilities count (default: the year of the latest incident).")]
+TypeOpt = Annotated[str, typer.Option(
+    "--type", help="Facility type: police_station, police_office, service_station, "
+                   "health_station, health_center, fire_station, or any loaded type.")]
+RadiusOpt = Annotated[float | None, typer.Option(
+    "--radius-m", help="Service radius in metres (default: the type's sourced default).")]
+
+PROTECTION_HEADERS = {
+    "code": "代码", "name": "名称", "district": "区", "communities": "社区数",
+    "camera_count": "视频监控", "camera_working_ratio": "完好率",
+    "camera_density_per_km2": "每km²", "cameras_per_1000_residents": "每千人",
+    "camera_area_share": "视域覆盖率", "incidents_in_view_share": "视域内发案",
+    "compounds_total": "小区数", "compound_compliance_ratio": "物防技防达标率",
+}
+
+
+def protection_cmd(
+    ctx: typer.Context,
+    period: OptPeriodOpt = None,
+    level: Annotated[Level, typer.Option(help="Community, or rolled up.")] = Level.community,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Technical protection (cameras, view coverage) and compound compliance (物防技防)."""
+    from api.services.coverage import protection_report
+
+    rep = protection_report(context(ctx), period=period, level=level.value)
+    cols = ["code", "name", "district" if level is Level.community else "communities",
+            "camera_count", "camera_working_ratio", "camera_density_per_km2",
+            "cameras_per_1000_residents", "camera_area_share", "incidents_in_view_share",
+            "compounds_total", "compound_compliance_ratio"]
+    emit(rep, fmt, out, columns=cols, headers=PROTECTION_HEADERS)
+
+
+COVERAGE_HEADERS = {
+    "rank": "排名", "code": "代码", "name": "名称", "district": "区", "communities": "社区数",
+    "population": "人口", "facility_covered_area_share": "面积覆盖率",
+    "facility_covered_population_share": "人口覆盖率", "facility_distance_m": "加权距离(m)",
+    "facility_uncovered_population": "未覆盖人口", "gap_area_m2": "盲区面积(m²)",
+}
+
+
+def coverage_cmd(
+    ctx: typer.Context,
+    facility_type: TypeOpt,
+    radius_m: RadiusOpt = None,
+    level: Annotated[Level, typer.Option(help="Community, or rolled up.")] = Level.community,
+    period: OptPeriodOpt = None,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Share of area and residents within reach of a facility type, ranked by residents left out."""
+    from api.services.coverage import coverage_report
+
+    rep = coverage_report(context(ctx), facility_type=facility_type, radius_m=radius_m,
+                          level=level.value, period=period)
+    first = ["rank", "code", "name", "district"] if level is Level.community else [
+        "code", "name", "communities"]
+    emit(rep, fmt, out, headers=COVERAGE_HEADERS, digits=3, columns=first + [
+        "population", "facility_covered_area_share", "facility_covered_population_share",
+        "facility_distance_m", "facility_uncovered_population"])
+
+
+class GapFormat(str, Enum):
+    """Formats of gap polygons."""
+
+    geojson = "geojson"
+    csv = "csv"
+    table = "table"
+
+
+def gaps_cmd(
+    ctx: typer.Context,
+    facility_type: TypeOpt,
+    radius_m: RadiusOpt = None,
+    period: OptPeriodOpt = None,
+    fmt: Annotated[GapFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = GapFormat.table,
+    out: OutOpt = None,
+) -> None:
+    """Gap polygons: community area outside every service area of the type, with residents."""
+    from api.services.coverage import gaps_report
+
+    rep = gaps_report(context(ctx), facility_type=facility_type, radius_m=radius_m,
+                      period=period)
+    emit(rep, Fmt(fmt.value), out, headers=COVERAGE_HEADERS, digits=0,
+         columns=["code", "name", "gap_area_m2", "population"])
+
+
+def workload_cmd(
+    ctx: typer.Context,
+    facility_type: TypeOpt,
+    period: Annotated[str | None, typer.Option(
+        help="Period of the incidents (default: the year of the latest incident).")] = None,
+    radius_m: RadiusOpt = None,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Incidents per facility: nearest-facility catchment and incidents within the radius."""
+    from api.services.coverage import workload_report
+
+    rep = workload_report(context(ctx), facility_type=facility_type, period=period,
+                          radius_m=radius_m)
+    emit(rep, fmt, out, digits=3,
+         columns=["id", "name", "incidents_catchment", "catchment_share",
+                  "incidents_within_radius", "within_radius_share"],
+         headers={"id": "编号", "name": "名称", "incidents_catchment": "辖区发案",
+                  "catchment_share": "占比", "incidents_within_radius": "半径内发案",
+                  "within_radius_share": "半径内占比"},
+         summary=[f"incidents: {rep.provenance['incidents_total']:,}; out of reach of every "
+                  f"facility: {rep.provenance['incidents_out_of_reach']:,}"])
+
+
+def plan_sites_cmd(
+    ctx: typer.Context,
+    facility_type: TypeOpt,
+    add: Annotated[int, typer.Option("--add", help="How many new sites to choose.")],
+    candidates: Annotated[Path | None, typer.Option(
+        help="Candidate sites (any format pingan reads; points). Default: compound centroids "
+             "and a regular grid inside the communities.")] = None,
+    radius_m: RadiusOpt = None,
+    period: OptPeriodOpt = None,
+    time_limit: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit.")
+    ] = 60.0,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Suggest new sites (maximal covering location) that cover the most uncovered residents."""
+    from api.services.coverage import site_plan_report
+
+    cand = _read_candidates(candidates) if candidates else None
+    rep = site_plan_report(context(ctx), facility_type=facility_type, k=add, radius_m=radius_m,
+                           candidates=cand, period=period, time_limit_s=time_limit)
+    pv = rep.provenance
+    summary = [
+        f"residents within reach: {pv['population_covered_before']:,.0f} "
+        f"({pv['coverage_before']:.1%}) before, {pv['population_covered_after']:,.0f} "
+        f"({pv['coverage_after']:.1%}) after, of {pv['population_total']:,.0f}",
+        f"solver: {pv['solver_status']} / {pv['solution_status']}; candidates "
+        f"{pv['candidates_given']:,} given, {pv['candidates_reaching']:,} reaching someone, "
+        f"{pv['candidates_used']:,} used", *[f"note: {n}" for n in pv.get("notes", [])]]
+    frame = rep.frame.copy()
+    frame["lon"] = frame.geometry.x
+    frame["lat"] = frame.geometry.y
+    emit(Report(frame, rep.provenance, rep.title), fmt, out, digits=5, summary=summary,
+         columns=["candidate_id", "lon", "lat", "population_reached",
+                  "population_newly_covered"],
+         headers={"candidate_id": "候选点", "population_reached": "可达未覆盖人口",
+                  "population_newly_covered": "新覆盖人口"})
+
+
+def _read_candidates(path: Path) -> Any:
+    """Read candidate points (any format pingan reads); rows without an id get their row number."""
+    from geo.readers import read_layer
+
+    frame = read_layer(path, "candidates").frame
+    ids = frame["id"].fillna(pd.Series((frame.index + 1).astype(str), index=frame.index))
+    return frame.assign(id=ids.astype("string"))
+
+
+# --- catalogue and the standard ---------------------------------------------------------------
+
+
+def catalogue_cmd(fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
+    """Every per-community metric pingan computes (the names profiles use)."""
+    from api.services.standard import catalogue_frame
+
+    frame = catalogue_frame()
+    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue")
+    if fmt is Fmt.geojson:
+        raise ValueError("the catalogue has no geometry; use --format table, csv or json")
+    emit(rep, fmt, out, columns=["name", "unit", "label_zh", "label_en", "better", "producer",
+                                 "params"],
+         headers={"name": "metric", "label_zh": "名称", "better": "better when"})
+
+
+standard_app = typer.Typer(help="The safe-community standard: profiles and evaluation.",
+                           no_args_is_help=True)
+
+
+@standard_app.command("check")
+def standard_check_cmd(
+    file: Annotated[Path, typer.Argument(help="A profile (TOML).")],
+) -> None:
+    """Validate a profile; errors name the line and field."""
+    from geo.standard import load_profile
+
+    prof = load_profile(file)
+    typer.echo(f"{file}: valid profile {prof.name!r} version {prof.version} "
+               f"({len(prof.criteria)} criteria, version key {prof.version_key})")
+
+
+ProfileOpt = Annotated[Path | None, typer.Option(
+    "--profile", help="Profile file (default: the active stored profile, else the built-in "
+                      "beijing-safe-community).")]
+
+STANDARD_HEADERS = {"code": "代码", "name": "名称", "district": "区", "score": "得分",
+                    "status_zh": "结果", "n_failed": "未达项", "n_unknown": "待补",
+                    "todo": "整改项", "communities": "社区数", "meets": "达标",
+                    "partly": "基本达标", "fails": "未达标", "incomplete": "待补数据",
+                    "creation_rate": "创建率", "creation_rate_pop": "创建率(人口加权)"}
+
+
+@standard_app.command("evaluate")
+def standard_evaluate_cmd(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    period: Annotated[str | None, typer.Option(
+        help="Evaluated period (default: the year of the latest incident).")] = None,
+    level: Annotated[Level, typer.Option(help="Communities, or creation rates rolled up.")
+    ] = Level.community,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Evaluate every community: score, status band, to-do list; or creation rates (创建率)."""
+    from api.services.standard import active_profile, standard_report
+
+    sc = context(ctx)
+    rep = standard_report(sc, profile=active_profile(sc, profile), period=period,
+                          level=level.value)
+    counts = rep.provenance.get("status_counts", {})
+    summary = ["communities: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+               *[f"unknown: {m}" for m in rep.provenance.get("unknown_because", [])]]
+    if level is Level.community:
+        cols = ["code", "name", "district", "score", "status_zh", "n_failed", "n_unknown",
+                "todo"]
+    else:
+        cols = ["code", "name", "communities", "meets", "partly", "fails", "incomplete",
+                "creation_rate", "creation_rate_pop"]
+    emit(rep, fmt, out, columns=cols, headers=STANDARD_HEADERS, summary=summary, digits=3)
+
+
+@standard_app.command("todo")
+def standard_todo_cmd(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Community code.")],
+    profile: ProfileOpt = None,
+    period: Annotated[str | None, typer.Option(help="Evaluated period.")] = None,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """A community's failing (then unknown) criteria, most weight first."""
+    from api.services.standard import active_profile, todo_report
+
+    sc = context(ctx)
+    rep = todo_report(sc, code, profile=active_profile(sc, profile), period=period)
+    if fmt is Fmt.geojson:
+        raise ValueError("the to-do list has no geometry; use --format table, csv or json")
+    emit(rep, fmt, out, digits=3,
+         columns=["criterion_id", "label_zh", "outcome", "value", "operator", "threshold",
+                  "weight", "required"],
+         headers={"criterion_id": "项目", "label_zh": "名称", "outcome": "结果", "value": "值",
+                  "operator": "比较", "threshold": "阈值", "weight": "权重",
+                  "required": "必达"})
+
+
 def register(app: typer.Typer) -> None:
     """Add the metric commands to the ``pingan`` app."""
     app.command("rates")(rates_cmd)
     app.command("trend")(trend_cmd)
     app.command("hotspots")(hotspots_cmd)
+    app.command("protection")(protection_cmd)
+    app.command("coverage")(coverage_cmd)
+    app.command("gaps")(gaps_cmd)
+    app.command("workload")(workload_cmd)
+    app.command("plan-sites")(plan_sites_cmd)
+    app.command("catalogue")(catalogue_cmd)
+    app.add_typer(standard_app, name="standard")

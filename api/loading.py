@@ -168,6 +168,9 @@ def load_file(
         ``replace`` for a layer it does not apply to, or a bad parameter.
     """
     layer_spec(layer)
+    if layer not in LAYER_TABLES:
+        raise ValueError(f"layer {layer!r} is not stored; loadable layers: "
+                         f"{', '.join(LAYER_TABLES)}")
     if replace and layer not in REPLACEABLE:
         raise ValueError(f"--replace applies to {', '.join(REPLACEABLE)}; not to {layer!r}")
     result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,

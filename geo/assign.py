@@ -402,7 +402,7 @@ def assign_points(
     *,
     chunk_size: int = _CHUNK,
     **build_options: Any,
-) -> Index:
+) -> Assignment:
     """Assign points to polygons: :meth:`PolygonIndex.build` then :meth:`PolygonIndex.assign`.
 
     Parameters

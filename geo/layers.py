@@ -225,10 +225,22 @@ _FACILITIES = LayerSpec(
     ),
 )
 
+#: Candidate sites for new facilities (read for site planning; not stored).
+_CANDIDATES = LayerSpec(
+    name="candidates",
+    geometry="point",
+    id_field="id",
+    fields=(
+        Field("id", "str", False, ("编号", "候选点"), "candidate id (default: its row number)"),
+        Field("name", "str", False, ("名称",), "name"),
+    ),
+)
+
 #: Every layer, by name.
 LAYERS: dict[str, LayerSpec] = {
     s.name: s
-    for s in (_COMMUNITIES, _POPULATION, _INCIDENTS, _DEVICES, _COMPOUNDS, _FACILITIES)
+    for s in (_COMMUNITIES, _POPULATION, _INCIDENTS, _DEVICES, _COMPOUNDS, _FACILITIES,
+              _CANDIDATES)
 }
 
 
@@ -239,7 +251,7 @@ def layer_spec(name: str) -> LayerSpec:
     ----------
     name
         One of ``communities``, ``population``, ``incidents``, ``devices``, ``compounds``,
-        ``facilities``.
+        ``facilities``, ``candidates``.
 
     Returns
     -------

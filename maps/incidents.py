@@ -356,8 +356,8 @@ def _incident_arrays(inc: gpd.GeoDataFrame, options: MapOptions) -> _Arrays:
         month[~known.to_numpy()] = len(months)
         months.append(text("incidents.unknown_month", lang))
     raw = frame["category"].astype("string").fillna("")
-    order = raw.value_counts(sort=True).index.tolist()
-    categories = sorted(order, key=lambda c: (-int((raw == c).sum()), c))
+    counts = raw.value_counts()
+    categories = sorted(counts.index.tolist(), key=lambda c: (-int(counts[c]), c))
     code = pd.Categorical(raw, categories=categories).codes.astype(np.int64)
     labels = [term("category", c, lang) if c else text("incidents.unknown_category", lang)
               for c in categories]
@@ -398,7 +398,7 @@ def _js_text(lang: Language) -> dict[str, str]:
     }
 
 
-def _period_label(months: list[str], options: MapOptions) -> str | None:
+def _period_label(months: list[str]) -> str | None:
     real = [m for m in months if m[:1].isdigit()]
     if not real:
         return None
@@ -433,7 +433,7 @@ def _points_map(comm: gpd.GeoDataFrame | None, data: _Arrays, options: MapOption
     lang = options.language
     base = display_geometries(comm.geometry, options, simplify=True) if comm is not None else None
     m = new_map(text("title.incidents", lang), options, _bounds(data.lon, data.lat, base),
-                period_label=_period_label(data.months, options), assets=[IncidentAssets()])
+                period_label=_period_label(data.months), assets=[IncidentAssets()])
     if comm is not None:
         community_outline_layer(m, comm, options, fill_opacity=0.0,
                                 tooltips=[table_html([], title=n) for n in community_names(comm)])
@@ -593,7 +593,7 @@ def _grid_map(comm: gpd.GeoDataFrame | None, data: _Arrays, options: MapOptions,
     lang = options.language
     base = display_geometries(comm.geometry, options, simplify=True) if comm is not None else None
     m = new_map(text("title.incidents", lang), options, _bounds(data.lon, data.lat, base),
-                period_label=_period_label(data.months, options))
+                period_label=_period_label(data.months))
     if comm is not None:
         community_outline_layer(m, comm, options, fill_opacity=0.0,
                                 tooltips=[table_html([], title=n) for n in community_names(comm)])

@@ -8,8 +8,9 @@ every ``<script src>`` and style-sheet ``<link>`` it finds:
 - files pingan vendors (``maps/assets/``, see its ``LICENSES.md``) point to ``asset_base``
   (``assets/`` next to a page written to disk, which works opened as ``file://``;
   ``/maps/assets/`` when the API serves the page);
-- files pingan's maps do not use (jQuery, Bootstrap, Glyphicons, Font Awesome and
-  awesome-markers, which folium's Map loads for marker icons pingan does not draw) are dropped;
+- files pingan's maps do not use (Bootstrap, Glyphicons, Font Awesome and awesome-markers,
+  which folium's Map loads for marker icons pingan does not draw) are dropped, and so is
+  jQuery unless the page's own script calls it (folium's ``Popup`` does);
 - anything else raises :class:`RemoteAssetError`, so a new folium version that adds a CDN file
   fails loudly instead of making a page that silently fetches from the internet.
 
@@ -52,6 +53,11 @@ ASSET_SCHEME = "pingan-asset:"
 #: Where a page written to disk finds its assets (a folder next to it).
 DEFAULT_ASSET_BASE = "assets/"
 
+_JQUERY = "jquery/jquery.min.js"
+# Page scripts that call jQuery (folium's Popup and keep-in-front templates do): only then is the
+# vendored jQuery linked; pingan's own maps do not need it.
+_USES_JQUERY = re.compile(r"(?<![\w$.])\$\(|\bjQuery\(")
+
 # Which vendored file replaces each CDN file folium 0.17-0.20 and branca 0.7-0.8 link to; None
 # drops the link. Matched on the URL without its host's version, so a patch release of folium that
 # bumps a CDN version still maps (the vendored version is recorded in assets/LICENSES.md).
@@ -68,8 +74,8 @@ _CDN_FILES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple(
         (r"/folium(@main)?/folium/templates/leaflet_heat\.min\.js$",
          "leaflet.heat/leaflet-heat.js"),
         (r"/d3/3\.[\d.]+/d3\.min\.js$", "d3/d3.min.js"),
-        (r"/jquery-[\d.]+\.min\.js$", None),
-        (r"/jquery/[\d.]+/jquery\.min\.js$", None),
+        (r"/jquery-[\d.]+\.min\.js$", _JQUERY),
+        (r"/jquery/[\d.]+/jquery\.min\.js$", _JQUERY),
         (r"/bootstrap@[\d.]+/dist/", None),
         (r"/bootstrap/[\d.]+/css/bootstrap-glyphicons\.css$", None),
         (r"/@fortawesome/fontawesome-free@[\d.]+/", None),
@@ -136,6 +142,8 @@ def render_html(m: folium.Map, *, asset_base: str = DEFAULT_ASSET_BASE) -> str:
         raise ValueError(f"asset_base must be a non-empty URL prefix; got {asset_base!r}")
     page = m.get_root().render()
     unknown: list[str] = []
+    body = page.split("</head>", 1)[-1]
+    needs_jquery = bool(_USES_JQUERY.search(body))
 
     def rewrite(match: re.Match[str], tag: str) -> str:
         url = html.unescape(match.group(1))
@@ -143,7 +151,7 @@ def render_html(m: folium.Map, *, asset_base: str = DEFAULT_ASSET_BASE) -> str:
         if local is None:
             unknown.append(url)
             return match.group(0)
-        if not local:
+        if not local or (local == _JQUERY and not needs_jquery):
             return ""
         href = _asset_url(local, asset_base)
         if tag == "script":

@@ -18,10 +18,14 @@ from api.auth import (
     sign_session,
     verify_token,
 )
+from api.errors import RateLimitedError
 from api.models import api_keys, audit_log
 from api.ratelimit import RateLimiter
-from api.errors import RateLimitedError
-from tests.api.test_app_support import city, client, fresh  # noqa: F401
+from tests.api.test_app_support import (  # noqa: F401
+    city_fixture,
+    client_fixture,
+    fresh_fixture,
+)
 
 
 def failed_auth_rows(engine) -> list[tuple]:
@@ -80,7 +84,7 @@ def test_verify_refuses_malformed_unknown_wrong_revoked_and_expired_tokens(engin
         "unknown": f"pa_00000000_{'a' * 43}",
     }
     for reason, token in cases.items():
-        with pytest.raises(AuthError, match="malformed|not valid") as info:
+        with pytest.raises(AuthError, match=r"malformed|not valid") as info:
             verify_token(engine, token)
         assert info.value.reason == reason
     with pytest.raises(AuthError, match="not valid"):

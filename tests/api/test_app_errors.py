@@ -13,7 +13,10 @@ from api.errors import STATUS_TABLE, status_of
 from api.profiles import ProfileConflictError
 from geo.readers import InputError
 from geo.standard import ProfileError, ProfileProblem
-from tests.api.test_app_support import city, client  # noqa: F401
+from tests.api.test_app_support import (  # noqa: F401
+    city_fixture,
+    client_fixture,
+)
 
 
 def problem(response, status: int, slug: str) -> dict:

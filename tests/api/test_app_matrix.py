@@ -9,13 +9,19 @@ liaison for any incident outside D1.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from tests.api.test_app_support import ROLES, city, client, incident_points  # noqa: F401
+from tests.api.test_app_support import (  # noqa: F401
+    ROLES,
+    city_fixture,
+    client_fixture,
+    incident_points,
+)
 
 A, L, P, C = "admin", "liaison", "planner", "client"
 BAD_PROFILE = "name = 'x'\nversion = 1\n"
@@ -136,7 +142,7 @@ def _incident_pairs_in(text: str) -> list[str]:
     numbers = [float(x) for x in _NUMBER.findall(text)]
     found = []
     for ident, (lon, lat) in incident_points().items():
-        for a, b in zip(numbers, numbers[1:], strict=False):
+        for a, b in itertools.pairwise(numbers):
             if abs(a - lon) < 2e-6 and abs(b - lat) < 2e-6:
                 found.append(ident)
                 break

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from api.privacy import Disclosure, suppress, suppressed_label
-from tests.api.test_app_support import X0, Y0, city, client  # noqa: F401
+from tests.api.test_app_support import (  # noqa: F401
+    X0,
+    Y0,
+    city_fixture,
+    client_fixture,
+)
 
 
 def test_suppress_hides_counts_below_the_threshold_and_what_derives_from_them():

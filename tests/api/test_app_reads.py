@@ -17,8 +17,8 @@ from tests.api.test_app_support import (  # noqa: F401
     POPULATION,
     X0,
     Y0,
-    city,
-    client,
+    city_fixture,
+    client_fixture,
     cluster_cells,
     incident_points,
 )

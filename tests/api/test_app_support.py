@@ -14,7 +14,8 @@ code C3, and one record of 2024 lies in C1. So for 2025:
     community counts  C1 5, C2 2, C3 5, C4 1 (+1 unassigned)
     grid counts       C1 5, C2 2, C3 4, C4 1, outside 1 (1 record has no location)
 
-Used by the other ``test_app_*`` modules through ``from tests.api.test_app_support import …``.
+The other ``test_app_*`` modules import the fixtures (``city_fixture``, registered as ``city``,
+``client_fixture`` as ``client``, ``fresh_fixture`` as ``fresh``) from here.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def cell_of(lon: float, lat: float) -> tuple[int, int]:
 
 def cell_centre(ix: int, iy: int, dx_m: float = 0.0, dy_m: float = 0.0) -> tuple[float, float]:
     """lon, lat of a point ``dx_m, dy_m`` from the centre of cell (ix, iy)."""
-    lon, lat = _transformer(GRID_CRS, "EPSG:4326").transform((ix + 0.5) * CELL_M + dx_m, (iy + 0.5) * CELL_M + dy_m)
+    x, y = (ix + 0.5) * CELL_M + dx_m, (iy + 0.5) * CELL_M + dy_m
+    lon, lat = _transformer(GRID_CRS, "EPSG:4326").transform(x, y)
     return float(lon), float(lat)
 
 
@@ -91,7 +93,8 @@ def incident_rows() -> list[dict[str, object]]:
         ix, iy = cluster_cells()[code]
         for i in range(n):
             lon, lat = cell_centre(ix, iy, dx_m=-40.0 + 20.0 * i, dy_m=10.0 * (i % 2))
-            rows.append({"id": f"{code}-{i + 1}", "occurred_at": f"2025-0{1 + i % 9}-15 10:00:00",
+            month = 1 + i % 9
+            rows.append({"id": f"{code}-{i + 1}", "occurred_at": f"2025-0{month}-15 10:00:00",
                          "category": "fraud" if i == 0 else "theft", "status": "filed",
                          "lon": lon, "lat": lat, "location_precision": "exact",
                          "community_code": None})
@@ -180,9 +183,9 @@ def app_settings(url: str) -> Settings:
     return Settings(database_url=url, api={"rate_limit_per_minute": 0})
 
 
-@pytest.fixture(scope="module",
+@pytest.fixture(name="city", scope="module",
                 params=["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def city_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[City]:
     """The city, loaded once per module and backend (tests must not write to it)."""
     from tests.conftest import POSTGIS_URL, REQUIRE_POSTGIS, postgis_reason
@@ -216,15 +219,15 @@ def city(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def client(city: City) -> Iterator[TestClient]:
+@pytest.fixture(name="client", scope="module")
+def client_fixture(city: City) -> Iterator[TestClient]:
     """A client of the city's app."""
     with city.client() as c:
         yield c
 
 
-@pytest.fixture
-def fresh(engine: sa.Engine, tmp_path: Path) -> Iterator[City]:
+@pytest.fixture(name="fresh")
+def fresh_fixture(engine: sa.Engine, tmp_path: Path) -> Iterator[City]:
     """A city of its own (function scope, both backends) for tests that write."""
     load_city(engine, tmp_path)
     url = engine.url.render_as_string(hide_password=False)

@@ -11,7 +11,11 @@ import sqlalchemy as sa
 from api.db import data_version
 from api.models import audit_log, incidents, profiles
 from geo.standard import DEFAULT_PROFILE_PATH
-from tests.api.test_app_support import X0, Y0, fresh  # noqa: F401
+from tests.api.test_app_support import (  # noqa: F401
+    X0,
+    Y0,
+    fresh_fixture,
+)
 
 BUILTIN = DEFAULT_PROFILE_PATH.read_text(encoding="utf-8")
 

@@ -181,7 +181,8 @@ def test_incident_points_filter_by_month_and_category(driver, all_maps, tmp_path
     assert driver.execute_script(f"return {name}.cluster.getLayers().length") == 1
     # a marker's popup shows the incident's fields as text (the address's markup is not run)
     driver.execute_script(f"{name}.cluster.fire('click', {{layer: {name}._marker(2)}});")
-    popup = driver.find_element("css selector", ".leaflet-popup-content").text
+    popup = driver.execute_script(
+        "return document.querySelector('.leaflet-popup-content').textContent")
     assert "A3" in popup and "<script>x</script>路" in popup
 
 

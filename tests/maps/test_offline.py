@@ -66,6 +66,15 @@ def test_plain_folium_map_and_branca_colormap_are_rewritten():
     assert re.findall(r"https?://", html) == []
 
 
+def test_jquery_is_linked_only_when_the_page_calls_it():
+    m = folium.Map(tiles=None)
+    folium.Marker([39.9, 116.4], popup="需要 jQuery").add_to(m)
+    html = render_html(m)
+    assert '<script src="assets/jquery/jquery.min.js"></script>' in html
+    assert "bootstrap" not in html
+    assert "jquery" not in render_html(folium.Map(tiles=None))
+
+
 class _Remote(JSCSSMixin):
     default_js = [("remote", "https://cdn.example.org/lib.js")]  # noqa: RUF012
     _template = Template("")
@@ -122,7 +131,7 @@ def test_licences_record_every_vendored_file_with_its_checksum():
     for rel, digest in recorded.items():
         assert hashlib.sha256(Path(asset_path(rel)).read_bytes()).hexdigest() == digest, rel
     for package in ("leaflet` | 1.9.4", "leaflet.markercluster` | 1.5.3", "leaflet.heat` | 0.2.0",
-                    "d3` | 3.5.5"):
+                    "d3` | 3.5.5", "jquery` | 3.7.1"):
         assert package in text
 
 

@@ -1,0 +1,286 @@
+"""The safe-community standard over stored data: metric values, evaluation, creation rates.
+
+A profile's criteria name catalogue metrics with parameters; :func:`metric_values` computes each
+distinct (metric, parameters) request once with the producing service, and
+:func:`geo.standard.evaluate` applies the profile. Results are cached by data version and
+profile version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+
+from api.models import profiles
+from api.services import Report, ServiceContext, generated_at, period_provenance
+from api.services.coverage import (
+    camera_result,
+    compound_result,
+    coverage_result,
+    default_period,
+)
+from api.services.rates import communities, hotspots_report, rates_result
+from geo.catalogue import CATALOGUE, metric
+from geo.period import Period, parse_period
+from geo.standard import (
+    DEFAULT_PROFILE_PATH,
+    STATUS_LABELS_ZH,
+    Evaluation,
+    MetricRequest,
+    Profile,
+    evaluate,
+    load_profile,
+    metric_requests,
+    roll_up_creation,
+)
+
+__all__ = ["active_profile", "catalogue_frame", "evaluation", "metric_values",
+           "save_profile", "standard_report", "todo_report"]
+
+
+def catalogue_frame() -> pd.DataFrame:
+    """The metric catalogue as a table."""
+    rows = [{"name": m.name, "unit": m.unit, "label_zh": m.label_zh, "label_en": m.label_en,
+             "better": m.better, "producer": m.producer, "params": ",".join(m.params),
+             "required_params": ",".join(m.required_params),
+             "description_zh": m.description_zh, "description_en": m.description_en}
+            for m in CATALOGUE.values()]
+    return pd.DataFrame(rows)
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+def active_profile(ctx: ServiceContext, source: str | Path | None = None) -> Profile:
+    """The profile to evaluate with.
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    source
+        A profile file; default the latest profile stored by an administrator, else the
+        built-in ``beijing-safe-community``.
+
+    Returns
+    -------
+    geo.standard.Profile
+
+    Raises
+    ------
+    geo.standard.ProfileError
+        If the profile is invalid (the message names the line and field).
+    """
+    if source is not None:
+        return load_profile(Path(source))
+    text = stored_profile_text(ctx)
+    if text is not None:
+        return load_profile(text)
+    return load_profile(DEFAULT_PROFILE_PATH)
+
+
+def stored_profile_text(ctx: ServiceContext) -> str | None:
+    """The TOML text of the latest stored profile, or ``None``."""
+    with ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(profiles.c.content).order_by(profiles.c.id.desc())
+                           .limit(1)).first()
+    return None if row is None else str(row[0])
+
+
+def save_profile(conn: sa.Connection, text: str, *, created_by: str | None) -> Profile:
+    """Validate and store a new profile version (the active one from now on).
+
+    Raises
+    ------
+    geo.standard.ProfileError
+        If the text is not a valid profile.
+    FileExistsError
+        If this name and version are stored with different content.
+    """
+    prof = load_profile(text if "\n" in text or "=" in text else text + "\n")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    existing = conn.execute(sa.select(profiles.c.content_hash).where(
+        profiles.c.name == prof.name, profiles.c.version == prof.version)).first()
+    if existing is not None:
+        if existing[0] == digest:
+            return prof
+        raise FileExistsError(f"profile {prof.name!r} version {prof.version!r} already exists "
+                              f"with other content; give the new one another version")
+    conn.execute(profiles.insert().values(
+        name=prof.name, version=prof.version, content=text, content_hash=digest,
+        created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), created_by=created_by))
+    return prof
+
+
+# --- metric values ----------------------------------------------------------------------------
+
+
+def _value(ctx: ServiceContext, req: MetricRequest) -> pd.Series:
+    m = metric(req.metric)
+    kw = req.kwargs
+    period = parse_period(str(kw["period"])) if "period" in kw else default_period(ctx, None)
+    category = kw.get("category")
+    cats = [str(category)] if category else []
+    if m.producer == "rates":
+        compare = str(kw["compare"]) if "compare" in kw else None
+        frame = rates_result(ctx, period, compare=compare, categories=cats).frame
+        return frame[m.name]
+    if m.producer == "hotspots":
+        rep = hotspots_report(ctx, period=period, on="rate", categories=cats)
+        return rep.frame.set_index("code")[m.name]
+    if m.producer == "cameras":
+        return camera_result(ctx, period, categories=cats).frame[m.name]
+    if m.producer == "compounds":
+        comp = compound_result(ctx, period)
+        if m.name == "measure_presence_rate":
+            rates = comp.measure_rates
+            rates = rates[rates["measure"] == str(kw["measure"])]
+            return rates.set_index("code")["measure_presence_rate"]
+        return comp.frame[m.name]
+    radius = float(kw["radius_m"]) if "radius_m" in kw else None
+    cov = coverage_result(ctx, str(kw["facility_type"]), radius_m=radius, period=period)
+    return cov.frame[m.name]
+
+
+def metric_values(ctx: ServiceContext, profile: Profile, period: Period) -> pd.DataFrame:
+    """One column per criterion id, one row per community: the values the profile needs.
+
+    A facility type with no facility loaded leaves its criteria unknown (never a silent pass or
+    fail), and says so in :attr:`DataFrame.attrs` ``["missing"]``.
+    """
+    codes = pd.Index(communities(ctx)["code"].astype(str), name="code")
+    out = pd.DataFrame(index=codes)
+    missing: list[str] = []
+    for req in metric_requests(profile, period=period):
+        try:
+            series = _value(ctx, req)
+            values = pd.Series(series.to_numpy(dtype="float64", na_value=float("nan")),
+                               index=series.index.astype(str)).reindex(codes)
+        except ValueError as exc:
+            if "no facility of type" not in str(exc):
+                raise
+            values = pd.Series(float("nan"), index=codes)
+            missing.append(f"{', '.join(req.criterion_ids)}: {exc}")
+        for cid in req.criterion_ids:
+            out[cid] = values
+    out.attrs["missing"] = missing
+    return out
+
+
+@dataclass(frozen=True)
+class StandardResult:
+    """An evaluation and the criteria left unknown for want of data (with the reason)."""
+
+    evaluation: Evaluation
+    missing: tuple[str, ...]
+
+
+def evaluation(ctx: ServiceContext, *, profile: Profile, period: Period) -> StandardResult:
+    """Evaluate every community (cached by data version, profile version and period)."""
+    def compute() -> StandardResult:
+        values = metric_values(ctx, profile, period)
+        ev = evaluate(values, profile, communities=communities(ctx))
+        return StandardResult(ev, tuple(values.attrs.get("missing", ())))
+    return ctx.cached("standard", (profile.version_key, period.label), compute)
+
+
+def _provenance(ctx: ServiceContext, profile: Profile, period: Period, res: StandardResult,
+                **extra: Any) -> dict[str, Any]:
+    prov = period_provenance(period, ctx.timezone)
+    prov.update({"data_version": ctx.data_version(),
+                 "profile": f"{profile.name} {profile.version}",
+                 "profile_version": profile.version_key,
+                 "criteria": len(profile.criteria),
+                 "unknown_because": list(res.missing),
+                 "generated_at": generated_at()})
+    prov.update(extra)
+    return prov
+
+
+def standard_report(ctx: ServiceContext, *, profile: Profile | None = None,
+                    period: Period | str | None = None, level: str = "community") -> Report:
+    """Per-community scores and status bands, or creation rates rolled up.
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    profile
+        The profile (default :func:`active_profile`).
+    period
+        The evaluated period (default: the year of the latest incident).
+    level
+        ``community``, ``subdistrict``, ``district`` or ``city``.
+
+    Returns
+    -------
+    Report
+        Communities: score, status, counts and to-do list (and each criterion's value in a
+        column named after it). Roll-ups: counts per status and the creation rate, plain and
+        population-weighted.
+    """
+    if level not in ("community", "subdistrict", "district", "city"):
+        raise ValueError(f"level must be community, subdistrict, district or city; "
+                         f"got {level!r}")
+    prof = profile or active_profile(ctx)
+    p = default_period(ctx, period)
+    res = evaluation(ctx, profile=prof, period=p)
+    ev = res.evaluation
+    comms = communities(ctx)
+    if level == "community":
+        wide = ev.communities.copy()
+        wide["status_zh"] = wide["status"].map(STATUS_LABELS_ZH)
+        values = ev.criteria.pivot(index="code", columns="criterion_id", values="value")
+        values = values[[c.id for c in prof.criteria]]
+        out = comms[["code", "name", "subdistrict", "district", "population",
+                     "geometry"]].merge(wide, on="code", how="left").merge(
+            values, left_on="code", right_index=True, how="left")
+    else:
+        from api.services.rates import _unit_geometries
+
+        units = roll_up_creation(ev, comms, level=level).units.copy()
+        units["code"] = units["code"].fillna("city" if level == "city" else "unknown")
+        out = units.merge(_unit_geometries(ctx, level), on="code", how="left")
+    gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+    counts = ev.communities["status"].value_counts().to_dict()
+    return Report(gdf, _provenance(ctx, prof, p, res, level=level, status_counts=counts),
+                  f"safe-community standard by {level}, {p.label} ({prof.name} {prof.version})")
+
+
+def todo_report(ctx: ServiceContext, code: str, *, profile: Profile | None = None,
+                period: Period | str | None = None) -> Report:
+    """A community's failed (then unknown) criteria, most weight first: its to-do list.
+
+    Raises
+    ------
+    KeyError
+        If no current community has that code.
+    """
+    prof = profile or active_profile(ctx)
+    p = default_period(ctx, period)
+    if code not in set(communities(ctx)["code"]):
+        raise KeyError(f"no community with code {code!r}")
+    res = evaluation(ctx, profile=prof, period=p)
+    ev = res.evaluation
+    crit = ev.criteria[(ev.criteria["code"] == code)
+                       & ev.criteria["outcome"].isin(["fail", "unknown"])].copy()
+    info = pd.DataFrame([{"criterion_id": c.id, "label_zh": c.label_zh,
+                          "label_en": c.label_en, "source": c.source} for c in prof.criteria])
+    crit = crit.merge(info, on="criterion_id", how="left")
+    crit["order"] = crit["outcome"].map({"fail": 0, "unknown": 1})
+    crit = crit.sort_values(["order", "weight", "criterion_id"],
+                            ascending=[True, False, True]).drop(columns="order")
+    row = ev.communities.set_index("code").loc[code]
+    name = communities(ctx).set_index("code").loc[code, "name"]
+    return Report(crit.reset_index(drop=True),
+                  _provenance(ctx, prof, p, res, community=code, name=name,
+                              status=row["status"], score=row["score"]),
+                  f"to-do list of {name} ({code}): {STATUS_LABELS_ZH.get(row['status'])}, "
+                  f"score {row['score']:.0f}")

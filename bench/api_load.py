@@ -1,0 +1,296 @@
+"""Load benchmark of the HTTP API on the sample city, on SpatiaLite and on PostGIS.
+
+For each backend: load the sample city (``api.demo``) into a fresh database (a temporary
+SpatiaLite file; a temporary schema of the PostGIS test database), start ``pingan serve`` as a
+subprocess on loopback, and drive the main read endpoints with concurrent asyncio + httpx
+clients. Each endpoint is measured *cold* (the first request after the server started: nothing
+cached yet, not even the database's pages for that query) and then under load (a bounded number
+of requests or seconds with ``--concurrency`` clients): requests per second and the p50, p95
+and p99 latencies. One table is printed at the end.
+
+Endpoints the server does not have yet (the metric endpoints are added by later work) are
+probed and listed as missing instead of failing the run.
+
+Usage::
+
+    python bench/api_load.py [--quick] [--backends spatialite,postgis] [--concurrency 8]
+
+The machine has 2 shared cores: the server and the clients share them, so the figures compare
+endpoints and backends with each other, not with other machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+
+POSTGIS_URL = os.environ.get(
+    "PINGAN_TEST_POSTGIS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/pingan_test")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+    role: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+ENDPOINTS = [
+    Endpoint("communities (json)", "/api/v1/communities", "planner"),
+    Endpoint("communities (geojson)", "/api/v1/communities", "planner", (("format", "geojson"),)),
+    Endpoint("incidents page (100)", "/api/v1/incidents", "admin",
+             (("period", "2025"), ("limit", "100"), ("offset", "1000"))),
+    Endpoint("incidents page (liaison)", "/api/v1/incidents", "liaison",
+             (("period", "2025"), ("limit", "100"))),
+    Endpoint("aggregates by community", "/api/v1/aggregates/communities", "planner",
+             (("period", "2025"),)),
+    Endpoint("aggregates grid 250 m", "/api/v1/aggregates/grid", "planner",
+             (("period", "2025"),)),
+    Endpoint("aggregates grid (geojson)", "/api/v1/aggregates/grid", "planner",
+             (("period", "2025"), ("format", "geojson"))),
+    Endpoint("catalogue", "/api/v1/catalogue", "client"),
+    # The metric endpoints (added on top of this framework); missing ones are reported as such.
+    Endpoint("rates", "/api/v1/rates", "client", (("period", "2025"),)),
+    Endpoint("hotspots", "/api/v1/hotspots", "client", (("period", "2025"),)),
+    Endpoint("coverage", "/api/v1/coverage", "client", (("period", "2025"),)),
+]
+
+
+@dataclass
+class Result:
+    backend: str
+    endpoint: str
+    cold_ms: float | None = None
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_ms: tuple[float, ...] = ()
+    note: str = ""
+
+    def percentile(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, int(round(q / 100 * (len(data) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def database(backend: str, workdir: Path) -> Iterator[str]:
+    """Yield the URL of a fresh database; drop it afterwards."""
+    if backend == "spatialite":
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGIS_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in POSTGIS_URL else "?"
+    try:
+        yield f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def prepare(url: str, sample_dir: Path) -> dict[str, str]:
+    """Load the sample city and create one key per role; return the tokens."""
+    from api.auth import create_key
+    from api.db import create_db_engine, migrate
+    from api.demo import ensure_sample, load_sample
+    from api.store import read_communities
+
+    engine = create_db_engine(url)
+    migrate(engine)
+    manifest = ensure_sample(sample_dir, echo=lambda _: None)
+    load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _: None)
+    with engine.connect() as conn:
+        district = str(read_communities(conn)["district_code"].dropna().iloc[0])
+    tokens = {
+        "admin": create_key(engine, name="bench admin", role="admin").token,
+        "liaison": create_key(engine, name="bench liaison", role="liaison",
+                              jurisdictions=[district]).token,
+        "planner": create_key(engine, name="bench planner", role="planner").token,
+        "client": create_key(engine, name="bench client", role="client").token,
+    }
+    engine.dispose()
+    return tokens
+
+
+def serve_command(url: str, port: int) -> list[str]:
+    """``pingan serve`` when the command line has it, else uvicorn on the same factory."""
+    from api.cli import app
+
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in
+             app.registered_commands}
+    if "serve" in names:
+        return [sys.executable, "-m", "api.cli", "--database", url, "serve", "--host",
+                "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+            "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+
+
+@contextlib.contextmanager
+def server(url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "PINGAN_DATABASE_URL": url,
+           "PINGAN_API__RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(serve_command(url, port), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited: {proc.stderr.read().decode()[-2000:]}"
+                                   if proc.stderr else "the server exited")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not answer /health within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def drive(base: str, ep: Endpoint, token: str, *, requests: int, seconds: float,
+                concurrency: int, backend: str) -> Result:
+    headers = {"Authorization": f"Bearer {token}"}
+    result = Result(backend, ep.name)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+                                 timeout=60) as client:
+        t0 = time.perf_counter()
+        first = await client.get(ep.path, params=ep.params)
+        result.cold_ms = (time.perf_counter() - t0) * 1000
+        if first.status_code in (404, 405):
+            result.note = "not available yet"
+            return result
+        if first.status_code != 200:
+            result.note = f"status {first.status_code}"
+            return result
+        latencies: list[float] = []
+        errors = 0
+        remaining = requests
+        stop_at = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0 and time.perf_counter() < stop_at:
+                remaining -= 1
+                t = time.perf_counter()
+                r = await client.get(ep.path, params=ep.params)
+                latencies.append((time.perf_counter() - t) * 1000)
+                if r.status_code != 200:
+                    errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.seconds = time.perf_counter() - start
+        result.latencies_ms = tuple(latencies)
+        result.requests = len(latencies)
+        result.errors = errors
+    return result
+
+
+def table(results: list[Result]) -> str:
+    head = ("backend", "endpoint", "cold ms", "requests", "req/s", "p50 ms", "p95 ms",
+            "p99 ms", "errors")
+    rows = []
+    for r in results:
+        if r.note:
+            rows.append((r.backend, r.endpoint, "—" if r.cold_ms is None else f"{r.cold_ms:.0f}",
+                         r.note, "", "", "", "", ""))
+            continue
+        rows.append((r.backend, r.endpoint, f"{r.cold_ms:.0f}", str(r.requests),
+                     f"{r.requests / r.seconds:.1f}" if r.seconds else "—",
+                     f"{r.percentile(50):.1f}", f"{r.percentile(95):.1f}",
+                     f"{r.percentile(99):.1f}", str(r.errors)))
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def postgis_available() -> str | None:
+    try:
+        eng = sa.create_engine(POSTGIS_URL)
+        with eng.connect():
+            pass
+        eng.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means "not here"
+        return str(exc).splitlines()[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--backends", default="spatialite,postgis")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=None, help="per endpoint")
+    parser.add_argument("--seconds", type=float, default=None, help="per endpoint, at most")
+    args = parser.parse_args()
+    n = args.requests or (40 if args.quick else 400)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="pingan-bench-") as tmp:
+        work = Path(tmp)
+        for backend in args.backends.split(","):
+            if backend == "postgis" and (why := postgis_available()):
+                print(f"skipping PostGIS: {why}", file=sys.stderr)
+                continue
+            print(f"[{backend}] loading the sample city…", file=sys.stderr)
+            with database(backend, work) as url:
+                tokens = prepare(url, work / "sample")
+                print(f"[{backend}] serving and measuring…", file=sys.stderr)
+                with server(url) as base:
+                    for ep in ENDPOINTS:
+                        results.append(asyncio.run(drive(
+                            base, ep, tokens[ep.role], requests=n, seconds=seconds,
+                            concurrency=args.concurrency, backend=backend)))
+    print(f"\npingan API load: sample city, {args.concurrency} concurrent clients, up to {n} "
+          f"requests or {seconds:g} s per endpoint, one server process on loopback\n")
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
