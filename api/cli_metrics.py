@@ -1,4 +1,4 @@
-"""``pingan`` commands that compute and print metrics: rates, hot spots, trends, coverage…"""
+"""``pingan`` commands that compute and print metrics: rates, trends, coverage, the standard."""
 
 from __future__ import annotations
 
@@ -280,9 +280,10 @@ def coverage_cmd(
                           level=level.value, period=period)
     first = ["rank", "code", "name", "district"] if level is Level.community else [
         "code", "name", "communities"]
-    emit(rep, fmt, out, headers=COVERAGE_HEADERS, digits=3, columns=first + [
-        "population", "facility_covered_area_share", "facility_covered_population_share",
-        "facility_distance_m", "facility_uncovered_population"])
+    emit(rep, fmt, out, headers=COVERAGE_HEADERS, digits=3, columns=[
+        *first, "population", "facility_covered_area_share",
+        "facility_covered_population_share", "facility_distance_m",
+        "facility_uncovered_population"])
 
 
 class GapFormat(str, Enum):

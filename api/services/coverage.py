@@ -1,5 +1,6 @@
-"""Protection and facility coverage over stored data: cameras, compounds, service areas, gaps,
-workload and new-site plans.
+"""Protection and facility coverage over stored data.
+
+Cameras, compounds, service areas, gaps, workload and new-site plans.
 
 Every computation is :mod:`geo.protection`, :mod:`geo.coverage` or :mod:`geo.siting` on frames
 read from storage; inventories count for a period only if they existed during it. Results are

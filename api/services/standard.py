@@ -282,5 +282,5 @@ def todo_report(ctx: ServiceContext, code: str, *, profile: Profile | None = Non
     return Report(crit.reset_index(drop=True),
                   _provenance(ctx, prof, p, res, community=code, name=name,
                               status=row["status"], score=row["score"]),
-                  f"to-do list of {name} ({code}): {STATUS_LABELS_ZH.get(row['status'])}, "
+                  f"to-do list of {name} ({code}): {STATUS_LABELS_ZH.get(str(row['status']))}, "
                   f"score {row['score']:.0f}")
