@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
+from api.cache import ResultCache
 from api.db import create_db_engine
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = db
     app.state.limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    app.state.cache = ResultCache()
     install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(auth.pages)

@@ -479,6 +479,42 @@ def standard_todo_cmd(
                   "required": "必达"})
 
 
+def maps_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the pages.")],
+    kind: Annotated[list[str] | None, typer.Option(
+        "--kind", help="incidents, rates, hotspots, protection, coverage or standard "
+                       "(repeat; default all).")] = None,
+    period: Annotated[str | None, typer.Option(
+        help="Period (default: the year of the latest incident).")] = None,
+    category: CategoryOpt = None,
+    facility_type: Annotated[str | None, typer.Option(
+        "--type", help="Facility type of the coverage map (default: police office, service "
+                       "station and health station).")] = None,
+    district: Annotated[str | None, typer.Option(help="Only this district (code or name).")
+    ] = None,
+    aggregate: Annotated[bool, typer.Option(
+        "--aggregate", help="Incidents only as 250 m cells with small counts suppressed "
+                            "(what planners and API clients see).")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", help="zh or en.")] = None,
+    png: Annotated[bool, typer.Option(
+        "--png", help="Also export each page as PNG with headless Chromium.")] = False,
+) -> None:
+    """Write offline map pages (with their assets) that open from disk with no server."""
+    from api.services.maps import MAP_KINDS, write_maps
+
+    kinds = kind or list(MAP_KINDS)
+    bad = [k for k in kinds if k not in MAP_KINDS]
+    if bad:
+        raise ValueError(f"--kind must be one of {', '.join(MAP_KINDS)}; got {bad[0]!r}")
+    pages = write_maps(context(ctx), out, kinds=kinds, period=period,
+                       categories=category or [], facility_type=facility_type,
+                       district=district, view="cells" if aggregate else "points",
+                       language=lang, png=png, echo=lambda m: typer.echo(m, err=True))
+    for page in pages:
+        typer.echo(page.resolve().as_uri())
+
+
 def register(app: typer.Typer) -> None:
     """Add the metric commands to the ``pingan`` app."""
     app.command("rates")(rates_cmd)
@@ -491,3 +527,4 @@ def register(app: typer.Typer) -> None:
     app.command("plan-sites")(plan_sites_cmd)
     app.command("catalogue")(catalogue_cmd)
     app.add_typer(standard_app, name="standard")
+    app.command("maps")(maps_cmd)

@@ -2,19 +2,26 @@
 
 A route module follows one pattern (see :mod:`api.routes.communities`)::
 
-    router = APIRouter(prefix="/things", tags=["things"])
+    router = APIRouter(prefix="/rates", tags=["rates"])
 
-    @router.get("", response_model=ThingList, responses=responses(401, 403, 422, 429, csv=True))
-    def list_things(conn: SessionDep, settings: SettingsDep, key: CurrentKey,
-                    format: TableFormat = "json") -> Response:
-        frame = some_service(conn, ...)
-        return render(frame, format, provenance(conn, settings), filename="things")
+    @router.get("", response_model=RateList,
+                responses=responses(400, 401, 403, 422, 429, csv=True, geojson=True))
+    def get_rates(ctx: ServiceDep, conn: SessionDep, settings: SettingsDep, key: CurrentKey,
+                  period: PeriodParam = None, format: ListFormat = "json") -> Response:
+        per = period_or_default(conn, period, timezone=settings.timezone)
+        report = rates_report(ctx, per)                      # a service: api.services
+        frame = suppress_for_key(conn, key, report.frame, ["cases"], ["case_rate_per_10k"],
+                                 min_count=settings.api.min_count_shown)
+        return render_report(replace(report, frame=frame), format, conn, settings,
+                             filename="rates")
 
 Dependencies: :data:`SettingsDep`, :data:`EngineDep`, :data:`SessionDep` (a read connection,
-one snapshot per request), :data:`CurrentKey` (any valid key; 401 otherwise, rate limited per
-key), :func:`require_role` and its aliases :data:`AdminKey` and :data:`RawReaderKey` (403 for
-other roles). Handlers are plain ``def`` functions: FastAPI runs them in its thread pool, since
-database and geometry work blocks.
+one snapshot per request), :data:`ServiceDep` (the services' context with the app's result
+cache), :data:`CurrentKey` (any valid key; 401 otherwise, rate limited per key),
+:func:`require_role` and its aliases :data:`AdminKey` and :data:`RawReaderKey` (403 for other
+roles). Handlers are plain ``def`` functions: FastAPI runs them in its thread pool, since
+database and geometry work blocks. Errors are raised, never returned: :mod:`api.errors` turns
+them into problem documents.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from api.auth import (
 from api.db import data_version
 from api.errors import FieldError, ForbiddenError, InvalidParameterError, NotAuthenticatedError
 from api.output import records, to_csv_bytes, to_geojson
+from api.services import Report, ServiceContext
 from api.settings import Settings
 from api.store import Bbox, incident_time_range
 from geo.period import Period, parse_period
@@ -63,6 +71,7 @@ __all__ = [
     "OffsetParam",
     "PeriodParam",
     "RawReaderKey",
+    "ServiceDep",
     "SessionDep",
     "SettingsDep",
     "TableFormat",
@@ -75,6 +84,7 @@ __all__ = [
     "provenance",
     "render",
     "render_one",
+    "render_report",
     "require_role",
 ]
 
@@ -108,6 +118,15 @@ def get_session(engine: EngineDep) -> Iterator[sa.Connection]:
 
 
 SessionDep = Annotated[sa.Connection, Depends(get_session)]
+
+
+def get_service_context(request: Request) -> ServiceContext:
+    """Return the context the services take: engine, settings and the app's result cache."""
+    state = request.app.state
+    return ServiceContext(state.engine, state.settings, state.cache)
+
+
+ServiceDep = Annotated[ServiceContext, Depends(get_service_context)]
 
 
 # --- authentication ---------------------------------------------------------------------------
@@ -420,3 +439,15 @@ def render_one(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], 
                         media_type="application/json",
                         headers={"Cache-Control": "private, max-age=0"})
     return render(frame, format, provenance, filename=filename)
+
+
+def render_report(report: Report, format: str, conn: sa.Connection, settings: Settings, *,
+                  filename: str, page: Mapping[str, int] | None = None) -> Response:
+    """Render a service's :class:`api.services.Report` with :func:`render`.
+
+    The report's provenance is laid over the request's (data version, time zone…), so a
+    service's own figures win.
+    """
+    prov = provenance(conn, settings)
+    prov.update(report.provenance)
+    return render(report.frame, format, prov, filename=filename, page=page)

@@ -44,14 +44,13 @@ import shapely
 import sqlalchemy as sa
 
 from api.auth import ApiKey
-from api.models import communities
+from api.models import communities, incidents
 from api.store import (
     Bbox,
     IncidentQuery,
     count_cases,
     count_incidents,
     read_communities,
-    read_incidents,
     read_population,
 )
 from geo.crs import metric_crs_for
@@ -68,6 +67,7 @@ __all__ = [
     "grid_aggregate",
     "grid_metric_crs",
     "suppress",
+    "suppress_for_key",
     "suppressed_label",
 ]
 
@@ -186,6 +186,35 @@ def disclosure_for(conn: sa.Connection, key: ApiKey, *, min_count: int) -> Discl
     return Disclosure(min_count, frozenset())
 
 
+def suppress_for_key(conn: sa.Connection, key: ApiKey, frame: pd.DataFrame,
+                     count_columns: Sequence[str], derived_columns: Sequence[str] = (), *,
+                     min_count: int, code_column: str = "code") -> pd.DataFrame:
+    """Suppress a per-community frame as ``key`` may see it (see :func:`disclosure_for`).
+
+    Parameters
+    ----------
+    conn
+        Connection.
+    key
+        The caller: admin sees everything, a liaison their jurisdiction exactly.
+    frame
+        One row per community, with its code in ``code_column``.
+    count_columns, derived_columns, min_count
+        As for :func:`suppress`.
+    code_column
+        Column of community codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with small counts suppressed and a ``suppressed`` column.
+    """
+    disclosure = disclosure_for(conn, key, min_count=min_count)
+    codes = frame[code_column].astype("string")
+    return suppress(frame, count_columns, derived_columns, min_count=min_count,
+                    where=~disclosure.exempt(codes))
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """An aggregate with its provenance figures.
@@ -291,6 +320,18 @@ def grid_metric_crs(conn: sa.Connection, configured: str | None) -> pyproj.CRS |
     return metric_crs_for(xy[:, 0], xy[:, 1])
 
 
+def _incident_points(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
+    """Positions and communities of the located incidents of a query (no other column)."""
+    i = incidents.c
+    rows = conn.execute(sa.select(sa.func.ST_X(i.geom), sa.func.ST_Y(i.geom), i.community_code)
+                        .where(*query.clauses())).all()
+    frame = pd.DataFrame(rows, columns=["lon", "lat", "community_code"])
+    frame["lon"] = frame["lon"].astype("float64")
+    frame["lat"] = frame["lat"].astype("float64")
+    frame["community_code"] = frame["community_code"].astype("string")
+    return frame
+
+
 @functools.lru_cache(maxsize=32)
 def _transformer(source: str, target: str) -> pyproj.Transformer:
     """A cached transformer: building one costs more than transforming thousands of points."""
@@ -299,11 +340,14 @@ def _transformer(source: str, target: str) -> pyproj.Transformer:
 
 def _cell_polygons(ix: np.ndarray, iy: np.ndarray, cell_m: float,
                    to_wgs84: pyproj.Transformer) -> np.ndarray:
-    """Cell squares in EPSG:4326, each edge densified so the square keeps its shape."""
-    steps = np.linspace(0.0, 1.0, 5)[:-1]
-    # Ring of 16 points per cell: 4 per edge, counter-clockwise from the south-west corner.
-    ux = np.concatenate([steps, np.ones(4), 1.0 - steps, np.zeros(4)])
-    uy = np.concatenate([np.zeros(4), steps, np.ones(4), 1.0 - steps])
+    """Cell squares in EPSG:4326 from their four corners.
+
+    A straight cell edge of a conformal projection bends by millimetres over a few kilometres
+    in longitude/latitude, so the corners alone draw the cell.
+    """
+    # counter-clockwise from the south-west corner
+    ux = np.array([0.0, 1.0, 1.0, 0.0])
+    uy = np.array([0.0, 0.0, 1.0, 1.0])
     x = (ix[:, None] + ux[None, :]) * cell_m
     y = (iy[:, None] + uy[None, :]) * cell_m
     lon, lat = to_wgs84.transform(x, y)
@@ -346,16 +390,16 @@ def grid_aggregate(conn: sa.Connection, query: IncidentQuery, *, cell_m: float,
         raise ValueError(f"cell_m must be a positive number of metres; got {cell_m}")
     everything = IncidentQuery(**{**query.__dict__, "precise_only": False})
     located = IncidentQuery(**{**query.__dict__, "precise_only": True})
-    points = read_incidents(conn, located)
+    points = _incident_points(conn, located)
     imprecise = count_incidents(conn, everything) - len(points)
     empty = gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in GRID_COLUMNS},
                              geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
-    if metric_crs is None or points.empty:
+    if metric_crs is None or not len(points):
         return Aggregate(empty, {"imprecise_location": imprecise}, 0, 0,
                          None if metric_crs is None else metric_crs.to_string())
     crs_text = metric_crs.to_wkt()
     to_metric = _transformer("EPSG:4326", crs_text)
-    x, y = to_metric.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    x, y = to_metric.transform(points["lon"].to_numpy(), points["lat"].to_numpy())
     ix = np.floor(np.asarray(x) / cell_m).astype("int64")
     iy = np.floor(np.asarray(y) / cell_m).astype("int64")
     exempt = disclosure.exempt(points["community_code"])

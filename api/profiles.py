@@ -178,14 +178,17 @@ def put_profile(engine: Engine, text: str, *, name: str | None = None,
                               f"built-in profile; give the changed profile a new version")
     p = profiles.c
     with engine.begin() as conn:
-        row = conn.execute(sa.select(*_COLUMNS, p.content_hash).where(
+        row = conn.execute(sa.select(*_COLUMNS).where(
             p.name == profile.name, p.version == profile.version)).first()
         if row is not None:
-            if row._mapping["content_hash"] == profile.version_key:
-                return _stored(row), False
+            # Compare what the profiles mean (their version keys), not the stored hash column:
+            # formatting and comments may differ, and other writers may hash the raw text.
+            stored = _stored(row)
+            if stored.version_key == profile.version_key:
+                return stored, False
             raise ProfileConflictError(
                 f"profile {profile.name!r} version {profile.version!r} is already stored with "
-                f"other content (version key {row._mapping['content_hash']}, this one "
+                f"other content (version key {stored.version_key}, this one "
                 f"{profile.version_key}); give the changed profile a new version")
         try:
             pk = conn.execute(profiles.insert().values(
@@ -198,5 +201,5 @@ def put_profile(engine: Engine, text: str, *, name: str | None = None,
                 f"request at the same time; read it and retry") from None
         assert pk is not None
         new_id = pk[0]
-        stored = conn.execute(sa.select(*_COLUMNS).where(p.id == new_id)).one()
-    return _stored(stored), True
+        new_row = conn.execute(sa.select(*_COLUMNS).where(p.id == new_id)).one()
+    return _stored(new_row), True

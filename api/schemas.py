@@ -86,9 +86,9 @@ class Provenance(BaseModel):
     data_version: int = Field(description="bumped by every load")
     generated_at: str
     timezone: str
-    period: PeriodOut | None = None
+    period: PeriodOut | str | None = Field(None, description="the period (or its label)")
     profile_version: str | None = Field(None, description="version key of the profile used")
-    left_out: dict[str, int] = Field(default_factory=dict,
+    left_out: dict[str, Any] = Field(default_factory=dict,
                                      description="records left out of the figures, by reason")
     suppressed: int | None = Field(None, description="rows whose small counts are suppressed")
     min_count_shown: int | None = None

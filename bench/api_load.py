@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,7 +97,8 @@ class Result:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port: int = s.getsockname()[1]
+        return port
 
 
 @contextlib.contextmanager
@@ -121,16 +121,15 @@ def database(backend: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def prepare(url: str, sample_dir: Path) -> dict[str, str]:
+def prepare(url: str, manifest: Path) -> dict[str, str]:
     """Load the sample city and create one key per role; return the tokens."""
     from api.auth import create_key
     from api.db import create_db_engine, migrate
-    from api.demo import ensure_sample, load_sample
+    from api.demo import load_sample
     from api.store import read_communities
 
     engine = create_db_engine(url)
     migrate(engine)
-    manifest = ensure_sample(sample_dir, echo=lambda _: None)
     load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _: None)
     with engine.connect() as conn:
         district = str(read_communities(conn)["district_code"].dropna().iloc[0])
@@ -273,13 +272,18 @@ def main() -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="pingan-bench-") as tmp:
         work = Path(tmp)
+        # Write the sample files before any SpatiaLite connection exists: GDAL writing a
+        # GeoPackage in a process that has loaded mod_spatialite crashes (two SQLite builds).
+        from api.demo import ensure_sample
+
+        manifest = ensure_sample(work / "sample", echo=lambda _: None)
         for backend in args.backends.split(","):
             if backend == "postgis" and (why := postgis_available()):
                 print(f"skipping PostGIS: {why}", file=sys.stderr)
                 continue
             print(f"[{backend}] loading the sample city…", file=sys.stderr)
             with database(backend, work) as url:
-                tokens = prepare(url, work / "sample")
+                tokens = prepare(url, manifest)
                 print(f"[{backend}] serving and measuring…", file=sys.stderr)
                 with server(url) as base:
                     for ep in ENDPOINTS:

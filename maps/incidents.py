@@ -12,11 +12,11 @@ Three ways to draw incidents, chosen by what the reader may see and how many the
   Web Mercator grids, one grid per zoom level (a cell of level ``l`` is ``1 / 2**l`` of the
   world's width, about 16 screen pixels at zoom ``l - 4``), per category and month, so the
   category layers and the month control still filter. Levels are kept from the coarsest up to
-  the finest whose data fits ``max_grid_bytes``; beyond it the finest level is drawn with
-  larger cells. The runtime draws the level of the current zoom on a canvas, only the cells in
-  view, so at most a few thousand cells are drawn at a time. Web Mercator rather than a metric
-  CRS because its cells are squares of constant size on screen at every zoom, which a metric
-  grid is not in Leaflet's projection.
+  the finest whose data fits ``max_grid_bytes``, and never finer than level 20 (cells of about
+  30 m); beyond it the finest level is drawn with larger cells. The runtime draws the level
+  of the current zoom on a canvas, only the cells in view, so at most a few thousand cells are
+  drawn at a time. Web Mercator rather than a metric CRS because its cells are squares of
+  constant size on screen at every zoom, which a metric grid is not in Leaflet's projection.
 - **cells**: counts already aggregated on a metric grid with small counts suppressed
   (:class:`IncidentCells`, made by :func:`aggregate_incidents` or by storage); the page holds
   cell squares and counts only, never an incident's coordinates. This is the planner's and API
@@ -635,15 +635,13 @@ def _cell_polygons(frame: pd.DataFrame, cells: IncidentCells) -> NDArray[np.obje
 
 
 def _count_breaks(counts: NDArray[np.float64]) -> list[int]:
-    """Whole-number class bounds on a log scale, as the runtime makes them for the grid."""
-    top = float(np.nanmax(counts)) if len(counts) and np.isfinite(counts).any() else 0.0
+    """Class upper bounds: quantiles of the counts without repeats, as the runtime's grid."""
+    values = np.sort(counts[np.isfinite(counts)])
+    n, k = len(values), len(COUNT_COLORS)
     out: list[int] = []
-    if top <= 0:
-        return out
-    k = len(COUNT_COLORS)
     for j in range(1, k + 1):
-        b = math.ceil(top ** (j / k))
-        if not out or b > out[-1]:
+        b = int(values[min(n - 1, math.ceil(j * n / k) - 1)]) if n else 0
+        if n and (not out or b > out[-1]):
             out.append(b)
     return out
 

@@ -126,7 +126,8 @@ def render_html(m: folium.Map, *, asset_base: str = DEFAULT_ASSET_BASE) -> str:
     Returns
     -------
     str
-        The page.
+        The page. Render a map once: folium adds elements to it while rendering, so a second
+        rendering repeats some ``addTo`` calls (harmless to Leaflet, but larger).
 
     Raises
     ------

@@ -16,11 +16,12 @@ import pandas as pd
 from api import store
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from geo.crs import metric_crs_for
-from geo.hotspots import community_hotspots, grid_hotspots
+from geo.hotspots import HotspotResult, community_hotspots, grid_hotspots
 from geo.period import Period, parse_period
 from geo.rates import RatesResult, compute_rates, hour_weekday_profile, monthly_series, roll_up
 
-__all__ = ["LEVELS", "hotspots_report", "rates_report", "rates_result", "trend_report"]
+__all__ = ["LEVELS", "hotspot_result", "hotspots_report", "rates_report", "rates_result",
+           "trend_report"]
 
 LEVELS = ("community", "subdistrict", "district", "city")
 UNASSIGNED_NAME = "不在任何社区 (unassigned)"
@@ -239,10 +240,10 @@ def trend_report(ctx: ServiceContext, *, period: Period | str, by: str = "month"
     return Report(frame, prov, f"cases by {by}, {p.label}, {community or 'city'}")
 
 
-def hotspots_report(ctx: ServiceContext, *, period: Period | str, on: str = "rate",
-                    cell_m: float | None = None, categories: Sequence[str] = (),
-                    fdr: bool = False) -> Report:
-    """Getis-Ord Gi* hot spots of smoothed community rates or of a grid of incident counts.
+def hotspot_result(ctx: ServiceContext, *, period: Period | str, on: str = "rate",
+                   cell_m: float | None = None, categories: Sequence[str] = (),
+                   fdr: bool = False) -> HotspotResult:
+    """Gi* hot spots of smoothed community rates or of a grid of incident counts (cached).
 
     Parameters
     ----------
@@ -261,9 +262,7 @@ def hotspots_report(ctx: ServiceContext, *, period: Period | str, on: str = "rat
 
     Returns
     -------
-    Report
-        A GeoDataFrame (EPSG:4326) of communities or cells with ``hotspot_gi_z``, ``p_value``
-        and ``hotspot_class``.
+    geo.hotspots.HotspotResult
     """
     if on not in ("rate", "grid"):
         raise ValueError(f"on must be 'rate' or 'grid'; got {on!r}")
@@ -274,7 +273,7 @@ def hotspots_report(ctx: ServiceContext, *, period: Period | str, on: str = "rat
         raise ValueError(f"cell_m must be > 0; got {cell_m}")
     g = ctx.settings.geo
 
-    def compute() -> Any:
+    def compute() -> HotspotResult:
         comms = communities(ctx)
         if on == "rate":
             rates = rates_result(ctx, p, categories=cats)
@@ -290,7 +289,23 @@ def hotspots_report(ctx: ServiceContext, *, period: Period | str, on: str = "rat
         return grid_hotspots(points, comms, cell_m=cell, metric_crs=metric_crs(ctx),
                              permutations=g.permutations, seed=g.seed, fdr=fdr)
 
-    result = ctx.cached("hotspots", (p.label, on, cell, cats, fdr), compute)
+    return ctx.cached("hotspots", (p.label, on, cell, cats, fdr), compute)
+
+
+def hotspots_report(ctx: ServiceContext, *, period: Period | str, on: str = "rate",
+                    cell_m: float | None = None, categories: Sequence[str] = (),
+                    fdr: bool = False) -> Report:
+    """Hot spots as a report (see :func:`hotspot_result` for the parameters).
+
+    Returns
+    -------
+    Report
+        A GeoDataFrame (EPSG:4326) of communities or cells with ``hotspot_gi_z``, ``p_value``
+        and ``hotspot_class``.
+    """
+    result = hotspot_result(ctx, period=period, on=on, cell_m=cell_m, categories=categories,
+                            fdr=fdr)
+    p = parse_period(period)
     comms = communities(ctx)
     frame = result.frame.reset_index()
     if on == "rate":

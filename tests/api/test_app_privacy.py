@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.responses import Response
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.deps import SessionDep, SettingsDep, render_report
 from api.privacy import Disclosure, suppress, suppressed_label
+from api.services import Report
 from tests.api.test_app_support import (  # noqa: F401
     X0,
     Y0,
@@ -89,3 +94,37 @@ def test_unassigned_incidents_are_in_no_jurisdiction(client, city):
         got = client.get("/api/v1/incidents", headers=city.headers(role),
                          params={"bbox": f"{X0 + 0.04},{Y0},{X0 + 0.05},{Y0 + 0.01}"})
         assert got.json()["total"] == 0
+
+
+def test_suppress_for_key_follows_the_role(city):
+    from api.auth import verify_token
+    from api.privacy import suppress_for_key
+
+    frame = pd.DataFrame({"code": ["C1", "C2", "C3", "C4"], "cases": [1, 2, 7, 1],
+                          "case_rate_per_10k": [1.0, 4.0, 3.5, 5.0]})
+    shown = {}
+    with city.engine.connect() as conn:
+        for role in ("admin", "liaison", "planner"):
+            key = verify_token(city.engine, city.tokens[role])
+            out = suppress_for_key(conn, key, frame, ["cases"], ["case_rate_per_10k"],
+                                   min_count=3)
+            shown[role] = out["cases"].tolist()
+    assert shown == {"admin": [1, 2, 7, 1], "liaison": [1, 2, 7, "<3"],
+                     "planner": ["<3", "<3", 7, "<3"]}
+
+
+def _report(conn: SessionDep, settings: SettingsDep, format: str = "json") -> Response:
+    rep = Report(pd.DataFrame({"code": ["C1"], "value": [0.5]}),
+                 {"period": "2025", "metric_crs": "EPSG:4548"})
+    return render_report(rep, format, conn, settings, filename="r")
+
+
+def test_render_report_lays_the_service_provenance_over_the_request_one(city):
+    app = create_app(city.settings, engine=city.engine)
+    app.add_api_route("/report", _report)
+    with TestClient(app) as c:
+        body = c.get("/report").json()
+    assert body["items"] == [{"code": "C1", "value": 0.5}]
+    assert body["provenance"]["period"] == "2025"
+    assert body["provenance"]["metric_crs"] == "EPSG:4548"
+    assert body["provenance"]["data_version"] == 2

@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -210,7 +209,7 @@ def test_incident_grid_draws_cells_on_canvas(driver, all_maps, tmp_path):
 class _Handler(http.server.SimpleHTTPRequestHandler):
     tile = b""
 
-    def do_GET(self):  # noqa: N802 - the standard library's name
+    def do_GET(self):
         if self.path.startswith("/tiles/"):
             self.send_response(200)
             self.send_header("Content-Type", "image/png")

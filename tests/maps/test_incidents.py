@@ -211,3 +211,12 @@ def test_points_without_location_are_left_out(incidents, options):
     d = incident_data(page(incident_map(None, missing, options=options)))
     assert d["id"] == ["A1", "A2", "A4", "A5", "A6"]
     assert features_by_key(page(incident_map(None, missing, options=options))) == {}
+
+
+def test_count_classes_are_quantiles_without_repeats():
+    from maps.incidents import _count_breaks
+
+    fib = np.array([1, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89], dtype=float)
+    assert _count_breaks(fib) == [1, 2, 5, 13, 34, 89]
+    assert _count_breaks(np.array([3.0, 3.0, np.nan])) == [3]
+    assert _count_breaks(np.array([])) == []

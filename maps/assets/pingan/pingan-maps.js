@@ -299,19 +299,20 @@
         total += acc;
       }
     }
-    var out = {x: cx, y: cy, t: ct, max: max, total: total, breaks: this._breaks(max)};
+    var out = {x: cx, y: cy, t: ct, max: max, total: total, breaks: this._breaks(ct)};
     this._totals[level.l] = out;
     return out;
   };
 
-  /* Class upper bounds on a log scale from 1 to the largest count, as whole numbers. */
-  Incidents.prototype._breaks = function (max) {
+  /* Class upper bounds: quantiles of the cell totals (each class about as many cells), as
+     whole numbers without repeats; the Python side (maps.incidents._count_breaks) matches. */
+  Incidents.prototype._breaks = function (totals) {
     var k = this.data.colors.length, out = [];
-    if (max <= 0) { return out; }
+    if (!totals.length) { return out; }
+    var sorted = totals.slice().sort(function (a, b) { return a - b; }), n = sorted.length;
     for (var j = 1; j <= k; j++) {
-      var b = Math.ceil(Math.pow(max, j / k));
-      if (out.length && b <= out[out.length - 1]) { continue; }
-      out.push(b);
+      var b = sorted[Math.min(n - 1, Math.ceil(j * n / k) - 1)];
+      if (!out.length || b > out[out.length - 1]) { out.push(b); }
     }
     return out;
   };
