@@ -181,8 +181,11 @@ def disclosure_for(conn: sa.Connection, key: ApiKey, *, min_count: int) -> Discl
     if key.role == "admin":
         return Disclosure(min_count, None)
     if key.role == "liaison":
-        codes = read_communities(conn, jurisdictions=key.jurisdictions)["code"]
-        return Disclosure(min_count, frozenset(str(c) for c in codes))
+        c = communities.c
+        codes = conn.execute(sa.select(c.code).where(sa.or_(
+            c.district_code.in_(list(key.jurisdictions)),
+            c.subdistrict_code.in_(list(key.jurisdictions))))).scalars()
+        return Disclosure(min_count, frozenset(str(code) for code in codes))
     return Disclosure(min_count, frozenset())
 
 

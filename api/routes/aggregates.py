@@ -3,7 +3,8 @@
 Small counts are suppressed (:mod:`api.privacy`) for planner and client keys everywhere, and for
 liaison keys outside their jurisdiction; admin keys see every count. Grid cells are at least
 ``settings.api.min_grid_cell_m`` metres on a side for every role, on a fixed origin. No incident
-position appears in any response.
+position appears in any response. Results are cached per data version, query and disclosure
+rule (in each server process).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from api.db import data_version
 from api.deps import (
     BboxParam,
     CategoryParam,
     CurrentKey,
     ListFormat,
     PeriodParam,
+    ServiceDep,
     SessionDep,
     SettingsDep,
     case_definition,
@@ -44,6 +47,7 @@ CasesOnlyParam = Annotated[bool, Query(
 @router.get("/communities", response_model=CommunityAggregateList,
             responses=responses(400, 401, 403, 422, 429, csv=True, geojson=True))
 def count_by_community(
+    ctx: ServiceDep,
     conn: SessionDep,
     settings: SettingsDep,
     key: CurrentKey,
@@ -61,10 +65,16 @@ def count_by_community(
     box = parse_bbox(bbox)
     per = period_or_default(conn, period, timezone=settings.timezone)
     definition = case_definition(settings, cases_only=cases_only)
-    agg = community_aggregate(
-        conn, period=per, timezone=settings.timezone, definition=definition,
-        disclosure=disclosure_for(conn, key, min_count=settings.api.min_count_shown),
-        categories=tuple(category or ()), district=district, subdistrict=subdistrict, bbox=box)
+    disclosure = disclosure_for(conn, key, min_count=settings.api.min_count_shown)
+    cats = tuple(sorted(set(category or ())))
+    agg = ctx.cached(
+        "aggregates.communities",
+        (per, cats, district, subdistrict, box, definition, disclosure),
+        lambda: community_aggregate(
+            conn, period=per, timezone=settings.timezone, definition=definition,
+            disclosure=disclosure, categories=cats, district=district,
+            subdistrict=subdistrict, bbox=box),
+        version=data_version(conn))
     prov = provenance(conn, settings, period=per, left_out=agg.left_out,
                       suppressed=agg.suppressed, counted=agg.total,
                       case_definition=definition.as_sql_lists() | {"cases_only": cases_only})
@@ -74,6 +84,7 @@ def count_by_community(
 @router.get("/grid", response_model=GridCellList,
             responses=responses(400, 401, 403, 422, 429, csv=True, geojson=True))
 def count_on_grid(
+    ctx: ServiceDep,
     conn: SessionDep,
     settings: SettingsDep,
     key: CurrentKey,
@@ -97,12 +108,15 @@ def count_on_grid(
     per = period_or_default(conn, period, timezone=settings.timezone)
     definition = case_definition(settings, cases_only=cases_only)
     query = IncidentQuery(period=per, timezone=settings.timezone,
-                          categories=tuple(category or ()), bbox=box,
+                          categories=tuple(sorted(set(category or ()))), bbox=box,
                           case_definition=definition)
-    agg = grid_aggregate(conn, query, cell_m=size,
-                         metric_crs=grid_metric_crs(conn, settings.geo.metric_crs),
-                         disclosure=disclosure_for(conn, key,
-                                                   min_count=settings.api.min_count_shown))
+    disclosure = disclosure_for(conn, key, min_count=settings.api.min_count_shown)
+    agg = ctx.cached(
+        "aggregates.grid", (query, size, disclosure),
+        lambda: grid_aggregate(conn, query, cell_m=size,
+                               metric_crs=grid_metric_crs(conn, settings.geo.metric_crs),
+                               disclosure=disclosure),
+        version=data_version(conn))
     prov = provenance(conn, settings, period=per, left_out=agg.left_out,
                       suppressed=agg.suppressed, counted=agg.total, metric_crs=agg.metric_crs,
                       cell_m=size,
