@@ -40,6 +40,22 @@ def communities(ctx: ServiceContext) -> gpd.GeoDataFrame:
     return ctx.cached("communities", (), load)
 
 
+def communities_in_year(ctx: ServiceContext, year: int) -> gpd.GeoDataFrame:
+    """The communities with ``population`` of the given year where the population table has it.
+
+    Communities without a row for the year keep the boundary file's population.
+    """
+    def compute() -> gpd.GeoDataFrame:
+        comms = communities(ctx).copy()
+        with ctx.engine.connect() as conn:
+            table = store.read_population(conn)
+        year_pop = table[table["year"] == year].set_index("code")["population"]
+        comms["population"] = year_pop.reindex(comms["code"]).fillna(
+            comms.set_index("code")["population"]).to_numpy()
+        return comms
+    return ctx.cached("communities_in_year", year, compute)
+
+
 def metric_crs(ctx: ServiceContext) -> Any:
     """The metric CRS: the setting, or the GK/UTM zone of the communities."""
     if ctx.settings.geo.metric_crs:

@@ -26,7 +26,12 @@ from api.services.coverage import (
     coverage_result,
     default_period,
 )
-from api.services.rates import communities, hotspots_report, rates_result
+from api.services.rates import (
+    communities,
+    communities_in_year,
+    hotspots_report,
+    rates_result,
+)
 from geo.catalogue import CATALOGUE, metric
 from geo.period import Period, parse_period
 from geo.standard import (
@@ -233,7 +238,8 @@ def standard_report(ctx: ServiceContext, *, profile: Profile | None = None,
     p = default_period(ctx, period)
     res = evaluation(ctx, profile=prof, period=p)
     ev = res.evaluation
-    comms = communities(ctx)
+    # Weights and displayed residents: the evaluated year's population where it is loaded.
+    comms = communities_in_year(ctx, p.year)
     if level == "community":
         wide = ev.communities.copy()
         wide["status_zh"] = wide["status"].map(STATUS_LABELS_ZH)
