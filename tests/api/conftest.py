@@ -13,7 +13,7 @@ from api.loading import load_file
 # The tests import the lattice helpers from this folder (pytest's importlib mode does not put
 # test folders on sys.path).
 sys.path.insert(0, str(Path(__file__).parent))
-from lattice import lattice_communities, lattice_incidents  # noqa: E402
+from lattice import lattice_communities, lattice_incidents
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+from lattice import STEP, centre, lattice_communities
 from shapely.geometry import Point
 
 from api.loading import load_file
@@ -23,7 +24,6 @@ from api.services.coverage import (
     workload_report,
 )
 from api.settings import Settings
-from lattice import STEP, centre, lattice_communities
 
 TO_M = pyproj.Transformer.from_crs(4326, 4548, always_xy=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from lattice import centre
 
 from api.loading import load_file
 from api.services import ServiceContext
@@ -15,7 +16,6 @@ from api.services.standard import (
 )
 from api.settings import Settings
 from geo.standard import ProfileError, load_profile
-from lattice import centre
 
 PROFILE = """
 name = "lattice test profile"
