@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -26,9 +26,11 @@ from sqlalchemy.engine import Engine
 
 from api.cache import ResultCache
 from api.db import create_db_engine
+from api.deps import reject_nul_bytes
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
 from api.routes import API_PREFIX, api_router, auth, system
+from api.routes import maps as maps_routes
 from api.schemas import move_problems_to_problem_json
 from api.settings import Settings, load_settings
 
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app = FastAPI(title="pingan", version=system.package_version(), description=_DESCRIPTION,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json",
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(reject_nul_bytes)])
     app.state.settings = settings
     app.state.engine = db
     app.state.limiter = RateLimiter(settings.api.rate_limit_per_minute)
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(system.router)
     app.include_router(auth.pages)
     app.include_router(api_router(), prefix=API_PREFIX)
+    app.include_router(maps_routes.router)
     app.mount("/docs/assets", StaticFiles(directory=_swagger_assets()), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)

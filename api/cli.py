@@ -243,18 +243,26 @@ def demo_cmd(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Do everything but serve.")
     ] = False,
     directory: Annotated[Path, typer.Option(
-        "--dir", help="Where to write the sample files.")] = Path("pingan-demo"),
+        "--dir", help="Where to write the sample files and maps.")] = Path("pingan-demo"),
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
-    """Load the sample city into the database and show what pingan does with it."""
+    """Load the sample city, print its numbers, write its maps, create demo keys, and serve.
+
+    Creates an admin, a liaison (first district), a planner and a client key, revoking the
+    keys of an earlier demo run, and prints them once with the URLs.
+    """
     from api.demo import run_demo
 
-    run_demo(_rt(ctx), directory=directory, serve=not no_serve, echo=typer.echo)
+    run_demo(_rt(ctx), directory=directory, serve=not no_serve, echo=typer.echo, host=host,
+             port=port)
 
 
 def _register_commands() -> None:
-    from api import cli_metrics
+    from api import cli_admin, cli_metrics
 
     cli_metrics.register(app)
+    cli_admin.register(app)
 
 
 _register_commands()
@@ -267,9 +275,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from api.db import DatabaseError
     from geo.readers import InputError
 
-    # ProfileError is a ValueError; FileExistsError is an OSError (a profile version conflict).
+    # ProfileError and ProfileConflictError are ValueErrors.
     return (UserError, InputError, DatabaseError, ValueError, KeyError, FileNotFoundError,
-            FileExistsError, pydantic.ValidationError)
+            pydantic.ValidationError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

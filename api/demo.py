@@ -45,8 +45,101 @@ def load_sample(engine: Any, manifest: Path, *, timezone: str,
              f"{rep.rows_updated:>7,} updated {rep.rows_rejected:>4,} rejected")
 
 
-def run_demo(rt: Any, *, directory: Path, serve: bool, echo: Callable[[str], Any]) -> None:
-    """Generate and load the sample city, then report (and serve, unless ``serve`` is false)."""
+DEMO_KEY_PREFIX = "pingan demo"
+
+
+def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
+    """Create the demo's admin, liaison, planner and client keys; revoke earlier demo keys.
+
+    The liaison's jurisdiction is the first district of the sample city. Each creation and
+    revocation is audited like ``pingan keys``.
+
+    Parameters
+    ----------
+    ctx
+        Service context of the loaded sample city.
+
+    Returns
+    -------
+    dict
+        Role → (description, token).
+    """
+    from api import audit
+    from api.auth import create_key, list_keys, revoke_key
+    from api.services.rates import communities as community_frame
+
+    engine = ctx.engine
+    for old in list_keys(engine, include_inactive=False):
+        if old.name.startswith(DEMO_KEY_PREFIX):
+            revoke_key(engine, old.id)
+            audit.record(engine, "key_revoke", key_name="pingan demo",
+                         endpoint="cli: pingan demo", params={"key_id": old.id,
+                                                              "name": old.name}, status=0)
+    comms = community_frame(ctx)
+    districts = comms.dropna(subset=["district_code"]).drop_duplicates("district_code")
+    first = districts.sort_values("district_code").iloc[0]
+    label = f"{first['district_code']} {first['district'] or ''}".strip()
+    wanted = [("admin", (), "everything"),
+              ("liaison", (str(first["district_code"]),),
+               f"raw incidents of district {label} only, aggregates anywhere"),
+              ("planner", (), "aggregates only, no incident points"),
+              ("client", (), "aggregates only, no incident points")]
+    out: dict[str, tuple[str, str]] = {}
+    for role, codes, what in wanted:
+        created = create_key(engine, name=f"{DEMO_KEY_PREFIX} {role}", role=role,
+                             jurisdictions=codes)
+        k = created.key
+        audit.record(engine, "key_create", key_name="pingan demo", endpoint="cli: pingan demo",
+                     params={"key_id": k.id, "name": k.name, "role": k.role,
+                             "prefix": k.prefix, "jurisdictions": list(k.jurisdictions)},
+                     status=0)
+        out[role] = (what, created.token)
+    return out
+
+
+def _summary(rt: Any, engine: Any, echo: Callable[[str], Any]) -> None:
+    """Print the headline numbers: rates and creation rates by district, coverage gaps."""
+    from api.output import to_table
+    from api.services import ServiceContext
+    from api.services.coverage import coverage_report, default_period
+    from api.services.rates import rates_report
+    from api.services.standard import standard_report
+
+    ctx = ServiceContext(engine, rt.settings)
+    period = default_period(ctx, None)
+    rates = rates_report(ctx, period=period, compare="last-year", level="district").frame
+    echo(f"\ncase rates per 10,000 residents by district, {period.label} vs the year before:")
+    echo(to_table(rates.drop(columns="geometry"), columns=[
+        c for c in ("code", "name", "cases", "population", "case_rate_per_10k_annual",
+                    "compare_cases", "compare_case_rate_per_10k_annual", "case_change_pct",
+                    "case_rise_significant") if c in rates.columns], headers={
+        "case_rate_per_10k_annual": "rate/10k/yr", "compare_cases": "cases before",
+        "compare_case_rate_per_10k_annual": "rate before", "case_change_pct": "change %",
+        "case_rise_significant": "significant rise"}, digits=1))
+    std = standard_report(ctx, period=period, level="district").frame
+    echo(f"\nsafe-community standard (创建率) by district, {period.label}:")
+    echo(to_table(std.drop(columns="geometry"), columns=[
+        c for c in ("code", "name", "communities", "meets", "partly", "fails", "incomplete",
+                    "creation_rate", "creation_rate_pop") if c in std.columns], digits=3))
+    echo("\nfacility coverage, whole city:")
+    for ftype in ("police_office", "service_station", "health_station"):
+        rep = coverage_report(ctx, facility_type=ftype, level="city")
+        if not len(rep.frame):
+            continue
+        row = rep.frame.iloc[0]
+        echo(f"  {ftype:<16} {row['facility_covered_population_share']:6.1%} of residents "
+             f"within {rep.provenance['radius_m']:g} m; "
+             f"{row['facility_uncovered_population']:,.0f} outside")
+
+
+def run_demo(rt: Any, *, directory: Path, serve: bool, echo: Callable[[str], Any],
+             host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Load the sample city, print its numbers, write its maps, create keys, and serve.
+
+    With ``serve`` false everything but serving is done.
+    """
+    from api.services import ServiceContext
+    from api.services.maps import MAP_KINDS, write_maps
     from api.status import database_status
 
     manifest = ensure_sample(directory, echo=echo)
@@ -56,3 +149,30 @@ def run_demo(rt: Any, *, directory: Path, serve: bool, echo: Callable[[str], Any
     st = database_status(engine)
     inc = st["incidents"]
     echo(f"incidents: {inc['total']:,} stored, {inc['unassigned']:,} in no community")
+    _summary(rt, engine, echo)
+
+    maps_dir = directory / "maps"
+    pages = write_maps(ServiceContext(engine, rt.settings), maps_dir, kinds=list(MAP_KINDS),
+                       echo=lambda m: None)
+    echo(f"\nmaps (open from disk, no server needed) in {maps_dir}/:")
+    for page in pages:
+        echo(f"  {page.resolve().as_uri()}")
+
+    keys = create_demo_keys(ServiceContext(engine, rt.settings))
+    base = f"http://{host}:{port}"
+    echo("\nAPI keys for the sample city (shown only now; earlier demo keys are revoked):")
+    for role, (what, token) in keys.items():
+        echo(f"  {role:<8} {token}  ({what})")
+    echo(f"\nAPI docs {base}/docs · log in (browser) {base}/login · "
+         f"API {base}/api/v1/… (header Authorization: Bearer <key>)")
+    echo("maps served with the caller's role: "
+         + " ".join(f"{base}/maps/{k}" for k in MAP_KINDS))
+    if not serve:
+        echo("\n(--no-serve: not serving; `pingan serve` serves the same database)")
+        return
+    import uvicorn
+
+    from api.app import create_app
+
+    echo(f"\nserving on {base} (Ctrl-C stops)")
+    uvicorn.run(create_app(rt.settings), host=host, port=port, log_level="warning")

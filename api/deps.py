@@ -82,6 +82,7 @@ __all__ = [
     "parse_bbox",
     "period_or_default",
     "provenance",
+    "reject_nul_bytes",
     "render",
     "render_one",
     "render_report",
@@ -250,6 +251,24 @@ BboxParam = Annotated[str | None, Query(
     description="minlon,minlat,maxlon,maxlat in EPSG:4326", max_length=200)]
 LimitParam = Annotated[int, Query(ge=1, le=10_000, description="rows per page")]
 OffsetParam = Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")]
+
+
+def reject_nul_bytes(request: Request) -> None:
+    """Refuse NUL characters in the path and query: no database stores or compares them.
+
+    Raises
+    ------
+    api.errors.InvalidParameterError
+        Naming the first parameter that holds one.
+    """
+    if "\x00" in request.scope.get("path", ""):
+        raise InvalidParameterError("the path holds a NUL character",
+                                    errors=[FieldError("path", "NUL characters are not allowed")])
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidParameterError(
+                f"query parameter {name!r} holds a NUL character",
+                errors=[FieldError(f"query.{name}", "NUL characters are not allowed")])
 
 
 def parse_bbox(text: str | None, *, field: str = "query.bbox") -> Bbox | None:

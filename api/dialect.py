@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-__all__ = ["configure_engine", "is_sqlite", "upsert_from_select"]
+__all__ = ["configure_engine", "init_gdal_sqlite", "is_sqlite", "upsert_from_select"]
 
 
 def is_sqlite(bind: Engine | sa.Connection) -> bool:
@@ -23,10 +23,35 @@ def is_sqlite(bind: Engine | sa.Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+_GDAL_READY: list[bool] = []
+
+
+def init_gdal_sqlite() -> None:
+    """Let GDAL open a GeoPackage once, before any SpatiaLite connection loads mod_spatialite.
+
+    GDAL (in the pyogrio wheel) and mod_spatialite bring two different SQLite libraries; when
+    mod_spatialite is loaded first, GDAL's next GeoPackage read or write crashes the process
+    (a segmentation fault: ``pingan load x.gpkg`` after the migration, or an uploaded ``.gpkg``
+    in a server worker). Opening an in-memory GeoPackage first makes GDAL bind its own SQLite,
+    after which both coexist. Done once per process.
+    """
+    if _GDAL_READY:
+        return
+    import numpy as np
+    import shapely
+    from pyogrio.raw import write
+
+    point = np.array([shapely.to_wkb(shapely.Point(0.0, 0.0))], dtype=object)
+    write("/vsimem/pingan-gdal-init.gpkg", geometry=point, field_data=[], fields=[],
+          geometry_type="Point", crs="EPSG:4326", driver="GPKG")
+    _GDAL_READY.append(True)
+
+
 def configure_engine(engine: Engine) -> None:
     """Install the per-backend connection hooks.
 
-    SQLite: load mod_spatialite on every connection (initialising the spatial metadata once), turn
+    SQLite: prepare GDAL's own SQLite first (:func:`init_gdal_sqlite`), load mod_spatialite on
+    every connection (initialising the spatial metadata once), turn
     on foreign keys, WAL and a busy timeout, and take over transaction control from the DB-API
     module so that DDL (temporary staging tables) is part of the transaction: the pysqlite
     module otherwise commits implicitly before such statements, which would break the rule that
@@ -36,6 +61,7 @@ def configure_engine(engine: Engine) -> None:
         return
     from geoalchemy2 import load_spatialite
 
+    init_gdal_sqlite()
     os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
     @sa.event.listens_for(engine, "connect")

@@ -201,6 +201,7 @@ STATUS_TABLE: tuple[tuple[type[Exception], _Mapping], ...] = (
     (RequestValidationError, _Mapping(422, "invalid-parameter", "Invalid parameter")),
     (DatabaseError, _Mapping(503, "database-unavailable", "Database unavailable")),
     (sa.exc.OperationalError, _Mapping(503, "database-unavailable", "Database unavailable")),
+    (sa.exc.DataError, _Mapping(400, "bad-request", "Bad request")),
     (KeyError, _Mapping(404, "not-found", "Not found")),
     (ValueError, _Mapping(400, "bad-request", "Bad request")),
 )
@@ -280,6 +281,9 @@ def _domain_detail(exc: BaseException) -> tuple[str, list[FieldError], dict[str,
         return "the request's parameters are not valid", errors, {}
     if isinstance(exc, DatabaseError | sa.exc.OperationalError):
         return "the database cannot be reached or is busy; try again later", [], {}
+    if isinstance(exc, sa.exc.DataError):
+        log.warning("database refused a value: %s", exc.orig)
+        return "a parameter's value cannot be used by the database", [], {}
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0]), [], {}
     return str(exc), [], {}

@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 __all__ = ["FORMATS", "display_width", "to_csv_bytes", "to_geojson", "to_json", "to_table"]
 
@@ -141,28 +142,18 @@ def to_geojson(frame: gpd.GeoDataFrame, *, provenance: Mapping[str, Any] | None 
         raise ValueError("frame has no CRS; cannot write GeoJSON")
     gdf = frame.to_crs("EPSG:4326") if not frame.crs.equals("EPSG:4326") else frame
     props = records(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
-    geoms = json.loads(gpd.GeoSeries(gdf.geometry.values, crs="EPSG:4326").to_json(
-        to_wgs84=False, drop_id=True))["features"]
-    feats = []
-    for p, g in zip(props, geoms, strict=True):
-        feats.append({"type": "Feature", "properties": p,
-                      "geometry": _round(g["geometry"], precision)})
-    doc = {"type": "FeatureCollection", "features": feats,
-           "pingan": _plain(dict(provenance or {}))}
-    return json.dumps(doc, ensure_ascii=False)
-
-
-def _round(geom: Any, precision: int) -> Any:
-    if geom is None:
-        return None
-
-    def r(c: Any) -> Any:
-        return [r(x) for x in c] if isinstance(c[0], list) else [round(x, precision) for x in c]
-
-    if "coordinates" in geom:
-        return {"type": geom["type"], "coordinates": r(geom["coordinates"])}
-    return {"type": geom["type"], "geometries": [_round(g, precision)
-                                                  for g in geom["geometries"]]}
+    # GEOS writes the geometries (vectorised; coordinates rounded to `precision` decimals,
+    # 1e-7 degrees is about 1 cm); the features are joined as text around them.
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    texts = shapely.to_geojson(shapely.transform(geoms, lambda c: np.round(c, precision)))
+    texts[shapely.is_empty(geoms)] = None  # GEOS writes an empty polygon as [[]]: not GeoJSON
+    parts = []
+    for p, g in zip(props, texts, strict=True):
+        parts.append('{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False)
+                     + ',"geometry":' + (g if g is not None else "null") + "}")
+    pingan = json.dumps(_plain(dict(provenance or {})), ensure_ascii=False)
+    return ('{"type":"FeatureCollection","features":[' + ",".join(parts)
+            + '],"pingan":' + pingan + "}")
 
 
 def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None) -> bytes:

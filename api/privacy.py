@@ -68,6 +68,7 @@ __all__ = [
     "grid_metric_crs",
     "suppress",
     "suppress_for_key",
+    "suppress_for_level",
     "suppressed_label",
 ]
 
@@ -216,6 +217,34 @@ def suppress_for_key(conn: sa.Connection, key: ApiKey, frame: pd.DataFrame,
     codes = frame[code_column].astype("string")
     return suppress(frame, count_columns, derived_columns, min_count=min_count,
                     where=~disclosure.exempt(codes))
+
+
+def suppress_for_level(conn: sa.Connection, key: ApiKey, frame: pd.DataFrame,
+                       count_columns: Sequence[str], derived_columns: Sequence[str] = (), *,
+                       min_count: int, level: str, code_column: str = "code") -> pd.DataFrame:
+    """Suppress a per-community or rolled-up frame as ``key`` may see it.
+
+    Communities follow :func:`suppress_for_key`. Rolled-up units (subdistricts, districts, the
+    city, the ``unassigned`` line) are shown exactly to admins, and to a liaison only for the
+    units named by their jurisdiction codes; for everyone else their small counts are
+    suppressed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with small counts suppressed and a ``suppressed`` column.
+    """
+    if level == "community":
+        return suppress_for_key(conn, key, frame, count_columns, derived_columns,
+                                min_count=min_count, code_column=code_column)
+    if key.role == "admin":
+        exempt = np.ones(len(frame), dtype=bool)
+    elif key.role == "liaison":
+        exempt = frame[code_column].astype("string").isin(list(key.jurisdictions)).fillna(
+            False).to_numpy(dtype=bool)
+    else:
+        exempt = np.zeros(len(frame), dtype=bool)
+    return suppress(frame, count_columns, derived_columns, min_count=min_count, where=~exempt)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,24 @@ from api.errors import PROBLEM_MEDIA_TYPE
 __all__ = [
     "AuditEntryOut",
     "AuditList",
+    "BlindSpotList",
+    "BlindSpotOut",
+    "CandidateIn",
     "CommunityAggregateList",
     "CommunityAggregateOut",
     "CommunityDetail",
     "CommunityList",
     "CommunityOut",
+    "CoverageList",
+    "CoverageOut",
     "FieldErrorOut",
+    "GapList",
+    "GapOut",
     "GridCellList",
     "GridCellOut",
     "HealthOut",
+    "HotspotList",
+    "HotspotOut",
     "IncidentList",
     "IncidentOut",
     "KeyOut",
@@ -40,9 +49,24 @@ __all__ = [
     "ProfileDetail",
     "ProfileList",
     "ProfileSummaryOut",
+    "ProtectionList",
+    "ProtectionOut",
     "Provenance",
+    "RateList",
+    "RateOut",
     "RejectionOut",
+    "SiteOut",
+    "SitePlanIn",
+    "SitePlanOut",
+    "StandardList",
+    "StandardOut",
+    "TodoList",
+    "TodoOut",
+    "TrendList",
+    "TrendOut",
     "VersionOut",
+    "WorkloadList",
+    "WorkloadOut",
     "responses",
 ]
 
@@ -398,6 +422,209 @@ def move_problems_to_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             for status, resp in op.get("responses", {}).items():
                 content = resp.get("content", {})
-                if str(status)[0] in "45" and "application/json" in content:
-                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                if str(status)[0] not in "45":
+                    continue
+                # FastAPI gives a model's extra responses the route's media type (text/html
+                # for the map pages); a problem document is always problem+json.
+                for media in ("application/json", "text/html"):
+                    if media in content:
+                        content[PROBLEM_MEDIA_TYPE] = content.pop(media)
+                        break
     return schema
+
+
+# --- metric results ---------------------------------------------------------------------------
+# Rows of metric results carry many columns (some depend on the data: device kinds, criterion
+# ids), so these models type the columns every row has and allow the rest.
+
+Count = int | str
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class RateOut(_Row):
+    """Case rates of a community or unit (small counts suppressed for some roles)."""
+
+    code: str
+    name: str | None
+    cases: Count | None = Field(description='a count, or "<3" when suppressed')
+    population: float | None = None
+    case_rate_per_10k: float | None = None
+    case_rate_per_10k_annual: float | None = None
+    suppressed: bool = False
+
+
+class RateList(_List):
+    """Case rates per community or rolled up, with an ``unassigned`` line."""
+
+    items: list[RateOut]
+
+
+class TrendOut(_Row):
+    """Cases of one month, or of one weekday and hour."""
+
+    code: str
+    cases: Count
+    suppressed: bool = False
+
+
+class TrendList(_List):
+    """A monthly series or an hour × weekday profile."""
+
+    items: list[TrendOut]
+
+
+class HotspotOut(_Row):
+    """Gi* of one community or grid cell."""
+
+    hotspot_gi_z: float | None
+    p_value: float | None
+    hotspot_class: str
+
+
+class HotspotList(_List):
+    """Hot and cold spots."""
+
+    items: list[HotspotOut]
+
+
+class ProtectionOut(_Row):
+    """Camera and compound metrics of a community or unit."""
+
+    code: str
+    name: str | None
+    camera_count: float | None
+    camera_working_ratio: float | None
+    camera_area_share: float | None
+    compound_compliance_ratio: float | None
+
+
+class ProtectionList(_List):
+    """Technical and physical protection."""
+
+    items: list[ProtectionOut]
+
+
+class BlindSpotOut(_Row):
+    """Community area outside working camera view."""
+
+    code: str
+    blind_area_m2: float
+
+
+class BlindSpotList(_List):
+    """Camera blind spots."""
+
+    items: list[BlindSpotOut]
+
+
+class CoverageOut(_Row):
+    """Coverage of a community or unit by one facility type."""
+
+    code: str
+    name: str | None
+    facility_covered_area_share: float | None
+    facility_covered_population_share: float | None
+    facility_uncovered_population: float | None
+
+
+class CoverageList(_List):
+    """Facility coverage, ranked by residents left out."""
+
+    items: list[CoverageOut]
+
+
+class GapOut(_Row):
+    """Community area outside every service area of a type."""
+
+    code: str
+    gap_area_m2: float
+    population: float
+
+
+class GapList(_List):
+    """Coverage gaps."""
+
+    items: list[GapOut]
+
+
+class WorkloadOut(_Row):
+    """Incidents per facility (small counts suppressed for some roles)."""
+
+    id: str
+    incidents_catchment: Count
+    incidents_within_radius: Count
+    suppressed: bool = False
+
+
+class WorkloadList(_List):
+    """Facility workload."""
+
+    items: list[WorkloadOut]
+
+
+class CandidateIn(BaseModel):
+    """A candidate site."""
+
+    id: str | None = Field(None, max_length=100)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class SitePlanIn(BaseModel):
+    """A site-planning request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facility_type: str = Field(min_length=1, max_length=64)
+    add: int = Field(ge=1, le=100, description="new sites to choose")
+    radius_m: float | None = Field(None, gt=0, le=50_000)
+    period: str | None = Field(None, max_length=40)
+    candidates: list[CandidateIn] | None = Field(
+        None, max_length=5000,
+        description="candidate points (EPSG:4326); default: compound centroids and a grid")
+    time_limit_s: float = Field(30.0, gt=0, le=120)
+
+
+class SiteOut(_Row):
+    """A chosen site."""
+
+    candidate_id: str
+    population_reached: float
+    population_newly_covered: float
+
+
+class SitePlanOut(_List):
+    """The chosen sites; coverage before and after in the provenance."""
+
+    items: list[SiteOut]
+
+
+class StandardOut(_Row):
+    """A community's score, status and to-do list, or a unit's creation rate."""
+
+    code: str | None
+
+
+class StandardList(_List):
+    """The safe-community standard applied."""
+
+    items: list[StandardOut]
+
+
+class TodoOut(_Row):
+    """A failed or unknown criterion."""
+
+    criterion_id: str
+    outcome: str
+    value: float | None
+    threshold: float
+    weight: float
+
+
+class TodoList(_List):
+    """A community's to-do list."""
+
+    items: list[TodoOut]

@@ -70,10 +70,21 @@ ENDPOINTS = [
     Endpoint("aggregates grid (geojson)", "/api/v1/aggregates/grid", "planner",
              (("period", "2025"), ("format", "geojson"))),
     Endpoint("catalogue", "/api/v1/catalogue", "client"),
-    # The metric endpoints (added on top of this framework); missing ones are reported as such.
-    Endpoint("rates", "/api/v1/rates", "client", (("period", "2025"),)),
-    Endpoint("hotspots", "/api/v1/hotspots", "client", (("period", "2025"),)),
-    Endpoint("coverage", "/api/v1/coverage", "client", (("period", "2025"),)),
+    Endpoint("rates by community", "/api/v1/rates", "client", (("period", "2025"),)),
+    Endpoint("rates vs last year, district", "/api/v1/rates", "client",
+             (("period", "2025"), ("compare", "last-year"), ("level", "district"))),
+    Endpoint("hot spots (rate)", "/api/v1/hotspots", "client", (("period", "2025"),)),
+    Endpoint("protection", "/api/v1/protection", "client", (("period", "2025"),)),
+    Endpoint("coverage police_office", "/api/v1/coverage", "client",
+             (("type", "police_office"),)),
+    Endpoint("gaps (geojson)", "/api/v1/gaps", "planner",
+             (("type", "police_office"), ("format", "geojson"))),
+    Endpoint("workload police_station", "/api/v1/workload", "client",
+             (("type", "police_station"), ("period", "2025"))),
+    Endpoint("standard by community", "/api/v1/standard", "client", (("period", "2025"),)),
+    Endpoint("standard by district", "/api/v1/standard", "client",
+             (("period", "2025"), ("level", "district"))),
+    Endpoint("map page: rates", "/maps/rates", "planner", (("period", "2025"),)),
 ]
 
 

@@ -79,6 +79,8 @@ class LayerSpec:
     geometry_required
         Whether a row with no geometry is rejected (incidents accept a null geometry when a
         ``community_code`` is given).
+    stored
+        Whether ``pingan load`` stores the layer (candidate sites are only read).
     """
 
     name: str
@@ -86,6 +88,7 @@ class LayerSpec:
     geometry: GeometryKind
     id_field: str | None
     geometry_required: bool = True
+    stored: bool = True
 
     @property
     def columns(self) -> list[str]:
@@ -230,6 +233,7 @@ _CANDIDATES = LayerSpec(
     name="candidates",
     geometry="point",
     id_field="id",
+    stored=False,
     fields=(
         Field("id", "str", False, ("编号", "候选点"), "candidate id (default: its row number)"),
         Field("name", "str", False, ("名称",), "name"),

@@ -36,10 +36,15 @@ subject (15 m), ``dome`` and ``plate`` cameras watch an entrance or a lane (20 m
 Camera coverage
 ---------------
 ``camera_area_share`` is exact polygon arithmetic: each community minus the union of the working
-sectors that touch it (:func:`geo.coverage.uncovered_parts`); overlapping sectors count once,
-faulty cameras cover nothing, and a camera in one community can cover a neighbour. The
-remainder is the blind-spot polygon. Device counts use the devices that existed during the
-period (:func:`geo.coverage.existing_during`), assigned to the community containing them.
+sectors that touch it (the subtraction behind :func:`geo.coverage.uncovered_parts`: Clipper2
+when pyclipr is installed, else GEOS); overlapping sectors count once, faulty cameras cover
+nothing, and a camera in one community (or in none) can cover a neighbour. The remainder is
+the blind-spot polygon, and its area gives the share. For a city's worth of cameras the
+sectors go to the subtraction as coordinate arrays (no shapely polygon per sector), and the
+communities a sector may touch are found from a grid of community boxes around its apex and
+its range, then by comparing extents (see :mod:`geo.coverage`). Device counts use the
+devices that existed during the period (:func:`geo.coverage.existing_during`), assigned to
+the community containing them.
 
 Compound compliance
 -------------------
@@ -54,7 +59,7 @@ profile to override.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -72,16 +77,21 @@ from geo.coverage import (
     _check_frame,
     _check_same_crs,
     _codes,
+    _dop_pairs,
     _geoms,
     _names,
+    _polygon_dops,
+    _polygon_rings,
     _population,
     _present,
     _project,
     _project_xy,
+    _ranges,
+    _Rings,
+    _subtract_covers,
     _workers,
     choose_metric_crs,
     existing_during,
-    uncovered_parts,
 )
 from geo.crs import grid_bearing_deg
 from geo.layers import COMPOUND_MEASURES, DEVICE_KINDS
@@ -176,9 +186,21 @@ def _sectors(
     arc_segments: int,
     default_range_m: Mapping[str, float],
 ) -> NDArray[np.object_]:
+    x, y, bearing, fov, range_m = _sector_params(devices, geoms, crs, default_range_m)
+    return sector_polygons(x, y, bearing, fov, range_m, arc_segments)
+
+
+def _sector_params(
+    devices: gpd.GeoDataFrame,
+    geoms: NDArray[np.object_],
+    crs: pyproj.CRS,
+    default_range_m: Mapping[str, float],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+           NDArray[np.float64]]:
+    """Apex ``x``, ``y`` in ``crs``, grid bearing, field of view and range of each device."""
     _check_points_present(geoms)
     if not len(geoms):
-        return np.empty(0, dtype=object)
+        return np.empty(0), np.empty(0), np.empty(0), np.empty(0), np.empty(0)
     kind = devices["kind"].astype("string")
     azimuth = _numbers(devices, "azimuth_deg")
     fov = _numbers(devices, "fov_deg")
@@ -189,7 +211,7 @@ def _sectors(
         raise ValueError(f"devices: range_m must be > 0; got {float(np.nanmin(range_m))}")
     no_range = ~np.isfinite(range_m)
     if no_range.any():
-        unknown = sorted(set(kind[no_range].fillna("<missing>")) - set(default_range_m))
+        unknown = sorted(set(kind[no_range].fillna("<missing>").unique()) - set(default_range_m))
         if unknown:
             raise ValueError(
                 f"default_range_m has no range for kind(s) {', '.join(unknown)} and those "
@@ -201,14 +223,14 @@ def _sectors(
                 f"default_range_m must give ranges > 0; got {dict(default_range_m)!r}")
         range_m = range_m.copy()
         range_m[no_range] = defaults
-    lonlat = _project_xy(geoms, devices.crs, 4326)
     xy = _project_xy(geoms, devices.crs, crs)
     bearing = np.full(len(geoms), np.nan)
     has_azimuth = np.isfinite(azimuth)
     if has_azimuth.any():
+        lonlat = _project_xy(geoms[has_azimuth], devices.crs, 4326)
         bearing[has_azimuth] = grid_bearing_deg(
-            azimuth[has_azimuth], lonlat[has_azimuth, 0], lonlat[has_azimuth, 1], crs)
-    return sector_polygons(xy[:, 0], xy[:, 1], bearing, fov, range_m, arc_segments)
+            azimuth[has_azimuth], lonlat[:, 0], lonlat[:, 1], crs)
+    return xy[:, 0], xy[:, 1], bearing, fov, range_m
 
 
 def sector_polygons(
@@ -244,6 +266,112 @@ def sector_polygons(
     ValueError
         When ``arc_segments`` < 4 or the arrays differ in length.
     """
+    out = np.empty(len(x), dtype=object)
+    for rows, coords in _sector_shapes(x, y, bearing_deg, fov_deg, range_m, arc_segments):
+        out[rows] = shapely.polygons(coords)
+    return out
+
+
+def _sector_rings(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    bearing_deg: NDArray[np.float64],
+    fov_deg: NDArray[np.float64],
+    range_m: NDArray[np.float64],
+    arc_segments: int,
+) -> _Rings:
+    """The rings :func:`sector_polygons` would build, as one block of coordinates.
+
+    Every ring runs clockwise (bearings grow clockwise), which is all
+    :func:`geo.coverage._subtract_clipper` asks of covers.
+    """
+    blocks: list[NDArray[np.float64]] = []
+    owners: list[NDArray[np.int64]] = []
+    lengths: list[NDArray[np.int64]] = []
+    for rows, coords in _sector_shapes(x, y, bearing_deg, fov_deg, range_m, arc_segments):
+        ring = coords[:, :-1]  # the closing vertex is left out
+        blocks.append(ring.reshape(-1, 2))
+        owners.append(rows.astype(np.int64))
+        lengths.append(np.full(len(rows), ring.shape[1], dtype=np.int64))
+    if not blocks:
+        empty = np.empty(0, dtype=np.int64)
+        return _Rings(np.empty((0, 2)), np.zeros(1, dtype=np.int64), empty, empty.astype(bool))
+    length = np.concatenate(lengths)
+    return _Rings(np.concatenate(blocks), np.concatenate([[0], np.cumsum(length)]),
+                  np.concatenate(owners), np.ones(len(length), dtype=bool))
+
+
+def _sector_pairs(
+    areas: NDArray[np.object_],
+    area_rings: _Rings,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    range_m: NDArray[np.float64],
+    rings: _Rings,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(area, sector) positions of the sectors that may meet each area, sorted by area.
+
+    A sector lies within its range of its apex. Candidates come from a grid over the areas'
+    boxes grown by the longest range (each apex looks up the areas listed in its cell), then
+    the area's box grown by the sector's own range; they are kept when the sector's and the
+    area's extents overlap along every direction (:func:`geo.coverage._dop_pairs`). Every
+    sector that meets an area is kept, with a few that only come close.
+    """
+    none = np.empty(0, dtype=np.int64)
+    b = shapely.bounds(areas)
+    usable = np.flatnonzero(np.isfinite(b).all(axis=1))
+    if not len(x) or not len(usable):
+        return none, none
+    grow = float(range_m.max()) * (1.0 + 1e-9)
+    box = b[usable] + np.array([-grow, -grow, grow, grow])
+    cell = max(float(np.median(np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]))) / 4.0,
+               grow, 1e-9)
+    x0, y0 = box[:, 0].min(), box[:, 1].min()
+    first = np.floor((box[:, :2] - [x0, y0]) / cell).astype(np.int64)
+    last = np.floor((box[:, 2:] - [x0, y0]) / cell).astype(np.int64)
+    columns = int(last[:, 0].max()) + 1
+    rows = int(last[:, 1].max()) + 1
+    # (cell, area) for every grid cell each grown box covers
+    span = last - first + 1
+    per_area = span[:, 0] * span[:, 1]
+    k = _ranges(np.zeros(len(usable), dtype=np.int64), per_area)
+    owner = np.repeat(np.arange(len(usable)), per_area)
+    cx = first[owner, 0] + k % span[owner, 0]
+    cy = first[owner, 1] + k // span[owner, 0]
+    entry = cy * columns + cx
+    order = np.argsort(entry, kind="stable")
+    entry, entry_area = entry[order], usable[owner[order]]
+    # each apex looks up the areas listed in its cell
+    ax = np.floor((x - x0) / cell)
+    ay = np.floor((y - y0) / cell)
+    inside = (ax >= 0) & (ax < columns) & (ay >= 0) & (ay < rows)
+    apex_cell = np.where(inside, ay * columns + ax, -1).astype(np.int64)
+    lo = np.searchsorted(entry, apex_cell, side="left")
+    count = np.searchsorted(entry, apex_cell, side="right") - lo
+    sector = np.repeat(np.arange(len(x), dtype=np.int64), count)
+    area = entry_area[_ranges(lo, count)]
+    r = range_m[sector] * (1.0 + 1e-9)
+    bb = b[area]
+    near = ((x[sector] >= bb[:, 0] - r) & (x[sector] <= bb[:, 2] + r)
+            & (y[sector] >= bb[:, 1] - r) & (y[sector] <= bb[:, 3] + r))
+    return _dop_pairs(area[near], sector[near], _polygon_dops(area_rings, len(areas)),
+                      _polygon_dops(rings, len(x)))
+
+
+def _sector_shapes(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    bearing_deg: NDArray[np.float64],
+    fov_deg: NDArray[np.float64],
+    range_m: NDArray[np.float64],
+    arc_segments: int,
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float64]]]:
+    """Closed sector rings, one ``(rows, coords)`` per shape (circle or sector, segments).
+
+    ``coords`` is a ``(len(rows), ring length, 2)`` array. A sector ring is apex,
+    segments + 1 arc points, apex; a circle ring is its points and the first one again, so
+    every ring closes on identical coordinates.
+    """
     _check_arc_segments(arc_segments)
     n = len(x)
     if not all(len(a) == n for a in (y, bearing_deg, fov_deg, range_m)):
@@ -253,10 +381,6 @@ def sector_polygons(
     segments = np.where(
         circle, arc_segments,
         np.maximum(1, np.ceil(np.round(arc_segments * fov / 360.0, 9)))).astype(np.int64)
-    out = np.empty(n, dtype=object)
-    # Rings of one shape (circle or sector, number of segments) are built as one (rows, ring
-    # length, 2) array: a sector ring is apex, segments + 1 arc points, apex; a circle ring is
-    # its points and the first one again, so every ring closes on identical coordinates.
     for is_circle, m in sorted(set(zip(circle.tolist(), segments.tolist(), strict=True))):
         rows = np.flatnonzero((circle == is_circle) & (segments == m))
         r = range_m[rows][:, None]
@@ -274,8 +398,7 @@ def sector_polygons(
             coords[:, 0, 1] = coords[:, -1, 1] = y[rows]
             coords[:, 1:-1, 0] = x[rows][:, None] + r * np.sin(angle)
             coords[:, 1:-1, 1] = y[rows][:, None] + r * np.cos(angle)
-        out[rows] = shapely.polygons(coords)
-    return out
+        yield rows, coords
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,11 +530,17 @@ def camera_metrics(
     dev_geoms = _geoms(devices)
     owner = _assign(dev_geoms, _geoms(communities))
 
-    sectors = _sectors(devices[is_camera & working], dev_geoms[is_camera & working], crs,
-                       arc_segments, default_range_m)
-    blind = uncovered_parts(comm, sectors, workers=workers)
+    seeing = is_camera & working
+    apex_x, apex_y, bearing, fov, range_m = _sector_params(
+        devices[seeing], dev_geoms[seeing], crs, default_range_m)
+    view = (apex_x, apex_y, bearing, fov, range_m, arc_segments)
+    rings = _sector_rings(*view)
+    comm_rings = _polygon_rings(comm)
+    pair_comm, pair_sector = _sector_pairs(comm, comm_rings, apex_x, apex_y, range_m, rings)
+    cut = _subtract_covers(comm, comm_rings, pair_comm, pair_sector, rings=lambda: rings,
+                           polygons=lambda: sector_polygons(*view), workers=_workers(workers))
     area = shapely.area(comm)
-    blind_area = shapely.area(blind)
+    blind_area = cut.left_m2
     positive = area > 0
     area_share = np.where(positive, 1.0 - blind_area / np.where(positive, area, 1.0), np.nan)
 
@@ -453,9 +582,9 @@ def camera_metrics(
         known = located & np.isfinite(where)
         unassigned = int((located & ~np.isfinite(where)).sum())
         seen = np.zeros(len(incidents), dtype=bool)
-        if len(sectors) and known.any():
+        if len(apex_x) and known.any():
             rows = np.flatnonzero(known)
-            hit, _ = shapely.STRtree(sectors).query(
+            hit, _ = shapely.STRtree(sector_polygons(*view)).query(
                 shapely.points(inc_xy[rows]), predicate="intersects")
             seen[rows[np.unique(hit)]] = True
         slot = where[known].astype(np.int64)
@@ -465,19 +594,23 @@ def camera_metrics(
     frame["incidents_in_view"] = in_view
     frame["incidents_in_view_share"] = (
         _ratio(in_view, total) if incidents is not None else np.full(n, np.nan))
-    present_kinds = sorted(set(kind) - set(DEVICE_KINDS) - {"<missing>"})
+    present_kinds = sorted(set(kind.unique()) - set(DEVICE_KINDS) - {"<missing>"})
     for k in (*DEVICE_KINDS, *present_kinds):
         frame[f"devices_{k}"] = np.bincount(
             owner[assigned & (kind == k).to_numpy(dtype=bool)], minlength=n)
 
-    has_blind = ~shapely.is_empty(blind) & (blind_area > 0)
+    has_blind = blind_area > 0
+    to_wgs84 = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    wgs84 = pyproj.CRS.from_user_input(communities.crs) == pyproj.CRS.from_epsg(4326)
+    blind = cut.geometries(to_wgs84.transform,
+                           untouched=_geoms(communities) if wgs84 else None)
     blind_spots = gpd.GeoDataFrame(
         {
             "code": pd.array(codes[has_blind], dtype="string"),
             "name": frame["name"].to_numpy()[has_blind],
             "blind_area_m2": blind_area[has_blind],
         },
-        geometry=_project(blind[has_blind], crs, 4326),
+        geometry=blind[has_blind],
         crs=4326,
     )
     return CameraMetrics(
@@ -685,7 +818,7 @@ def _working(devices: gpd.GeoDataFrame) -> NDArray[np.bool_]:
     if "status" not in devices.columns:
         return np.ones(len(devices), dtype=bool)
     status = devices["status"].astype("string").str.strip().str.lower()
-    unknown = sorted(set(status.dropna()) - set(_STATUSES))
+    unknown = sorted(set(status.dropna().unique()) - set(_STATUSES))
     if unknown:
         raise ValueError(
             f"devices: status must be working or faulty (or missing, meaning working); got "

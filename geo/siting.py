@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,12 @@ from geo.coverage import (
     place_population,
 )
 from geo.period import Period, parse_period
+
+#: Most candidate–demand pairs within the radius a plan may walk (a larger radius or more
+#: candidates is refused with a ValueError that says so).
+MAX_PAIRS = 30_000_000
+#: Pairs per KD-tree query chunk (bounds memory: about 50 bytes a pair while a chunk is held).
+PAIRS_PER_CHUNK = 1_000_000
 
 __all__ = ["SitePlan", "candidate_sites", "plan_facility_sites", "plan_sites"]
 
@@ -324,13 +331,23 @@ def plan_sites(
     before = float(weights[covered_before].sum())
 
     # Which uncovered demand each candidate reaches (candidates without a point reach none).
+    # Pairs are counted first (cheap) and then walked in bounded chunks, so a large radius
+    # costs time in proportion to the pairs but never memory.
     usable = np.flatnonzero(cand_ok)
-    reach_lists: list[list[int]] = [[] for _ in range(len(cand_xy))]
-    if len(open_rows) and len(usable):
-        found = cKDTree(demand_xy[open_rows]).query_ball_point(cand_xy[usable], r=radius)
-        for j, rows in zip(usable, found, strict=True):
-            reach_lists[j] = rows
-    reach = np.array([weights[open_rows[r]].sum() if r else 0.0 for r in reach_lists])
+    open_w = weights[open_rows]
+    tree = cKDTree(demand_xy[open_rows]) if len(open_rows) else None
+    counts = np.zeros(len(cand_xy), dtype=np.int64)
+    if tree is not None and len(usable):
+        counts[usable] = tree.query_ball_point(cand_xy[usable], r=radius, return_length=True)
+    pairs = int(counts.sum())
+    if pairs > MAX_PAIRS:
+        raise ValueError(
+            f"the candidates reach {pairs:,} uncovered demand points in all (limit {MAX_PAIRS:,}):"
+            f" radius_m={radius:g} is too large for {len(usable):,} candidates; use a smaller "
+            f"radius or fewer candidates")
+    reach = np.zeros(len(cand_xy))
+    for j, rows in _balls(tree, cand_xy, usable, counts, radius):
+        reach[j] = open_w[rows].sum()
     reaching = np.flatnonzero(reach > 0)
     # Strongest first (most uncovered residents within reach), ties in input order.
     strongest = reaching[np.argsort(-reach[reaching], kind="stable")]
@@ -343,20 +360,19 @@ def plan_sites(
             f"{len(reaching)} candidates reach uncovered residents; kept the {max_candidates} "
             f"that alone reach the most (max_candidates), dropped {len(reaching) - max_candidates}"
         )
-    rows_by_set = _merge_rows(kept, reach_lists, len(open_rows))
-    while len(kept) > 1 and len(rows_by_set) * len(kept) > max_matrix_cells:
+    group_of, n_rows = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
+    while len(kept) > 1 and n_rows * len(kept) > max_matrix_cells:
         # Fewer candidates also merge into fewer rows: shrink by the square root of the excess.
-        excess = len(rows_by_set) * len(kept) / max_matrix_cells
+        excess = n_rows * len(kept) / max_matrix_cells
         count = max(1, min(len(kept) - 1, int(len(kept) / math.sqrt(excess) * 0.95)))
         kept = np.sort(strongest[:count])
-        rows_by_set = _merge_rows(kept, reach_lists, len(open_rows))
+        group_of, n_rows = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
     if len(kept) < min(len(reaching), max_candidates):
         notes.append(
             f"kept the {len(kept)} candidates that alone reach the most uncovered residents so "
-            f"that the model ({len(rows_by_set)} demand rows x {len(kept)} candidates) stays "
+            f"that the model ({n_rows} demand rows x {len(kept)} candidates) stays "
             f"within max_matrix_cells={max_matrix_cells}"
         )
-    n_rows = len(rows_by_set)
 
     chosen_cols: list[int] = []
     solver_status = solution_status = "not run"
@@ -365,17 +381,22 @@ def plan_sites(
         notes.append(f"only {len(kept)} candidates reach uncovered residents: placing {k_used} "
                      f"sites instead of {k}")
     if n_rows and k_used:
-        groups = list(rows_by_set.values())
-        representative = open_rows[[g[0] for g in groups]]
-        row_weights = np.array([weights[open_rows[g]].sum() for g in groups])
+        in_model = np.flatnonzero(group_of >= 0)
+        # The first demand point of each group represents it; the group's residents are summed.
+        order = in_model[np.argsort(group_of[in_model], kind="stable")]
+        starts = np.flatnonzero(np.r_[True, np.diff(group_of[order]) != 0])
+        first = order[starts]
+        representative = open_rows[first]
+        row_weights = np.bincount(group_of[in_model], weights=open_w[in_model],
+                                  minlength=n_rows)
         dx = demand_xy[representative, 0][:, None] - cand_xy[kept, 0][None, :]
         dy = demand_xy[representative, 1][:, None] - cand_xy[kept, 1][None, :]
         cost = np.sqrt(dx * dx + dy * dy)
         # Coverage is decided once, by the KD-tree that built the groups; where a distance is
         # within a rounding error of the radius the matrix follows that decision.
         member = np.zeros(cost.shape, dtype=bool)
-        for g_row, key in enumerate(rows_by_set):
-            member[g_row, list(key)] = True
+        for col, (_, rows) in enumerate(_balls(tree, cand_xy, kept, counts, radius)):
+            member[group_of[rows], col] = True
         cost = np.where(member, np.minimum(cost, radius),
                         np.maximum(cost, np.nextafter(radius, np.inf)))
         model = MCLP.from_cost_matrix(cost, row_weights, service_radius=radius,
@@ -536,22 +557,67 @@ def plan_facility_sites(
                       max_matrix_cells=max_matrix_cells)
 
 
-def _merge_rows(
-    kept: NDArray[np.int64], reach_lists: list[list[int]], n_open: int
-) -> dict[tuple[int, ...], list[int]]:
+def _balls(tree: cKDTree | None, cand_xy: NDArray[np.float64], which: NDArray[np.int64],
+           counts: NDArray[np.int64], radius: float
+           ) -> Iterator[tuple[int, NDArray[np.int64]]]:
+    """Yield ``(candidate, open demand rows within radius)`` for ``which``, in its order.
+
+    The KD-tree is queried in chunks of at most :data:`PAIRS_PER_CHUNK` pairs (by ``counts``),
+    so memory stays bounded whatever the radius.
+    """
+    if tree is None or not len(which):
+        for j in which:
+            yield int(j), np.empty(0, dtype=np.int64)
+        return
+    start = 0
+    cum = np.cumsum(counts[which])
+    while start < len(which):
+        base = cum[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(cum, base + PAIRS_PER_CHUNK, side="right")))
+        chunk = which[start:stop]
+        for j, rows in zip(chunk, tree.query_ball_point(cand_xy[chunk], r=radius),
+                           strict=True):
+            yield int(j), np.asarray(rows, dtype=np.int64)
+        start = stop
+
+
+def _merge_rows(kept: NDArray[np.int64], tree: cKDTree | None, cand_xy: NDArray[np.float64],
+                counts: NDArray[np.int64], radius: float, n_open: int
+                ) -> tuple[NDArray[np.int64], int]:
     """Group uncovered demand points by the set of kept candidates (columns) reaching them.
 
-    Points no kept candidate reaches are left out; the others, grouped, become the model's rows.
+    Each point's set is fingerprinted by two sums of random 64-bit keys of its candidates (a
+    collision needs two different sets to agree on 128 bits: about n²/2¹²⁹ for n points).
+
+    Returns
+    -------
+    group_of : ndarray
+        The model row of each open demand point, -1 for points no kept candidate reaches
+        (left out of the model).
+    n_rows : int
+        Number of rows.
     """
-    members: list[list[int]] = [[] for _ in range(n_open)]
-    for col, j in enumerate(kept):
-        for r in reach_lists[j]:
-            members[r].append(col)
-    rows_by_set: dict[tuple[int, ...], list[int]] = {}
-    for r, reached in enumerate(members):
-        if reached:
-            rows_by_set.setdefault(tuple(reached), []).append(r)
-    return rows_by_set
+    keys = np.random.default_rng(0x5EED).integers(
+        0, np.iinfo(np.uint64).max, size=(len(kept), 2), dtype=np.uint64, endpoint=True)
+    fingerprint = np.zeros((n_open, 2), dtype=np.uint64)
+    hit = np.zeros(n_open, dtype=bool)
+    for col, (_, rows) in enumerate(_balls(tree, cand_xy, kept, counts, radius)):
+        fingerprint[rows] += keys[col]  # wraps modulo 2**64 (rows are distinct)
+        hit[rows] = True
+    group_of = np.full(n_open, -1, dtype=np.int64)
+    reached = np.flatnonzero(hit)
+    if not len(reached):
+        return group_of, 0
+    _, inverse = np.unique(fingerprint[reached], axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    n_rows = int(inverse.max()) + 1
+    # Rows numbered by their first demand point, so the model does not depend on the keys.
+    first = np.full(n_rows, n_open, dtype=np.int64)
+    np.minimum.at(first, inverse, reached)
+    rank = np.empty(n_rows, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(n_rows)
+    group_of[reached] = rank[inverse]
+    return group_of, n_rows
 
 
 def _within(xy: NDArray[np.float64], targets: NDArray[np.float64], radius: float

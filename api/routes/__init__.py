@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import aggregates, audit, auth, catalogue, communities, incidents, loads, profiles
+from api.routes import (
+    aggregates,
+    audit,
+    auth,
+    catalogue,
+    communities,
+    coverage,
+    incidents,
+    loads,
+    profiles,
+    rates,
+    standard,
+)
 
 __all__ = ["API_PREFIX", "RESOURCE_ROUTERS", "api_router"]
 
@@ -21,6 +33,9 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     communities.router,
     incidents.router,
     aggregates.router,
+    rates.router,
+    coverage.router,
+    standard.router,
     catalogue.router,
     profiles.router,
     loads.router,

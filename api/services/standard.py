@@ -8,17 +8,14 @@ profile version.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import sqlalchemy as sa
 
-from api.models import profiles
+from api import profiles as profile_store
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.coverage import (
     camera_result,
@@ -35,7 +32,6 @@ from api.services.rates import (
 from geo.catalogue import CATALOGUE, metric
 from geo.period import Period, parse_period
 from geo.standard import (
-    DEFAULT_PROFILE_PATH,
     STATUS_LABELS_ZH,
     Evaluation,
     MetricRequest,
@@ -47,7 +43,7 @@ from geo.standard import (
 )
 
 __all__ = ["active_profile", "catalogue_frame", "evaluation", "metric_values",
-           "save_profile", "standard_report", "todo_report"]
+           "standard_report", "todo_report"]
 
 
 def catalogue_frame() -> pd.DataFrame:
@@ -71,8 +67,8 @@ def active_profile(ctx: ServiceContext, source: str | Path | None = None) -> Pro
     ctx
         Service context.
     source
-        A profile file; default the latest profile stored by an administrator, else the
-        built-in ``beijing-safe-community``.
+        A profile file; default the active stored profile (:func:`api.profiles.active_profile`:
+        the latest upload, else the built-in ``beijing-safe-community``).
 
     Returns
     -------
@@ -85,43 +81,8 @@ def active_profile(ctx: ServiceContext, source: str | Path | None = None) -> Pro
     """
     if source is not None:
         return load_profile(Path(source))
-    text = stored_profile_text(ctx)
-    if text is not None:
-        return load_profile(text)
-    return load_profile(DEFAULT_PROFILE_PATH)
-
-
-def stored_profile_text(ctx: ServiceContext) -> str | None:
-    """The TOML text of the latest stored profile, or ``None``."""
     with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(profiles.c.content).order_by(profiles.c.id.desc())
-                           .limit(1)).first()
-    return None if row is None else str(row[0])
-
-
-def save_profile(conn: sa.Connection, text: str, *, created_by: str | None) -> Profile:
-    """Validate and store a new profile version (the active one from now on).
-
-    Raises
-    ------
-    geo.standard.ProfileError
-        If the text is not a valid profile.
-    FileExistsError
-        If this name and version are stored with different content.
-    """
-    prof = load_profile(text if "\n" in text or "=" in text else text + "\n")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    existing = conn.execute(sa.select(profiles.c.content_hash).where(
-        profiles.c.name == prof.name, profiles.c.version == prof.version)).first()
-    if existing is not None:
-        if existing[0] == digest:
-            return prof
-        raise FileExistsError(f"profile {prof.name!r} version {prof.version!r} already exists "
-                              f"with other content; give the new one another version")
-    conn.execute(profiles.insert().values(
-        name=prof.name, version=prof.version, content=text, content_hash=digest,
-        created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), created_by=created_by))
-    return prof
+        return profile_store.active_profile(conn).profile
 
 
 # --- metric values ----------------------------------------------------------------------------

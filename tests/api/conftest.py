@@ -15,6 +15,12 @@ from api.loading import load_file
 sys.path.insert(0, str(Path(__file__).parent))
 from lattice import lattice_communities, lattice_incidents
 
+# The HTTP API tests' fixtures ``city``, ``client`` and ``fresh`` (named in __all__ so that
+# linters keep these imports).
+from tests.api.test_app_support import city_fixture, client_fixture, fresh_fixture
+
+__all__ = ["city_fixture", "client_fixture", "fresh_fixture"]
+
 
 @pytest.fixture
 def lattice_db(engine, tmp_path: Path):

@@ -21,11 +21,6 @@ from api.auth import (
 from api.errors import RateLimitedError
 from api.models import api_keys, audit_log
 from api.ratelimit import RateLimiter
-from tests.api.test_app_support import (  # noqa: F401
-    city_fixture,
-    client_fixture,
-    fresh_fixture,
-)
 
 
 def failed_auth_rows(engine) -> list[tuple]:

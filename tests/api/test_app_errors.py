@@ -13,10 +13,6 @@ from api.errors import STATUS_TABLE, status_of
 from api.profiles import ProfileConflictError
 from geo.readers import InputError
 from geo.standard import ProfileError, ProfileProblem
-from tests.api.test_app_support import (  # noqa: F401
-    city_fixture,
-    client_fixture,
-)
 
 
 def problem(response, status: int, slug: str) -> dict:
@@ -53,6 +49,17 @@ def test_bad_parameters_are_422_with_the_field(client, city, params, field, text
         assert body["errors"][0]["field"] == field and text in body["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(("path", "params", "field"), [
+    ("/api/v1/incidents", {"category": "\x00"}, "query.category"),
+    ("/api/v1/communities/C%001", {}, "path"),
+    ("/api/v1/profiles/x", {"version": "1\x00"}, "query.version"),
+])
+def test_nul_characters_are_refused_before_any_query(client, city, path, params, field):
+    body = problem(client.get(path, params=params, headers=city.headers("admin")), 422,
+                   "invalid-parameter")
+    assert body["errors"][0]["field"] == field
+
+
 def test_status_table_maps_domain_errors():
     assert status_of(ProfileError([ProfileProblem(1, "name", "missing")])) == 422
     assert status_of(InputError("bad file")) == 422
@@ -78,11 +85,14 @@ def _app_with_failures(city) -> TestClient:
     def missing() -> None:
         raise KeyError("no community with code 'Z'")
 
+    def bad_data() -> None:
+        raise sa.exc.DataError("SELECT * FROM incidents WHERE category = %s", {}, Exception("x"))
+
     def bad_value() -> None:
         raise ValueError("radius_m must be > 0; got -1")
 
     for path, fn in (("/boom", boom), ("/db", db_down), ("/missing", missing),
-                     ("/bad", bad_value)):
+                     ("/bad", bad_value), ("/data", bad_data)):
         app.add_api_route(path, fn)
     return TestClient(app, raise_server_exceptions=False)
 
@@ -104,3 +114,5 @@ def test_domain_errors_map_through_the_table(city):
             "no community with code 'Z'")
         assert problem(c.get("/bad"), 400, "bad-request")["detail"] == (
             "radius_m must be > 0; got -1")
+        data = problem(c.get("/data"), 400, "bad-request")
+        assert "SELECT" not in str(data) and "cannot be used by the database" in data["detail"]

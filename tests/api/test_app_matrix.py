@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_app_support import (  # noqa: F401
+from tests.api.test_app_support import (
     ROLES,
-    city_fixture,
-    client_fixture,
     incident_points,
 )
 
@@ -98,6 +96,41 @@ MATRIX: list[Row] = [
         request={"content": BAD_PROFILE.encode(), "headers": {"Content-Type": "text/plain"}}),
     Row("POST", "/api/v1/loads/communities", "/api/v1/loads/{layer}", only(A, ok=422),
         request=_STRICT_BAD_UPLOAD),
+    Row("GET", "/api/v1/rates", "/api/v1/rates", everyone(), {"period": "2025"}),
+    Row("GET", "/api/v1/rates", "/api/v1/rates", everyone(),
+        {"period": "2025", "compare": "last-year", "level": "district", "format": "geojson"}),
+    Row("GET", "/api/v1/rates", "/api/v1/rates", everyone(), {"format": "csv"}),
+    Row("GET", "/api/v1/trend", "/api/v1/trend", everyone(), {"period": "2025"}),
+    Row("GET", "/api/v1/trend", "/api/v1/trend", everyone(),
+        {"period": "2025", "community": "C3", "by": "hour-weekday", "format": "csv"}),
+    Row("GET", "/api/v1/trend", "/api/v1/trend", everyone(404), {"community": "ZZ"}),
+    Row("GET", "/api/v1/hotspots", "/api/v1/hotspots", everyone(), {"period": "2025"}),
+    Row("GET", "/api/v1/hotspots", "/api/v1/hotspots", everyone(),
+        {"period": "2025", "on": "grid", "format": "geojson"}),
+    Row("GET", "/api/v1/hotspots", "/api/v1/hotspots", everyone(422),
+        {"on": "grid", "cell_m": "100"}),
+    Row("GET", "/api/v1/protection", "/api/v1/protection", everyone()),
+    Row("GET", "/api/v1/protection", "/api/v1/protection", everyone(),
+        {"level": "district", "format": "geojson"}),
+    Row("GET", "/api/v1/protection/blind-spots", "/api/v1/protection/blind-spots", everyone()),
+    Row("GET", "/api/v1/coverage", "/api/v1/coverage", everyone(), {"type": "police_office"}),
+    Row("GET", "/api/v1/coverage", "/api/v1/coverage", everyone(400), {"type": "fire_station"}),
+    Row("GET", "/api/v1/gaps", "/api/v1/gaps", everyone(), {"type": "police_office"}),
+    Row("GET", "/api/v1/workload", "/api/v1/workload", everyone(),
+        {"type": "police_office", "period": "2025"}),
+    Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(),
+        request={"json": {"facility_type": "police_office", "add": 1, "time_limit_s": 20}}),
+    Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(422),
+        request={"json": {"facility_type": "police_office", "add": 0}}),
+    Row("GET", "/api/v1/standard", "/api/v1/standard", everyone(), {"period": "2025"}),
+    Row("GET", "/api/v1/standard", "/api/v1/standard", everyone(),
+        {"level": "district", "format": "csv"}),
+    Row("GET", "/api/v1/standard/todo/C1", "/api/v1/standard/todo/{code}", everyone()),
+    Row("GET", "/api/v1/standard/todo/ZZ", "/api/v1/standard/todo/{code}", everyone(404)),
+    *[Row("GET", f"/maps/{kind}", "/maps/{kind}", everyone(), {"period": "2025"})
+      for kind in ("incidents", "rates", "hotspots", "protection", "coverage", "standard")],
+    Row("GET", "/maps/hotspots", "/maps/{kind}", everyone(), {"period": "2025", "on": "grid"}),
+    Row("GET", "/maps/roads", "/maps/{kind}", everyone(422)),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A)),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A), {"format": "csv"}),
 ]

@@ -12,11 +12,10 @@ from api.app import create_app
 from api.deps import SessionDep, SettingsDep, render_report
 from api.privacy import Disclosure, suppress, suppressed_label
 from api.services import Report
-from tests.api.test_app_support import (  # noqa: F401
+from tests.api.test_app_support import (
+    DATA_VERSION,
     X0,
     Y0,
-    city_fixture,
-    client_fixture,
 )
 
 
@@ -127,4 +126,4 @@ def test_render_report_lays_the_service_provenance_over_the_request_one(city):
     assert body["items"] == [{"code": "C1", "value": 0.5}]
     assert body["provenance"]["period"] == "2025"
     assert body["provenance"]["metric_crs"] == "EPSG:4548"
-    assert body["provenance"]["data_version"] == 2
+    assert body["provenance"]["data_version"] == DATA_VERSION

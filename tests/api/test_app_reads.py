@@ -10,15 +10,14 @@ import pytest
 from shapely.geometry import Point, shape
 
 from geo.catalogue import CATALOGUE
-from tests.api.test_app_support import (  # noqa: F401
+from tests.api.test_app_support import (
     CELL_M,
     CLUSTERS,
     COUNTS_2025,
+    DATA_VERSION,
     POPULATION,
     X0,
     Y0,
-    city_fixture,
-    client_fixture,
     cluster_cells,
     incident_points,
 )
@@ -31,14 +30,15 @@ def get(client, city, path, role="admin", **params):
 
 
 def test_health_and_version(client):
-    assert client.get("/health").json() == {"status": "ok", "database": "ok", "data_version": 2}
+    assert client.get("/health").json() == {"status": "ok", "database": "ok",
+                                             "data_version": DATA_VERSION}
     from importlib import resources
 
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory(str(resources.files("api") / "migrations")).get_current_head()
     v = client.get("/version").json()
-    assert (v["api"], v["schema_revision"], v["data_version"]) == ("v1", head, 2)
+    assert (v["api"], v["schema_revision"], v["data_version"]) == ("v1", head, DATA_VERSION)
 
 
 def test_health_is_503_when_the_database_is_unreachable(tmp_path):
@@ -67,7 +67,7 @@ def test_communities_list_filters_and_pages(client, city):
     assert body["items"][0] == {"code": "C1", "name": "和平社区", "subdistrict_code": "S11",
                                 "subdistrict": "东华门街道", "district_code": "D1",
                                 "district": "东城区", "population": 10000.0, "households": None}
-    assert body["provenance"]["data_version"] == 2
+    assert body["provenance"]["data_version"] == DATA_VERSION
     d2 = get(client, city, "/api/v1/communities", district="西城区").json()
     assert [c["code"] for c in d2["items"]] == ["C3", "C4"]
     s = get(client, city, "/api/v1/communities", subdistrict="S12").json()
@@ -88,7 +88,7 @@ def test_one_community_as_json_and_geojson(client, city):
     feature = geo.json()["features"][0]
     assert shape(feature["geometry"]).bounds == pytest.approx(
         (X0 + 0.03, Y0, X0 + 0.04, Y0 + 0.01))
-    assert geo.json()["pingan"]["data_version"] == 2
+    assert geo.json()["pingan"]["data_version"] == DATA_VERSION
     assert client.get("/api/v1/communities/NOPE", headers=city.headers("admin")
                       ).status_code == 404
 
@@ -101,7 +101,7 @@ def test_communities_csv_has_a_bom_and_chinese_text(client, city):
     rows = list(csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#")))
     assert [(r["code"], r["name"]) for r in rows] == [
         ("C1", "和平社区"), ("C2", "安定社区"), ("C3", "金融街社区"), ("C4", "月坛社区")]
-    assert "# data_version: 2" in text
+    assert f"# data_version: {DATA_VERSION}" in text
 
 
 def test_incidents_of_a_period_with_positions(client, city):

@@ -9,7 +9,8 @@ four squares of 0.01 degrees in a row from west to east (C1, C2, C3, C4). Incide
 sit in tight clusters at the centre of one 250 m cell of the fixed grid (EPSG:4548, cell edges
 at multiples of 250 m) inside each community: C1 5, C2 2, C3 4, C4 1, and one outside every
 community (east of C4, unassigned). One more 2025 record has no location but the community
-code C3, and one record of 2024 lies in C1. So for 2025:
+code C3, and one record of 2024 lies in C1. Inventories: two cameras in C1 (one faulty), two
+compounds in C1, police offices in C1 and C3 and a police station in C2. So for 2025:
 
     community counts  C1 5, C2 2, C3 5, C4 1 (+1 unassigned)
     grid counts       C1 5, C2 2, C3 4, C4 1, outside 1 (1 record has no location)
@@ -131,11 +132,47 @@ def write_city(directory: Path) -> tuple[Path, Path]:
     return c_path, i_path
 
 
+def write_inventories(directory: Path) -> dict[str, Path]:
+    """Write the devices, compounds and facilities (CSV) of the city."""
+    mid = {c[0]: (c[7] + 0.005, Y0 + 0.005) for c in COMMUNITIES}
+    files = {
+        "devices": [
+            {"id": "V1", "kind": "camera", "azimuth_deg": 90, "fov_deg": 90, "range_m": 60,
+             "status": "working", "lon": mid["C1"][0], "lat": mid["C1"][1] + 0.002},
+            {"id": "V2", "kind": "dome", "range_m": 40, "status": "faulty",
+             "lon": mid["C1"][0], "lat": mid["C1"][1] - 0.002}],
+        "compounds": [
+            {"id": "K1", "name": "和平里小区", "population": 3000,
+             "measures": "fence,gate_guard,lighting,cctv_entrances,access_control",
+             "lon": mid["C1"][0] - 0.002, "lat": mid["C1"][1]},
+            {"id": "K2", "name": "和平西里", "population": 1000, "measures": "fence",
+             "lon": mid["C1"][0] + 0.002, "lat": mid["C1"][1]}],
+        "facilities": [
+            {"id": "F1", "type": "police_office", "name": "和平警务室", "lon": mid["C1"][0],
+             "lat": mid["C1"][1]},
+            {"id": "F2", "type": "police_station", "name": "安定派出所", "lon": mid["C2"][0],
+             "lat": mid["C2"][1]},
+            {"id": "F3", "type": "police_office", "name": "金融街警务室", "lon": mid["C3"][0],
+             "lat": mid["C3"][1]}],
+    }
+    out = {}
+    for layer, rows in files.items():
+        out[layer] = directory / f"{layer}.csv"
+        pd.DataFrame(rows).to_csv(out[layer], index=False)
+    return out
+
+
+#: The data version after :func:`load_city` (one per load).
+DATA_VERSION = 5
+
+
 def load_city(engine: sa.Engine, directory: Path) -> None:
-    """Load the city into a migrated database."""
+    """Load the city into a migrated database (data version :data:`DATA_VERSION`)."""
     c_path, i_path = write_city(directory)
     load_file(engine, c_path, "communities")
     load_file(engine, i_path, "incidents")
+    for layer, path in write_inventories(directory).items():
+        load_file(engine, path, layer)
 
 
 @dataclass

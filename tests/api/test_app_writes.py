@@ -11,10 +11,9 @@ import sqlalchemy as sa
 from api.db import data_version
 from api.models import audit_log, incidents, profiles
 from geo.standard import DEFAULT_PROFILE_PATH
-from tests.api.test_app_support import (  # noqa: F401
+from tests.api.test_app_support import (
     X0,
     Y0,
-    fresh_fixture,
 )
 
 BUILTIN = DEFAULT_PROFILE_PATH.read_text(encoding="utf-8")
@@ -229,3 +228,26 @@ def test_audit_log_lists_raw_reads_and_admin_actions(fresh):
         assert future.json()["total"] == 0
         text = c.get("/api/v1/audit", params={"format": "csv"}, headers=h).content
         assert text.startswith("\ufeff".encode()) and b"read_incidents" in text
+
+
+def test_geopackage_upload_with_field_mapping(fresh, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    path = tmp_path / "新社区.gpkg"
+    gpd.GeoDataFrame({"社区代码": ["C5"], "社区名称": ["新社区"], "区代码": ["D2"],
+                      "人口数": [800.0]},
+                     geometry=[box(X0 + 0.04, Y0, X0 + 0.05, Y0 + 0.01)],
+                     crs="EPSG:4326").to_file(path, layer="社区", driver="GPKG")
+    with fresh.client() as c:
+        r = c.post("/api/v1/loads/communities", headers=fresh.headers("admin"),
+                   files={"file": ("新社区.gpkg", path.read_bytes(), "application/geopackage")},
+                   data={"field": ["population=人口数"], "layer_name": "社区"})
+        assert r.status_code == 200, r.text
+        rep = r.json()
+        assert (rep["rows_loaded"], rep["incidents_reassigned"]) == (1, 1)
+        c5 = c.get("/api/v1/communities/C5", headers=fresh.headers("planner")).json()["item"]
+        assert (c5["name"], c5["district_code"], c5["population"]) == ("新社区", "D2", 800.0)
+        out = c.get("/api/v1/incidents", params={"community": "C5"},
+                    headers=fresh.headers("admin")).json()
+        assert [i["id"] for i in out["items"]] == ["OUT-1"]

@@ -163,3 +163,47 @@ def test_standard_check_reports_line_and_field(capsys, tmp_path):
     assert main(["standard", "check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "line" in err and "operator" in err
+
+
+def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sample_db,
+                                                                    tmp_path):
+    import re
+    import shutil
+    from pathlib import Path
+
+    from api.auth import create_key, list_keys, verify_token
+    from api.db import create_db_engine
+
+    src = sample_db.url.database
+    db = tmp_path / "demo.db"
+    shutil.copyfile(src, db)
+    # The sample files beside the database (see the sample_db fixture): not generated again.
+    shutil.copytree(Path(src).parent / "files", tmp_path / "demo")
+    engine = create_db_engine(f"sqlite:///{db}")
+    old = create_key(engine, name="pingan demo admin", role="admin")
+    kept = create_key(engine, name="someone else", role="client")
+
+    out = run(capsys, "-d", f"sqlite:///{db}", "demo", "--no-serve", "--dir",
+              str(tmp_path / "demo"), "--port", "8123")
+    # Headline numbers: district creation rates and coverage.
+    assert "创建率" in out and re.search(r"^110191 .* 0\.\d{3} ", out, re.M)
+    assert "police_office" in out and "of residents within 500 m" in out
+    # Every map kind written and listed.
+    for kind in ("incidents", "rates", "hotspots", "protection", "coverage", "standard"):
+        page = tmp_path / "demo" / "maps" / f"{kind}.html"
+        assert page.is_file() and page.as_uri() in out
+        assert f"http://127.0.0.1:8123/maps/{kind}" in out
+    # Four keys, printed once, that work with their roles; the earlier demo key is revoked.
+    tokens = dict(re.findall(r"^  (admin|liaison|planner|client) +(pa_\S+)", out, re.M))
+    assert set(tokens) == {"admin", "liaison", "planner", "client"}
+    for role, token in tokens.items():
+        key = verify_token(engine, token)
+        assert key.role == role
+        assert key.jurisdictions == (("110191",) if role == "liaison" else ())
+    active = {k.name for k in list_keys(engine, include_inactive=False)}
+    assert active == {"someone else", "pingan demo admin", "pingan demo liaison",
+                      "pingan demo planner", "pingan demo client"}
+    assert old.key.id not in {k.id for k in list_keys(engine, include_inactive=False)}
+    assert kept.key.id in {k.id for k in list_keys(engine, include_inactive=False)}
+    assert "http://127.0.0.1:8123/docs" in out and "not serving" in out
+    engine.dispose()

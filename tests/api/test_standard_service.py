@@ -7,13 +7,9 @@ import pytest
 from lattice import centre
 
 from api.loading import load_file
+from api.profiles import ProfileConflictError, put_profile
 from api.services import ServiceContext
-from api.services.standard import (
-    active_profile,
-    save_profile,
-    standard_report,
-    todo_report,
-)
+from api.services.standard import active_profile, standard_report, todo_report
 from api.settings import Settings
 from geo.standard import ProfileError, load_profile
 
@@ -109,15 +105,13 @@ def test_creation_rate_roll_up(city):
     assert city_row["communities"].iloc[0] == 16
 
 
-def test_stored_profile_becomes_active_and_conflicts(city):
+def test_stored_profile_becomes_active(city):
     assert active_profile(city).name.startswith("北京市平安社区创建标准")
-    with city.engine.begin() as conn:
-        save_profile(conn, PROFILE, created_by="test")
+    put_profile(city.engine, PROFILE, created_by="test")
     assert active_profile(city).name == "lattice test profile"
-    with city.engine.begin() as conn:
-        save_profile(conn, PROFILE, created_by="test")  # same content: no conflict
-        with pytest.raises(FileExistsError, match="already exists with other content"):
-            save_profile(conn, PROFILE.replace("threshold = 15", "threshold = 16"),
-                         created_by="test")
-    with pytest.raises(ProfileError, match="operator"), city.engine.begin() as conn:
-        save_profile(conn, PROFILE.replace('"<="', '"=<"'), created_by="test")
+    rep = standard_report(city, period="2025")  # the active profile, by default
+    assert rep.provenance["profile"] == "lattice test profile 1"
+    with pytest.raises(ProfileConflictError, match="already stored with other content"):
+        put_profile(city.engine, PROFILE.replace("threshold = 15", "threshold = 16"))
+    with pytest.raises(ProfileError, match="operator"):
+        put_profile(city.engine, PROFILE.replace('"<="', '"=<"'))

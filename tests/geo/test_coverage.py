@@ -11,6 +11,7 @@ import pyproj
 import pytest
 import shapely
 
+from geo import coverage as coverage_module
 from geo.coverage import (
     SERVICE_RADIUS_BASIS,
     SERVICE_RADIUS_M,
@@ -104,6 +105,78 @@ def test_uncovered_parts_is_the_same_on_any_number_of_threads():
     np.testing.assert_allclose(shapely.area(one), shapely.area(naive), rtol=1e-9, atol=1e-9)
     with pytest.raises(ValueError, match="workers must be a positive integer"):
         uncovered_parts(areas, covers, workers=0)
+
+
+@pytest.fixture(params=["clipper", "geos"])
+def engine(request, monkeypatch):
+    """Run a test once with Clipper2 (pyclipr) and once with the GEOS fallback."""
+    if request.param == "clipper":
+        pytest.importorskip("pyclipr")
+        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", True)
+    else:
+        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", False)
+    return request.param
+
+
+def test_uncovered_parts_keeps_islands_and_assigns_holes_to_their_shells(engine):
+    area = shapely.box(0, 0, 100, 100)
+    # A frame of cover (20..80 minus 40..60) leaves an island in its middle; a wall at
+    # x = 90..92 cuts the area in two shells, and a small cover makes a hole in each.
+    frame = shapely.box(20, 20, 80, 80).difference(shapely.box(40, 40, 60, 60))
+    covers = [frame, shapely.box(90, -5, 92, 105), shapely.box(5, 5, 10, 10),
+              shapely.box(95, 50, 97, 52)]
+    left = uncovered_parts([area], covers)[0]
+    assert left.is_valid
+    expected = 10_000 - (3_600 - 400) - 2 * 100 - 25 - 4
+    assert left.area == pytest.approx(expected, rel=1e-12)
+    parts = sorted(shapely.get_parts(left), key=lambda p: p.area)
+    # the island (400 m²), the strip east of the wall (8 x 100 minus the 2 x 2 hole), and
+    # the rest (with two holes: the frame's outline and the 5 x 5 cover)
+    assert [round(p.area, 6) for p in parts] == [400.0, 796.0, 5_375.0]
+    assert [len(p.interiors) for p in parts] == [0, 1, 2]
+
+
+def test_uncovered_parts_with_holes_multipolygons_and_coincident_covers(engine):
+    area = shapely.Polygon(shapely.box(0, 0, 100, 100).exterior.coords,
+                           [shapely.box(10, 10, 20, 20).exterior.coords])
+    twin = shapely.MultiPolygon([shapely.box(0, 0, 100, 100), shapely.box(200, 0, 300, 100)])
+    covers = [
+        shapely.box(0, 0, 50, 100),  # exactly on the area's west edge
+        shapely.box(0, 0, 50, 100).reverse(),  # the same, the other way round
+        shapely.box(50, 0, 60, 100),  # touching the first along x = 50
+        shapely.Polygon(shapely.box(250, 0, 300, 100).exterior.coords,
+                        [shapely.box(260, 10, 270, 20).exterior.coords]),
+    ]
+    left = uncovered_parts([area, twin], covers)
+    assert shapely.is_valid(left).all()
+    assert left[0].area == pytest.approx(4_000.0, rel=1e-12)  # 40 x 100; the hole was covered
+    assert left[1].area == pytest.approx(4_000 + 5_000 + 100, rel=1e-12)
+    everything = uncovered_parts([shapely.box(0, 0, 10, 10)], [shapely.box(-1, -1, 11, 11)])
+    assert everything[0].is_empty
+
+
+def test_uncovered_parts_engines_agree_on_the_sample_city():
+    pytest.importorskip("pyclipr")
+    from geo.sample import generate_boundaries
+
+    comm = generate_boundaries(40, seed=5).to_crs(GK).geometry.to_numpy()
+    rng = np.random.default_rng(5)
+    box = shapely.bounds(comm)
+    n = 3_000
+    x = rng.uniform(box[:, 0].min(), box[:, 2].max(), n)
+    y = rng.uniform(box[:, 1].min(), box[:, 3].max(), n)
+    covers = shapely.buffer(shapely.points(x, y), rng.uniform(5, 80, n),
+                            quad_segs=int(rng.integers(2, 9)))
+    fast = uncovered_parts(comm, covers)
+    coverage_module._HAS_CLIPPER = False
+    try:
+        slow = uncovered_parts(comm, covers)
+    finally:
+        coverage_module._HAS_CLIPPER = True
+    assert shapely.is_valid(fast).all()
+    np.testing.assert_allclose(shapely.area(fast), shapely.area(slow), rtol=1e-9, atol=1e-6)
+    # the same regions, not just the same areas
+    assert (shapely.area(shapely.symmetric_difference(fast, slow)) < 1e-6).all()
 
 
 def test_service_radius_defaults_have_a_stated_basis():
@@ -319,6 +392,40 @@ def test_nearest_facility_matches_sjoin_nearest_exactly():
     theirs = gpd.sjoin_nearest(gpd.GeoDataFrame(geometry=pts_m), fac_m, distance_col="d")
     theirs = theirs[~theirs.index.duplicated()]
     assert np.array_equal(ours["distance_m"].to_numpy(), theirs["d"].to_numpy())
+
+
+def test_nearest_facility_for_many_points_matches_sjoin_nearest_exactly():
+    # 64 points or more per facility take the grid path of the nearest-facility query
+    rng = np.random.default_rng(8)
+    pts_m = gpd.GeoSeries(shapely.points(X0 + rng.uniform(-5e3, 5e3, (4_000, 2))), crs=GK)
+    fac_m = gpd.GeoDataFrame({"id": [f"f{i}" for i in range(25)]},
+                             geometry=shapely.points(X0 + rng.uniform(-6e3, 6e3, (25, 2))),
+                             crs=GK)
+    ours = nearest_facility(pts_m, fac_m)
+    theirs = gpd.sjoin_nearest(gpd.GeoDataFrame(geometry=pts_m), fac_m, distance_col="d")
+    theirs = theirs[~theirs.index.duplicated()]
+    assert np.array_equal(ours["distance_m"].to_numpy(), theirs["d"].to_numpy())
+    assert (ours["facility_id"].astype(str).to_numpy() == theirs["id"].to_numpy()).all()
+
+
+def test_nearest_facility_grid_path_gives_ties_to_the_facility_listed_first():
+    # Points and facilities on a 10 m lattice: many points are equally far from two or four
+    # facilities; the one listed first must win, as on the k-d tree path.
+    fx, fy = np.meshgrid(np.arange(0, 100, 20.0), np.arange(0, 100, 20.0))
+    order = np.random.default_rng(2).permutation(fx.size)
+    fac_xy = np.column_stack([fx.ravel(), fy.ravel()])[order]
+    px, py = np.meshgrid(np.arange(-10, 110, 10.0), np.arange(-10, 110, 10.0))
+    pt_xy = np.repeat(np.column_stack([px.ravel(), py.ravel()]), 12, axis=0)  # 69 per facility
+    fac = gpd.GeoDataFrame({"id": [f"f{i}" for i in range(len(fac_xy))]},
+                           geometry=shapely.points(fac_xy + np.array([X0, Y0])), crs=GK)
+    res = nearest_facility(gpd.GeoSeries(shapely.points(pt_xy + np.array([X0, Y0])), crs=GK), fac)
+    dx = pt_xy[:, None, 0] - fac_xy[None, :, 0]
+    dy = pt_xy[:, None, 1] - fac_xy[None, :, 1]
+    d = np.sqrt(dx * dx + dy * dy)
+    first = d.argmin(axis=1)  # argmin takes the first of equal minima
+    assert (d == d.min(axis=1, keepdims=True)).sum(axis=1).max() == 4  # ties are there
+    np.testing.assert_array_equal(res["distance_m"].to_numpy(), d.min(axis=1))
+    assert (res["facility_id"].astype(str).to_numpy() == fac["id"].to_numpy()[first]).all()
 
 
 def _ground_tolerance(lon, lat, crs):

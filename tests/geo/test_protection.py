@@ -11,6 +11,7 @@ import pyproj
 import pytest
 import shapely
 
+from geo import coverage as coverage_module
 from geo.period import parse_period
 from geo.protection import (
     DEFAULT_RANGE_M,
@@ -19,6 +20,7 @@ from geo.protection import (
     sector_polygons,
     view_sectors,
 )
+from geo.sample import generate_city
 
 GK = 4548  # CGCS2000 3-degree Gauss-Kruger CM 117E: Beijing's metric CRS
 X0, Y0 = 500_000.0, 4_400_000.0  # on the central meridian, about 39.7 N
@@ -158,6 +160,66 @@ def test_area_share_counts_overlaps_once_and_faulty_cameras_not_at_all():
     assert row["camera_area_share"] == pytest.approx(QUARTER / 10_000, rel=1e-9)
     assert row["camera_count"] == 2 and row["cameras_working"] == 1
     assert row["camera_working_ratio"] == 0.5
+
+
+@pytest.fixture(params=["clipper", "geos"])
+def engine(request, monkeypatch):
+    """Run a test once with Clipper2 (pyclipr) and once with the GEOS fallback."""
+    if request.param == "clipper":
+        pytest.importorskip("pyclipr")
+        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", True)
+    else:
+        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", False)
+    return request.param
+
+
+def test_cameras_on_one_pole_cover_the_polygon_of_their_arcs(engine):
+    # Four 90-degree cameras on one pole (and a duplicate of one) share their apex and their
+    # edges; together they see the regular 32-gon of radius 20 m.
+    comm = _communities(boxes=((-50, -50, 50, 50),))
+    pole = [_cam(f"p{az}", 0, 0, az=float(az), fov=90.0, rng=20.0) for az in (0, 90, 180, 270)]
+    res = camera_metrics(comm, _devices([*pole, _cam("again", 0, 0, az=90.0, fov=90.0,
+                                                     rng=20.0)]), metric_crs=GK)
+    polygon = 32 / 2 * 20.0**2 * math.sin(2 * math.pi / 32)
+    assert res.frame.loc["A", "camera_area_share"] == pytest.approx(polygon / 10_000, rel=1e-9)
+    assert res.blind_spots.geometry.iloc[0].is_valid
+    assert len(res.blind_spots.geometry.iloc[0].interiors) == 1
+
+
+def test_a_camera_outside_every_community_covers_what_it_sees(engine):
+    comm = _communities()
+    # a PTZ camera 10 m west of the square, seeing a 20 m circle: the part east of x = 0
+    res = camera_metrics(comm, _devices([_cam("out", -10, 50, az=np.nan, rng=20.0)]),
+                         metric_crs=GK)
+    disc = sector_polygons(np.array([X0 - 10]), np.array([Y0 + 50]), np.array([np.nan]),
+                           np.array([np.nan]), np.array([20.0]))[0]
+    inside = disc.intersection(_box(0, 0, 100, 100)).area
+    assert res.devices_unassigned == 1
+    assert 0 < inside < disc.area / 2
+    assert res.frame.loc["A", "camera_area_share"] == pytest.approx(inside / 10_000, rel=1e-6)
+
+
+def test_camera_metrics_engines_agree_on_the_sample_city():
+    pytest.importorskip("pyclipr")
+    city = generate_city()
+    fast = camera_metrics(city.communities, city.devices, incidents=city.incidents,
+                          period="2025")
+    coverage_module._HAS_CLIPPER = False
+    try:
+        slow = camera_metrics(city.communities, city.devices, incidents=city.incidents,
+                              period="2025")
+    finally:
+        coverage_module._HAS_CLIPPER = True
+    pd.testing.assert_frame_equal(fast.frame, slow.frame, rtol=1e-9, atol=1e-12)
+    assert (fast.frame["camera_area_share"] > 0).sum() > 100
+    assert fast.blind_spots["code"].tolist() == slow.blind_spots["code"].tolist()
+    np.testing.assert_allclose(fast.blind_spots["blind_area_m2"],
+                               slow.blind_spots["blind_area_m2"], rtol=1e-9)
+    assert shapely.is_valid(fast.blind_spots.geometry.to_numpy()).all()
+    # the same regions, not just the same areas (compared in the metric CRS)
+    a = fast.blind_spots.to_crs(fast.metric_crs).geometry.to_numpy()
+    b = slow.blind_spots.to_crs(fast.metric_crs).geometry.to_numpy()
+    assert (shapely.area(shapely.symmetric_difference(a, b)) < 1e-3).all()
 
 
 def test_counts_densities_and_blind_spots():

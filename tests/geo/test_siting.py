@@ -138,3 +138,44 @@ def test_plan_sites_errors():
         plan_sites(DEMAND, WEIGHTS, pd.DataFrame(CANDIDATES), None, k=1, radius_m=500)
     with pytest.raises(ValueError, match="max_candidates must be an integer >= 1"):
         plan_sites(DEMAND, WEIGHTS, CANDIDATES, None, k=1, radius_m=500, max_candidates=0)
+
+
+def _random_case(seed=3, n_demand=400, n_cand=60):
+    rng = np.random.default_rng(seed)
+    demand = _points(rng.uniform(0, 4000, size=(n_demand, 2)))
+    weights = rng.integers(1, 50, size=n_demand).astype(float)
+    cands = _points(rng.uniform(0, 4000, size=(n_cand, 2)),
+                    {"id": [f"c{i}" for i in range(n_cand)]})
+    return demand, weights, cands
+
+
+def _brute_force_rows(demand, cands, radius):
+    """Distinct non-empty sets of candidates reaching each demand point (the model's rows)."""
+    d = demand.to_crs(GK).geometry
+    c = cands.to_crs(GK).geometry
+    dist = np.hypot(d.x.to_numpy()[:, None] - c.x.to_numpy()[None, :],
+                    d.y.to_numpy()[:, None] - c.y.to_numpy()[None, :])
+    return {tuple(np.flatnonzero(row)) for row in dist <= radius if row.any()}
+
+
+def test_chunked_reach_and_row_merging_match_brute_force(monkeypatch):
+    import geo.siting as siting
+
+    demand, weights, cands = _random_case()
+    whole = plan_sites(demand, weights, cands, None, k=3, radius_m=700, metric_crs=GK)
+    assert whole.demand_rows == len(_brute_force_rows(demand, cands, 700))
+    monkeypatch.setattr(siting, "PAIRS_PER_CHUNK", 7)  # many tiny KD-tree chunks
+    chunked = plan_sites(demand, weights, cands, None, k=3, radius_m=700, metric_crs=GK)
+    assert chunked.demand_rows == whole.demand_rows
+    assert chunked.sites["candidate_id"].tolist() == whole.sites["candidate_id"].tolist()
+    assert chunked.coverage_after == whole.coverage_after
+
+
+def test_too_many_pairs_is_refused_before_any_work(monkeypatch):
+    import geo.siting as siting
+
+    demand, weights, cands = _random_case()
+    monkeypatch.setattr(siting, "MAX_PAIRS", 1000)
+    with pytest.raises(ValueError, match=r"reach 2\d,\d{3} uncovered demand points.*"
+                                         r"radius_m=50000 is too large for 60 candidates"):
+        plan_sites(demand, weights, cands, None, k=1, radius_m=50_000, metric_crs=GK)

@@ -1,0 +1,89 @@
+"""``/maps/<kind>``: the interactive maps as HTML pages, and ``/maps/assets/…`` they load.
+
+Pages obey the roles: an admin's incident map shows points; a liaison's shows the points of
+their jurisdiction; planners and clients get incidents only as grid cells of at least
+``api.min_grid_cell_m`` with small counts suppressed, and grid hot spots with small counts
+masked. A page that holds incident points is audited like any raw read. Every asset a page needs
+is served from ``/maps/assets`` (no request leaves pingan); the assets need no key.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from api import audit
+from api.deps import (
+    CategoryParam,
+    CurrentKey,
+    EngineDep,
+    PeriodParam,
+    ServiceDep,
+    SessionDep,
+    SettingsDep,
+    client_address,
+    endpoint_label,
+    period_or_default,
+)
+from api.errors import NotFoundError
+from api.schemas import responses
+from api.services.maps import MAP_KINDS, build_map
+from maps import asset_path, render_html
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+Kind = Literal["incidents", "rates", "hotspots", "protection", "coverage", "standard"]
+_HTML: dict[int | str, Any] = {200: {"content": {"text/html": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/assets/{name:path}", include_in_schema=False)
+def get_asset(name: str) -> FileResponse:
+    """Serve a vendored map asset (Leaflet, plugins, pingan's own script and styles)."""
+    try:
+        path = asset_path(name)
+    except KeyError:
+        raise NotFoundError(f"no map asset {name!r}") from None
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media,
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/{kind}", response_class=HTMLResponse,
+            responses={**responses(400, 401, 403, 404, 422, 429), **_HTML})
+def get_map(
+    request: Request,
+    kind: Annotated[Kind, Path(description=", ".join(MAP_KINDS))],
+    ctx: ServiceDep,
+    conn: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    key: CurrentKey,
+    period: PeriodParam = None,
+    category: CategoryParam = None,
+    type: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_\-]+$",
+                                      description="the coverage map's facility type")] = None,
+    district: Annotated[str | None, Query(max_length=200,
+                                          description="district code or name")] = None,
+    on: Annotated[Literal["rate", "grid"], Query(
+        description="the hot-spot map's unit")] = "rate",
+    lang: Annotated[Literal["zh", "en"] | None, Query(description="labels")] = None,
+) -> HTMLResponse:
+    """An interactive map page (Leaflet, offline assets), as the caller's role may see it."""
+    per = period_or_default(conn, period, timezone=settings.timezone)
+    points = key.role in ("admin", "liaison")
+    m = build_map(ctx, kind, period=per, categories=category or [], facility_type=type,
+                  district=district, view="points" if points else "cells",
+                  jurisdictions=key.jurisdictions if key.restricted else None,
+                  hotspots_on=on, language=lang)
+    html = render_html(m, asset_base="/maps/assets/")
+    if kind == "incidents" and points:
+        params = {k: v for k, v in request.query_params.items()}
+        audit.record(engine, "read_incidents", key=key, endpoint=endpoint_label(request),
+                     params=params, rows=None, status=200, client=client_address(request))
+    cache = "no-store" if kind == "incidents" and points else "private, max-age=0"
+    return HTMLResponse(html, headers={"Cache-Control": cache})

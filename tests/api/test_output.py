@@ -1,0 +1,44 @@
+"""The output writers: GeoJSON geometry, rounding, nulls and provenance."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+from shapely.geometry import GeometryCollection, Point, Polygon
+
+from api.output import to_csv_bytes, to_geojson
+
+
+def test_geojson_rounds_keeps_properties_and_writes_null_geometry():
+    frame = gpd.GeoDataFrame(
+        {"code": ["a", "b", "c", "d"], "n": [1, np.nan, 3, 4], "名称": ["东", "西", "南", "北"]},
+        geometry=[Polygon([(116.123456789, 39.9), (116.2, 39.9), (116.2, 40.0)]), None,
+                  Polygon(), GeometryCollection([Point(116.00000004, 40.0)])],
+        crs="EPSG:4326")
+    doc = json.loads(to_geojson(frame, provenance={"period": "2025", "data_version": 7}))
+    assert doc["type"] == "FeatureCollection" and doc["pingan"] == {"period": "2025",
+                                                                    "data_version": 7}
+    feats = doc["features"]
+    assert [f["properties"]["code"] for f in feats] == ["a", "b", "c", "d"]
+    assert feats[1]["properties"]["n"] is None and feats[0]["properties"]["名称"] == "东"
+    ring = feats[0]["geometry"]["coordinates"][0]
+    assert ring[0] == [116.1234568, 39.9] and ring[-1] == ring[0]
+    assert feats[1]["geometry"] is None and feats[2]["geometry"] is None  # empty is null
+    assert feats[3]["geometry"] == {"type": "GeometryCollection", "geometries": [
+        {"type": "Point", "coordinates": [116.0, 40.0]}]}
+
+
+def test_geojson_reprojects_to_wgs84():
+    frame = gpd.GeoDataFrame({"code": ["a"]}, geometry=[Point(500000, 4419000)],
+                             crs="EPSG:4548")
+    lon, lat = json.loads(to_geojson(frame))["features"][0]["geometry"]["coordinates"]
+    assert abs(lon - 117.0) < 1e-6 and 39.8 < lat < 40.0
+
+
+def test_csv_has_bom_and_provenance_lines():
+    data = to_csv_bytes(gpd.GeoDataFrame({"名称": ["东湖"]}, geometry=[Point(0, 0)]),
+                        provenance={"period": "2025"})
+    assert data.startswith("\ufeff# period: 2025\n".encode())
+    assert "名称\n东湖\n" in data.decode("utf-8")
