@@ -78,7 +78,8 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
     comms = community_frame(ctx)
     districts = comms.dropna(subset=["district_code"]).drop_duplicates("district_code")
     first = districts.sort_values("district_code").iloc[0]
-    label = f"{first['district_code']} {first['district'] or ''}".strip()
+    name = first["district"] if isinstance(first["district"], str) else ""
+    label = f"{first['district_code']} {name}".strip()
     wanted = [("admin", (), "everything"),
               ("liaison", (str(first["district_code"]),),
                f"raw incidents of district {label} only, aggregates anywhere"),
