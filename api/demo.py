@@ -69,17 +69,22 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
     from api.services.rates import communities as community_frame
 
     engine = ctx.engine
+    comms = community_frame(ctx)
+    districts = comms.dropna(subset=["district_code"]).drop_duplicates("district_code")
+    if districts.empty:
+        raise ValueError("no community with a district code is loaded: the demo's liaison key "
+                         "needs a district; load the sample city first (pingan demo does)")
+    first = districts.sort_values("district_code").iloc[0]
+    name = first["district"] if isinstance(first["district"], str) else ""
+    label = f"{first['district_code']} {name}".strip()
+    roles = ("admin", "liaison", "planner", "client")
+    demo_names = {f"{DEMO_KEY_PREFIX} {role}" for role in roles}
     for old in list_keys(engine, include_inactive=False):
-        if old.name.startswith(DEMO_KEY_PREFIX):
+        if old.name in demo_names:
             revoke_key(engine, old.id)
             audit.record(engine, "key_revoke", key_name="pingan demo",
                          endpoint="cli: pingan demo", params={"key_id": old.id,
                                                               "name": old.name}, status=0)
-    comms = community_frame(ctx)
-    districts = comms.dropna(subset=["district_code"]).drop_duplicates("district_code")
-    first = districts.sort_values("district_code").iloc[0]
-    name = first["district"] if isinstance(first["district"], str) else ""
-    label = f"{first['district_code']} {name}".strip()
     wanted = [("admin", (), "everything"),
               ("liaison", (str(first["district_code"]),),
                f"raw incidents of district {label} only, aggregates anywhere"),
@@ -109,6 +114,9 @@ def _summary(rt: Any, engine: Any, echo: Callable[[str], Any]) -> None:
     ctx = ServiceContext(engine, rt.settings)
     period = default_period(ctx, None)
     rates = rates_report(ctx, period=period, compare="last-year", level="district").frame
+    if "case_rise_significant" in rates.columns:
+        rates["case_rise_significant"] = rates["case_rise_significant"].map(
+            {True: "yes", False: "no"})
     echo(f"\ncase rates per 10,000 residents by district, {period.label} vs the year before:")
     echo(to_table(rates.drop(columns="geometry"), columns=[
         c for c in ("code", "name", "cases", "population", "case_rate_per_10k_annual",

@@ -144,9 +144,11 @@ def to_geojson(frame: gpd.GeoDataFrame, *, provenance: Mapping[str, Any] | None 
     props = records(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)))
     # GEOS writes the geometries (vectorised; coordinates rounded to `precision` decimals,
     # 1e-7 degrees is about 1 cm); the features are joined as text around them.
-    geoms = np.asarray(gdf.geometry.values, dtype=object)
-    texts = shapely.to_geojson(shapely.transform(geoms, lambda c: np.round(c, precision)))
-    texts[shapely.is_empty(geoms)] = None  # GEOS writes an empty polygon as [[]]: not GeoJSON
+    geoms = _geojson_ready(np.asarray(gdf.geometry.values, dtype=object))
+    # include_z=None keeps each geometry's own dimension (shapely >= 2.1; the stubs lag).
+    rounded = shapely.transform(geoms, lambda c: np.round(c, precision),
+                                include_z=None)  # type: ignore[call-overload]
+    texts: np.ndarray = shapely.to_geojson(rounded)
     parts = []
     for p, g in zip(props, texts, strict=True):
         parts.append('{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False)
@@ -154,6 +156,38 @@ def to_geojson(frame: gpd.GeoDataFrame, *, provenance: Mapping[str, Any] | None 
     pingan = json.dumps(_plain(dict(provenance or {})), ensure_ascii=False)
     return ('{"type":"FeatureCollection","features":[' + ",".join(parts)
             + '],"pingan":' + pingan + "}")
+
+
+def _geojson_ready(geoms: np.ndarray) -> np.ndarray:
+    """Geometries as GeoJSON can hold them (RFC 7946).
+
+    Empty parts of multi-part geometries and collections are dropped; a geometry that is empty
+    (GEOS would write an empty polygon as ``[[]]``) or has a non-finite x or y becomes ``None``
+    (written as ``null``).
+    """
+    out = geoms.copy()
+    present = ~shapely.is_missing(out)
+    kind = shapely.get_type_id(out)
+    multi = np.flatnonzero(present & (kind >= 4))
+    if len(multi):
+        parts, owner = shapely.get_parts(out[multi], return_index=True)
+        fix = set(multi[np.unique(owner[shapely.is_empty(parts)])].tolist())
+        fix |= set(multi[kind[multi] == 7].tolist())  # collections may nest empties deeper
+        for row in sorted(fix):
+            out[row] = _without_empty_parts(out[row])
+    xy, owner = shapely.get_coordinates(out, return_index=True)
+    out[np.unique(owner[~np.isfinite(xy).all(axis=1)])] = None
+    out[~shapely.is_missing(out) & shapely.is_empty(out)] = None
+    return out
+
+
+def _without_empty_parts(geom: Any) -> Any:
+    if geom is None or geom.is_empty:
+        return None
+    if not hasattr(geom, "geoms"):
+        return geom
+    kept = [p for p in (_without_empty_parts(g) for g in geom.geoms) if p is not None]
+    return type(geom)(kept) if kept else None
 
 
 def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None) -> bytes:

@@ -21,8 +21,9 @@ rows × candidates. Three exact reductions come first:
 1. candidates that reach no uncovered resident are dropped (they cannot add coverage);
 2. uncovered demand points that no kept candidate reaches are left out of the model (nothing
    can cover them; they stay in the before/after figures);
-3. demand points reached by exactly the same set of candidates are merged into one row with
-   their summed residents (the optimum does not change).
+3. demand points reached by the same set of candidates are merged into one row with their
+   summed residents (the optimum does not change; sets are compared by a 128-bit fingerprint,
+   see ``_merge_rows``).
 
 Then, if more than ``max_candidates`` candidates remain, the ``max_candidates`` that alone reach
 the most uncovered residents are kept (ties in input order). If the merged matrix still has more
@@ -30,6 +31,11 @@ than ``max_matrix_cells`` cells, fewer of those strongest candidates are kept un
 (spopt writes one PuLP term per matrix cell, about 10 µs each: 2,000,000 cells take some 20 s to
 build). The plan's ``notes`` say how many were dropped and why. These caps can miss the optimum
 when many weak candidates combine well; coarser demand points or candidates avoid them.
+
+Candidate–demand pairs within the radius are found by KD-tree searches in bounded chunks, so
+memory does not grow with the radius. Their number is counted first: a plan with more than
+``MAX_PAIRS`` (100 million, some tens of seconds of work) is refused with a ValueError that
+says so, rather than left to run for minutes.
 
 Distances are straight lines in a metric CRS (see :mod:`geo.coverage` for its accuracy).
 """
@@ -76,9 +82,9 @@ from geo.period import Period, parse_period
 
 #: Most candidate–demand pairs within the radius a plan may walk (a larger radius or more
 #: candidates is refused with a ValueError that says so).
-MAX_PAIRS = 30_000_000
-#: Pairs per KD-tree query chunk (bounds memory: about 50 bytes a pair while a chunk is held).
-PAIRS_PER_CHUNK = 1_000_000
+MAX_PAIRS = 100_000_000
+#: Pairs per KD-tree search chunk (bounds memory: 24 bytes a pair while a chunk is held).
+PAIRS_PER_CHUNK = 2_000_000
 
 __all__ = ["SitePlan", "candidate_sites", "plan_facility_sites", "plan_sites"]
 
@@ -344,10 +350,10 @@ def plan_sites(
         raise ValueError(
             f"the candidates reach {pairs:,} uncovered demand points in all (limit {MAX_PAIRS:,}):"
             f" radius_m={radius:g} is too large for {len(usable):,} candidates; use a smaller "
-            f"radius or fewer candidates")
+            f"radius, fewer candidates or coarser demand points")
     reach = np.zeros(len(cand_xy))
-    for j, rows in _balls(tree, cand_xy, usable, counts, radius):
-        reach[j] = open_w[rows].sum()
+    for pos, rows in _pairs(tree, cand_xy, usable, counts, radius):
+        reach += np.bincount(usable[pos], weights=open_w[rows], minlength=len(cand_xy))
     reaching = np.flatnonzero(reach > 0)
     # Strongest first (most uncovered residents within reach), ties in input order.
     strongest = reaching[np.argsort(-reach[reaching], kind="stable")]
@@ -395,8 +401,8 @@ def plan_sites(
         # Coverage is decided once, by the KD-tree that built the groups; where a distance is
         # within a rounding error of the radius the matrix follows that decision.
         member = np.zeros(cost.shape, dtype=bool)
-        for col, (_, rows) in enumerate(_balls(tree, cand_xy, kept, counts, radius)):
-            member[group_of[rows], col] = True
+        for cols, rows in _pairs(tree, cand_xy, kept, counts, radius):
+            member[group_of[rows], cols] = True
         cost = np.where(member, np.minimum(cost, radius),
                         np.maximum(cost, np.nextafter(radius, np.inf)))
         model = MCLP.from_cost_matrix(cost, row_weights, service_radius=radius,
@@ -557,27 +563,26 @@ def plan_facility_sites(
                       max_matrix_cells=max_matrix_cells)
 
 
-def _balls(tree: cKDTree | None, cand_xy: NDArray[np.float64], which: NDArray[np.int64],
+def _pairs(tree: cKDTree | None, cand_xy: NDArray[np.float64], which: NDArray[np.int64],
            counts: NDArray[np.int64], radius: float
-           ) -> Iterator[tuple[int, NDArray[np.int64]]]:
-    """Yield ``(candidate, open demand rows within radius)`` for ``which``, in its order.
+           ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Yield the (candidate, open demand row) pairs within ``radius``, chunk by chunk.
 
-    The KD-tree is queried in chunks of at most :data:`PAIRS_PER_CHUNK` pairs (by ``counts``),
-    so memory stays bounded whatever the radius.
+    Each chunk is ``(positions in which, demand rows)``, two aligned arrays of at most about
+    :data:`PAIRS_PER_CHUNK` pairs (chunks follow ``counts``, the pairs per candidate), found by
+    a KD-tree to KD-tree search; memory stays bounded whatever the radius.
     """
     if tree is None or not len(which):
-        for j in which:
-            yield int(j), np.empty(0, dtype=np.int64)
         return
     start = 0
     cum = np.cumsum(counts[which])
     while start < len(which):
         base = cum[start - 1] if start else 0
         stop = max(start + 1, int(np.searchsorted(cum, base + PAIRS_PER_CHUNK, side="right")))
-        chunk = which[start:stop]
-        for j, rows in zip(chunk, tree.query_ball_point(cand_xy[chunk], r=radius),
-                           strict=True):
-            yield int(j), np.asarray(rows, dtype=np.int64)
+        if cum[stop - 1] > base:
+            found = cKDTree(cand_xy[which[start:stop]]).sparse_distance_matrix(
+                tree, radius, output_type="ndarray")
+            yield (start + found["i"]).astype(np.int64), found["j"].astype(np.int64)
         start = stop
 
 
@@ -601,8 +606,9 @@ def _merge_rows(kept: NDArray[np.int64], tree: cKDTree | None, cand_xy: NDArray[
         0, np.iinfo(np.uint64).max, size=(len(kept), 2), dtype=np.uint64, endpoint=True)
     fingerprint = np.zeros((n_open, 2), dtype=np.uint64)
     hit = np.zeros(n_open, dtype=bool)
-    for col, (_, rows) in enumerate(_balls(tree, cand_xy, kept, counts, radius)):
-        fingerprint[rows] += keys[col]  # wraps modulo 2**64 (rows are distinct)
+    for cols, rows in _pairs(tree, cand_xy, kept, counts, radius):
+        for half in (0, 1):
+            np.add.at(fingerprint[:, half], rows, keys[cols, half])  # wraps modulo 2**64
         hit[rows] = True
     group_of = np.full(n_open, -1, dtype=np.int64)
     reached = np.flatnonzero(hit)

@@ -182,6 +182,7 @@ def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sampl
     engine = create_db_engine(f"sqlite:///{db}")
     old = create_key(engine, name="pingan demo admin", role="admin")
     kept = create_key(engine, name="someone else", role="client")
+    create_key(engine, name="pingan demonstration wall", role="client")  # not a demo key
 
     out = run(capsys, "-d", f"sqlite:///{db}", "demo", "--no-serve", "--dir",
               str(tmp_path / "demo"), "--port", "8123")
@@ -201,8 +202,8 @@ def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sampl
         assert key.role == role
         assert key.jurisdictions == (("110191",) if role == "liaison" else ())
     active = {k.name for k in list_keys(engine, include_inactive=False)}
-    assert active == {"someone else", "pingan demo admin", "pingan demo liaison",
-                      "pingan demo planner", "pingan demo client"}
+    assert active == {"someone else", "pingan demonstration wall", "pingan demo admin",
+                      "pingan demo liaison", "pingan demo planner", "pingan demo client"}
     assert old.key.id not in {k.id for k in list_keys(engine, include_inactive=False)}
     assert kept.key.id in {k.id for k in list_keys(engine, include_inactive=False)}
     assert "http://127.0.0.1:8123/docs" in out and "not serving" in out

@@ -42,3 +42,23 @@ def test_csv_has_bom_and_provenance_lines():
                         provenance={"period": "2025"})
     assert data.startswith("\ufeff# period: 2025\n".encode())
     assert "名称\n东湖\n" in data.decode("utf-8")
+
+
+def test_geojson_keeps_z_and_drops_what_geojson_cannot_hold():
+    from shapely import wkt
+
+    frame = gpd.GeoDataFrame({"code": list("abcde")}, geometry=[
+        wkt.loads("POINT Z (116.1 39.9 12.345678912)"),
+        wkt.loads("GEOMETRYCOLLECTION (POINT (1 2), POLYGON EMPTY)"),
+        wkt.loads("MULTILINESTRING ((0 0, 1 1), EMPTY)"),
+        Point(np.nan, np.nan),
+        wkt.loads("GEOMETRYCOLLECTION (GEOMETRYCOLLECTION (LINESTRING EMPTY), POINT EMPTY)"),
+    ], crs="EPSG:4326")
+    feats = json.loads(to_geojson(frame))["features"]
+    assert feats[0]["geometry"]["coordinates"] == [116.1, 39.9, 12.3456789]
+    assert feats[1]["geometry"] == {"type": "GeometryCollection", "geometries": [
+        {"type": "Point", "coordinates": [1.0, 2.0]}]}
+    assert feats[2]["geometry"] == {"type": "MultiLineString",
+                                    "coordinates": [[[0.0, 0.0], [1.0, 1.0]]]}
+    assert feats[3]["geometry"] is None and feats[4]["geometry"] is None
+    assert [f["properties"]["code"] for f in feats] == list("abcde")
