@@ -1,0 +1,97 @@
+"""The maps as pingan serves them, in headless Chromium, through a real server and a login.
+
+A uvicorn server runs the app of the test city on loopback. The browser logs in at ``/login``
+with a key (the session cookie carries it from then on) and opens every ``/maps/<kind>`` page:
+each draws its layers and legend with no JavaScript error and requests nothing from any host
+but pingan's (its assets come from ``/maps/assets``). A planner's incident map draws cells, not
+points, and its page holds no incident position.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from tests.api.test_app_matrix import _incident_pairs_in
+from tests.api.test_app_support import City
+from tests.maps.test_browser import assert_offline, drawn_pixels, driver, open_page
+
+__all__ = ["driver"]  # the module-scoped Chromium of the maps tests
+
+pytestmark = pytest.mark.browser
+
+KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(name="server", scope="module")
+def server_fixture(city: City) -> Iterator[str]:
+    """``host:port`` of a uvicorn server running the city's app in a thread."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(city.settings, engine=city.engine),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _log_in(d, host: str, token: str) -> None:
+    d.delete_all_cookies()
+    d.get(f"http://{host}/login?next=/api/v1/me")
+    d.find_element("id", "key").send_keys(token)
+    d.find_element("css selector", "button[type=submit]").click()
+    deadline = time.monotonic() + 10
+    while "/api/v1/me" not in d.current_url:
+        if time.monotonic() > deadline:
+            pytest.fail(f"login did not redirect; page: {d.page_source[:300]}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("role", ["admin", "planner"])
+def test_served_maps_draw_offline_after_login(driver, server, city, role):
+    _log_in(driver, server, city.tokens[role])
+    assert f'"role":"{role}"' in driver.page_source.replace(" ", "")
+    for kind in KINDS:
+        result = open_page(driver, f"http://{server}/maps/{kind}?period=2025")
+        assert_offline(result, allowed_hosts=(server,))
+        assert any(u.endswith("/maps/assets/leaflet/leaflet.js") for u in result["requests"])
+        assert driver.find_elements("css selector", ".pingan-legend"), kind
+        assert driver.find_elements("css selector", ".leaflet-control-scale-line"), kind
+        shapes = driver.execute_script(
+            "return document.querySelectorAll('path.leaflet-interactive').length")
+        assert shapes >= 4, kind  # at least the test city's communities
+        assert drawn_pixels(driver.get_screenshot_as_png()) > 1000, kind
+        if kind == "incidents":
+            markers = driver.execute_script(
+                "return document.querySelectorAll('.leaflet-marker-icon').length")
+            if role == "admin":
+                assert markers > 0  # points (clustered)
+            else:
+                assert markers == 0  # cells only
+                assert _incident_pairs_in(driver.page_source) == []
+                assert not any("/api/v1/incidents" in u for u in result["requests"])
+
+
+def test_a_map_without_a_session_is_401_not_a_page(driver, server):
+    driver.delete_all_cookies()
+    driver.get(f"http://{server}/maps/rates")
+    assert "401" in driver.page_source or "Unauthorized" in driver.page_source
+    assert not driver.find_elements("css selector", ".leaflet-container")
