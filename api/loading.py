@@ -427,17 +427,25 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
     dict
         ``reassigned`` (rows changed) and ``unassigned`` (incidents in no community).
     """
-    rows = conn.execute(sa.select(
-        incidents.c.id, sa.func.ST_AsBinary(incidents.c.geom), incidents.c.reported_community,
-        incidents.c.community_code, incidents.c.assigned_by)).all()
+    # Plain columns and x/y read straight from the driver's cursor: the rows need no type
+    # processing, and reading them is most of the time of a re-assignment.
+    result = conn.execute(sa.select(
+        incidents.c.id, sa.func.ST_X(incidents.c.geom), sa.func.ST_Y(incidents.c.geom),
+        incidents.c.reported_community, incidents.c.community_code, incidents.c.assigned_by))
+    rows = result.cursor.fetchall()
+    result.close()
     if not rows:
         return {"reassigned": 0, "unassigned": 0}
-    ids = pd.Index([r[0] for r in rows])
-    wkb = np.array([None if r[1] is None else bytes(r[1]) for r in rows], dtype=object)
-    points = gpd.GeoSeries(shapely.from_wkb(wkb), index=ids, crs="EPSG:4326")
-    reported = pd.Series([r[2] for r in rows], index=ids, dtype="string")
-    before = pd.Series([r[3] for r in rows], index=ids, dtype="string")
-    before_m = pd.Series([r[4] for r in rows], index=ids, dtype="string")
+    cols = list(zip(*rows, strict=True))
+    ids = pd.Index(cols[0])
+    xy = np.array([cols[1], cols[2]], dtype=np.float64)  # NULL (no location) becomes NaN
+    located = np.isfinite(xy).all(axis=0)
+    geoms = np.full(len(ids), None, dtype=object)
+    geoms[located] = shapely.points(xy[0, located], xy[1, located])
+    points = gpd.GeoSeries(geoms, index=ids, crs="EPSG:4326")
+    reported = pd.Series(cols[3], index=ids, dtype="string")
+    before = pd.Series(cols[4], index=ids, dtype="string")
+    before_m = pd.Series(cols[5], index=ids, dtype="string")
     assigned, method, _ = _assign(points, reported, _current_communities(conn))
     changed = ~((assigned == before).fillna(assigned.isna() & before.isna())
                 & (method == before_m).fillna(method.isna() & before_m.isna()))

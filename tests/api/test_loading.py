@@ -192,6 +192,16 @@ def test_code_only_incidents_and_mismatch(engine, tmp_path):
         got = {r[0]: (r[1], r[2]) for r in conn.execute(sa.select(
             incidents.c.id, incidents.c.community_code, incidents.c.assigned_by))}
     assert got == {"A1": ("C2", "code"), "A2": ("C1", "point"), "A3": (None, None)}
+    # A boundary reload re-assigns the same way, records without a location included.
+    rep = load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    assert rep.incidents_reassigned == 0 and rep.incidents_unassigned == 1
+    rep = load_file(engine, write_communities(tmp_path / "c1.geojson", codes=("C1",)),
+                    "communities", replace=True)
+    with engine.connect() as conn:
+        got = {r[0]: (r[1], r[2]) for r in conn.execute(sa.select(
+            incidents.c.id, incidents.c.community_code, incidents.c.assigned_by))}
+    assert got == {"A1": (None, None), "A2": ("C1", "point"), "A3": (None, None)}
+    assert rep.incidents_reassigned == 1 and rep.incidents_unassigned == 2
 
 
 def test_incidents_before_communities_are_assigned_later(engine, tmp_path):
