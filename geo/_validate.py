@@ -246,17 +246,13 @@ def to_instant(series: pd.Series, field_name: str, problems: Problems, *, timezo
     check_timezone(timezone)
     out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
     if pd.api.types.is_datetime64_any_dtype(series):
-        s = series
-        if getattr(s.dt, "tz", None) is None:
-            s = s.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-        out = s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         missing = series.isna().to_numpy()
-        bad = out.isna().to_numpy() & ~missing
-        problems.reject(bad, field_name,
-                        f"{field_name}: local time does not exist or is ambiguous in {timezone}",
-                        series)
+        if getattr(series.dt, "tz", None) is None:
+            out = _localize(series, timezone, field_name, problems)
+        else:
+            out = series.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     else:
-        text = _normalise_time_text(clean_text(series))
+        text = _day_month_order(_normalise_time_text(clean_text(series)), field_name, problems)
         missing = text.isna().to_numpy()
         has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(
             False).to_numpy(dtype=bool)
@@ -264,17 +260,76 @@ def to_instant(series: pd.Series, field_name: str, problems: Problems, *, timezo
             aware = pd.to_datetime(text[has_offset], errors="coerce", utc=True, format="mixed")
             out[has_offset] = aware.astype("datetime64[ns, UTC]")
         naive_rows = ~missing & ~has_offset
+        naive = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
         if naive_rows.any():
-            naive = pd.to_datetime(text[naive_rows], errors="coerce", format="mixed")
-            local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-            out[naive_rows] = local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-        unparsed = out.isna().to_numpy() & ~missing
+            naive[naive_rows] = pd.to_datetime(text[naive_rows], errors="coerce",
+                                               format="mixed")
+        unparsed = (~missing & ~has_offset & naive.isna().to_numpy()) | (
+            has_offset & out.isna().to_numpy())
         problems.reject(unparsed, field_name,
                         f"{field_name} is not a date and time (expected e.g. 2025-03-01 14:30:00)",
                         series)
+        if naive_rows.any():
+            local = _localize(naive, timezone, field_name, problems, values=series)
+            out[naive_rows] = local[naive_rows]
     if required:
         problems.reject(missing, field_name, f"{field_name} is required but empty")
     return out
+
+
+def _localize(naive: pd.Series, timezone: str, field_name: str, problems: Problems, *,
+              values: pd.Series | None = None) -> pd.Series:
+    """Naive local times in ``timezone`` as UTC instants, across daylight-saving changes.
+
+    A time in the hour that repeats when daylight saving ends is read as its first occurrence
+    (still daylight time), with a warning; a time in the hour skipped when it starts does not
+    exist and its row is rejected, saying so.
+    """
+    first = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    failed = first.isna().to_numpy() & naive.notna().to_numpy()
+    if failed.any():
+        earlier = naive.dt.tz_localize(timezone, ambiguous=np.ones(len(naive), dtype=bool),
+                                       nonexistent="NaT")
+        repeated = failed & earlier.notna().to_numpy()
+        if repeated.any():
+            first = first.where(~repeated, earlier)
+            problems.warn(f"{int(repeated.sum())} {field_name} values fall in the hour that "
+                          f"repeats when daylight saving time ends in {timezone}; each was "
+                          f"read as the first occurrence (daylight time)")
+        problems.reject(failed & ~repeated, field_name,
+                        f"{field_name}: this local time does not exist in {timezone} (the "
+                        f"clocks skip it when daylight saving time starts)",
+                        naive if values is None else values)
+    return first.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+_SLASH_DATE = r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?=\D|$)"
+
+
+def _day_month_order(text: pd.Series, field_name: str, problems: Problems) -> pd.Series:
+    """Rewrite ``dd/mm/yyyy`` or ``mm/dd/yyyy`` dates as ISO, one order for the whole column.
+
+    The order is day first when some value's first number exceeds 12, month first when some
+    value's second number does (when both occur, day first wins and the values that contradict
+    it are rejected). When every value could be either, dotted dates (``05.03.2025``) are day
+    first and slashed ones month first, with a warning.
+    """
+    parts = text.str.extract(_SLASH_DATE)
+    rows = parts[0].notna().to_numpy()
+    if not rows.any():
+        return text
+    a = parts[0].astype("float").to_numpy()
+    b = parts[1].astype("float").to_numpy()
+    day_first = bool(np.nanmax(a) > 12)
+    dotted = bool(text[rows].str.contains(r"^\d{1,2}\.", regex=True).all())
+    if not day_first and not np.nanmax(b) > 12 and dotted:
+        day_first = True  # 05.03.2025 is day first wherever dots are written
+    elif not day_first and not np.nanmax(b) > 12:
+        problems.warn(f"{field_name}: dates such as {text[rows].iloc[0]!r} could be day/month or "
+                      f"month/day; read as month/day/year. Write them as YYYY-MM-DD if they are "
+                      f"day/month")
+    iso = r"\3-\2-\1" if day_first else r"\3-\1-\2"
+    return text.str.replace(_SLASH_DATE, iso, regex=True)
 
 
 def to_date(series: pd.Series, field_name: str, problems: Problems) -> pd.Series:

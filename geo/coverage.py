@@ -1283,8 +1283,8 @@ def facility_coverage(
     gap = uncovered_parts(comm, circles, workers=workers)
     comm_area = shapely.area(comm)
     gap_area = shapely.area(gap)
-    area_share = np.where(comm_area > 0, 1.0 - gap_area / np.where(comm_area > 0, comm_area, 1),
-                          np.nan)
+    area_share = np.where(comm_area > 0, np.clip(
+        1.0 - gap_area / np.where(comm_area > 0, comm_area, 1), 0.0, 1.0), np.nan)
 
     parts = placement.parts
     part_geoms = _geoms(parts)
@@ -1294,7 +1294,9 @@ def facility_coverage(
     poly = np.flatnonzero(~is_point)
     whole = shapely.area(part_geoms[poly])
     left = shapely.area(uncovered_parts(part_geoms[poly], circles, workers=workers))
-    uncovered_share[poly] = np.where(whole > 0, left / np.where(whole > 0, whole, 1.0), 0.0)
+    # The difference can exceed the whole by a rounding error: a share is kept within [0, 1].
+    uncovered_share[poly] = np.clip(
+        np.where(whole > 0, left / np.where(whole > 0, whole, 1.0), 0.0), 0.0, 1.0)
     pts = np.flatnonzero(is_point)
     if len(circles) and len(pts):
         hit, _ = shapely.STRtree(circles).query(part_geoms[pts], predicate="intersects")
@@ -1304,7 +1306,7 @@ def facility_coverage(
     uncovered = pd.Series(part_pop * uncovered_share).groupby(part_code).sum()
     uncovered = uncovered.reindex(index, fill_value=0.0)
     placed = placement.population.reindex(index)
-    uncovered = uncovered.where(placed.notna())
+    uncovered = uncovered.where(placed.notna()).clip(lower=0.0, upper=placed)
 
     distance = pd.Series(np.nan, index=index)
     demand = placement.points

@@ -314,6 +314,7 @@ def read_layer(
         use = _choose_crs(crs_spec, declared, geoms, problems, path, fmt)
         source_crs = use.text
         geoms = _check_geometry(spec, geoms, use, out, problems, max_area_change)
+        _warn_default_timezone(spec, columns, geoms, ~problems.bad, timezone, problems)
     keep = ~problems.bad
     rejections = tuple(problems.with_ids(ids))
     frame: pd.DataFrame
@@ -325,15 +326,18 @@ def read_layer(
         frame = out[keep].copy()
     result = ReadResult(spec.name, frame, rejections, tuple(problems.warnings), n, str(path),
                         fmt, source_crs, {k: val for k, val in columns.items() if val})
+    # When nothing loads, the warnings (a CRS that looks wrong, an encoding guess) are often
+    # the explanation: they go into the error.
+    hints = "".join(f"\nwarning: {w}" for w in problems.warnings)
     if strict and result.rows_rejected:
         raise RejectedRowsError(
             f"{path}: {result.rows_rejected} of {n} rows rejected (strict mode: nothing loaded); "
-            f"first: row {rejections[0].row}, {rejections[0].field}: {rejections[0].reason}",
-            result)
+            f"first: row {rejections[0].row}, {rejections[0].field}: {rejections[0].reason}"
+            f"{hints}", result)
     if result.rows_valid == 0:
         first = (f"; first: row {rejections[0].row}, {rejections[0].field}: "
                  f"{rejections[0].reason}" if rejections else "")
-        raise RejectedRowsError(f"{path}: no valid rows ({n} rejected){first}", result)
+        raise RejectedRowsError(f"{path}: no valid rows ({n} rejected){first}{hints}", result)
     return result
 
 
@@ -427,8 +431,10 @@ def _read_csv(path: Path, encoding: str | None, notes: list[str]) -> pd.DataFram
             return pd.read_csv(path, encoding="utf-8-sig", **opts)
         except UnicodeDecodeError:
             df = pd.read_csv(path, encoding="gb18030", **opts)
-            notes.append(f"{path.name} is not UTF-8; read it as GB18030 (GBK). "
-                         f"Pass --encoding to choose another encoding.")
+            notes.append(f"{path.name} is not UTF-8; read it as GB18030 (GBK), the usual "
+                         f"encoding of Chinese files. If its text is not Chinese, pass "
+                         f"--encoding (e.g. cp1252 for Western European, cp1251 for Cyrillic)"
+                         + _gb18030_sample(df))
             return df
     except LookupError:
         raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
@@ -597,6 +603,11 @@ def _layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems) -> No
                         f"location_precision must be one of {', '.join(LOCATION_PRECISIONS)}",
                         out["location_precision"])
         out["location_precision"] = prec.fillna("exact")
+        # A record from the future is a typo (01/05/2052); kept, it would also move every
+        # default period to its year.
+        tomorrow = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+        problems.reject((out["occurred_at"] > tomorrow).fillna(False).to_numpy(dtype=bool),
+                        "occurred_at", "occurred_at is in the future", out["occurred_at"])
         out["category"] = out["category"].str.lower()
         out["status"] = out["status"].str.lower()
     elif spec.name == "devices":
@@ -705,6 +716,38 @@ def _table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
     return geoms, None
 
 
+def _warn_default_timezone(spec: LayerSpec, columns: dict[str, str | None], geoms: np.ndarray,
+                           keep: np.ndarray, timezone: str, problems: v.Problems) -> None:
+    """Warn when times are read in the default zone (Beijing) but the data lie far from China."""
+    if timezone != DEFAULT_TIMEZONE or not any(
+            f.type == "datetime" and columns.get(f.name) for f in spec.fields):
+        return
+    located = geoms[keep & ~shapely.is_missing(geoms)]
+    if not len(located):
+        return
+    centre = shapely.centroid(located)
+    lon = float(np.median(shapely.get_x(centre)))
+    lat = float(np.median(shapely.get_y(centre)))
+    if not (73.0 <= lon <= 136.0 and 17.0 <= lat <= 54.0):
+        problems.warn(f"times without an offset were read as local times in {timezone} (the "
+                      f"default), but the data lie at about {lon:.2f}, {lat:.2f}, far from "
+                      f"China: pass --timezone (e.g. Europe/Berlin) if they are local there")
+
+
+def _gb18030_sample(frame: pd.DataFrame) -> str:
+    """A few words of a GB18030-decoded table that mix Latin letters and CJK characters.
+
+    Latin-1 or Windows-1252 text decoded as GB18030 turns ``Müller`` into ``M黮ler``: showing
+    such words makes a wrong guess obvious.
+    """
+    mixed: list[str] = []
+    for col in [*map(str, frame.columns), *frame.astype("string").stack().head(2000)]:
+        mixed += re.findall(r"[A-Za-z]+[\u4e00-\u9fff]+[A-Za-z]+", str(col))
+        if len(mixed) >= 3:
+            break
+    return f"; decoded words such as {', '.join(mixed[:3])} suggest it is not" if mixed else ""
+
+
 def _choose_crs(given: CrsSpec | None, declared: CrsSpec | None, geoms: np.ndarray,
                 problems: v.Problems, path: Path, fmt: str) -> CrsSpec:
     if given is not None:
@@ -791,15 +834,16 @@ def _check_geometry(spec: LayerSpec, geoms: np.ndarray, crs: CrsSpec, out: pd.Da
                                      (~fin).sum()))
             ok[idx[~fin]] = False
             idx = idx[fin]
-        if len(idx):
-            centre = shapely.centroid(result[idx])
-            inside = area_of_use_mask(shapely.get_x(centre), shapely.get_y(centre), crs)
-            outside = int((~inside).sum())
-            if outside:
-                problems.warn(f"{outside} rows lie outside the area of use of {crs.text} "
-                              f"(kept; check the CRS)")
     if spec.geometry in ("polygon", "point_or_polygon"):
         _repair_polygons(result, ok, problems, max_area_change)
+    kept = np.flatnonzero(ok & ~problems.bad)
+    if len(kept):  # only rows that stay: a rejected bow-tie's centroid says nothing
+        centre = shapely.centroid(result[kept])
+        inside = area_of_use_mask(shapely.get_x(centre), shapely.get_y(centre), crs)
+        outside = int((~inside).sum())
+        if outside:
+            problems.warn(f"{outside} rows lie outside the area of use of {crs.text} "
+                          f"(kept; check the CRS)")
     if spec.geometry == "polygon":
         sel = ok & np.array([g is not None and g.geom_type == "Polygon" for g in result])
         if sel.any():

@@ -53,8 +53,8 @@ def map_options(ctx: ServiceContext, *, period: Period | None,
     return MapOptions(language=language or s.language, tile_url=s.tile_url,  # type: ignore[arg-type]
                       tile_attribution=s.tile_attribution, tiles_gcj02=s.tiles_gcj02,
                       period_label=period.label if period else None,
-                      generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                      timezone="UTC")
+                      generated_at=dt.datetime.now(dt.UTC),
+                      timezone=ctx.timezone)
 
 
 def _area(ctx: ServiceContext, district: str | None,

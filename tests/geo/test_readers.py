@@ -471,3 +471,86 @@ def test_inputs_not_modified_and_dates(tmp_path):
     assert res.frame["closed_on"].iloc[0] == pd.Timestamp(dt.date(2024, 6, 30))
     assert list(res.frame.columns) == ["id", "type", "name", "opened_on", "closed_on",
                                        "geometry"]
+
+
+def test_daylight_saving_changes(tmp_path):
+    rows = incident_rows(3)
+    rows[0]["occurred_at"] = "2025-11-02 01:30:00"  # New York: this hour happens twice
+    rows[1]["occurred_at"] = "2025-03-09 02:30:00"  # New York: clocks skip 02:00-03:00
+    rows[2]["occurred_at"] = "2025-07-01 12:00:00"
+    res = read_layer(write_csv(tmp_path / "i.csv", rows), "incidents",
+                     timezone="America/New_York")
+    assert res.frame["occurred_at"].tolist() == [
+        pd.Timestamp("2025-11-02 05:30", tz="UTC"),  # first occurrence, still EDT (-04:00)
+        pd.Timestamp("2025-07-01 16:00", tz="UTC")]
+    assert [(r.row, r.field) for r in res.rejections] == [(2, "occurred_at")]
+    assert "does not exist in America/New_York" in res.rejections[0].reason
+    assert "daylight saving" in res.rejections[0].reason
+    assert any("repeats when daylight saving time ends" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize(("values", "expected", "warned"), [
+    (["05/03/2025 10:00", "13/03/2025 10:00"], ["2025-03-05", "2025-03-13"], False),
+    (["05/03/2025 10:00", "03/13/2025 10:00"], ["2025-05-03", "2025-03-13"], False),
+    (["05/03/2025 10:00", "03/12/2025 10:00"], ["2025-05-03", "2025-03-12"], True),
+    (["05.03.2025 10:00", "03.12.2025 10:00"], ["2025-03-05", "2025-12-03"], False),
+])
+def test_day_and_month_order_is_one_for_the_whole_column(tmp_path, values, expected, warned):
+    rows = incident_rows(len(values))
+    for row, value in zip(rows, values, strict=True):
+        row["occurred_at"] = value
+    res = read_layer(write_csv(tmp_path / "i.csv", rows), "incidents", timezone="UTC")
+    assert res.frame["occurred_at"].dt.strftime("%Y-%m-%d").tolist() == expected
+    assert any("could be day/month or month/day" in w for w in res.warnings) is warned
+
+
+def test_day_first_column_rejects_a_month_first_value(tmp_path):
+    rows = incident_rows(3)
+    for row, value in zip(rows, ["25/03/2025", "05/03/2025", "03/13/2025"], strict=True):
+        row["occurred_at"] = value
+    res = read_layer(write_csv(tmp_path / "i.csv", rows), "incidents", timezone="UTC")
+    assert res.frame["occurred_at"].dt.strftime("%m-%d").tolist() == ["03-25", "03-05"]
+    assert [(r.row, r.field) for r in res.rejections] == [(3, "occurred_at")]
+
+
+def test_when_nothing_loads_the_error_carries_the_crs_hint(tmp_path):
+    tr = pyproj.Transformer.from_crs(4326, 4548, always_xy=True)
+    x, y = tr.transform(*BEIJING)
+    path = write_csv(tmp_path / "f.csv", [{"id": "F1", "type": "x", "x": x, "y": y}])
+    with pytest.raises(RejectedRowsError, match=r"(?s)no valid rows.*look projected.*--crs"):
+        read_layer(path, "facilities")
+
+
+def test_latin1_csv_decoded_as_gb18030_says_so(tmp_path):
+    rows = incident_rows(2)
+    rows[0]["address"] = "Müllerstraße 12, Köpenick"
+    path = tmp_path / "i.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="cp1252")
+    res = read_layer(path, "incidents")
+    note = next(w for w in res.warnings if "GB18030" in w)
+    assert "--encoding" in note and "cp1252" in note and "suggest it is not" in note
+    right = read_layer(path, "incidents", encoding="cp1252")
+    assert right.frame["address"].iloc[0] == "Müllerstraße 12, Köpenick"
+
+
+def test_default_time_zone_far_from_china_is_warned_about(tmp_path):
+    rows = incident_rows(3)
+    for row in rows:
+        row["lon"], row["lat"] = row["lon"] - 103.0, row["lat"] + 12.5  # Berlin
+    path = write_csv(tmp_path / "i.csv", rows)
+    res = read_layer(path, "incidents")
+    assert any("far from China: pass --timezone" in w for w in res.warnings)
+    berlin = read_layer(path, "incidents", timezone="Europe/Berlin")
+    assert not any("--timezone" in w for w in berlin.warnings)
+    beijing = read_layer(write_csv(tmp_path / "b.csv", incident_rows(3)), "incidents")
+    assert not any("--timezone" in w for w in beijing.warnings)
+
+
+def test_an_incident_in_the_future_is_rejected(tmp_path):
+    rows = incident_rows(2)
+    rows[1]["occurred_at"] = (dt.datetime.now() + dt.timedelta(days=400)).strftime(
+        "%Y-%m-%d %H:%M")
+    res = read_layer(write_csv(tmp_path / "i.csv", rows), "incidents")
+    assert [(r.row, r.field, r.reason) for r in res.rejections] == [
+        (2, "occurred_at", "occurred_at is in the future")]
+    assert res.rows_valid == 1
