@@ -105,6 +105,8 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
 
 def _summary(rt: Any, engine: Any, echo: Callable[[str], Any]) -> None:
     """Print the headline numbers: rates and creation rates by district, coverage gaps."""
+    import pandas as pd
+
     from api.output import to_table
     from api.services import ServiceContext
     from api.services.coverage import coverage_report, default_period
@@ -115,8 +117,9 @@ def _summary(rt: Any, engine: Any, echo: Callable[[str], Any]) -> None:
     period = default_period(ctx, None)
     rates = rates_report(ctx, period=period, compare="last-year", level="district").frame
     if "case_rise_significant" in rates.columns:
-        rates["case_rise_significant"] = rates["case_rise_significant"].map(
-            {True: "yes", False: "no"})
+        rates["case_rise_significant"] = [
+            None if pd.isna(v) else ("yes" if bool(v) else "no")
+            for v in rates["case_rise_significant"]]
     echo(f"\ncase rates per 10,000 residents by district, {period.label} vs the year before:")
     echo(to_table(rates.drop(columns="geometry"), columns=[
         c for c in ("code", "name", "cases", "population", "case_rate_per_10k_annual",

@@ -188,6 +188,7 @@ def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sampl
               str(tmp_path / "demo"), "--port", "8123")
     # Headline numbers: district creation rates and coverage.
     assert "创建率" in out and re.search(r"^110191 .* 0\.\d{3} ", out, re.M)
+    assert re.search(r"^110191 .*\b(no|yes)$", out, re.M)  # significant rise, spelled out
     assert "police_office" in out and "of residents within 500 m" in out
     # Every map kind written and listed.
     for kind in ("incidents", "rates", "hotspots", "protection", "coverage", "standard"):
