@@ -71,6 +71,33 @@ def record(engine: Engine, action: str, *, key: Any = None, endpoint: str | None
         conn.execute(audit_log.insert().values(**values))
 
 
+def record_key_change(engine: Engine, action: str, key: Any, *, by: str,
+                      endpoint: str) -> None:
+    """Audit the creation (``key_create``) or revocation (``key_revoke``) of an API key.
+
+    Parameters
+    ----------
+    engine
+        Database.
+    action
+        ``key_create`` or ``key_revoke``.
+    key
+        The :class:`api.auth.ApiKey` created or revoked (it is the subject, not the actor).
+    by
+        Who did it (an operator name such as ``cli:alice``).
+    endpoint
+        The command, e.g. ``cli: pingan keys create``.
+    """
+    if action not in ("key_create", "key_revoke"):
+        raise ValueError(f"action must be key_create or key_revoke; got {action!r}")
+    d = key.as_dict()
+    params = {"key_id": d["id"], "name": d["name"], "prefix": d["prefix"]}
+    if action == "key_create":
+        params.update(role=d["role"], jurisdictions=d["jurisdictions"],
+                      expires_at=d["expires_at"])
+    record(engine, action, key_name=by, endpoint=endpoint, params=params, status=0)
+
+
 def _where(action: str | None, key_id: int | None, since: dt.datetime | None,
            until: dt.datetime | None) -> list[Any]:
     a = audit_log.c

@@ -83,10 +83,8 @@ def create_cmd(
     created = create_key(engine, name=name, role=role.value, jurisdictions=jurisdiction or (),
                          expires_in_days=expires_in_days)
     k = created.key
-    audit.record(engine, "key_create", key_name=_operator(), endpoint="cli: pingan keys create",
-                 params={"key_id": k.id, "name": k.name, "role": k.role, "prefix": k.prefix,
-                         "jurisdictions": list(k.jurisdictions),
-                         "expires_at": k.as_dict()["expires_at"]}, status=0)
+    audit.record_key_change(engine, "key_create", k, by=_operator(),
+                            endpoint="cli: pingan keys create")
     typer.echo(f"created key {k.id} ({k.role}, {k.name}"
                + (f", jurisdictions {', '.join(k.jurisdictions)}" if k.jurisdictions else "")
                + (f", expires {k.as_dict()['expires_at']}" if k.expires_at else "") + ")")
@@ -125,8 +123,8 @@ def revoke_cmd(
 
     engine = _runtime(ctx).ready_engine()
     k = revoke_key(engine, key)
-    audit.record(engine, "key_revoke", key_name=_operator(), endpoint="cli: pingan keys revoke",
-                 params={"key_id": k.id, "name": k.name, "prefix": k.prefix}, status=0)
+    audit.record_key_change(engine, "key_revoke", k, by=_operator(),
+                            endpoint="cli: pingan keys revoke")
     typer.echo(f"revoked key {k.id} ({k.role}, {k.name}) at {k.as_dict()['revoked_at']}")
 
 

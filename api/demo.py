@@ -81,10 +81,8 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
     demo_names = {f"{DEMO_KEY_PREFIX} {role}" for role in roles}
     for old in list_keys(engine, include_inactive=False):
         if old.name in demo_names:
-            revoke_key(engine, old.id)
-            audit.record(engine, "key_revoke", key_name="pingan demo",
-                         endpoint="cli: pingan demo", params={"key_id": old.id,
-                                                              "name": old.name}, status=0)
+            audit.record_key_change(engine, "key_revoke", revoke_key(engine, old.id),
+                                    by="pingan demo", endpoint="cli: pingan demo")
     wanted = [("admin", (), "everything"),
               ("liaison", (str(first["district_code"]),),
                f"raw incidents of district {label} only, aggregates anywhere"),
@@ -94,11 +92,8 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
     for role, codes, what in wanted:
         created = create_key(engine, name=f"{DEMO_KEY_PREFIX} {role}", role=role,
                              jurisdictions=codes)
-        k = created.key
-        audit.record(engine, "key_create", key_name="pingan demo", endpoint="cli: pingan demo",
-                     params={"key_id": k.id, "name": k.name, "role": k.role,
-                             "prefix": k.prefix, "jurisdictions": list(k.jurisdictions)},
-                     status=0)
+        audit.record_key_change(engine, "key_create", created.key, by="pingan demo",
+                                endpoint="cli: pingan demo")
         out[role] = (what, created.token)
     return out
 

@@ -366,13 +366,14 @@ def plan_sites(
             f"{len(reaching)} candidates reach uncovered residents; kept the {max_candidates} "
             f"that alone reach the most (max_candidates), dropped {len(reaching) - max_candidates}"
         )
-    group_of, n_rows = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
-    while len(kept) > 1 and n_rows * len(kept) > max_matrix_cells:
+    group_of, first = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
+    while len(kept) > 1 and len(first) * len(kept) > max_matrix_cells:
         # Fewer candidates also merge into fewer rows: shrink by the square root of the excess.
-        excess = n_rows * len(kept) / max_matrix_cells
+        excess = len(first) * len(kept) / max_matrix_cells
         count = max(1, min(len(kept) - 1, int(len(kept) / math.sqrt(excess) * 0.95)))
         kept = np.sort(strongest[:count])
-        group_of, n_rows = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
+        group_of, first = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
+    n_rows = len(first)
     if len(kept) < min(len(reaching), max_candidates):
         notes.append(
             f"kept the {len(kept)} candidates that alone reach the most uncovered residents so "
@@ -389,9 +390,6 @@ def plan_sites(
     if n_rows and k_used:
         in_model = np.flatnonzero(group_of >= 0)
         # The first demand point of each group represents it; the group's residents are summed.
-        order = in_model[np.argsort(group_of[in_model], kind="stable")]
-        starts = np.flatnonzero(np.r_[True, np.diff(group_of[order]) != 0])
-        first = order[starts]
         representative = open_rows[first]
         row_weights = np.bincount(group_of[in_model], weights=open_w[in_model],
                                   minlength=n_rows)
@@ -588,7 +586,7 @@ def _pairs(tree: cKDTree | None, cand_xy: NDArray[np.float64], which: NDArray[np
 
 def _merge_rows(kept: NDArray[np.int64], tree: cKDTree | None, cand_xy: NDArray[np.float64],
                 counts: NDArray[np.int64], radius: float, n_open: int
-                ) -> tuple[NDArray[np.int64], int]:
+                ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Group uncovered demand points by the set of kept candidates (columns) reaching them.
 
     Each point's set is fingerprinted by two sums of random 64-bit keys of its candidates (a
@@ -599,8 +597,9 @@ def _merge_rows(kept: NDArray[np.int64], tree: cKDTree | None, cand_xy: NDArray[
     group_of : ndarray
         The model row of each open demand point, -1 for points no kept candidate reaches
         (left out of the model).
-    n_rows : int
-        Number of rows.
+    first : ndarray
+        The first open demand point of each row, ascending: rows are numbered in the order of
+        their first points (so the model does not depend on the fingerprint keys).
     """
     keys = np.random.default_rng(0x5EED).integers(
         0, np.iinfo(np.uint64).max, size=(len(kept), 2), dtype=np.uint64, endpoint=True)
@@ -613,17 +612,17 @@ def _merge_rows(kept: NDArray[np.int64], tree: cKDTree | None, cand_xy: NDArray[
     group_of = np.full(n_open, -1, dtype=np.int64)
     reached = np.flatnonzero(hit)
     if not len(reached):
-        return group_of, 0
+        return group_of, np.empty(0, dtype=np.int64)
     _, inverse = np.unique(fingerprint[reached], axis=0, return_inverse=True)
     inverse = inverse.ravel()
     n_rows = int(inverse.max()) + 1
-    # Rows numbered by their first demand point, so the model does not depend on the keys.
     first = np.full(n_rows, n_open, dtype=np.int64)
     np.minimum.at(first, inverse, reached)
+    order = np.argsort(first, kind="stable")
     rank = np.empty(n_rows, dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(n_rows)
+    rank[order] = np.arange(n_rows)
     group_of[reached] = rank[inverse]
-    return group_of, n_rows
+    return group_of, first[order]
 
 
 def _within(xy: NDArray[np.float64], targets: NDArray[np.float64], radius: float

@@ -208,4 +208,14 @@ def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sampl
     assert old.key.id not in {k.id for k in list_keys(engine, include_inactive=False)}
     assert kept.key.id in {k.id for k in list_keys(engine, include_inactive=False)}
     assert "http://127.0.0.1:8123/docs" in out and "not serving" in out
+    # Both the revocation and the four creations are audited, with the demo as the actor.
+    from api.audit import read_audit
+
+    with engine.connect() as conn:
+        created = read_audit(conn, action="key_create")
+        revoked = read_audit(conn, action="key_revoke")
+    assert sorted(p["role"] for p in created["params"]) == [
+        "admin", "client", "liaison", "planner"]
+    assert [p["key_id"] for p in revoked["params"]] == [old.key.id]
+    assert set(created["key_name"]) | set(revoked["key_name"]) == {"pingan demo"}
     engine.dispose()
