@@ -37,6 +37,7 @@ from geo.crs import (
     parse_crs,
     valid_range_mask,
 )
+from geo.errors import InputError
 from geo.layers import COMPOUND_MEASURES, LOCATION_PRECISIONS, Field, LayerSpec, layer_spec
 from geo.period import DEFAULT_TIMEZONE
 
@@ -90,10 +91,6 @@ _MEASURE_SYNONYMS = {"围墙": "fence", "围栏": "fence", "门卫": "gate_guard
                      "入侵报警": "intrusion_alarm", "对讲": "intercom", "楼宇对讲": "intercom",
                      "车牌识别": "plate_recognition"}
 _KNOWN_MEASURES = tuple(m for group in COMPOUND_MEASURES.values() for m in group)
-
-
-class InputError(ValueError):
-    """A file-level problem: unreadable file, unknown format, a required column missing."""
 
 
 class RejectedRowsError(InputError):

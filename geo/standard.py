@@ -102,6 +102,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from geo.catalogue import CATALOGUE
+from geo.errors import PinganError
 from geo.period import Period, parse_period
 
 __all__ = [
@@ -364,7 +365,7 @@ class ProfileProblem:
         return f"line {self.line}, {self.field}: {self.message}"
 
 
-class ProfileError(ValueError):
+class ProfileError(PinganError, ValueError):
     """A profile that cannot be used; the message lists every problem with its line and field.
 
     Attributes
