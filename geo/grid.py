@@ -189,10 +189,10 @@ class Grid:
 
         Cells that only touch the area's boundary are left out.
         """
-        if area is None or area.is_empty:
+        if area is None or bool(shapely.is_empty(area)):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         c = self.cell_m
-        minx, miny, maxx, maxy = area.bounds
+        minx, miny, maxx, maxy = (float(v) for v in shapely.bounds(area))
         xr = np.arange(math.floor(minx / c), math.ceil(maxx / c))
         yr = np.arange(math.floor(miny / c), math.ceil(maxy / c))
         ix, iy = (v.ravel() for v in np.meshgrid(xr, yr))
