@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 
 from api.output import to_csv_bytes, to_geojson, to_json, to_table
+from api.release import Visibility, select
 from api.services import Report, ServiceContext
 
 __all__ = ["register"]
@@ -39,6 +40,12 @@ def context(ctx: typer.Context) -> ServiceContext:
     """The service context of this invocation (schema migrated)."""
     rt = ctx.find_root().obj
     return ServiceContext(rt.ready_engine(), rt.settings)
+
+
+def context_and_admin(ctx: typer.Context) -> tuple[ServiceContext, Visibility]:
+    """The service context and the command line's visibility: everything, exactly (admin)."""
+    sc = context(ctx)
+    return sc, Visibility.admin(sc.settings)
 
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
@@ -128,8 +135,9 @@ def rates_cmd(
     """Case rates per 10,000 residents (万人发案率), smoothed, with their change."""
     from api.services.rates import rates_report
 
-    rep = rates_report(context(ctx), period=period, compare=compare.value if compare else None,
-                       level=level.value, categories=category or [])
+    rep = rates_report(*context_and_admin(ctx), period=period,
+                       compare=compare.value if compare else None, level=level.value,
+                       categories=category or [])
     cols = ["code", "name", "communities", "population", "cases", "case_rate_per_10k_annual"]
     if level is Level.community:
         cols = ["code", "name", "district", "population", "cases", "case_rate_per_10k_annual",
@@ -161,7 +169,9 @@ def trend_cmd(
     """Cases by month, or by local hour and weekday."""
     from api.services.rates import trend_report
 
-    rep = trend_report(context(ctx), period=period, by=by.value, community=community,
+    sc, vis = context_and_admin(ctx)
+    area = select(vis, sc.communities(), community=community) if community else None
+    rep = trend_report(sc, vis, period=period, by=by.value, selection=area,
                        categories=category or [])
     if by is TrendBy.hour_weekday and fmt is Fmt.table:
         from api.services import Report
@@ -199,7 +209,7 @@ def hotspots_cmd(
     """Getis-Ord Gi* hot and cold spots at 90/95/99 % (999 permutations, seeded)."""
     from api.services.rates import hotspots_report
 
-    rep = hotspots_report(context(ctx), period=period, on=on.value, cell_m=cell_m,
+    rep = hotspots_report(*context_and_admin(ctx), period=period, on=on.value, cell_m=cell_m,
                           categories=category or [], fdr=fdr)
     frame = rep.frame
     counts = frame["hotspot_class"].value_counts()
@@ -248,7 +258,7 @@ def protection_cmd(
     """Technical protection (cameras, view coverage) and compound compliance (物防技防)."""
     from api.services.coverage import protection_report
 
-    rep = protection_report(context(ctx), period=period, level=level.value)
+    rep = protection_report(*context_and_admin(ctx), period=period, level=level.value)
     cols = ["code", "name", "district" if level is Level.community else "communities",
             "camera_count", "camera_working_ratio", "camera_density_per_km2",
             "cameras_per_1000_residents", "camera_area_share", "incidents_in_view_share",
@@ -276,7 +286,7 @@ def coverage_cmd(
     """Share of area and residents within reach of a facility type, ranked by residents left out."""
     from api.services.coverage import coverage_report
 
-    rep = coverage_report(context(ctx), facility_type=facility_type, radius_m=radius_m,
+    rep = coverage_report(*context_and_admin(ctx), facility_type=facility_type, radius_m=radius_m,
                           level=level.value, period=period)
     first = ["rank", "code", "name", "district"] if level is Level.community else [
         "code", "name", "communities"]
@@ -306,7 +316,7 @@ def gaps_cmd(
     """Gap polygons: community area outside every service area of the type, with residents."""
     from api.services.coverage import gaps_report
 
-    rep = gaps_report(context(ctx), facility_type=facility_type, radius_m=radius_m,
+    rep = gaps_report(*context_and_admin(ctx), facility_type=facility_type, radius_m=radius_m,
                       period=period)
     emit(rep, Fmt(fmt.value), out, headers=COVERAGE_HEADERS, digits=0,
          columns=["code", "name", "gap_area_m2", "population"])
@@ -324,7 +334,7 @@ def workload_cmd(
     """Incidents per facility: nearest-facility catchment and incidents within the radius."""
     from api.services.coverage import workload_report
 
-    rep = workload_report(context(ctx), facility_type=facility_type, period=period,
+    rep = workload_report(*context_and_admin(ctx), facility_type=facility_type, period=period,
                           radius_m=radius_m)
     emit(rep, fmt, out, digits=3,
          columns=["id", "name", "incidents_catchment", "catchment_share",
@@ -354,8 +364,9 @@ def plan_sites_cmd(
     from api.services.coverage import site_plan_report
 
     cand = _read_candidates(candidates) if candidates else None
-    rep = site_plan_report(context(ctx), facility_type=facility_type, k=add, radius_m=radius_m,
-                           candidates=cand, period=period, time_limit_s=time_limit)
+    rep = site_plan_report(*context_and_admin(ctx), facility_type=facility_type, k=add,
+                           radius_m=radius_m, candidates=cand, period=period,
+                           time_limit_s=time_limit)
     pv = rep.provenance
     summary = [
         f"residents within reach: {pv['population_covered_before']:,.0f} "
@@ -440,8 +451,8 @@ def standard_evaluate_cmd(
     """Evaluate every community: score, status band, to-do list; or creation rates (创建率)."""
     from api.services.standard import active_profile, standard_report
 
-    sc = context(ctx)
-    rep = standard_report(sc, profile=active_profile(sc, profile), period=period,
+    sc, vis = context_and_admin(ctx)
+    rep = standard_report(sc, vis, profile=active_profile(sc, profile), period=period,
                           level=level.value)
     counts = rep.provenance.get("status_counts", {})
     summary = ["communities: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
@@ -467,8 +478,8 @@ def standard_todo_cmd(
     """A community's failing (then unknown) criteria, most weight first."""
     from api.services.standard import active_profile, todo_report
 
-    sc = context(ctx)
-    rep = todo_report(sc, code, profile=active_profile(sc, profile), period=period)
+    sc, vis = context_and_admin(ctx)
+    rep = todo_report(sc, vis, code, profile=active_profile(sc, profile), period=period)
     if fmt is Fmt.geojson:
         raise ValueError("the to-do list has no geometry; use --format table, csv or json")
     emit(rep, fmt, out, digits=3,
@@ -507,10 +518,15 @@ def maps_cmd(
     bad = [k for k in kinds if k not in MAP_KINDS]
     if bad:
         raise ValueError(f"--kind must be one of {', '.join(MAP_KINDS)}; got {bad[0]!r}")
-    pages = write_maps(context(ctx), out, kinds=kinds, period=period,
-                       categories=category or [], facility_type=facility_type,
-                       district=district, view="cells" if aggregate else "points",
-                       language=lang, png=png, echo=lambda m: typer.echo(m, err=True))
+    sc, vis = context_and_admin(ctx)
+    if aggregate:
+        vis = Visibility("planner", None, protected=True, raw=False, unassigned=False,
+                         min_count=sc.settings.api.min_count_shown,
+                         category_groups=vis.category_groups)
+    area = select(vis, sc.communities(), district=district) if district else None
+    pages = write_maps(sc, vis, out, kinds=kinds, period=period, categories=category or [],
+                       facility_type=facility_type, selection=area, language=lang, png=png,
+                       echo=lambda m: typer.echo(m, err=True))
     for page in pages:
         typer.echo(page.resolve().as_uri())
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from api.loading import load_file
+from geo.errors import MissingDataError
 from geo.readers import manifest_entries
 
 __all__ = ["ensure_sample", "load_sample", "run_demo"]
@@ -66,14 +67,13 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
     """
     from api import audit
     from api.auth import create_key, list_keys, revoke_key
-    from api.services.rates import communities as community_frame
-
     engine = ctx.engine
-    comms = community_frame(ctx)
+    comms = ctx.communities()
     districts = comms.dropna(subset=["district_code"]).drop_duplicates("district_code")
     if districts.empty:
-        raise ValueError("no community with a district code is loaded: the demo's liaison key "
-                         "needs a district; load the sample city first (pingan demo does)")
+        raise MissingDataError("no community with a district code is loaded: the demo's "
+                               "liaison key needs a district; load the sample city first "
+                               "(pingan demo does)")
     first = districts.sort_values("district_code").iloc[0]
     name = first["district"] if isinstance(first["district"], str) else ""
     label = f"{first['district_code']} {name}".strip()
@@ -103,14 +103,16 @@ def _summary(rt: Any, engine: Any, echo: Callable[[str], Any]) -> None:
     import pandas as pd
 
     from api.output import to_table
+    from api.release import Visibility
     from api.services import ServiceContext
-    from api.services.coverage import coverage_report, default_period
+    from api.services.coverage import coverage_report
     from api.services.rates import rates_report
     from api.services.standard import standard_report
 
     ctx = ServiceContext(engine, rt.settings)
-    period = default_period(ctx, None)
-    rates = rates_report(ctx, period=period, compare="last-year", level="district").frame
+    admin = Visibility.admin(rt.settings)
+    period = ctx.period(None)
+    rates = rates_report(ctx, admin, period=period, compare="last-year", level="district").frame
     if "case_rise_significant" in rates.columns:
         rates["case_rise_significant"] = [
             None if pd.isna(v) else ("yes" if bool(v) else "no")
@@ -123,14 +125,14 @@ def _summary(rt: Any, engine: Any, echo: Callable[[str], Any]) -> None:
         "case_rate_per_10k_annual": "rate/10k/yr", "compare_cases": "cases before",
         "compare_case_rate_per_10k_annual": "rate before", "case_change_pct": "change %",
         "case_rise_significant": "significant rise"}, digits=1))
-    std = standard_report(ctx, period=period, level="district").frame
+    std = standard_report(ctx, admin, period=period, level="district").frame
     echo(f"\nsafe-community standard (创建率) by district, {period.label}:")
     echo(to_table(std.drop(columns="geometry"), columns=[
         c for c in ("code", "name", "communities", "meets", "partly", "fails", "incomplete",
                     "creation_rate", "creation_rate_pop") if c in std.columns], digits=3))
     echo("\nfacility coverage, whole city:")
     for ftype in ("police_office", "service_station", "health_station"):
-        rep = coverage_report(ctx, facility_type=ftype, level="city")
+        rep = coverage_report(ctx, admin, facility_type=ftype, level="city")
         if not len(rep.frame):
             continue
         row = rep.frame.iloc[0]
@@ -159,8 +161,10 @@ def run_demo(rt: Any, *, directory: Path, serve: bool, echo: Callable[[str], Any
     _summary(rt, engine, echo)
 
     maps_dir = directory / "maps"
-    pages = write_maps(ServiceContext(engine, rt.settings), maps_dir, kinds=list(MAP_KINDS),
-                       echo=lambda m: None)
+    from api.release import Visibility
+
+    pages = write_maps(ServiceContext(engine, rt.settings), Visibility.admin(rt.settings),
+                       maps_dir, kinds=list(MAP_KINDS), echo=lambda m: None)
     echo(f"\nmaps (open from disk, no server needed) in {maps_dir}/:")
     for page in pages:
         echo(f"  {page.resolve().as_uri()}")

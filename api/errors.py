@@ -1,18 +1,20 @@
 """The HTTP error contract: every error is an RFC 9457 problem document, mapped in one place.
 
-Domain code raises plain exceptions that know nothing about HTTP (``ValueError``,
-``KeyError``, :class:`geo.readers.InputError`, :class:`geo.standard.ProfileError`…); the API
-raises the :class:`ApiError` family for what only it knows (authentication, authorisation,
-rate limits, upload size). :data:`STATUS_TABLE` maps each class to a status, a problem type
-and a title, and :func:`install_error_handlers` turns any of them into an
-``application/problem+json`` response::
+Domain code raises pingan's domain errors, which know nothing about HTTP (:mod:`geo.errors`:
+:class:`~geo.errors.ParameterError`, :class:`~geo.errors.NotFoundError`,
+:class:`~geo.errors.InputError`, :class:`geo.standard.ProfileError`…); the API raises the
+:class:`ApiError` family for what only it knows (authentication, authorisation, rate limits,
+upload size). :data:`STATUS_TABLE` maps each class to a status, a problem type and a title,
+and :func:`install_error_handlers` turns any of them into an ``application/problem+json``
+response::
 
     {"type": "https://pingan.dev/problems/invalid-parameter", "title": "Invalid parameter",
      "status": 422, "detail": "…", "errors": [{"field": "query.cell_m", "message": "…"}]}
 
-No response carries a traceback or SQL: unexpected exceptions become a 500 with a generic
-detail and an error id that is logged server-side with the traceback; database errors become a
-503 with a fixed detail.
+Only pingan's own classes are mapped: a built-in ``ValueError`` or ``KeyError`` escaping a
+handler is a bug and answers 500 with an error id that is logged server-side with the
+traceback, never a 4xx that blames the client. No response carries a traceback or SQL;
+database errors become a 503 with a fixed detail.
 """
 
 from __future__ import annotations
@@ -31,7 +33,19 @@ from starlette.responses import JSONResponse
 
 from api.db import DatabaseError
 from api.profiles import ProfileConflictError
-from geo.readers import InputError, RejectedRowsError
+from geo.errors import (
+    AmbiguousError,
+    InputError,
+    LimitError,
+    MissingDataError,
+    ParameterError,
+    PeriodError,
+    PinganError,
+)
+from geo.errors import (
+    NotFoundError as DomainNotFoundError,
+)
+from geo.readers import RejectedRowsError
 from geo.standard import ProfileError
 
 __all__ = [
@@ -198,12 +212,16 @@ STATUS_TABLE: tuple[tuple[type[Exception], _Mapping], ...] = (
     (ProfileError, _Mapping(422, "invalid-profile", "Invalid profile")),
     (ProfileConflictError, _Mapping(409, "conflict", "Conflict")),
     (InputError, _Mapping(422, "invalid-input", "Invalid input file")),
+    (PeriodError, _Mapping(422, "invalid-period", "Invalid period")),
+    (AmbiguousError, _Mapping(422, "ambiguous-name", "Ambiguous name")),
+    (ParameterError, _Mapping(422, "invalid-parameter", "Invalid parameter")),
+    (LimitError, _Mapping(422, "limit-exceeded", "Limit exceeded")),
+    (DomainNotFoundError, _Mapping(404, "not-found", "Not found")),
+    (MissingDataError, _Mapping(409, "missing-data", "Data not loaded")),
     (RequestValidationError, _Mapping(422, "invalid-parameter", "Invalid parameter")),
     (DatabaseError, _Mapping(503, "database-unavailable", "Database unavailable")),
     (sa.exc.OperationalError, _Mapping(503, "database-unavailable", "Database unavailable")),
     (sa.exc.DataError, _Mapping(400, "bad-request", "Bad request")),
-    (KeyError, _Mapping(404, "not-found", "Not found")),
-    (ValueError, _Mapping(400, "bad-request", "Bad request")),
 )
 
 _HTTP_SLUGS = {400: "bad-request", 401: "not-authenticated", 403: "forbidden",
@@ -284,8 +302,10 @@ def _domain_detail(exc: BaseException) -> tuple[str, list[FieldError], dict[str,
     if isinstance(exc, sa.exc.DataError):
         log.warning("database refused a value: %s", exc.orig)
         return "a parameter's value cannot be used by the database", [], {}
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0]), [], {}
+    if isinstance(exc, PinganError) and exc.parameter:
+        return str(exc), [FieldError(f"query.{exc.parameter}"
+                                     if "." not in exc.parameter else exc.parameter,
+                                     str(exc))], {}
     return str(exc), [], {}
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from api import dialect
 from api.db import bump_data_version, utcnow
 from api.models import LAYER_TABLES, communities, incidents, loads
+from api.release import record_keys_of
 from geo.assign import assign_to_communities
 from geo.layers import layer_spec
 from geo.readers import ReadResult, Rejection, read_layer
@@ -220,6 +221,7 @@ def store_layer(
         extra: dict[str, Any] = {}
         if layer == "incidents":
             frame, extra = _assign_new_incidents(conn, frame)
+            frame = frame.assign(rkey=record_keys_of(conn, frame["id"]))
         columns = _stored_columns(table, layer, spec.columns)
         stage = _stage_table(table, columns)
         stage.create(conn)

@@ -98,6 +98,8 @@ incidents = sa.Table(
     # The assigned community: by the point when there is one, else by the reported code.
     sa.Column("community_code", sa.String(64)),
     sa.Column("assigned_by", sa.String(8)),
+    # The record key of the cell-key release method (geo/release.py), drawn from the id.
+    sa.Column("rkey", sa.BigInteger),
     sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
     _geom("POINT", nullable=True),
     sa.Index("ix_incidents_community_time", "community_code", "occurred_at"),

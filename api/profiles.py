@@ -19,13 +19,14 @@ from sqlalchemy.engine import Engine
 
 from api.db import utcnow
 from api.models import profiles
+from geo.errors import NotFoundError, ParameterError, PinganError
 from geo.standard import DEFAULT_PROFILE_PATH, Profile, load_profile
 
 __all__ = ["ProfileConflictError", "StoredProfile", "active_profile", "builtin_profile",
            "get_profile", "list_profiles", "put_profile"]
 
 
-class ProfileConflictError(ValueError):
+class ProfileConflictError(PinganError, ValueError):
     """A profile name and version that is already stored with other content."""
 
 
@@ -134,7 +135,7 @@ def get_profile(conn: sa.Connection, name: str, version: str | None = None) -> S
     if builtin.name == name and version in (None, builtin.version):
         return builtin
     what = f"profile {name!r}" + (f" version {version!r}" if version else "")
-    raise KeyError(f"no {what}; GET /api/v1/profiles lists them")
+    raise NotFoundError(f"no {what}; GET /api/v1/profiles lists them", parameter="profile")
 
 
 def put_profile(engine: Engine, text: str, *, name: str | None = None,
@@ -161,15 +162,15 @@ def put_profile(engine: Engine, text: str, *, name: str | None = None,
     ------
     geo.standard.ProfileError
         If the text is not a valid profile (every problem with its line).
-    ValueError
+    geo.errors.ParameterError
         If the profile's name differs from ``name``.
     ProfileConflictError
         If the name and version exist with other content.
     """
     profile = load_profile(text if ("\n" in text or "=" in text) else text + "\n")
     if name is not None and profile.name != name:
-        raise ValueError(f"the profile's name {profile.name!r} differs from the name in the "
-                         f"address {name!r}")
+        raise ParameterError(f"the profile's name {profile.name!r} differs from the name in "
+                             f"the address {name!r}", parameter="name")
     builtin = builtin_profile()
     if (builtin.name, builtin.version) == (profile.name, profile.version):
         if builtin.version_key == profile.version_key:

@@ -8,6 +8,7 @@ The database URL is also ``PINGAN_DATABASE_URL``. Nothing is read at import time
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -21,17 +22,39 @@ from pydantic_settings import (
 )
 
 from geo.period import DEFAULT_TIMEZONE
+from geo.rates import CaseDefinition
 
-__all__ = ["ApiSettings", "CaseSettings", "GeoSettings", "MapSettings", "Settings",
+__all__ = ["ApiSettings", "CaseSettings", "GeoSettings", "MapSettings", "PeriodSettings",
+           "Settings",
            "load_settings", "normalise_database_url"]
 
 
 class CaseSettings(BaseModel):
-    """Which incident records count as a case (发案). By default every record counts."""
+    """Which incident records count as a case (发案). By default every record counts.
+
+    ``include_categories`` is either absent (every category counts) or a non-empty list: an
+    empty list would count nothing and is refused when the settings are read.
+    """
 
     exclude_categories: list[str] = Field(default_factory=list)
     exclude_statuses: list[str] = Field(default_factory=list)
     include_categories: list[str] | None = None
+
+    @field_validator("include_categories")
+    @classmethod
+    def _not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not [v for v in value if v.strip()]:
+            raise ValueError("cases.include_categories must name at least one category, or "
+                             "be left out for every category; got an empty list")
+        return value
+
+    def to_definition(self) -> CaseDefinition:
+        """The case definition these settings describe (the one rule every path uses)."""
+        return CaseDefinition(
+            include_categories=None if self.include_categories is None
+            else tuple(self.include_categories),
+            exclude_categories=tuple(self.exclude_categories),
+            exclude_statuses=tuple(self.exclude_statuses))
 
 
 class GeoSettings(BaseModel):
@@ -60,6 +83,16 @@ class ApiSettings(BaseModel):
     max_upload_mb: float = Field(200.0, gt=0)
     min_count_shown: int = Field(3, ge=1, description="counts below this are suppressed")
     min_grid_cell_m: float = Field(250.0, ge=50.0)
+    category_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="category groups released to planner and client keys (name -> categories)")
+
+
+class PeriodSettings(BaseModel):
+    """The range of dates a period may cover."""
+
+    first: dt.date = dt.date(1900, 1, 1)
+    last: dt.date = dt.date(2100, 12, 31)
 
 
 class MapSettings(BaseModel):
@@ -69,6 +102,8 @@ class MapSettings(BaseModel):
     tile_attribution: str = ""
     tiles_gcj02: bool = Field(False, description="the tiles use GCJ-02: shift overlays to match")
     language: Literal["zh", "en"] = "zh"
+    browser: str | None = Field(
+        None, description="Chromium for PNG export (a path or command); default: found on PATH")
 
 
 class Settings(BaseSettings):
@@ -84,6 +119,7 @@ class Settings(BaseSettings):
     geo: GeoSettings = GeoSettings()
     api: ApiSettings = ApiSettings()
     maps: MapSettings = MapSettings()
+    periods: PeriodSettings = PeriodSettings()
 
     @field_validator("timezone")
     @classmethod

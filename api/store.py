@@ -28,12 +28,14 @@ __all__ = [
     "case_clauses",
     "count_cases",
     "count_incidents",
+    "count_keyed",
     "read_case_records",
     "read_communities",
     "read_compounds",
     "read_devices",
     "read_facilities",
     "read_incidents",
+    "read_points",
     "read_population",
 ]
 
@@ -221,7 +223,8 @@ class IncidentQuery:
     categories
         Only these categories.
     communities
-        Only incidents assigned to these communities.
+        Only incidents assigned to these communities (``None``: no restriction; an empty
+        tuple matches nothing — an empty set of permitted communities never means "all").
     bbox
         Only points inside (minx, miny, maxx, maxy), EPSG:4326.
     jurisdictions
@@ -236,7 +239,7 @@ class IncidentQuery:
     period: Period | None = None
     timezone: str = "Asia/Shanghai"
     categories: tuple[str, ...] = ()
-    communities: tuple[str, ...] = ()
+    communities: tuple[str, ...] | None = None
     bbox: Bbox | None = None
     jurisdictions: tuple[str, ...] | None = None
     case_definition: CaseDefinition | None = None
@@ -250,13 +253,15 @@ class IncidentQuery:
             out += _period_clauses(self.period, self.timezone)
         if self.categories:
             out.append(i.category.in_(list(self.categories)))
-        if self.communities:
-            out.append(i.community_code.in_(list(self.communities)))
+        if self.communities is not None:
+            out.append(i.community_code.in_(list(self.communities)) if self.communities
+                       else sa.false())
         if self.bbox is not None:
             out.append(i.geom.is_not(None))
             out.append(_bbox_clause(i.geom, self.bbox))
         if self.jurisdictions is not None:
-            out.append(i.community_code.in_(_in_jurisdiction(self.jurisdictions)))
+            out.append(i.community_code.in_(_in_jurisdiction(self.jurisdictions))
+                       if self.jurisdictions else sa.false())
         if self.case_definition is not None:
             out += case_clauses(self.case_definition)
         if self.precise_only:
@@ -312,7 +317,8 @@ def read_case_records(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame
 
 def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition, *,
                 timezone: str, by_category: bool = False,
-                categories: Sequence[str] = ()) -> CaseCounts:
+                categories: Sequence[str] = (),
+                communities: Sequence[str] | None = None) -> CaseCounts:
     """Case counts of a period by community (and category): an indexed GROUP BY.
 
     Parameters
@@ -329,6 +335,9 @@ def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition,
         Split the counts by category.
     categories
         Only these categories.
+    communities
+        Only incidents assigned to these communities (``None``: every incident, assigned or
+        not; an empty sequence matches nothing).
 
     Returns
     -------
@@ -340,6 +349,8 @@ def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition,
     where = _period_clauses(period, timezone)
     if categories:
         where.append(i.category.in_(list(categories)))
+    if communities is not None:
+        where.append(i.community_code.in_(list(communities)) if communities else sa.false())
     cases_where = where + case_clauses(definition)
     keys = [i.community_code] + ([i.category] if by_category else [])
     rows = conn.execute(sa.select(*keys, sa.func.count().label("cases"))
@@ -353,6 +364,59 @@ def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition,
     return CaseCounts(counts, period, no_location=int(no_location),
                       not_counted=int(in_period - counts["cases"].sum()),
                       case_definition=definition, timezone=timezone)
+
+
+def count_keyed(conn: sa.Connection, query: IncidentQuery,
+                by: Sequence[str] = ("community_code",)) -> pd.DataFrame:
+    """Counts and record-key sums of the incidents of a query, grouped by incident columns.
+
+    Parameters
+    ----------
+    conn
+        Connection.
+    query
+        Which incidents.
+    by
+        Columns of ``incidents`` to group by (empty: one total row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``count`` (int64) and ``key_sum`` (int64: the sum of the record keys,
+        see :mod:`geo.release`).
+    """
+    i = incidents.c
+    keys = [i[b] for b in by]
+    rows = conn.execute(sa.select(*keys, sa.func.count(),
+                                  sa.func.coalesce(sa.func.sum(i.rkey), 0))
+                        .where(*query.clauses()).group_by(*keys)).all()
+    out = pd.DataFrame(rows, columns=[*by, "count", "key_sum"])
+    for b in by:
+        out[b] = out[b].astype("string")
+    out["count"] = out["count"].astype("int64")
+    out["key_sum"] = out["key_sum"].astype("int64")
+    return out
+
+
+def read_points(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
+    """Positions, communities and record keys of the located incidents of a query.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lon``, ``lat`` (EPSG:4326), ``community_code``, ``rkey``; no other column (no id,
+        time or address).
+    """
+    i = incidents.c
+    rows = conn.execute(sa.select(sa.func.ST_X(i.geom), sa.func.ST_Y(i.geom), i.community_code,
+                                  i.rkey)
+                        .where(*query.clauses(), i.geom.is_not(None))).all()
+    frame = pd.DataFrame(rows, columns=["lon", "lat", "community_code", "rkey"])
+    frame["lon"] = frame["lon"].astype("float64")
+    frame["lat"] = frame["lat"].astype("float64")
+    frame["community_code"] = frame["community_code"].astype("string")
+    frame["rkey"] = frame["rkey"].fillna(0).astype("int64")
+    return frame
 
 
 def incident_time_range(conn: sa.Connection) -> tuple[dt.datetime | None, dt.datetime | None]:

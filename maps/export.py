@@ -16,7 +16,7 @@ from pathlib import Path
 
 __all__ = ["BROWSER_CANDIDATES", "BrowserNotFoundError", "export_png", "find_browser"]
 
-#: Executable names tried, in order, when no browser is given (``PINGAN_CHROMIUM`` first).
+#: Executable names tried, in order, when no browser is given (the ``maps.browser`` setting).
 BROWSER_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 _FLAGS = (
@@ -47,7 +47,7 @@ def find_browser(browser: str | os.PathLike[str] | None = None) -> str:
     Parameters
     ----------
     browser
-        A path or command name; default ``$PINGAN_CHROMIUM`` or the first of
+        A path or command name (the ``maps.browser`` setting); default the first of
         :data:`BROWSER_CANDIDATES` on ``PATH``.
 
     Returns
@@ -60,16 +60,14 @@ def find_browser(browser: str | os.PathLike[str] | None = None) -> str:
     BrowserNotFoundError
         If none is found.
     """
-    wanted = [str(browser)] if browser else (
-        [os.environ["PINGAN_CHROMIUM"]] if os.environ.get("PINGAN_CHROMIUM")
-        else list(BROWSER_CANDIDATES))
+    wanted = [str(browser)] if browser else list(BROWSER_CANDIDATES)
     for name in wanted:
         found = shutil.which(name)
         if found:
             return found
     raise BrowserNotFoundError(
         f"no Chromium found (tried {', '.join(wanted)}); install Debian's 'chromium' package "
-        "or set PINGAN_CHROMIUM to the browser's path"
+        "or set maps.browser (PINGAN_MAPS__BROWSER) to the browser's path"
     )
 
 

@@ -58,7 +58,9 @@ def hotspot_map(
         Community polygons with ``code`` and ``name``, any declared CRS.
     hotspots
         :func:`geo.hotspots.community_hotspots` (communities are coloured) or
-        :func:`geo.hotspots.grid_hotspots` (cells are coloured over community outlines).
+        :func:`geo.hotspots.grid_hotspots` (cells are coloured over community outlines). A
+        frame released to a reader who sees classes only may lack ``value``,
+        ``hotspot_gi_z`` and ``p_value``: the tooltips then show the class alone.
     min_count_shown
         For grid cells: counts below it are written as ``<n`` in tooltips (for readers who
         may see only aggregates). ``None`` shows every count.
@@ -87,7 +89,7 @@ def hotspot_map(
         raise ValueError(f"min_count_shown must be a positive integer or None; "
                          f"got {min_count_shown!r}")
     frame = hotspots.frame
-    require_columns(frame, ["hotspot_class", "hotspot_gi_z", "p_value", "value"], "hotspots.frame")
+    require_columns(frame, ["hotspot_class"], "hotspots.frame")
 
     table = StyleTable()
     styles = {c: {"color": "#777777", "weight": 0.7, "opacity": 0.9, "fillColor": col,
@@ -104,7 +106,7 @@ def hotspot_map(
         keys = list(codes)
         m = new_map(text("title.hotspots", lang), options, bounds_of(geoms), period_label=None)
         layer_name = text("hotspot.layer", lang)
-        value_text = [fmt_number(v, lang) for v in f["value"]]
+        value_text = [fmt_number(v, lang) for v in f["value"]] if "value" in f else None
     else:
         cells = wgs84_frame(frame, "hotspots.frame")
         f = pd.DataFrame(cells.drop(columns=cells.geometry.name))
@@ -116,19 +118,13 @@ def hotspot_map(
         community_outline_layer(m, comm, options,
                                 tooltips=[table_html([], title=n) for n in community_names(comm)])
         layer_name = text("hotspot.cells", lang)
-        value_text = [_count_text(v, min_count_shown, lang) for v in f["value"]]
+        value_text = ([_count_text(v, min_count_shown, lang) for v in f["value"]]
+                      if "value" in f else None)
 
     klass = f["hotspot_class"].astype(str).tolist()
     style_index = [table.add(styles.get(c, styles["no_value"])) for c in klass]
-    tooltips = []
-    for i, name in enumerate(names):
-        row = f.iloc[i]
-        tooltips.append(table_html([
-            (text("field.hotspot_class", lang), term("hotspot", klass[i], lang)),
-            (text("field.value", lang), value_text[i]),
-            (text("field.gi_z", lang), fmt_number(row["hotspot_gi_z"], lang, decimals=2)),
-            (text("field.p_value", lang), fmt_number(row["p_value"], lang, decimals=3)),
-        ], title=name))
+    tooltips = [table_html(_hotspot_rows(f.iloc[i], klass[i], value_text, i, lang), title=name)
+                for i, name in enumerate(names)]
     GeoJsonLayer(feature_collection(geoms, style_index, tooltips=tooltips, keys=keys),
                  table.styles, name=layer_name).add_to(m)
 
@@ -143,7 +139,22 @@ def hotspot_map(
     return finish(m, legend)
 
 
+def _hotspot_rows(row: pd.Series, klass: str, value_text: list[str] | None, i: int,
+                  lang: Language) -> list[tuple[str, str]]:
+    """Tooltip rows: the class, and the value and statistics where the frame has them."""
+    rows = [(text("field.hotspot_class", lang), term("hotspot", klass, lang))]
+    if value_text is not None:
+        rows.append((text("field.value", lang), value_text[i]))
+    if "hotspot_gi_z" in row.index:
+        rows.append((text("field.gi_z", lang), fmt_number(row["hotspot_gi_z"], lang, decimals=2)))
+    if "p_value" in row.index:
+        rows.append((text("field.p_value", lang), fmt_number(row["p_value"], lang, decimals=3)))
+    return rows
+
+
 def _count_text(value: object, min_count: int | None, lang: Language) -> str:
+    if isinstance(value, str) and value.startswith("<"):
+        return value
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     if pd.isna(number):
         return text("no_data", lang)

@@ -234,7 +234,12 @@ def fmt_number(value: Any, language: Language, *, decimals: int = 1, unit: str =
 
 
 def fmt_count(value: Any, language: Language) -> str:
-    """Write a whole number with thousands separators, or the no-data label."""
+    """Write a whole number with thousands separators, a hidden count's label, or no data.
+
+    A count released as a label (``"<3"``) is written as it is.
+    """
+    if isinstance(value, str) and value.startswith("<"):
+        return value
     return fmt_number(value, language, decimals=0)
 
 

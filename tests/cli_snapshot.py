@@ -6,7 +6,9 @@ database holding the sample city, and normalises what legitimately differs betwe
 ``generated_at`` instant and the data version. The baseline lives in
 ``tests/data/cli_baseline/`` and was taken from main before the trust-layer, codebase and
 city-scale issues (10, 11, 15) began; ``tests/api/test_cli_snapshot.py`` compares against it
-on SpatiaLite and PostGIS.
+on SpatiaLite and PostGIS. Hot-spot permutations are drawn by esda, which draws them with
+numba's generator when numba is installed and NumPy's otherwise: the baseline was taken with
+numba installed, as ``pyproject.toml`` requires.
 
 Run as a script to write a new baseline from a database (only when a change of numbers is
 intended, and say so in the commit)::

@@ -17,10 +17,9 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TableFormat,
-    provenance,
-    render,
 )
 from api.errors import FieldError, InvalidParameterError
+from api.render import provenance_in, render
 from api.schemas import AuditList, responses
 
 __all__ = ["router"]
@@ -70,5 +69,5 @@ def list_audit(
 
         frame["params"] = [None if p is None else json.dumps(p, ensure_ascii=False)
                            for p in frame["params"]]
-    return render(frame, format, provenance(conn, settings), filename="audit",
+    return render(frame, format, provenance_in(conn, settings), filename="audit",
                   page={"total": total, "limit": limit, "offset": offset})

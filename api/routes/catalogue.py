@@ -8,7 +8,8 @@ import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import CurrentKey, SessionDep, SettingsDep, TableFormat, provenance, render
+from api.deps import CurrentKey, SessionDep, SettingsDep, TableFormat
+from api.render import provenance_in, render
 from api.schemas import MetricList, responses
 from geo.catalogue import CATALOGUE
 
@@ -28,4 +29,4 @@ def list_metrics(conn: SessionDep, settings: SettingsDep, key: CurrentKey,
         frame[c] = [list(v) for v in frame[c]]
         if format == "csv":
             frame[c] = [",".join(v) for v in frame[c]]
-    return render(frame, format, provenance(conn, settings), filename="catalogue")
+    return render(frame, format, provenance_in(conn, settings), filename="catalogue")

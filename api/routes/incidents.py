@@ -1,22 +1,19 @@
 """``/api/v1/incidents``: raw incidents, for admins and for liaisons inside their jurisdiction.
 
-Planner and client keys get 403. A liaison's every query is intersected with their
-jurisdiction (the assigned community's district or subdistrict code), whatever the filters
-say; incidents in no community are in no jurisdiction. Every response is audited with its
-parameters and the number of rows returned, and is sent with ``Cache-Control: no-store``.
+Planner and client keys get 403. A liaison's every query stays inside their world (the
+communities of their districts or subdistricts), whatever the filters say; a place named
+outside it is a 403, a bbox reaching outside it is clipped (``clipped`` in the provenance);
+incidents in no community are admin-only. Every response is audited with its parameters and
+the number of rows returned, and is sent with ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api import audit
 from api.deps import (
-    BboxParam,
     CategoryParam,
     EngineDep,
     LimitParam,
@@ -24,76 +21,47 @@ from api.deps import (
     OffsetParam,
     PeriodParam,
     RawReaderKey,
-    SessionDep,
-    SettingsDep,
+    SelectionDep,
+    ServiceDep,
+    VisibilityDep,
     client_address,
     endpoint_label,
-    parse_bbox,
-    provenance,
-    render,
 )
-from api.errors import FieldError, InvalidParameterError
+from api.render import render_report
 from api.schemas import IncidentList, responses
-from api.store import IncidentQuery, count_incidents, read_incidents
-from geo.period import parse_period
+from api.services.incidents import incidents_report
 
-__all__ = ["INCIDENT_COLUMNS", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-#: Columns of an incident row (plus ``geometry`` in GeoJSON).
-INCIDENT_COLUMNS = ["id", "occurred_at", "category", "status", "address", "location_precision",
-                    "community_code", "reported_community", "longitude", "latitude"]
-
 
 @router.get("", response_model=IncidentList,
-            responses=responses(400, 401, 403, 422, 429, csv=True, geojson=True))
+            responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def list_incidents(
     request: Request,
-    conn: SessionDep,
+    ctx: ServiceDep,
     engine: EngineDep,
-    settings: SettingsDep,
     key: RawReaderKey,
+    vis: VisibilityDep,
+    area: SelectionDep,
     period: PeriodParam = None,
     category: CategoryParam = None,
-    community: Annotated[list[str] | None, Query(
-        description="only incidents assigned to these community codes (repeatable)")] = None,
-    bbox: BboxParam = None,
     limit: LimitParam = 1000,
     offset: OffsetParam = 0,
     format: ListFormat = "json",
 ) -> Response:
     """List raw incidents by time, with filters and pagination (audited)."""
-    box = parse_bbox(bbox)
-    per = None
-    if period is not None and period.strip():
-        try:
-            per = parse_period(period)
-        except ValueError as exc:
-            raise InvalidParameterError(str(exc), errors=[FieldError("query.period", str(exc))]
-                                   ) from None
-    query = IncidentQuery(
-        period=per, timezone=settings.timezone, categories=tuple(category or ()),
-        communities=tuple(community or ()), bbox=box,
-        jurisdictions=key.jurisdictions if key.restricted else None)
-    total = count_incidents(conn, query)
-    frame = read_incidents(conn, query, limit=limit, offset=offset)
-    frame["occurred_at"] = frame["occurred_at"].dt.tz_convert(settings.timezone)
-    located = ~frame.geometry.isna().to_numpy()
-    lon = np.full(len(frame), np.nan)
-    lat = np.full(len(frame), np.nan)
-    if located.any():
-        lon[located] = frame.geometry[located].x.to_numpy()
-        lat[located] = frame.geometry[located].y.to_numpy()
-    frame["longitude"] = lon
-    frame["latitude"] = lat
-    prov = provenance(conn, settings, period=per,
-                      jurisdictions=list(key.jurisdictions) if key.restricted else None)
-    response = render(frame[[*INCIDENT_COLUMNS, "geometry"]], format, prov, filename="incidents",
-                      page={"total": total, "limit": limit, "offset": offset}, sensitive=True)
+    per = ctx.period(period) if period is not None and period.strip() else None
+    rep, total = incidents_report(ctx, vis, period=per, categories=category or [],
+                                  selection=area, limit=limit, offset=offset)
+    response = render_report(ctx, rep, format, filename="incidents",
+                             page={"total": total, "limit": limit, "offset": offset},
+                             sensitive=True)
     params = {k: (v if len(v) > 1 else v[0])
               for k, v in ((k, request.query_params.getlist(k))
                            for k in request.query_params)}
     audit.record(engine, "read_incidents", key=key, endpoint=endpoint_label(request),
-                 params=params, rows=len(frame), status=200, client=client_address(request))
+                 params=params, rows=len(rep.frame), status=200,
+                 client=client_address(request))
     return response

@@ -1,9 +1,10 @@
 """``/maps/<kind>``: the interactive maps as HTML pages, and ``/maps/assets/…`` they load.
 
-Pages obey the roles: an admin's incident map shows points; a liaison's shows the points of
-their jurisdiction; planners and clients get incidents only as grid cells of at least
-``api.min_grid_cell_m`` with small counts suppressed, and grid hot spots with small counts
-masked. A page that holds incident points is audited like any raw read. Every asset a page needs
+Pages are built for the caller's visibility (:mod:`api.release`): an admin's incident map
+shows points; a liaison's the points of their jurisdiction (a district outside it is a 403);
+planners and clients get incidents only as cells of the published grid with counts released by
+the cell-key method, and hot spots as classes only. A page that holds incident points is
+audited like any raw read, with the number of points it holds. Every asset a page needs
 is served from ``/maps/assets`` (no request leaves pingan); the assets need no key.
 """
 
@@ -20,13 +21,12 @@ from api.deps import (
     CategoryParam,
     CurrentKey,
     EngineDep,
-    PeriodParam,
+    PeriodDep,
+    SelectionDep,
     ServiceDep,
-    SessionDep,
-    SettingsDep,
+    VisibilityDep,
     client_address,
     endpoint_label,
-    period_or_default,
 )
 from api.errors import NotFoundError
 from api.schemas import responses
@@ -54,36 +54,32 @@ def get_asset(name: str) -> FileResponse:
 
 
 @router.get("/{kind}", response_class=HTMLResponse,
-            responses={**responses(400, 401, 403, 404, 422, 429), **_HTML})
+            responses={**responses(400, 401, 403, 404, 409, 422, 429), **_HTML})
 def get_map(
     request: Request,
     kind: Annotated[Kind, Path(description=", ".join(MAP_KINDS))],
     ctx: ServiceDep,
-    conn: SessionDep,
     engine: EngineDep,
-    settings: SettingsDep,
     key: CurrentKey,
-    period: PeriodParam = None,
+    vis: VisibilityDep,
+    period: PeriodDep,
+    area: SelectionDep,
     category: CategoryParam = None,
     type: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_\-]+$",
                                       description="the coverage map's facility type")] = None,
-    district: Annotated[str | None, Query(max_length=200,
-                                          description="district code or name")] = None,
     on: Annotated[Literal["rate", "grid"], Query(
         description="the hot-spot map's unit")] = "rate",
     lang: Annotated[Literal["zh", "en"] | None, Query(description="labels")] = None,
 ) -> HTMLResponse:
-    """An interactive map page (Leaflet, offline assets), as the caller's role may see it."""
-    per = period_or_default(conn, period, timezone=settings.timezone)
-    points = key.role in ("admin", "liaison")
-    m = build_map(ctx, kind, period=per, categories=category or [], facility_type=type,
-                  district=district, view="points" if points else "cells",
-                  jurisdictions=key.jurisdictions if key.restricted else None,
-                  hotspots_on=on, language=lang)
-    html = render_html(m, asset_base="/maps/assets/")
-    if kind == "incidents" and points:
+    """An interactive map page (Leaflet, offline assets), as the caller may see it."""
+    built = build_map(ctx, vis, kind, period=period, categories=category or [],
+                      facility_type=type, selection=area, hotspots_on=on, language=lang)
+    html = render_html(built.map, asset_base="/maps/assets/")
+    raw = built.incidents_released is not None
+    if raw:
         params = {k: v for k, v in request.query_params.items()}
         audit.record(engine, "read_incidents", key=key, endpoint=endpoint_label(request),
-                     params=params, rows=None, status=200, client=client_address(request))
-    cache = "no-store" if kind == "incidents" and points else "private, max-age=0"
-    return HTMLResponse(html, headers={"Cache-Control": cache})
+                     params=params, rows=built.incidents_released, status=200,
+                     client=client_address(request))
+    return HTMLResponse(html, headers={"Cache-Control": "no-store" if raw
+                                       else "private, max-age=0"})

@@ -17,10 +17,10 @@ from api.deps import (
     SettingsDep,
     client_address,
     endpoint_label,
-    provenance,
 )
 from api.errors import FieldError, InvalidParameterError, PayloadTooLargeError, status_of
 from api.profiles import StoredProfile, active_profile, get_profile, list_profiles, put_profile
+from api.render import provenance_in
 from api.schemas import ProfileDetail, ProfileList, responses
 
 __all__ = ["MAX_PROFILE_BYTES", "router"]
@@ -47,7 +47,7 @@ def list_all_profiles(conn: SessionDep, settings: SettingsDep, key: CurrentKey) 
     """Every profile version: the built-in default, then the uploads in order."""
     active = active_profile(conn)
     items = [{**p.summary(), "active": _is_active(p, active)} for p in list_profiles(conn)]
-    return JSONResponse({"provenance": provenance(conn, settings), "count": len(items),
+    return JSONResponse({"provenance": provenance_in(conn, settings), "count": len(items),
                          "items": items})
 
 
@@ -55,7 +55,7 @@ def list_all_profiles(conn: SessionDep, settings: SettingsDep, key: CurrentKey) 
 def get_active_profile(conn: SessionDep, settings: SettingsDep, key: CurrentKey) -> JSONResponse:
     """Return the profile used by default: the latest upload, else the built-in one."""
     active = active_profile(conn)
-    prov = provenance(conn, settings, profile_version=active.version_key)
+    prov = provenance_in(conn, settings, profile_version=active.version_key)
     return JSONResponse(_detail(active, active, prov))
 
 
@@ -68,7 +68,7 @@ def get_named_profile(
 ) -> JSONResponse:
     """Return a profile by name: one version, or the latest."""
     found = get_profile(conn, name, version)
-    prov = provenance(conn, settings, profile_version=found.version_key)
+    prov = provenance_in(conn, settings, profile_version=found.version_key)
     return JSONResponse(_detail(found, active_profile(conn), prov))
 
 
@@ -108,7 +108,7 @@ async def put_named_profile(request: Request, engine: EngineDep, settings: Setti
 
         def detail() -> dict[str, Any]:
             with engine.connect() as conn:
-                prov = provenance(conn, settings, profile_version=stored.version_key)
+                prov = provenance_in(conn, settings, profile_version=stored.version_key)
                 return _detail(stored, active_profile(conn), prov)
 
         return JSONResponse(await run_in_threadpool(detail), status_code=status)

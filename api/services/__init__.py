@@ -1,8 +1,13 @@
-"""Services: run geo's computations over stored data, with provenance and caching.
+"""Services: run geo's computations over stored data, with provenance, caching and release.
 
-A service takes a :class:`ServiceContext` (engine, settings, cache) and returns a
-:class:`Report`: a frame plus the provenance of its numbers. The command line and the HTTP routes
-both call services and only render their reports.
+A service takes a :class:`ServiceContext` (engine, settings, cache) and the caller's
+:class:`api.release.Visibility`, and returns a :class:`Report`: a frame plus the provenance of
+its numbers, already shaped as the caller may see it. The command line (as admin), the HTTP
+routes and the map pages all call services and only render their reports.
+
+Connections: a service opens a connection only for the moment it reads, and never while it
+holds another one, so a request needs one pooled connection at a time (a pool of one serves
+any number of concurrent requests, only more slowly).
 """
 
 from __future__ import annotations
@@ -10,18 +15,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
 
+import geopandas as gpd
 import pandas as pd
+import pyproj
 from sqlalchemy.engine import Engine
 
 from api.cache import ResultCache
 from api.db import data_version
 from api.settings import Settings
-from geo.period import Period
+from geo.errors import PeriodError
+from geo.period import Period, parse_period
+from geo.projection import metric_crs_of
 from geo.rates import CaseDefinition
 
-__all__ = ["Report", "ServiceContext", "period_provenance"]
+if TYPE_CHECKING:
+    from api.release import Visibility
+
+__all__ = ["Report", "ServiceContext", "generated_at", "period_provenance"]
 
 T = TypeVar("T")
 
@@ -40,24 +53,81 @@ class ServiceContext:
             return data_version(conn)
 
     def cached(self, name: str, params: Hashable, compute: Callable[[], T], *,
-               version: int | None = None) -> T:
-        """Compute once per (name, params, data version)."""
+               vis: Visibility | None = None, version: int | None = None) -> T:
+        """Compute once per (name, params, caller's world, data version).
+
+        Concurrent requests for the same key share one computation. Results that depend on
+        what the caller may see must pass ``vis``: its world key joins the cache key.
+        """
         v = self.data_version() if version is None else version
-        return self.cache.get_or_compute((name, v, params), compute)
+        world = None if vis is None else vis.world_key
+        return self.cache.get_or_compute((name, v, world, params), compute)
 
     @property
     def case_definition(self) -> CaseDefinition:
-        """Which records count as cases, from the settings."""
-        c = self.settings.cases
-        return CaseDefinition(
-            include_categories=tuple(c.include_categories) if c.include_categories else None,
-            exclude_categories=tuple(c.exclude_categories),
-            exclude_statuses=tuple(c.exclude_statuses))
+        """Which records count as cases (:meth:`api.settings.CaseSettings.to_definition`)."""
+        return self.settings.cases.to_definition()
 
     @property
     def timezone(self) -> str:
         """Time zone of local days."""
         return self.settings.timezone
+
+    def communities(self) -> gpd.GeoDataFrame:
+        """Every current community of the city (cached per data version)."""
+        from api import store
+
+        def load() -> gpd.GeoDataFrame:
+            with self.engine.connect() as conn:
+                return store.read_communities(conn)
+        return self.cached("communities", (), load)
+
+    def metric_crs(self) -> pyproj.CRS:
+        """The metric CRS of every computation (:func:`geo.projection.metric_crs_of`).
+
+        The configured ``geo.metric_crs``, else the zone of the stored communities: the same
+        for every request, whatever it filters.
+        """
+        configured = self.settings.geo.metric_crs
+        return self.cached("metric_crs", configured,
+                           lambda: metric_crs_of(self.communities(), metric_crs=configured))
+
+    def period(self, value: Period | str | int | None, *, parameter: str = "period"
+               ) -> Period:
+        """Parse a period within the configured date range, or default to the latest year.
+
+        The default is the local calendar year of the latest stored incident (the current year
+        when there is none).
+
+        Raises
+        ------
+        geo.errors.PeriodError
+            When the text is not a period or lies outside ``periods.first``..``periods.last``.
+        """
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return parse_period(self.latest_year())
+        try:
+            p = parse_period(value)
+        except PeriodError:
+            raise
+        except (ValueError, OverflowError) as exc:
+            raise PeriodError(f"{parameter}: {exc}", parameter=parameter) from None
+        first, last = self.settings.periods.first, self.settings.periods.last
+        if p.start < first or p.last_day > last:
+            raise PeriodError(f"{parameter} must lie within {first}..{last}; got {p.label}",
+                              parameter=parameter)
+        return p
+
+    def latest_year(self) -> int:
+        """Local calendar year of the latest stored incident (this year when there is none)."""
+        from api import store
+
+        with self.engine.connect() as conn:
+            _, last = store.incident_time_range(conn)
+        zone = ZoneInfo(self.timezone)
+        when = (dt.datetime.now(zone) if last is None
+                else last.replace(tzinfo=dt.UTC).astimezone(zone))
+        return when.year
 
 
 @dataclass(frozen=True)
@@ -67,7 +137,8 @@ class Report:
     Attributes
     ----------
     frame
-        The rows (a GeoDataFrame in EPSG:4326 when the result has geometry).
+        The rows (a GeoDataFrame in EPSG:4326 when the result has geometry), as the caller may
+        see them.
     provenance
         Period bounds, data (and profile) version, metric CRS, counts left out, notes.
     title

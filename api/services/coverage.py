@@ -16,8 +16,9 @@ import geopandas as gpd
 import pandas as pd
 
 from api import store
+from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.rates import LEVELS, communities, metric_crs
+from api.services.units import check_level, unit_geometries, world_communities
 from geo.coverage import (
     SERVICE_RADIUS_BASIS,
     SERVICE_RADIUS_M,
@@ -25,37 +26,21 @@ from geo.coverage import (
     facility_coverage,
     facility_workload,
 )
-from geo.period import Period, parse_period
+from geo.errors import MissingDataError, ParameterError
+from geo.period import Period
 from geo.protection import CameraMetrics, CompoundCompliance, camera_metrics, compound_compliance
 from geo.rollup import Ratio, roll_up_metrics
 from geo.siting import SitePlan, plan_facility_sites
 
-__all__ = ["coverage_report", "default_period", "gaps_report", "protection_report",
+__all__ = ["blind_spots_report", "camera_result", "compound_result", "coverage_report",
+           "coverage_result", "gaps_report", "protection_report", "service_areas",
            "site_plan_report", "workload_report"]
 
 
-def default_period(ctx: ServiceContext, period: Period | str | None) -> Period:
-    """The given period, or the calendar year of the latest stored incident (local time).
-
-    With no incidents, the current year.
-    """
-    if period is not None:
-        return parse_period(period)
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    with ctx.engine.connect() as conn:
-        _, last = store.incident_time_range(conn)
-    if last is None:
-        return parse_period(dt.datetime.now(ZoneInfo(ctx.timezone)).year)
-    local = last.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(ctx.timezone))
-    return parse_period(local.year)
-
-
-def _cases_of(ctx: ServiceContext, period: Period, categories: Sequence[str] = ()
-              ) -> gpd.GeoDataFrame:
+def _cases_of(ctx: ServiceContext, period: Period, categories: Sequence[str] = (),
+              communities: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     query = store.IncidentQuery(period=period, timezone=ctx.timezone,
-                                categories=tuple(categories),
+                                categories=tuple(categories), communities=communities,
                                 case_definition=ctx.case_definition)
     with ctx.engine.connect() as conn:
         return store.read_incidents(conn, query)
@@ -63,10 +48,20 @@ def _cases_of(ctx: ServiceContext, period: Period, categories: Sequence[str] = (
 
 def _radius(facility_type: str, radius_m: float | None, ctx: ServiceContext) -> float | None:
     if radius_m is not None:
-        if radius_m <= 0:
-            raise ValueError(f"radius_m must be > 0; got {radius_m}")
+        if not radius_m > 0:
+            raise ParameterError(f"radius_m must be > 0 (metres); got {radius_m}",
+                                 parameter="radius_m")
         return float(radius_m)
     return ctx.settings.geo.service_radius_m.get(facility_type)
+
+
+def _rows_in(frame: pd.DataFrame, vis: Visibility, selection: Selection | None,
+             column: str = "code") -> pd.DataFrame:
+    """Rows of communities in the caller's world (and the selection)."""
+    keep = vis.in_world(frame[column].astype("string"))
+    if selection is not None and selection.communities is not None:
+        keep &= frame[column].isin(selection.communities).to_numpy(dtype=bool)
+    return frame[keep].reset_index(drop=True)
 
 
 # --- technical and physical protection -------------------------------------------------------
@@ -74,19 +69,20 @@ def _radius(facility_type: str, radius_m: float | None, ctx: ServiceContext) -> 
 
 def camera_result(ctx: ServiceContext, period: Period, *, categories: Sequence[str] = ()
                   ) -> CameraMetrics:
-    """Camera metrics of every community for a period (cached).
+    """Camera metrics of every community of the city for a period (cached; exact).
 
-    ``categories`` restricts the incidents of the in-view share.
+    ``categories`` restricts the incidents of the in-view share. Per-community figures do not
+    depend on other communities, so callers filter the rows to their world.
     """
-    cats = tuple(sorted(c.strip().lower() for c in categories if c.strip()))
+    cats = tuple(sorted(c.strip() for c in categories if c.strip()))
 
     def compute() -> CameraMetrics:
         with ctx.engine.connect() as conn:
             devices = store.read_devices(conn)
-        return camera_metrics(communities(ctx), devices,
+        return camera_metrics(ctx.communities(), devices,
                               incidents=_cases_of(ctx, period, cats),
                               period=period, camera_kinds=ctx.settings.geo.camera_kinds,
-                              metric_crs=metric_crs(ctx),
+                              metric_crs=ctx.metric_crs(),
                               arc_segments=ctx.settings.geo.arc_segments)
     return ctx.cached("cameras", (period.label, cats), compute)
 
@@ -96,7 +92,7 @@ def compound_result(ctx: ServiceContext, period: Period) -> CompoundCompliance:
     def compute() -> CompoundCompliance:
         with ctx.engine.connect() as conn:
             comps = store.read_compounds(conn, include_removed=True)
-        return compound_compliance(comps, communities(ctx), period=period)
+        return compound_compliance(comps, ctx.communities(), period=period)
     return ctx.cached("compounds", period.label, compute)
 
 
@@ -111,22 +107,30 @@ _PROTECTION_RATIOS = {
     "incidents_in_view_share": Ratio("incidents_in_view", "incidents_total"),
     "compound_compliance_ratio": Ratio("compounds_compliant", "compounds_total"),
 }
+#: Incident-derived columns of the protection report: released to protected callers only as
+#: :func:`released_in_view` makes them.
+_INCIDENT_COLUMNS = ("incidents_total", "incidents_in_view", "incidents_in_view_share")
 
 
-def protection_report(ctx: ServiceContext, *, period: Period | str | None = None,
-                      level: str = "community") -> Report:
+def protection_report(ctx: ServiceContext, vis: Visibility, *,
+                      period: Period | str | None = None, level: str = "community",
+                      selection: Selection | None = None) -> Report:
     """Technical protection (cameras) and physical/technical protection of compounds.
 
     Parameters
     ----------
     ctx
         Service context.
+    vis
+        The caller.
     period
         Devices and compounds that existed during it count (default: the year of the latest
         incident).
     level
         ``community`` or rolled up to ``subdistrict``, ``district`` or ``city`` (counts summed,
-        ratios recomputed from the sums).
+        ratios recomputed from the sums) over the caller's communities.
+    selection
+        Only these communities' rows (or units holding them).
 
     Returns
     -------
@@ -134,23 +138,29 @@ def protection_report(ctx: ServiceContext, *, period: Period | str | None = None
         GeoDataFrame (EPSG:4326) with the catalogue's camera and compound metrics and device
         counts by kind.
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    p = default_period(ctx, period)
+    check_level(level)
+    p = vis.check_period(ctx.period(period))
     cams = camera_result(ctx, p)
     comp = compound_result(ctx, p)
     frame = cams.frame.drop(columns=["name"], errors="ignore").join(
         comp.frame[["compounds_total", "compounds_compliant", "compound_compliance_ratio"]],
         how="left")
-    comms = communities(ctx)
+    if vis.protected:
+        frame = frame.drop(columns=list(_INCIDENT_COLUMNS))
+    comms = world_communities(ctx, vis)
+    frame = frame[frame.index.isin(comms["code"])]
     if level == "community":
         out = comms[["code", "name", "subdistrict", "district", "geometry"]].merge(
             frame, left_on="code", right_index=True, how="left")
+        out = _rows_in(out, vis, selection)
     else:
         kinds = [c for c in frame.columns if c.startswith("devices_")]
-        rolled = roll_up_metrics(frame, comms, level=level, sums=_PROTECTION_SUMS + kinds,
-                                 ratios=_PROTECTION_RATIOS).reset_index()
-        out = rolled.merge(_unit_geoms(ctx, level), on="code", how="left")
+        sums = [c for c in _PROTECTION_SUMS + kinds if c in frame.columns]
+        ratios = {k: r for k, r in _PROTECTION_RATIOS.items()
+                  if k not in _INCIDENT_COLUMNS or not vis.protected}
+        rolled = roll_up_metrics(frame, comms, level=level, sums=sums,
+                                 ratios=ratios).reset_index()
+        out = rolled.merge(unit_geometries(ctx, vis, level), on="code", how="left")
     gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
     prov = period_provenance(p, ctx.timezone)
     prov.update({
@@ -163,25 +173,22 @@ def protection_report(ctx: ServiceContext, *, period: Period | str | None = None
                      "incidents_without_location": cams.incidents_unlocated,
                      "incidents_outside_communities": cams.incidents_unassigned,
                      "compounds_outside_communities": comp.compounds_unassigned},
-        "generated_at": generated_at(),
+        "generated_at": generated_at(), **(selection.provenance() if selection else {}),
     })
-    return Report(gdf, prov, f"protection by {level}, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"protection by {level}, {p.label}")
 
 
-def blind_spots_report(ctx: ServiceContext, *, period: Period | str | None = None) -> Report:
+def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
+                       period: Period | str | None = None,
+                       selection: Selection | None = None) -> Report:
     """Community area outside working camera view, as polygons (EPSG:4326)."""
-    p = default_period(ctx, period)
+    p = vis.check_period(ctx.period(period))
     cams = camera_result(ctx, p)
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "metric_crs": cams.metric_crs.to_string(),
                  "generated_at": generated_at()})
-    return Report(cams.blind_spots, prov, f"camera blind spots, {p.label}")
-
-
-def _unit_geoms(ctx: ServiceContext, level: str) -> pd.DataFrame:
-    from api.services.rates import _unit_geometries
-
-    return _unit_geometries(ctx, level)
+    return Report(_rows_in(cams.blind_spots, vis, selection),
+                  release_provenance(prov, vis=vis), f"camera blind spots, {p.label}")
 
 
 # --- facility coverage ------------------------------------------------------------------------
@@ -189,7 +196,13 @@ def _unit_geoms(ctx: ServiceContext, level: str) -> pd.DataFrame:
 
 def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float | None,
                     period: Period) -> FacilityCoverage:
-    """Coverage of every community by one facility type (cached)."""
+    """Coverage of every community of the city by one facility type (cached; no incidents).
+
+    Raises
+    ------
+    geo.errors.MissingDataError
+        If no facility of the type is loaded.
+    """
     radius = _radius(facility_type, radius_m, ctx)
 
     def compute() -> FacilityCoverage:
@@ -198,11 +211,11 @@ def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float 
             comps = store.read_compounds(conn)
         if not (facilities["type"] == facility_type).any():
             known = sorted(set(facilities["type"].dropna()))
-            raise ValueError(f"no facility of type {facility_type!r} is loaded; types: "
-                             f"{', '.join(known) or 'none'}")
-        return facility_coverage(communities(ctx), facilities, facility_type=facility_type,
+            raise MissingDataError(f"no facility of type {facility_type!r} is loaded; types: "
+                                   f"{', '.join(known) or 'none'}")
+        return facility_coverage(ctx.communities(), facilities, facility_type=facility_type,
                                  radius_m=radius, detour_factor=ctx.settings.geo.detour_factor,
-                                 compounds=comps, period=period, metric_crs=metric_crs(ctx),
+                                 compounds=comps, period=period, metric_crs=ctx.metric_crs(),
                                  circle_segments=ctx.settings.geo.arc_segments)
     return ctx.cached("coverage", (facility_type, radius, period.label), compute)
 
@@ -233,14 +246,18 @@ _COVERAGE_RATIOS = {
 }
 
 
-def coverage_report(ctx: ServiceContext, *, facility_type: str, radius_m: float | None = None,
-                    level: str = "community", period: Period | str | None = None) -> Report:
+def coverage_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
+                    radius_m: float | None = None, level: str = "community",
+                    period: Period | str | None = None,
+                    selection: Selection | None = None) -> Report:
     """Covered share of area and residents, and distance to the nearest facility of a type.
 
     Parameters
     ----------
     ctx
         Service context.
+    vis
+        The caller (a liaison's rows and roll-ups cover their communities only).
     facility_type
         e.g. ``police_office``.
     radius_m
@@ -250,41 +267,44 @@ def coverage_report(ctx: ServiceContext, *, facility_type: str, radius_m: float 
         ``community`` (ranked by uncovered residents) or rolled up.
     period
         Facilities open during it count (default: the year of the latest incident).
+    selection
+        Only these communities' rows.
 
     Returns
     -------
     Report
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    p = default_period(ctx, period)
+    check_level(level)
+    p = vis.check_period(ctx.period(period))
     res = coverage_result(ctx, facility_type, radius_m=radius_m, period=p)
-    comms = communities(ctx)
+    comms = world_communities(ctx, vis)
+    frame = res.frame[res.frame.index.isin(comms["code"])]
     if level == "community":
         ranked = res.ranking[["code", "rank"]]
-        frame = res.frame.drop(columns=["name"], errors="ignore")
         out = comms[["code", "name", "subdistrict", "district", "geometry"]].merge(
-            frame, left_on="code", right_index=True, how="left").merge(ranked, on="code",
-                                                                       how="left")
-        out = out.sort_values("rank")
+            frame.drop(columns=["name"], errors="ignore"), left_on="code", right_index=True,
+            how="left").merge(ranked, on="code", how="left")
+        out = _rows_in(out.sort_values("rank"), vis, selection)
     else:
-        rolled = roll_up_metrics(res.frame, comms, level=level, sums=_COVERAGE_SUMS,
+        rolled = roll_up_metrics(frame, comms, level=level, sums=_COVERAGE_SUMS,
                                  ratios=_COVERAGE_RATIOS).reset_index()
-        out = rolled.merge(_unit_geoms(ctx, level), on="code", how="left")
+        out = rolled.merge(unit_geometries(ctx, vis, level), on="code", how="left")
     gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
     prov = _coverage_provenance(ctx, res, p)
     prov["level"] = level
-    return Report(gdf, prov, f"{facility_type} coverage within {res.radius_m:g} m by {level}, "
-                             f"{p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis),
+                  f"{facility_type} coverage within {res.radius_m:g} m by {level}, {p.label}")
 
 
-def gaps_report(ctx: ServiceContext, *, facility_type: str, radius_m: float | None = None,
-                period: Period | str | None = None) -> Report:
+def gaps_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
+                radius_m: float | None = None, period: Period | str | None = None,
+                selection: Selection | None = None) -> Report:
     """Gap polygons: community area outside every service area of the type, with residents."""
-    p = default_period(ctx, period)
+    p = vis.check_period(ctx.period(period))
     res = coverage_result(ctx, facility_type, radius_m=radius_m, period=p)
-    gaps = res.gaps.sort_values("population", ascending=False).reset_index(drop=True)
-    return Report(gaps, _coverage_provenance(ctx, res, p),
+    gaps = _rows_in(res.gaps, vis, selection)
+    gaps = gaps.sort_values("population", ascending=False).reset_index(drop=True)
+    return Report(gaps, release_provenance(_coverage_provenance(ctx, res, p), vis=vis),
                   f"{facility_type} gaps (outside {res.radius_m:g} m), {p.label}")
 
 
@@ -293,7 +313,7 @@ def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | 
     """Facilities of a type open during the period with their service circles (EPSG:4326)."""
     from geo.coverage import existing_during
 
-    p = default_period(ctx, period)
+    p = ctx.period(period)
     res = coverage_result(ctx, facility_type, radius_m=radius_m, period=p)
     with ctx.engine.connect() as conn:
         fac = store.read_facilities(conn, facility_type=facility_type)
@@ -308,24 +328,33 @@ def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | 
 # --- workload and site plans ------------------------------------------------------------------
 
 
-def workload_report(ctx: ServiceContext, *, facility_type: str, period: Period | str | None = None,
+def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
+                    period: Period | str | None = None,
                     radius_m: float | None = None) -> Report:
-    """Incidents per facility: its nearest-facility catchment and those within its radius."""
-    p = default_period(ctx, period)
+    """Incidents per facility: its nearest-facility catchment and those within its radius.
+
+    An exact caller's incidents are those of their world; a protected caller's counts are
+    released by the cell-key method (:func:`released_workload`).
+    """
+    p = vis.check_period(ctx.period(period))
     radius = _radius(facility_type, radius_m, ctx)
 
     def compute() -> Any:
         with ctx.engine.connect() as conn:
             facilities = store.read_facilities(conn)
-        cases = _cases_of(ctx, p)
+        cases = _cases_of(ctx, p, communities=vis.community_filter())
         return facility_workload(cases, facilities, facility_type=facility_type,
-                                 radius_m=radius, period=p, metric_crs=metric_crs(ctx))
+                                 radius_m=radius, period=p, metric_crs=ctx.metric_crs())
 
-    res = ctx.cached("workload", (facility_type, radius, p.label), compute)
+    res = ctx.cached("workload", (facility_type, radius, p.label), compute,
+                     vis=None if vis.protected else vis)
     with ctx.engine.connect() as conn:
         fac = store.read_facilities(conn, facility_type=facility_type).set_index("id")
     frame = res.frame.join(fac[["geometry"]], how="left").reset_index()
     frame = frame.sort_values("incidents_catchment", ascending=False)
+    if vis.protected:
+        frame = frame.drop(columns=["incidents_catchment", "catchment_share",
+                                    "incidents_within_radius", "within_radius_share"])
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "facility_type": facility_type,
@@ -335,10 +364,10 @@ def workload_report(ctx: ServiceContext, *, facility_type: str, period: Period |
                  "incidents_out_of_reach": res.incidents_out_of_reach,
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at()})
-    return Report(gdf, prov, f"{facility_type} workload, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"{facility_type} workload, {p.label}")
 
 
-def site_plan_report(ctx: ServiceContext, *, facility_type: str, k: int,
+def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str, k: int,
                      radius_m: float | None = None, candidates: gpd.GeoDataFrame | None = None,
                      period: Period | str | None = None, time_limit_s: float = 60.0) -> Report:
     """Suggest ``k`` new sites for a facility type (maximal covering location).
@@ -347,6 +376,8 @@ def site_plan_report(ctx: ServiceContext, *, facility_type: str, k: int,
     ----------
     ctx
         Service context.
+    vis
+        The caller (a liaison plans for the residents of their communities).
     facility_type
         The type to site.
     k
@@ -364,18 +395,24 @@ def site_plan_report(ctx: ServiceContext, *, facility_type: str, k: int,
     -------
     Report
         The chosen sites; coverage before and after in the provenance.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        If ``k`` is outside 1..100.
     """
     if not 1 <= int(k) <= 100:
-        raise ValueError(f"k (--add) must be between 1 and 100; got {k}")
-    p = default_period(ctx, period)
+        raise ParameterError(f"k (--add) must be between 1 and 100; got {k}", parameter="add")
+    p = vis.check_period(ctx.period(period))
     radius = _radius(facility_type, radius_m, ctx)
     with ctx.engine.connect() as conn:
         facilities = store.read_facilities(conn)
         comps = store.read_compounds(conn)
     plan: SitePlan = plan_facility_sites(
-        communities(ctx), facilities, facility_type=facility_type, k=int(k), radius_m=radius,
-        detour_factor=ctx.settings.geo.detour_factor, compounds=comps, candidates=candidates,
-        period=p, metric_crs=metric_crs(ctx), time_limit_s=time_limit_s)
+        world_communities(ctx, vis), facilities, facility_type=facility_type, k=int(k),
+        radius_m=radius, detour_factor=ctx.settings.geo.detour_factor, compounds=comps,
+        candidates=candidates, period=p, metric_crs=ctx.metric_crs(),
+        time_limit_s=time_limit_s)
     prov = period_provenance(p, ctx.timezone)
     prov.update({
         "data_version": ctx.data_version(), "facility_type": facility_type,
@@ -390,4 +427,5 @@ def site_plan_report(ctx: ServiceContext, *, facility_type: str, k: int,
         "candidates_used": plan.candidates_used, "metric_crs": plan.metric_crs.to_string(),
         "notes": list(plan.notes), "generated_at": generated_at(),
     })
-    return Report(plan.sites, prov, f"{plan.k_used} new {facility_type} sites, {p.label}")
+    return Report(plan.sites, release_provenance(prov, vis=vis),
+                  f"{plan.k_used} new {facility_type} sites, {p.label}")

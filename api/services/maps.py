@@ -1,35 +1,41 @@
-"""Build the maps of :mod:`maps` from stored data and the other services' results.
+"""Build the maps of :mod:`maps` from stored data, as the caller may see it.
 
-The builders draw what the services compute; this module only chooses the inputs: the period,
-the area (a district), the categories, and what the reader may see (incident points, or only
-aggregated cells with small counts suppressed).
+The builders draw what the services compute and release; this module only chooses the inputs:
+the period, the area, the categories, and the caller's visibility (:mod:`api.release`). A
+raw reader's incident map holds the points of their world; a protected caller's holds only
+cells of the published grid with counts released by the cell-key method; every other map is
+fed frames already released for the caller (their world's rows; no value computed from an
+exact count for a protected caller).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import folium
 import geopandas as gpd
+import pandas as pd
 
 from api import store
+from api.release import Selection, Visibility
 from api.services import ServiceContext
-from api.services.coverage import (
-    camera_result,
-    compound_result,
-    coverage_result,
-    default_period,
-)
-from api.services.rates import communities, hotspot_result, metric_crs, rates_result
-from api.services.standard import active_profile, evaluation
+from api.services.aggregates import grid_counts_report
+from api.services.coverage import camera_result, compound_result, coverage_result
+from api.services.rates import hotspot_result, hotspots_report, rates_result, released_rates
+from api.services.standard import active_profile, evaluation, incident_criteria
+from api.services.units import world_communities
+from geo.errors import MissingDataError, ParameterError
+from geo.hotspots import HotspotResult
 from geo.period import Period
+from geo.rates import RatesResult
 from maps import (
     MAP_KINDS,
+    IncidentCells,
     MapOptions,
-    aggregate_incidents,
     coverage_map,
     hotspot_map,
     incident_map,
@@ -38,12 +44,27 @@ from maps import (
     standard_map,
 )
 
-__all__ = ["COVERAGE_TYPES", "MAP_KINDS", "View", "build_map", "map_options", "write_maps"]
-
-View = Literal["points", "cells"]
+__all__ = ["COVERAGE_TYPES", "MAP_KINDS", "BuiltMap", "build_map", "map_options", "write_maps"]
 
 #: Facility types drawn on the coverage map when none is chosen.
 COVERAGE_TYPES = ("police_office", "service_station", "health_station")
+
+
+@dataclass(frozen=True)
+class BuiltMap:
+    """A map page and what it released.
+
+    Attributes
+    ----------
+    map
+        The folium map.
+    incidents_released
+        Raw incidents the page holds (points with ids, times and addresses); ``None`` when it
+        holds none.
+    """
+
+    map: folium.Map
+    incidents_released: int | None = None
 
 
 def map_options(ctx: ServiceContext, *, period: Period | None,
@@ -57,48 +78,39 @@ def map_options(ctx: ServiceContext, *, period: Period | None,
                       timezone=ctx.timezone)
 
 
-def _area(ctx: ServiceContext, district: str | None,
-          jurisdictions: Sequence[str] | None) -> gpd.GeoDataFrame:
-    comms = communities(ctx)
-    if district:
-        comms = comms[(comms["district_code"] == district) | (comms["district"] == district)]
-        if comms.empty:
-            raise KeyError(f"no district {district!r}")
-    if jurisdictions is not None:
-        allowed = set(jurisdictions)
-        comms = comms[comms["district_code"].isin(allowed)
-                      | comms["subdistrict_code"].isin(allowed)]
+def _drawn(ctx: ServiceContext, vis: Visibility, selection: Selection | None
+           ) -> gpd.GeoDataFrame:
+    comms = world_communities(ctx, vis)
+    if selection is not None and selection.communities is not None:
+        comms = comms[comms["code"].isin(selection.communities)]
     return comms.reset_index(drop=True)
 
 
-def build_map(ctx: ServiceContext, kind: str, *, period: Period | str | None = None,
-              categories: Sequence[str] = (), facility_type: str | None = None,
-              district: str | None = None, view: View = "points",
-              jurisdictions: Sequence[str] | None = None, hotspots_on: str = "rate",
-              language: str | None = None) -> folium.Map:
-    """Build one map.
+def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
+              period: Period | str | None = None, categories: Sequence[str] = (),
+              facility_type: str | None = None, selection: Selection | None = None,
+              hotspots_on: str = "rate", language: str | None = None) -> BuiltMap:
+    """Build one map as the caller may see it.
 
     Parameters
     ----------
     ctx
         Service context.
+    vis
+        The caller.
     kind
         One of :data:`maps.MAP_KINDS`.
     period
-        The period (default: the year of the latest incident).
+        The period (default: the year of the latest incident; a whole month, quarter or year
+        for a protected caller).
     categories
-        Incident categories (incidents, rates and hot-spot maps).
+        Incident categories (incidents, rates and hot-spot maps; groups for a protected
+        caller).
     facility_type
         The coverage map's facility type (default: police office, service station and health
         station together).
-    district
-        Draw only this district (code or name).
-    view
-        ``points``: incident points may be shown; ``cells``: incidents only as grid cells of
-        at least the ``api.min_grid_cell_m`` setting with counts below ``api.min_count_shown``
-        suppressed, and grid hot spots with their small counts masked.
-    jurisdictions
-        When given, incident points are limited to these district/subdistrict codes.
+    selection
+        Draw only these communities (a district, subdistrict, communities or bbox).
     hotspots_on
         The hot-spot map's unit: ``rate`` (communities) or ``grid`` (cells of the
         ``geo.grid_cell_m`` setting).
@@ -107,79 +119,164 @@ def build_map(ctx: ServiceContext, kind: str, *, period: Period | str | None = N
 
     Returns
     -------
-    folium.Map
+    BuiltMap
 
     Raises
     ------
-    ValueError
-        Unknown kind or view.
-    KeyError
-        Unknown district.
+    geo.errors.ParameterError
+        Unknown kind.
+    geo.errors.MissingDataError
+        No facility of the coverage map's types is loaded.
     """
     if kind not in MAP_KINDS:
-        raise ValueError(f"map kind must be one of {', '.join(MAP_KINDS)}; got {kind!r}")
-    if view not in ("points", "cells"):
-        raise ValueError(f"view must be 'points' or 'cells'; got {view!r}")
-    p = default_period(ctx, period)
+        raise ParameterError(f"map kind must be one of {', '.join(MAP_KINDS)}; got {kind!r}",
+                             parameter="kind")
+    p = vis.check_period(ctx.period(period))
     opts = map_options(ctx, period=p, language=language)
-    comms = _area(ctx, district, None)
-    cats = tuple(sorted({c.strip().lower() for c in categories if c.strip()}))
-    api = ctx.settings.api
-    if kind == "incidents":
-        allowed = _area(ctx, district, jurisdictions) if jurisdictions is not None else comms
+    comms = _drawn(ctx, vis, selection)
+    cats = vis.check_categories(categories)
+    builders: dict[str, Callable[[], BuiltMap]] = {
+        "incidents": lambda: _incident_page(ctx, vis, p, cats, selection, comms, opts),
+        "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, cats, comms, opts)),
+        "hotspots": lambda: BuiltMap(_hotspot_page(ctx, vis, p, cats, hotspots_on, selection,
+                                                   comms, opts)),
+        "protection": lambda: BuiltMap(_protection_page(ctx, vis, p, comms, opts)),
+        "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts)),
+        "standard": lambda: BuiltMap(_standard_page(ctx, vis, p, comms, opts)),
+    }
+    return builders[kind]()
+
+
+def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+                   selection: Selection | None, comms: gpd.GeoDataFrame,
+                   opts: MapOptions) -> BuiltMap:
+    if vis.raw:
+        scope = selection.communities if selection is not None else None
+        if scope is None:
+            scope = vis.community_filter()
         query = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
-                                    communities=tuple(allowed["code"]),
-                                    case_definition=ctx.case_definition)
+                                    communities=scope, case_definition=ctx.case_definition,
+                                    bbox=selection.bbox if selection is not None else None)
         with ctx.engine.connect() as conn:
             incidents = store.read_incidents(conn, query)
-        if view == "cells":
-            cells = aggregate_incidents(incidents, cell_m=api.min_grid_cell_m,
-                                        min_count=api.min_count_shown,
-                                        metric_crs=metric_crs(ctx))
-            return incident_map(comms, cells=cells, options=opts)
-        return incident_map(comms, incidents, options=opts)
-    if kind == "rates":
-        rates = rates_result(ctx, p, compare="last-year", categories=cats)
-        spots = hotspot_result(ctx, period=p, on="rate", categories=cats)
-        return rates_map(comms, rates, hotspots=spots, options=opts)
-    if kind == "hotspots":
-        spots = hotspot_result(ctx, period=p, on=hotspots_on, categories=cats)
-        if hotspots_on == "grid" and view == "cells":
-            if ctx.settings.geo.grid_cell_m < api.min_grid_cell_m:
-                raise ValueError(f"grid cells of {ctx.settings.geo.grid_cell_m:g} m are finer "
-                                 f"than the {api.min_grid_cell_m:g} m allowed for aggregates")
-            return hotspot_map(comms, spots, min_count_shown=api.min_count_shown,
-                               options=opts)
-        return hotspot_map(comms, spots, options=opts)
-    if kind == "protection":
-        with ctx.engine.connect() as conn:
-            devices = store.read_devices(conn)
-        return protection_map(comms, devices=devices, cameras=camera_result(ctx, p),
-                              compliance=compound_result(ctx, p),
-                              camera_kinds=ctx.settings.geo.camera_kinds, options=opts)
-    if kind == "coverage":
-        with ctx.engine.connect() as conn:
-            facilities = store.read_facilities(conn)
-            present = set(store.facility_types(conn))
-        types = [facility_type] if facility_type else [t for t in COVERAGE_TYPES
-                                                        if t in present]
-        if not types:
-            raise ValueError("no facilities of the coverage map's types are loaded")
-        results = [coverage_result(ctx, t, radius_m=None, period=p) for t in types]
-        return coverage_map(comms, results, facilities=facilities, options=opts)
-    res = evaluation(ctx, profile=active_profile(ctx), period=p)
-    return standard_map(comms, res.evaluation, options=opts)
+        return BuiltMap(incident_map(comms, incidents, options=opts), len(incidents))
+    cell = min(vis.cell_sizes_m)
+    rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=cats,
+                             selection=selection)
+    frame = pd.DataFrame({
+        "ix": rep.frame["ix"].to_numpy(), "iy": rep.frame["iy"].to_numpy(),
+        "count": pd.array([None if h else int(v) for v, h in zip(
+            rep.frame["incidents"], rep.frame["suppressed"], strict=True)], dtype="Int64"),
+        "suppressed": rep.frame["suppressed"].to_numpy(dtype=bool)})
+    cells = IncidentCells(frame=frame, cell_m=cell, metric_crs=ctx.metric_crs(),
+                          min_count=vis.min_count)
+    return BuiltMap(incident_map(comms, cells=cells, options=opts))
 
 
-def write_maps(ctx: ServiceContext, directory: str | Path, *, kinds: Sequence[str],
-               png: bool = False, echo: Callable[[str], object] = print,
-               **kwargs: Any) -> list[Path]:
+def _protected_rates_result(ctx: ServiceContext, vis: Visibility, p: Period,
+                            cats: tuple[str, ...]) -> RatesResult:
+    """Released community rates in the form the rate map draws (no exact figure inside)."""
+    compare = p.compare_period("last-year")
+    frame = released_rates(ctx, vis, p, compare="last-year", categories=cats).set_index("code")
+    return RatesResult(frame=frame, period=p, compare_period=compare, category=None,
+                       alpha=0.05, unassigned=0, compare_unassigned=None, no_location=0,
+                       not_counted=0, case_definition=ctx.case_definition,
+                       timezone=ctx.timezone, notes=())
+
+
+def _classes_result(frame: pd.DataFrame, key: str, unit: str, result: HotspotResult
+                    ) -> HotspotResult:
+    """A hot-spot result holding the released classes only."""
+    return replace(result, frame=frame.set_index(key), unit=unit)  # type: ignore[arg-type]
+
+
+def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+                comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+    if vis.protected:
+        rates = _protected_rates_result(ctx, vis, p, cats)
+        spots = hotspots_report(ctx, vis, period=p, on="rate", categories=cats).frame
+        classes = _classes_result(pd.DataFrame(spots.drop(columns="geometry")), "code",
+                                  "community", hotspot_result(ctx, vis, period=p,
+                                                              categories=cats))
+        return rates_map(comms, rates, hotspots=classes, options=opts)
+    rates = rates_result(ctx, vis, p, compare="last-year", categories=cats)
+    spots_exact = hotspot_result(ctx, vis, period=p, on="rate", categories=cats)
+    return rates_map(comms, rates, hotspots=spots_exact, options=opts)
+
+
+def _hotspot_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+                  on: str, selection: Selection | None, comms: gpd.GeoDataFrame,
+                  opts: MapOptions) -> folium.Map:
+    result = hotspot_result(ctx, vis, period=p, on=on, categories=cats)
+    if not vis.protected:
+        return hotspot_map(comms, result, options=opts)
+    rep = hotspots_report(ctx, vis, period=p, on=on, categories=cats, selection=selection)
+    if on == "rate":
+        frame = pd.DataFrame(rep.frame.drop(columns="geometry"))
+        return hotspot_map(comms, _classes_result(frame, "code", "community", result),
+                           options=opts)
+    cells = gpd.GeoDataFrame(rep.frame, geometry="geometry", crs="EPSG:4326")
+    return hotspot_map(comms, _classes_result(cells, "cell_id", "cell", result), options=opts)
+
+
+def _protection_page(ctx: ServiceContext, vis: Visibility, p: Period,
+                     comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+    from api.services.coverage import protection_report
+
+    cams = camera_result(ctx, p)
+    released = protection_report(ctx, vis, period=p).frame.set_index("code")
+    cams = replace(cams, frame=pd.DataFrame(released.drop(columns="geometry")),
+                   blind_spots=cams.blind_spots[vis.in_world(cams.blind_spots["code"])])
+    comp = compound_result(ctx, p)
+    comp = replace(comp, frame=comp.frame[comp.frame.index.isin(comms["code"])])
+    with ctx.engine.connect() as conn:
+        devices = store.read_devices(conn)
+    return protection_map(comms, devices=devices, cameras=cams, compliance=comp,
+                          camera_kinds=ctx.settings.geo.camera_kinds, options=opts)
+
+
+def _coverage_page(ctx: ServiceContext, p: Period, facility_type: str | None,
+                   comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+    with ctx.engine.connect() as conn:
+        facilities = store.read_facilities(conn)
+        present = set(store.facility_types(conn))
+    types = [facility_type] if facility_type else [t for t in COVERAGE_TYPES if t in present]
+    if not types:
+        raise MissingDataError("no facilities of the coverage map's types are loaded")
+    codes = set(comms["code"])
+    results = []
+    for t in types:
+        res = coverage_result(ctx, t, radius_m=None, period=p)
+        results.append(replace(res, frame=res.frame[res.frame.index.isin(codes)],
+                               gaps=res.gaps[res.gaps["code"].isin(codes)]))
+    return coverage_map(comms, results, facilities=facilities, options=opts)
+
+
+def _standard_page(ctx: ServiceContext, vis: Visibility, p: Period, comms: gpd.GeoDataFrame,
+                   opts: MapOptions) -> folium.Map:
+    profile = active_profile(ctx)
+    ev = evaluation(ctx, profile=profile, period=p).evaluation
+    codes = set(comms["code"])
+    criteria = ev.criteria[ev.criteria["code"].isin(codes)].copy()
+    if vis.protected:
+        criteria.loc[criteria["criterion_id"].isin(incident_criteria(profile)), "value"] = None
+    ev = replace(ev, criteria=criteria, communities=ev.communities[
+        ev.communities["code"].isin(codes)])
+    return standard_map(comms, ev, options=opts)
+
+
+def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,
+               kinds: Sequence[str], png: bool = False,
+               echo: Callable[[str], object] = print, **kwargs: Any) -> list[Path]:
     """Write map pages (and the assets beside them) into a directory.
 
     Parameters
     ----------
     ctx
         Service context.
+    vis
+        Whose view the pages show (the command line writes the admin's, or a protected
+        caller's with ``--aggregate``).
     directory
         Output directory (created).
     kinds
@@ -203,8 +300,8 @@ def write_maps(ctx: ServiceContext, directory: str | Path, *, kinds: Sequence[st
     pages = []
     for kind in kinds:
         echo(f"building the {kind} map…")
-        page = write_map(build_map(ctx, kind, **kwargs), out / f"{kind}.html")
+        page = write_map(build_map(ctx, vis, kind, **kwargs).map, out / f"{kind}.html")
         pages.append(page)
         if png:
-            export_png(page, out / f"{kind}.png")
+            export_png(page, out / f"{kind}.png", browser=ctx.settings.maps.browser)
     return pages

@@ -13,24 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from api import profiles as profile_store
+from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.coverage import (
-    camera_result,
-    compound_result,
-    coverage_result,
-    default_period,
-)
-from api.services.rates import (
-    communities,
-    communities_in_year,
-    hotspots_report,
-    rates_result,
-)
+from api.services.coverage import camera_result, compound_result, coverage_result
+from api.services.rates import hotspots_report, rates_result
+from api.services.units import communities_in_year, unit_geometries
 from geo.catalogue import CATALOGUE, metric
-from geo.period import Period, parse_period
+from geo.errors import MissingDataError, NotFoundError, ParameterError
+from geo.period import Period
 from geo.standard import (
     STATUS_LABELS_ZH,
     Evaluation,
@@ -42,8 +36,8 @@ from geo.standard import (
     roll_up_creation,
 )
 
-__all__ = ["active_profile", "catalogue_frame", "evaluation", "metric_values",
-           "standard_report", "todo_report"]
+__all__ = ["active_profile", "catalogue_frame", "evaluation", "incident_criteria",
+           "metric_values", "standard_report", "todo_report"]
 
 
 def catalogue_frame() -> pd.DataFrame:
@@ -89,17 +83,18 @@ def active_profile(ctx: ServiceContext, source: str | Path | None = None) -> Pro
 
 
 def _value(ctx: ServiceContext, req: MetricRequest) -> pd.Series:
+    admin = Visibility.admin(ctx.settings)
     m = metric(req.metric)
     kw = req.kwargs
-    period = parse_period(str(kw["period"])) if "period" in kw else default_period(ctx, None)
+    period = ctx.period(str(kw["period"]) if "period" in kw else None)
     category = kw.get("category")
     cats = [str(category)] if category else []
     if m.producer == "rates":
         compare = str(kw["compare"]) if "compare" in kw else None
-        frame = rates_result(ctx, period, compare=compare, categories=cats).frame
+        frame = rates_result(ctx, admin, period, compare=compare, categories=cats).frame
         return frame[m.name]
     if m.producer == "hotspots":
-        rep = hotspots_report(ctx, period=period, on="rate", categories=cats)
+        rep = hotspots_report(ctx, admin, period=period, on="rate", categories=cats)
         return rep.frame.set_index("code")[m.name]
     if m.producer == "cameras":
         return camera_result(ctx, period, categories=cats).frame[m.name]
@@ -121,7 +116,7 @@ def metric_values(ctx: ServiceContext, profile: Profile, period: Period) -> pd.D
     A facility type with no facility loaded leaves its criteria unknown (never a silent pass or
     fail), and says so in :attr:`DataFrame.attrs` ``["missing"]``.
     """
-    codes = pd.Index(communities(ctx)["code"].astype(str), name="code")
+    codes = pd.Index(ctx.communities()["code"].astype(str), name="code")
     out = pd.DataFrame(index=codes)
     missing: list[str] = []
     for req in metric_requests(profile, period=period):
@@ -129,9 +124,7 @@ def metric_values(ctx: ServiceContext, profile: Profile, period: Period) -> pd.D
             series = _value(ctx, req)
             values = pd.Series(series.to_numpy(dtype="float64", na_value=float("nan")),
                                index=series.index.astype(str)).reindex(codes)
-        except ValueError as exc:
-            if "no facility of type" not in str(exc):
-                raise
+        except MissingDataError as exc:
             values = pd.Series(float("nan"), index=codes)
             missing.append(f"{', '.join(req.criterion_ids)}: {exc}")
         for cid in req.criterion_ids:
@@ -149,10 +142,15 @@ class StandardResult:
 
 
 def evaluation(ctx: ServiceContext, *, profile: Profile, period: Period) -> StandardResult:
-    """Evaluate every community (cached by data version, profile version and period)."""
+    """Evaluate every community of the city (cached by data version, profile and period).
+
+    The standard is one official assessment, computed from exact figures; callers see the
+    rows of their world, and protected callers no value computed from incident counts
+    (:func:`standard_report`).
+    """
     def compute() -> StandardResult:
         values = metric_values(ctx, profile, period)
-        ev = evaluate(values, profile, communities=communities(ctx))
+        ev = evaluate(values, profile, communities=ctx.communities())
         return StandardResult(ev, tuple(values.attrs.get("missing", ())))
     return ctx.cached("standard", (profile.version_key, period.label), compute)
 
@@ -170,20 +168,34 @@ def _provenance(ctx: ServiceContext, profile: Profile, period: Period, res: Stan
     return prov
 
 
-def standard_report(ctx: ServiceContext, *, profile: Profile | None = None,
-                    period: Period | str | None = None, level: str = "community") -> Report:
+def incident_criteria(profile: Profile) -> list[str]:
+    """Criterion ids whose values are computed from incident counts."""
+    return [c.id for c in profile.criteria
+            if metric(c.metric).producer in ("rates", "hotspots")
+            or c.metric == "incidents_in_view_share"]
+
+
+def standard_report(ctx: ServiceContext, vis: Visibility, *, profile: Profile | None = None,
+                    period: Period | str | None = None, level: str = "community",
+                    selection: Selection | None = None) -> Report:
     """Per-community scores and status bands, or creation rates rolled up.
 
     Parameters
     ----------
     ctx
         Service context.
+    vis
+        The caller: rows of their world; a protected caller gets outcomes, scores and bands
+        but no value computed from incident counts.
     profile
         The profile (default :func:`active_profile`).
     period
         The evaluated period (default: the year of the latest incident).
     level
-        ``community``, ``subdistrict``, ``district`` or ``city``.
+        ``community``, ``subdistrict``, ``district`` or ``city`` (creation rates over the
+        caller's communities).
+    selection
+        Only these communities' rows (or the units holding them).
 
     Returns
     -------
@@ -193,51 +205,73 @@ def standard_report(ctx: ServiceContext, *, profile: Profile | None = None,
         population-weighted.
     """
     if level not in ("community", "subdistrict", "district", "city"):
-        raise ValueError(f"level must be community, subdistrict, district or city; "
-                         f"got {level!r}")
+        raise ParameterError(f"level must be community, subdistrict, district or city; "
+                             f"got {level!r}", parameter="level")
     prof = profile or active_profile(ctx)
-    p = default_period(ctx, period)
+    p = vis.check_period(ctx.period(period))
     res = evaluation(ctx, profile=prof, period=p)
     ev = res.evaluation
     # Weights and displayed residents: the evaluated year's population where it is loaded.
-    comms = communities_in_year(ctx, p.year)
+    comms = communities_in_year(ctx, vis, p.year)
+    world = set(comms["code"])
     if level == "community":
-        wide = ev.communities.copy()
+        wide = ev.communities[ev.communities["code"].isin(world)].copy()
         wide["status_zh"] = wide["status"].map(STATUS_LABELS_ZH)
         values = ev.criteria.pivot(index="code", columns="criterion_id", values="value")
         values = values[[c.id for c in prof.criteria]]
+        if vis.protected:
+            values[incident_criteria(prof)] = np.nan
         out = comms[["code", "name", "subdistrict", "district", "population",
                      "geometry"]].merge(wide, on="code", how="left").merge(
             values, left_on="code", right_index=True, how="left")
+        if selection is not None and selection.communities is not None:
+            out = out[out["code"].isin(selection.communities)]
     else:
-        from api.services.rates import _unit_geometries
-
-        units = roll_up_creation(ev, comms, level=level).units.copy()
+        mine = _evaluation_of(ev, world)
+        units = roll_up_creation(mine, comms, level=level).units.copy()
         units["code"] = units["code"].fillna("city" if level == "city" else "unknown")
-        out = units.merge(_unit_geometries(ctx, level), on="code", how="left")
-    gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
-    counts = ev.communities["status"].value_counts().to_dict()
-    return Report(gdf, _provenance(ctx, prof, p, res, level=level, status_counts=counts),
+        out = units.merge(unit_geometries(ctx, vis, level), on="code", how="left")
+    gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs="EPSG:4326")
+    counts = ev.communities[ev.communities["code"].isin(world)]["status"].value_counts()
+    prov = _provenance(ctx, prof, p, res, level=level, status_counts=counts.to_dict(),
+                       **(selection.provenance() if selection else {}))
+    return Report(gdf, release_provenance(prov, vis=vis),
                   f"safe-community standard by {level}, {p.label} ({prof.name} {prof.version})")
 
 
-def todo_report(ctx: ServiceContext, code: str, *, profile: Profile | None = None,
-                period: Period | str | None = None) -> Report:
+def _evaluation_of(ev: Evaluation, codes: set[str]) -> Evaluation:
+    """The evaluation restricted to some communities (for roll-ups over a caller's world)."""
+    from dataclasses import replace
+
+    return replace(ev, communities=ev.communities[ev.communities["code"].isin(codes)],
+                   criteria=ev.criteria[ev.criteria["code"].isin(codes)])
+
+
+def todo_report(ctx: ServiceContext, vis: Visibility, code: str, *,
+                profile: Profile | None = None, period: Period | str | None = None) -> Report:
     """A community's failed (then unknown) criteria, most weight first: its to-do list.
 
     Raises
     ------
-    KeyError
+    geo.errors.NotFoundError
         If no current community has that code.
+    api.errors.ForbiddenError
+        If it lies outside the caller's world.
     """
+    from api.errors import ForbiddenError
+
     prof = profile or active_profile(ctx)
-    p = default_period(ctx, period)
-    if code not in set(communities(ctx)["code"]):
-        raise KeyError(f"no community with code {code!r}")
+    p = vis.check_period(ctx.period(period))
+    if code not in set(ctx.communities()["code"]):
+        raise NotFoundError(f"no community with code {code!r}", parameter="code")
+    if not vis.in_world([code])[0]:
+        raise ForbiddenError(f"community {code!r} lies outside this key's jurisdiction")
     res = evaluation(ctx, profile=prof, period=p)
     ev = res.evaluation
     crit = ev.criteria[(ev.criteria["code"] == code)
                        & ev.criteria["outcome"].isin(["fail", "unknown"])].copy()
+    if vis.protected:
+        crit.loc[crit["criterion_id"].isin(incident_criteria(prof)), "value"] = np.nan
     info = pd.DataFrame([{"criterion_id": c.id, "label_zh": c.label_zh,
                           "label_en": c.label_en, "source": c.source} for c in prof.criteria])
     crit = crit.merge(info, on="criterion_id", how="left")
@@ -245,9 +279,9 @@ def todo_report(ctx: ServiceContext, code: str, *, profile: Profile | None = Non
     crit = crit.sort_values(["order", "weight", "criterion_id"],
                             ascending=[True, False, True]).drop(columns="order")
     row = ev.communities.set_index("code").loc[code]
-    name = communities(ctx).set_index("code").loc[code, "name"]
-    return Report(crit.reset_index(drop=True),
-                  _provenance(ctx, prof, p, res, community=code, name=name,
-                              status=row["status"], score=row["score"]),
+    name = ctx.communities().set_index("code").loc[code, "name"]
+    prov = _provenance(ctx, prof, p, res, community=code, name=name, status=row["status"],
+                       score=row["score"])
+    return Report(crit.reset_index(drop=True), release_provenance(prov, vis=vis),
                   f"to-do list of {name} ({code}): {STATUS_LABELS_ZH.get(str(row['status']))}, "
                   f"score {row['score']:.0f}")

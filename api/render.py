@@ -1,0 +1,132 @@
+"""Turn services' reports into HTTP responses: JSON, CSV or GeoJSON, with their provenance.
+
+Routes call :func:`render_report` (a list) or :func:`render_one` (one row); the frame they pass
+is already released for the caller (:mod:`api.release`), so rendering only serialises. Raw
+incidents are sent with ``Cache-Control: no-store``; everything else ``private``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from fastapi.responses import Response
+
+from api.db import data_version
+from api.output import records, to_csv_bytes, to_geojson
+from api.services import Report, ServiceContext
+from api.settings import Settings
+from geo.errors import ParameterError
+
+__all__ = ["base_provenance", "provenance_in", "render", "render_one", "render_report"]
+
+
+def base_provenance(ctx: ServiceContext) -> dict[str, Any]:
+    """The provenance every response carries: data version, instant, time zone."""
+    return {
+        "data_version": ctx.data_version(),
+        "generated_at": _now(),
+        "timezone": ctx.timezone,
+    }
+
+
+def provenance_in(conn: sa.Connection, settings: Settings, **extra: Any) -> dict[str, Any]:
+    """:func:`base_provenance` read through a connection the route already holds."""
+    return {"data_version": data_version(conn), "generated_at": _now(),
+            "timezone": settings.timezone, **extra}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def render(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *, filename: str,
+           page: Mapping[str, int] | None = None, sensitive: bool = False) -> Response:
+    """Render rows as JSON, CSV (UTF-8 with BOM) or GeoJSON, with their provenance.
+
+    Parameters
+    ----------
+    frame
+        Rows; a GeoDataFrame (EPSG:4326) for GeoJSON.
+    format
+        ``json`` (``{provenance, count, [total, limit, offset,] items}``), ``csv`` (provenance
+        as leading ``# key: value`` lines) or ``geojson`` (a FeatureCollection with the
+        provenance in the foreign member ``pingan``).
+    provenance
+        Provenance members.
+    filename
+        Base name of a CSV download.
+    page
+        ``total``, ``limit`` and ``offset`` of a paginated list (also sent as
+        ``X-Total-Count``).
+    sensitive
+        Raw incidents: ``Cache-Control: no-store`` instead of ``private``.
+
+    Returns
+    -------
+    fastapi.responses.Response
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        If the format is unknown, or GeoJSON is asked of rows without geometry.
+    """
+    headers = {"Cache-Control": "no-store" if sensitive else "private, max-age=0"}
+    prov = dict(provenance)
+    if page is not None:
+        headers["X-Total-Count"] = str(page["total"])
+    if format == "json":
+        body = {"provenance": prov, "count": len(frame), **(page or {}),
+                "items": records(frame)}
+        return Response(json.dumps(body, ensure_ascii=False, default=str),
+                        media_type="application/json", headers=headers)
+    if format == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        if page is not None:
+            prov["page"] = dict(page)
+        return Response(to_csv_bytes(frame, provenance=prov), media_type="text/csv; charset=utf-8",
+                        headers=headers)
+    if format == "geojson":
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise ParameterError("format=geojson needs rows with geometry; use json or csv",
+                                 parameter="format")
+        if page is not None:
+            prov["page"] = dict(page)
+        return Response(to_geojson(frame, provenance=prov), media_type="application/geo+json",
+                        headers=headers)
+    raise ParameterError(f"format must be json, csv or geojson; got {format!r}",
+                         parameter="format")
+
+
+def render_one(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *,
+               filename: str) -> Response:
+    """Render one row: JSON ``{provenance, item}``, or CSV/GeoJSON as :func:`render` does.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        If the format is unknown.
+    """
+    if format == "json":
+        body = {"provenance": dict(provenance), "item": records(frame)[0]}
+        return Response(json.dumps(body, ensure_ascii=False, default=str),
+                        media_type="application/json",
+                        headers={"Cache-Control": "private, max-age=0"})
+    return render(frame, format, provenance, filename=filename)
+
+
+def render_report(ctx: ServiceContext, report: Report, format: str, *, filename: str,
+                  page: Mapping[str, int] | None = None, sensitive: bool = False) -> Response:
+    """Render a service's :class:`api.services.Report` with :func:`render`.
+
+    The report's provenance is laid over the response's base (data version, time zone…), so
+    a service's own figures win.
+    """
+    prov = base_provenance(ctx)
+    prov.update(report.provenance)
+    return render(report.frame, format, prov, filename=filename, page=page, sensitive=sensitive)

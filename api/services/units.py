@@ -1,0 +1,112 @@
+"""The units results are reported by: the caller's communities and their roll-ups.
+
+A caller's world (:class:`api.release.Visibility`) is every community, or a liaison's own;
+roll-up units (subdistricts, districts, the city) are made of the world's communities, so a
+liaison's "city" is their jurisdiction. Geometries of roll-up units are dissolved from their
+communities.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from api.release import Visibility
+from api.services import ServiceContext
+from geo.errors import ParameterError
+
+__all__ = ["LEVELS", "check_level", "communities_in_year", "unit_geometries", "unit_of",
+           "unit_table", "world_communities"]
+
+LEVELS = ("community", "subdistrict", "district", "city")
+_KEY = {"community": "code", "subdistrict": "subdistrict_code", "district": "district_code"}
+_NAME = {"community": "name", "subdistrict": "subdistrict", "district": "district"}
+
+
+def check_level(level: str) -> str:
+    """Return ``level`` if it is one of :data:`LEVELS`.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+    """
+    if level not in LEVELS:
+        raise ParameterError(f"level must be one of {', '.join(LEVELS)}; got {level!r}",
+                             parameter="level")
+    return level
+
+
+def world_communities(ctx: ServiceContext, vis: Visibility) -> gpd.GeoDataFrame:
+    """The current communities of the caller's world (sorted by code)."""
+    comms = ctx.communities()
+    if vis.communities is None:
+        return comms
+    return comms[vis.in_world(comms["code"])].reset_index(drop=True)
+
+
+def communities_in_year(ctx: ServiceContext, vis: Visibility, year: int) -> gpd.GeoDataFrame:
+    """The world's communities with ``population`` of the given year where the table has it.
+
+    Communities without a row for the year keep the boundary file's population.
+    """
+    from api.services.rates import population_table
+
+    def compute() -> gpd.GeoDataFrame:
+        comms = ctx.communities().copy()
+        table = population_table(ctx)
+        year_pop = table[table["year"] == year].set_index("code")["population"]
+        comms["population"] = year_pop.reindex(comms["code"]).fillna(
+            comms.set_index("code")["population"]).to_numpy()
+        return comms
+    comms = ctx.cached("communities_in_year", year, compute)
+    if vis.communities is None:
+        return comms
+    return comms[vis.in_world(comms["code"])].reset_index(drop=True)
+
+
+def unit_of(comms: pd.DataFrame, level: str) -> pd.Series:
+    """Community code -> the code of its unit at ``level`` (``city`` for the city)."""
+    check_level(level)
+    codes = comms["code"].astype("string")
+    if level == "city":
+        return pd.Series("city", index=codes.to_numpy(), dtype="string")
+    return pd.Series(comms[_KEY[level]].astype("string").to_numpy(), index=codes.to_numpy())
+
+
+def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> pd.DataFrame:
+    """One row per unit of the world at ``level``: code, name, communities, population.
+
+    Community rows also carry subdistrict and district names. Populations are those of
+    ``year`` (:func:`communities_in_year`), summed over the unit's communities.
+    """
+    comms = communities_in_year(ctx, vis, year)
+    if level == "community":
+        out = comms[["code", "name", "subdistrict", "district", "population"]].copy()
+        out["communities"] = 1
+        return out.reset_index(drop=True)
+    unit = unit_of(comms, level).to_numpy()
+    names = (pd.Series("city", index=comms.index) if level == "city"
+             else comms[_NAME[level]].astype("string"))
+    frame = pd.DataFrame({"code": unit, "name": names.to_numpy(),
+                          "population": comms["population"].to_numpy()})
+    return (frame.groupby("code", dropna=True)
+            .agg(name=("name", "first"), communities=("code", "size"),
+                 population=("population", "sum"))
+            .reset_index())
+
+
+def unit_geometries(ctx: ServiceContext, vis: Visibility, level: str) -> pd.DataFrame:
+    """Code and geometry of each unit of the world at ``level`` (EPSG:4326)."""
+    check_level(level)
+
+    def compute() -> pd.DataFrame:
+        comms = world_communities(ctx, vis)
+        if level == "community":
+            return pd.DataFrame({"code": comms["code"].to_numpy(),
+                                 "geometry": comms.geometry.to_numpy()})
+        if level == "city":
+            return pd.DataFrame({"code": ["city"], "geometry": [comms.geometry.union_all()]})
+        dissolved = comms.dissolve(by=_KEY[level])
+        return pd.DataFrame({"code": dissolved.index.astype(str),
+                             "geometry": dissolved.geometry.to_numpy()})
+    return ctx.cached("unit_geometries", level, compute, vis=vis)
