@@ -461,7 +461,7 @@ def classes_only(frame: pd.DataFrame, *, vis: Visibility, hidden: np.ndarray | N
     """
     if not vis.protected:
         return frame
-    cols = [c for c in (*keep, "hotspot_class", "geometry") if c in frame.columns]
+    cols = [c for c in dict.fromkeys((*keep, "hotspot_class", "geometry")) if c in frame.columns]
     out = frame[cols].copy()
     cls = out["hotspot_class"].astype(object)
     cls[~cls.isin(list(HOTSPOT_CLASSES))] = None

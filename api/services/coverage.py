@@ -60,7 +60,7 @@ def _rows_in(frame: pd.DataFrame, vis: Visibility, selection: Selection | None,
     """Rows of communities in the caller's world (and the selection)."""
     keep = vis.in_world(frame[column].astype("string"))
     if selection is not None and selection.communities is not None:
-        keep &= frame[column].isin(selection.communities).to_numpy(dtype=bool)
+        keep = keep & frame[column].isin(selection.communities).to_numpy(dtype=bool)
     return frame[keep].reset_index(drop=True)
 
 
