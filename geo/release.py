@@ -23,7 +23,7 @@ and parameters are in ``docs/release.md``):
 Everything derived from counts (rates, smoothed rates, changes and their tests, hot-spot
 classes, shares) is computed from the released counts, never from the exact ones: a derived
 figure computed from an exact count could be inverted to recover it. A hidden count enters
-such computations as :func:`hidden_value` (``min_count / 2``).
+such computations as :func:`hidden_value` (1 when ``min_count`` is 3).
 
 Record keys are additive, so a count and its key sum can be kept in aggregate tables and
 rolled up (the key sum of a district is the sum of its communities' key sums).
@@ -46,6 +46,7 @@ __all__ = [
     "HOTSPOT_CLASSES",
     "KEY_MODULUS",
     "PERTURBATION",
+    "WEIGHT_TOTAL",
     "ReleasedCounts",
     "cell_key_fraction",
     "hidden_label",
@@ -58,14 +59,17 @@ __all__ = [
 #: Record keys are integers in [0, KEY_MODULUS).
 KEY_MODULUS = 2**32
 
-#: The perturbation table: for counts at least ``min_count + j`` (j = 0, 1, 2) the possible
-#: moves and their probabilities. Symmetric with mean zero; the move never exceeds j, so a
-#: released count is never below ``min_count`` and never differs from the truth by more than 2.
-PERTURBATION: tuple[tuple[tuple[int, ...], tuple[float, ...]], ...] = (
-    ((0,), (1.0,)),
-    ((-1, 0, 1), (0.25, 0.5, 0.25)),
-    ((-2, -1, 0, 1, 2), (0.1, 0.2, 0.4, 0.2, 0.1)),
+#: The perturbation table: for counts of ``min_count + j`` (j = 0, 1, and 2 or more) the
+#: possible moves and their weights out of :data:`WEIGHT_TOTAL` (probabilities 0.25/0.5/0.25
+#: and 0.1/0.2/0.4/0.2/0.1). Symmetric with mean zero; the move never exceeds j, so a released
+#: count is never below ``min_count`` and never differs from the truth by more than 2.
+PERTURBATION: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((0,), (20,)),
+    ((-1, 0, 1), (5, 10, 5)),
+    ((-2, -1, 0, 1, 2), (2, 4, 8, 4, 2)),
 )
+#: The weights of each row of :data:`PERTURBATION` sum to this.
+WEIGHT_TOTAL = 20
 
 #: The hot-spot classes released to protected callers (no z, p or simulated values).
 HOTSPOT_CLASSES = ("hot_99", "hot_95", "hot_90", "cold_99", "cold_95", "cold_90",
@@ -78,8 +82,12 @@ def hidden_label(min_count: int) -> str:
 
 
 def hidden_value(min_count: int) -> float:
-    """The value a hidden count takes in derived statistics (``min_count / 2``)."""
-    return min_count / 2.0
+    """The value a hidden count takes in derived statistics: ``max(1, min_count // 2)``.
+
+    A whole number, so that derived statistics that need counts (the Poisson tests) take it;
+    1 for the usual ``min_count`` of 3.
+    """
+    return float(max(1, min_count // 2))
 
 
 def record_keys(ids: Iterable[str], secret: bytes) -> NDArray[np.int64]:
@@ -135,14 +143,15 @@ def perturbation(counts: ArrayLike, key_sums: ArrayLike, *, min_count: int = 3
         int64 moves; ``counts + d >= min_count`` wherever ``counts >= min_count``.
     """
     n = np.asarray(counts, dtype=np.int64)
-    u = cell_key_fraction(key_sums)
+    # The cell key stays an integer in [0, 2**32): the class edges are exact integers too.
+    key = np.mod(np.asarray(key_sums, dtype=np.int64), KEY_MODULUS)
     d = np.zeros(n.shape, dtype=np.int64)
-    for j, (moves, probs) in enumerate(PERTURBATION):
+    for j, (moves, weights) in enumerate(PERTURBATION):
         rows = (n >= min_count + j) if j == len(PERTURBATION) - 1 else (n == min_count + j)
         if not rows.any():
             continue
-        edges = np.cumsum(probs)[:-1]
-        d[rows] = np.asarray(moves, dtype=np.int64)[np.searchsorted(edges, u[rows],
+        edges = np.cumsum(weights)[:-1] * KEY_MODULUS // WEIGHT_TOTAL
+        d[rows] = np.asarray(moves, dtype=np.int64)[np.searchsorted(edges, key[rows],
                                                                     side="right")]
     return d
 

@@ -97,15 +97,15 @@ def incident_rows() -> list[dict[str, object]]:
             month = 1 + i % 9
             rows.append({"id": f"{code}-{i + 1}", "occurred_at": f"2025-0{month}-15 10:00:00",
                          "category": "fraud" if i == 0 else "theft", "status": "filed",
-                         "lon": lon, "lat": lat, "location_precision": "exact",
-                         "community_code": None})
+                         "address": f"{code}胡同{i + 1}号", "lon": lon, "lat": lat,
+                         "location_precision": "exact", "community_code": None})
     rows.append({"id": "C3-noloc", "occurred_at": "2025-06-01 12:00:00", "category": "theft",
-                 "status": "filed", "lon": None, "lat": None, "location_precision": "address",
-                 "community_code": "C3"})
+                 "status": "filed", "address": "C3胡同无号", "lon": None, "lat": None,
+                 "location_precision": "address", "community_code": "C3"})
     lon, lat = cell_centre(*cluster_cells()["C1"], dx_m=60.0)
     rows.append({"id": "C1-2024", "occurred_at": "2024-03-01 09:00:00", "category": "theft",
-                 "status": "filed", "lon": lon, "lat": lat, "location_precision": "exact",
-                 "community_code": None})
+                 "status": "filed", "address": "C1胡同旧号", "lon": lon, "lat": lat,
+                 "location_precision": "exact", "community_code": None})
     return rows
 
 

@@ -1,0 +1,57 @@
+"""The adversarial trust matrix in CI: a pairwise subset of routes × variants, every credential.
+
+See :mod:`tests.api.trust_matrix` for what is generated and checked; ``bench/trust_matrix.py``
+runs the full product.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from tests.api.trust_matrix import CREDENTIALS, all_maps, cases, check, routes, send
+
+
+@pytest.fixture(scope="module")
+def openapi(client):
+    return client.app.openapi()
+
+
+def test_the_matrix_covers_every_route_and_map_kind(client):
+    spec = client.app.openapi()
+    documented = {(m, r) for m, r, _, _ in routes(spec)}
+    covered = {(c.method, c.route) for c in cases(spec)}
+    assert documented <= covered
+    assert all_maps(spec)
+    assert len(cases(spec)) < len(cases(spec, full=True))
+
+
+def test_every_answer_releases_only_what_the_caller_may_see(city, client, openapi):
+    headers = {c: (city.headers(c) if c in city.tokens else {}) for c in CREDENTIALS}
+    problems = []
+    answered = collections.Counter()
+    for case in cases(openapi):
+        for credential in CREDENTIALS:
+            response = send(client, case, headers[credential])
+            answered[response.status_code // 100] += 1
+            problems += [f"{credential} {case.id}: {p}"
+                         for p in check(case, credential, response)]
+    assert problems == [], "\n".join(problems[:40])
+    # The matrix reached real answers, not only refusals.
+    assert answered[2] > 300 and answered[4] > 100
+
+
+def test_the_checks_catch_a_leak(city, client):
+    """The checks are not vacuous: an admin's export, checked as a planner's, fails them."""
+    from tests.api.trust_matrix import Case
+
+    case = Case("GET", "/api/v1/incidents", "/api/v1/incidents", (("format", "geojson"),))
+    response = send(client, case, city.headers("admin"))
+    problems = check(case, "planner", response)
+    assert any("incident ids leaked" in p for p in problems)
+    assert any("positions leaked" in p for p in problems)
+    assert any("addresses leaked" in p for p in problems)
+    rates = Case("GET", "/api/v1/hotspots", "/api/v1/hotspots", (("period", "2025"),))
+    assert any("statistic" in p for p in check(rates, "client", send(
+        client, rates, city.headers("admin"))))

@@ -1,0 +1,352 @@
+"""The adversarial trust matrix: every route × every credential × parameter variants.
+
+Generated, not written by hand: the routes are read from the app's ``/openapi.json`` (plus every
+map kind), each route gets the variants of the parameters it accepts (another district by code
+and by name, both districts, another community, a bbox over another district, short and long
+periods, grid sizes, every format), and every credential (admin, the liaison of D1, the
+liaison of subdistrict S21, planner, client, a revoked and an expired key, none) sends every
+request. Each answer is checked by :func:`check`:
+
+- no 5xx; an unauthenticated, revoked or expired caller gets 401 (public routes aside);
+- the raw body (JSON, CSV, GeoJSON, HTML with embedded data) holds no id, address or position
+  (a lon/lat pair, or a latitude, to 1e-5 degree) of an incident the caller may not see;
+- a protected caller (planner, client) gets no Gi* statistic and no count of 1 or 2: every
+  count is 0, ``"<3"`` or at least 3, and a row with a hidden count carries no rate, share,
+  change or test computed from it;
+- a liaison gets no row of a community outside their jurisdiction, and a parameter naming a
+  place outside it answers 403.
+
+``tests/api/test_trust_matrix.py`` runs a pairwise subset on both backends in CI;
+``bench/trust_matrix.py`` runs the full product and prints a table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.api.test_app_support import X0, Y0, incident_points, incident_rows
+
+#: Credentials: the city's keys (``test_app_support.make_keys``) and none.
+CREDENTIALS = ("admin", "liaison", "liaison_s21", "planner", "client", "revoked", "expired",
+               "none")
+#: The communities each credential's world holds (None: every one).
+WORLDS: dict[str, set[str] | None] = {"admin": None, "liaison": {"C1", "C2"},
+                                      "liaison_s21": {"C3", "C4"}, "planner": None,
+                                      "client": None}
+PROTECTED = ("planner", "client")
+PUBLIC = {"/health", "/version"}
+MAP_KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+
+#: The places a request may name: one alternative at a time (by code, by name, both
+#: districts, another community, a bbox over another district or over both).
+AREAS: list[tuple[tuple[str, Any], ...]] = [
+    (), (("district", "D1"),), (("district", "D2"),), (("district", "西城区"),),
+    (("subdistrict", "S21"),), (("subdistrict", "S11"),), (("community", ("C3",)),),
+    (("community", ("C1", "C3")),), (("community", ("C2",)),),
+    (("bbox", f"{X0 + 0.021},{Y0},{X0 + 0.05},{Y0 + 0.01}"),),
+    (("bbox", f"{X0},{Y0},{X0 + 0.05},{Y0 + 0.01}"),),
+]
+_AREA_PARAMS = {"district", "subdistrict", "community", "bbox"}
+#: Values tried for each other parameter a route accepts.
+VARIANTS: dict[str, list[Any]] = {
+    "period": ["2025", "2025-03", "2025-Q1", "2025-03-15..2025-03-15", "2024-01-01..2025-12-31"],
+    "cell_m": [None, 250, 300, 500, 2000],
+    "format": ["json", "csv", "geojson"],
+    "on": ["rate", "grid"],
+    "by": ["month", "hour-weekday"],
+    "level": ["community", "district"],
+    "compare": [None, "last-year"],
+    "category": [None, "theft"],
+    "type": ["police_office"],
+    "limit": [None, 5],
+}
+#: Path parameters: another caller's place and one's own.
+PATH_VALUES = {"code": ["C1", "C3"], "kind": list(MAP_KINDS), "name": ["beijing-safe-community"]}
+#: Routes left out of the matrix, with the reason.
+SKIPPED = {
+    ("POST", "/api/v1/loads/{layer}"): "writes; covered by test_app_matrix and the upload tests",
+    ("PUT", "/api/v1/profiles/{name}"): "writes; covered by test_app_matrix",
+    ("POST", "/api/v1/site-plans"): "covered below with a fixed body",
+}
+# Places named by a variant that lie outside each liaison's world.
+_OUTSIDE = {"liaison": {"district": {"D2", "西城区"}, "subdistrict": {"S21"},
+                        "community": {"C3", "C4"}},
+            "liaison_s21": {"district": {"D1", "D2", "西城区"}, "subdistrict": {"S11"},
+                            "community": {"C1", "C2"}}}
+
+_FORMATS = {"json", "csv", "geojson"}
+_STATS = ("hotspot_gi_z", "gi_z_sim", "p_sim", "p_value", "q_value", "z_sim", "p_change",
+          "p_rise", "q_change")
+_COUNTS = ("cases", "compare_cases", "incidents", "incidents_total", "incidents_in_view",
+           "incidents_catchment", "incidents_within_radius", "value")
+_DERIVED = re.compile(r"(rate|share|change|q_rise|significant|per_10k|_eb_)")
+_NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of the matrix."""
+
+    method: str
+    route: str
+    path: str
+    params: tuple[tuple[str, Any], ...] = ()
+    body: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.method} {self.path}" + (f"?{query}" if query else "")
+
+    def query(self) -> dict[str, Any]:
+        return {k: v for k, v in self.params if v is not None}
+
+
+def routes(openapi: Mapping[str, Any]) -> list[tuple[str, str, list[str], dict[str, list[str]]]]:
+    """(method, route, query parameter names, path parameter enums) of every documented route."""
+    out = []
+    for route, ops in openapi["paths"].items():
+        for method, op in ops.items():
+            if (method.upper(), route) in SKIPPED:
+                continue
+            query = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            path = {p["name"]: _enum(p) for p in op.get("parameters", []) if p["in"] == "path"}
+            out.append((method.upper(), route, query, path))
+    return out
+
+
+def _enum(param: Mapping[str, Any]) -> list[str]:
+    schema = param.get("schema", {})
+    values = schema.get("enum") or PATH_VALUES.get(param["name"], ["x"])
+    return [str(v) for v in values]
+
+
+def _formats(route: str) -> list[str]:
+    if route.startswith("/maps/"):
+        return ["json"]
+    return VARIANTS["format"]
+
+
+def _dimensions(route: str, query: Sequence[str], path: Mapping[str, list[str]]
+                ) -> dict[str, list[Any]]:
+    dims: dict[str, list[Any]] = {}
+    for name, values in path.items():
+        dims[f"path:{name}"] = values
+    accepted = set(query)
+    if accepted & _AREA_PARAMS:
+        dims["area"] = [a for a in AREAS if {k for k, _ in a} <= accepted]
+    for name in query:
+        if name == "format":
+            dims[name] = _formats(route)
+        elif name in VARIANTS:
+            dims[name] = VARIANTS[name]
+    return dims
+
+
+def _pairwise(dims: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """A small set of combinations covering every pair of values of two dimensions (greedy)."""
+    names = list(dims)
+    if not names:
+        return [{}]
+    if len(names) == 1:
+        return [{names[0]: v} for v in dims[names[0]]]
+    uncovered = {(a, i, b, j) for a, b in itertools.combinations(names, 2)
+                 for i in range(len(dims[a])) for j in range(len(dims[b]))}
+    out = []
+    while uncovered:
+        a, i, b, j = min(uncovered)
+        case = {a: i, b: j}
+        for n in names:
+            if n in case:
+                continue
+            best = max(range(len(dims[n])), key=lambda v, n=n: sum(
+                1 for m, w in case.items()
+                if ((m, w, n, v) if names.index(m) < names.index(n) else (n, v, m, w))
+                in uncovered))
+            case[n] = best
+        for m, n in itertools.combinations(names, 2):
+            uncovered.discard((m, case[m], n, case[n]))
+        out.append({n: dims[n][case[n]] for n in names})
+    return out
+
+
+def _product(dims: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    names = list(dims)
+    return [dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(dims[n] for n in names))]
+
+
+def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
+    """Every request of the matrix (``full``: the whole product, else a pairwise subset)."""
+    out: list[Case] = []
+    for method, route, query, path in routes(openapi):
+        dims = _dimensions(route, query, path)
+        combos = _product(dims) if full else _pairwise(dims)
+        for combo in combos:
+            concrete = route
+            params = []
+            for name, value in combo.items():
+                if name.startswith("path:"):
+                    concrete = concrete.replace("{" + name[5:] + "}", str(value))
+                elif name == "area":
+                    params.extend(value)
+                else:
+                    params.append((name, tuple(value) if isinstance(value, list) else value))
+            out.append(Case(method, route, concrete, tuple(params)))
+    out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
+                    body={"facility_type": "police_office", "add": 1, "time_limit_s": 20}))
+    return list(dict.fromkeys(out))
+
+
+def send(client: Any, case: Case, headers: Mapping[str, str]) -> Any:
+    """Send one case with a caller's headers."""
+    query = {k: list(v) if isinstance(v, tuple) else v for k, v in case.query().items()}
+    if case.method == "POST":
+        return client.post(case.path, params=query, json=case.body, headers=dict(headers))
+    return client.request(case.method, case.path, params=query, headers=dict(headers))
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+def _incidents_of(world: set[str] | None) -> dict[str, dict[str, Any]]:
+    """The incidents a caller may see raw: id -> row (every one for admin)."""
+    rows = {str(r["id"]): r for r in incident_rows()}
+    if world is None:
+        return rows
+    return {i: r for i, r in rows.items() if i.split("-")[0] in world}
+
+
+def forbidden_incidents(credential: str) -> dict[str, dict[str, Any]]:
+    """Incidents whose id, address or position must not reach ``credential``."""
+    everything = {str(r["id"]): r for r in incident_rows()}
+    if credential == "admin":
+        return {}
+    if credential in PROTECTED or credential not in WORLDS:
+        return everything
+    visible = _incidents_of(WORLDS[credential])
+    return {i: r for i, r in everything.items() if i not in visible}
+
+
+def incident_pairs_in(text: str, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` whose position appears in ``text`` (a lon/lat pair, or the latitude)."""
+    numbers = [float(x) for x in _NUMBER.findall(text)]
+    points = incident_points()
+    found = []
+    for ident in ids:
+        if ident not in points:
+            continue
+        lon, lat = points[ident]
+        if any(abs(a - lon) < 1e-5 and abs(b - lat) < 1e-5
+               for a, b in itertools.pairwise(numbers)):
+            found.append(ident)
+        elif any(abs(n - lat) < 2e-7 for n in numbers):
+            found.append(f"{ident} (latitude)")
+    return found
+
+
+def _names_outside(case: Case, credential: str) -> bool:
+    outside = _OUTSIDE.get(credential)
+    if outside is None:
+        return False
+    for name, value in case.params:
+        values = value if isinstance(value, tuple) else (value,)
+        if name in outside and any(v in outside[name] for v in values if v is not None):
+            return True
+        if name == "bbox" and value is not None:
+            west = float(str(value).split(",")[0])
+            if credential == "liaison" and west > X0 + 0.02:
+                return True
+            if credential == "liaison_s21" and float(str(value).split(",")[2]) < X0 + 0.02:
+                return True
+    path_code = case.path.rsplit("/", 1)[-1]
+    return (case.route.endswith("{code}")
+            and path_code in outside.get("community", set()))
+
+
+def check(case: Case, credential: str, response: Any) -> list[str]:
+    """Everything wrong with one answer (empty when it is right)."""
+    problems: list[str] = []
+    status = response.status_code
+    if status >= 500:
+        return [f"{status} server error"]
+    if credential in ("revoked", "expired", "none") and case.route not in PUBLIC:
+        if status != 401:
+            problems.append(f"{credential} got {status}, expected 401")
+        return problems
+    if credential in _OUTSIDE and _names_outside(case, credential) and status != 403:
+        problems.append(f"names a place outside the jurisdiction but got {status}")
+    text = response.content.decode("utf-8-sig", errors="replace")
+    forbidden = forbidden_incidents(credential)
+    leaked_ids = [i for i in forbidden if re.search(rf"\b{re.escape(i)}\b", text)]
+    if leaked_ids:
+        problems.append(f"incident ids leaked: {leaked_ids[:5]}")
+    addresses = [str(r["address"]) for r in forbidden.values() if r.get("address")]
+    leaked_addresses = [a for a in addresses if a in text]
+    if leaked_addresses:
+        problems.append(f"addresses leaked: {leaked_addresses[:5]}")
+    positions = incident_pairs_in(text, list(forbidden))
+    if positions:
+        problems.append(f"incident positions leaked: {positions[:5]}")
+    if status == 200 and credential in PROTECTED:
+        problems += _protected_problems(text)
+    if status == 200 and WORLDS.get(credential) is not None:
+        problems += _world_problems(text, WORLDS[credential] or set())
+    return problems
+
+
+def _rows_of(text: str) -> Iterator[dict[str, Any]]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return
+    if isinstance(doc, dict):
+        for item in doc.get("items", []) or []:
+            if isinstance(item, dict):
+                yield item
+        for feature in doc.get("features", []) or []:
+            if isinstance(feature, dict) and isinstance(feature.get("properties"), dict):
+                yield feature["properties"]
+
+
+def _protected_problems(text: str) -> list[str]:
+    problems = [f"statistic {s} released" for s in _STATS if s in text]
+    if "Gi* 得分" in text or "Gi* z-score" in text:
+        problems.append("Gi* z shown on a page")
+    for row in _rows_of(text):
+        hidden = any(v == "<3" for v in row.values())
+        for key in _COUNTS:
+            v = row.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 3:
+                problems.append(f"count {key}={v} released")
+        if hidden:
+            shown = {k: v for k, v in row.items() if _DERIVED.search(k)
+                     and isinstance(v, int | float) and not isinstance(v, bool)
+                     and "population" not in k and "area" not in k and "camera" not in k
+                     and "facility" not in k and "compound" not in k}
+            if shown:
+                problems.append(f"derived figures of a hidden count released: {shown}")
+    return problems
+
+
+def _world_problems(text: str, world: set[str]) -> list[str]:
+    problems = []
+    codes = {"C1", "C2", "C3", "C4"}
+    for row in _rows_of(text):
+        for key in ("code", "community_code"):
+            v = row.get(key)
+            if isinstance(v, str) and v in codes and v not in world:
+                problems.append(f"row of community {v} outside the jurisdiction")
+    return problems
+
+
+def all_maps(openapi: Mapping[str, Any]) -> bool:
+    """Whether every map kind is a route variant of the matrix (the kind enum is complete)."""
+    route = openapi["paths"].get("/maps/{kind}", {}).get("get", {})
+    kinds = next((_enum(p) for p in route.get("parameters", []) if p["name"] == "kind"), [])
+    return set(kinds) == set(MAP_KINDS)
