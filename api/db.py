@@ -25,7 +25,9 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or is not set up; the message says what to do."""
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int | None = None,
+                     max_overflow: int | None = None,
+                     pool_timeout_s: float | None = None) -> Engine:
     """Create an engine for a SpatiaLite file or a PostGIS database.
 
     Parameters
@@ -34,6 +36,10 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         ``sqlite:///path.db`` or ``postgresql+psycopg://user@host/db``.
     echo
         Log SQL.
+    pool_size, max_overflow, pool_timeout_s
+        Connection pool limits (SQLAlchemy's defaults: 5, 10 and 30 s). pingan never holds
+        two pooled connections in one request, so any pool size serves any number of
+        concurrent requests.
 
     Returns
     -------
@@ -45,6 +51,10 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         If the SpatiaLite driver module is missing.
     """
     kwargs: dict[str, Any] = {"echo": echo}
+    for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow),
+                        ("pool_timeout", pool_timeout_s)):
+        if value is not None:
+            kwargs[name] = value
     if url.startswith("sqlite"):
         try:
             import sqlean

@@ -407,12 +407,14 @@ def select(vis: Visibility, comms: gpd.GeoDataFrame, *, district: str | None = N
                     errors=[FieldError("query.community", "outside the key's jurisdiction")])
             chosen &= hit
             params.append(("community", ",".join(wanted)))
+    named = bool(params)
     clipped = False
     box = bbox
     if bbox is not None:
         chosen, box, clipped = _select_bbox(vis, comms, chosen, inside, bbox)
         params.append(("bbox", ",".join(f"{v:g}" for v in bbox)))
-    restricted = bool(params) or vis.communities is not None
+    # An admin's bbox filters points (incidents in no community too), not communities.
+    restricted = named or vis.communities is not None or (bbox is not None and vis.protected)
     codes_out = tuple(sorted(comms.loc[chosen & inside, "code"].astype(str))) if restricted \
         else None
     return Selection(codes_out, box, clipped, tuple(params))
@@ -428,7 +430,7 @@ def _select_bbox(vis: Visibility, comms: gpd.GeoDataFrame, chosen: np.ndarray,
         return chosen & shapely.contains(box, points), None, False
     meets = shapely.intersects(geoms, box)
     if vis.communities is None:
-        return chosen & meets, bbox, False
+        return chosen, bbox, False
     if not (meets & inside).any():
         raise ForbiddenError("bbox lies wholly outside this key's jurisdiction",
                              errors=[FieldError("query.bbox", "outside the key's jurisdiction")])

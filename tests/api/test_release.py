@@ -164,10 +164,14 @@ def test_client_map_of_a_day_is_refused(client, city):
     assert got.json()["errors"][0]["field"] == "query.period"
 
 
+def _unescaped(page: str) -> str:
+    """A page's text with the escapes of JSON embedded in scripts undone."""
+    return page.replace("\\u003c", "<").replace("\\/", "/").replace('\\"', '"')
+
+
 def _count_cells(page: str) -> list[str]:
     """The values of the 发案数 (cases) rows of every tooltip in a page."""
-    return re.findall(r"<th>发案数</th><td>([^<]*)</td>", page.replace("\\u003c", "<")
-                      .replace("\\/", "/").replace('\\"', '"'))
+    return re.findall(r"<th>发案数</th><td>([^<]*)</td>", _unescaped(page))
 
 
 def test_client_rate_map_shows_small_counts_as_a_label(client, city):
@@ -180,15 +184,21 @@ def test_client_rate_map_shows_small_counts_as_a_label(client, city):
 
 
 def test_planner_protection_releases_no_exact_in_view_share(client, city):
-    for url in ("/api/v1/protection", "/maps/protection"):
-        got = client.get(url, params={"period": "2025-03"}, headers=city.headers("planner"))
-        assert got.status_code == 200
-        text = got.text
-        assert "100.0%" not in text and "50.0%" not in text
+    # March 2025: C1 holds 1 case; the admin sees its in-view share exactly.
+    admin = client.get("/maps/protection", params={"period": "2025-03"},
+                       headers=city.headers("admin")).text
+    shares = re.findall(r"<th>视域内发案占比</th><td>([^<]*)</td>", _unescaped(admin))
+    assert any(v.endswith("%") for v in shares), shares
+    page = client.get("/maps/protection", params={"period": "2025-03"},
+                      headers=city.headers("planner"))
+    assert page.status_code == 200
+    shares = re.findall(r"<th>视域内发案占比</th><td>([^<]*)</td>", _unescaped(page.text))
+    assert not any(v.endswith("%") for v in shares), shares
     rows = client.get("/api/v1/protection", params={"period": "2025-03"},
                       headers=city.headers("planner")).json()["items"]
-    for row in rows:
-        assert row.get("incidents_in_view_share") in (None,)
+    c1 = next(r for r in rows if r["code"] == "C1")
+    assert c1.get("incidents_in_view_share") is None
+    assert c1.get("incidents_in_view") in (None, "<3", 0)
 
 
 def test_liaison_grid_hot_spots_hold_no_cell_outside_the_jurisdiction(client, city):
