@@ -81,7 +81,8 @@ class ApiSettings(BaseModel):
     session_minutes: int = Field(480, ge=5)
     rate_limit_per_minute: int = Field(600, ge=0, description="per key; 0 disables")
     max_upload_mb: float = Field(200.0, gt=0)
-    min_count_shown: int = Field(3, ge=1, description="counts below this are suppressed")
+    min_count_shown: int = Field(
+        3, ge=2, description="counts below this are released as '<3' to planner and client keys")
     min_grid_cell_m: float = Field(250.0, ge=50.0)
     category_groups: dict[str, list[str]] = Field(
         default_factory=dict,

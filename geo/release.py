@@ -1,27 +1,27 @@
 """Release rules for callers without raw access: the cell-key method and small-count labels.
 
-Planners and API clients see incident counts only as aggregates. Two rules protect what lies
-behind them (the trust layer in ``api/release.py`` applies them on every path; the reasoning
-and parameters are in ``docs/release.md``):
+Planners and API clients see incident counts only as aggregates of fixed units (months,
+quarters, years; communities and their roll-ups; the published grid). Two rules protect what
+lies behind them (``api/release.py`` applies them on every path; the reasoning, the table and
+the differencing test are in ``docs/release.md``):
 
-1. **Small counts.** A unit (a community, a roll-up, a grid cell, a facility's catchment) with
-   1 to ``min_count - 1`` counted incidents is released as its id, geometry and the label
-   ``"<3"`` (``f"<{min_count}"``), nothing else. A zero stays zero: an empty area reveals no
-   one.
+1. **Small counts are hidden.** A unit with fewer than ``min_count`` (3) counted incidents —
+   none included — is released as its id, geometry and the label ``"<3"``, nothing else.
+   Zero is hidden too: were an empty unit shown as 0, a hidden parent with two non-empty
+   children would give both children away (both are 1).
 2. **The cell-key method** (the Australian Bureau of Statistics' TableBuilder perturbation,
    also used by the UK Office for National Statistics). Every incident carries a record key,
-   a 32-bit number drawn from its id with a keyed hash (:func:`record_keys`). A released count
-   of ``n >= min_count`` is ``n + d``, where the perturbation ``d`` is read from a fixed table
-   (:data:`PERTURBATION`) at the cell key: the sum of the record keys of the incidents counted,
-   modulo 2³², as a fraction of 2³² (:func:`cell_key_fraction`). The same set of incidents
-   always gets the same ``d`` (asking again, or under another name, reveals nothing new), and
-   two different sets get independent ones, so a year minus its released months, or a
-   district minus its released communities, no longer gives a hidden count: the difference
-   carries the noise of every term. The table is symmetric with mean zero, never takes a count
-   below ``min_count`` and moves it by at most two.
+   a 32-bit number drawn from its id with a keyed hash (:func:`record_keys`). A unit's cell key
+   is the sum of the record keys of the incidents counted, modulo 2³². The released value of a
+   count ``n >= min_count`` is read from a fixed table (:data:`PERTURBATION`) at the cell key:
+   ``n + d`` with ``|d| <= 2``, never below ``min_count``, and near the threshold sometimes the
+   hidden label (so ``"<3"`` does not certify a count below 3). The same set of incidents always
+   gets the same outcome (asking again, or under another name, reveals nothing new), and two
+   sets that differ by an incident get independent ones, so a year minus its released months,
+   or a district minus its released communities, no longer gives a hidden count.
 
 Everything derived from counts (rates, smoothed rates, changes and their tests, hot-spot
-classes, shares) is computed from the released counts, never from the exact ones: a derived
+classes, shares) is computed from the released values, never from the exact counts: a derived
 figure computed from an exact count could be inverted to recover it. A hidden count enters
 such computations as :func:`hidden_value` (1 when ``min_count`` is 3).
 
@@ -59,13 +59,14 @@ __all__ = [
 #: Record keys are integers in [0, KEY_MODULUS).
 KEY_MODULUS = 2**32
 
-#: The perturbation table: for counts of ``min_count + j`` (j = 0, 1, and 2 or more) the
-#: possible moves and their weights out of :data:`WEIGHT_TOTAL` (probabilities 0.25/0.5/0.25
-#: and 0.1/0.2/0.4/0.2/0.1). Symmetric with mean zero; the move never exceeds j, so a released
-#: count is never below ``min_count`` and never differs from the truth by more than 2.
-PERTURBATION: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
-    ((0,), (20,)),
-    ((-1, 0, 1), (5, 10, 5)),
+#: The outcome of releasing a count ``n >= min_count``, read at its cell key: for
+#: ``n = min_count``, ``min_count + 1`` and ``min_count + 2`` or more, the moves ``d`` (``None``:
+#: the hidden label) and their weights out of :data:`WEIGHT_TOTAL`. From ``min_count + 2`` on
+#: the table is symmetric with mean zero (−2..+2 with 0.1, 0.2, 0.4, 0.2, 0.1); below it, the
+#: moves that would fall under ``min_count`` become the hidden label instead.
+PERTURBATION: tuple[tuple[tuple[int | None, ...], tuple[int, ...]], ...] = (
+    ((None, 0, 1, 2), (6, 8, 4, 2)),
+    ((None, -1, 0, 1, 2), (2, 4, 8, 4, 2)),
     ((-2, -1, 0, 1, 2), (2, 4, 8, 4, 2)),
 )
 #: The weights of each row of :data:`PERTURBATION` sum to this.
@@ -125,8 +126,8 @@ def cell_key_fraction(key_sums: ArrayLike) -> NDArray[np.float64]:
 
 
 def perturbation(counts: ArrayLike, key_sums: ArrayLike, *, min_count: int = 3
-                 ) -> NDArray[np.int64]:
-    """Return the perturbation ``d`` of each count at its cell key (0 below ``min_count``).
+                 ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Return the move of each count at its cell key, and whether it is released hidden.
 
     Parameters
     ----------
@@ -139,21 +140,26 @@ def perturbation(counts: ArrayLike, key_sums: ArrayLike, *, min_count: int = 3
 
     Returns
     -------
-    numpy.ndarray
-        int64 moves; ``counts + d >= min_count`` wherever ``counts >= min_count``.
+    tuple of numpy.ndarray
+        int64 moves (0 where hidden) and the boolean hidden mask: every count below
+        ``min_count``, and the counts the table sends to the hidden label.
     """
     n = np.asarray(counts, dtype=np.int64)
     # The cell key stays an integer in [0, 2**32): the class edges are exact integers too.
     key = np.mod(np.asarray(key_sums, dtype=np.int64), KEY_MODULUS)
     d = np.zeros(n.shape, dtype=np.int64)
+    hidden = n < min_count
     for j, (moves, weights) in enumerate(PERTURBATION):
         rows = (n >= min_count + j) if j == len(PERTURBATION) - 1 else (n == min_count + j)
         if not rows.any():
             continue
         edges = np.cumsum(weights)[:-1] * KEY_MODULUS // WEIGHT_TOTAL
-        d[rows] = np.asarray(moves, dtype=np.int64)[np.searchsorted(edges, key[rows],
-                                                                    side="right")]
-    return d
+        pick = np.searchsorted(edges, key[rows], side="right")
+        outcome = np.array([-10**9 if m is None else m for m in moves], dtype=np.int64)[pick]
+        hide = outcome == -10**9
+        d[rows] = np.where(hide, 0, outcome)
+        hidden[np.flatnonzero(rows)[hide]] = True
+    return d, hidden
 
 
 @dataclass(frozen=True)
@@ -163,12 +169,13 @@ class ReleasedCounts:
     Attributes
     ----------
     shown
-        Object array: an int (the perturbed count, or 0) or the hidden label ``"<3"``.
+        Object array: an int (the perturbed count, at least ``min_count``) or the hidden
+        label ``"<3"``.
     value
-        float64 array for derived statistics: the perturbed count, 0, or
-        :func:`hidden_value` for hidden counts.
+        float64 array for derived statistics: the perturbed count, or :func:`hidden_value`
+        for hidden counts.
     hidden
-        Boolean array: the count is hidden (1 to ``min_count - 1``).
+        Boolean array: the count is released as the hidden label.
     """
 
     shown: NDArray[np.object_]
@@ -187,7 +194,7 @@ def release_counts(counts: ArrayLike, key_sums: ArrayLike, *, min_count: int = 3
     key_sums
         Sums of the record keys of the incidents counted.
     min_count
-        Smallest count released as a number (>= 1; 1 hides nothing but still perturbs).
+        Smallest count released as a number (>= 2).
 
     Returns
     -------
@@ -196,10 +203,10 @@ def release_counts(counts: ArrayLike, key_sums: ArrayLike, *, min_count: int = 3
     Raises
     ------
     geo.errors.ParameterError
-        If ``min_count`` < 1, a count is negative, or the arrays differ in length.
+        If ``min_count`` < 2, a count is negative, or the arrays differ in length.
     """
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ParameterError(f"min_count must be an integer >= 1; got {min_count!r}",
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 2:
+        raise ParameterError(f"min_count must be an integer >= 2; got {min_count!r}",
                              parameter="min_count")
     n = np.asarray(pd.to_numeric(pd.Series(np.asarray(counts).ravel())), dtype=np.int64)
     k = np.asarray(key_sums, dtype=np.int64).ravel()
@@ -208,8 +215,8 @@ def release_counts(counts: ArrayLike, key_sums: ArrayLike, *, min_count: int = 3
                              f"and {len(k)}", parameter="key_sums")
     if (n < 0).any():
         raise ParameterError(f"counts must be >= 0; got {int(n.min())}", parameter="counts")
-    hidden = (n >= 1) & (n < min_count)
-    released = n + perturbation(n, k, min_count=min_count)
+    move, hidden = perturbation(n, k, min_count=min_count)
+    released = n + move
     shown = released.astype(object)
     shown[hidden] = hidden_label(min_count)
     value = released.astype(np.float64)

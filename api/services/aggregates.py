@@ -29,7 +29,8 @@ from geo.period import Period
 from geo.rates import CaseDefinition
 from geo.release import release_counts
 
-__all__ = ["cells_in", "community_counts_report", "grid_counts_report"]
+__all__ = ["cells_in", "community_counts_report", "grid_cell_counts", "grid_counts_report",
+           "study_cells"]
 
 COMMUNITY_COLUMNS = ["code", "name", "subdistrict_code", "subdistrict", "district_code",
                      "district", "population", "incidents", "incidents_per_10k", "suppressed"]
@@ -145,6 +146,64 @@ def cells_in(frame: gpd.GeoDataFrame, comms: gpd.GeoDataFrame, codes: Sequence[s
     return frame[shapely.contains(area, centres)].reset_index(drop=True)
 
 
+def study_cells(ctx: ServiceContext, vis: Visibility, cell_m: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of the one grid whose interior meets the caller's communities (row-major)."""
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        grid = Grid(cell_m, ctx.metric_crs())
+        comms = world_communities(ctx, vis)
+        return grid.cells_meeting(comms.to_crs(grid.crs).geometry.union_all())
+    return ctx.cached("study_cells", cell_m, compute, vis=vis)
+
+
+def grid_cell_counts(ctx: ServiceContext, vis: Visibility, grid: Grid, *, period: Period,
+                     categories: tuple[str, ...], definition: CaseDefinition,
+                     scope: tuple[str, ...] | None, bbox: Any = None
+                     ) -> tuple[pd.DataFrame, int]:
+    """Exact counts and record-key sums of precisely located incidents per cell of a grid.
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    vis
+        The caller: an exact caller gets the cells holding an incident; a protected caller
+        every cell meeting their communities (an absent cell would be a released zero).
+    grid
+        The one grid at a cell size.
+    period, categories, definition
+        Which incidents count.
+    scope
+        Only incidents of these communities (``None``: every incident).
+    bbox
+        Only incidents inside it (a raw reader's filter).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, int)
+        ``ix``, ``iy``, ``count``, ``key_sum`` sorted by cell, and the incidents left out for
+        an imprecise location (a community centroid, or none).
+    """
+    located = store.IncidentQuery(period=period, timezone=ctx.timezone, categories=categories,
+                                  communities=scope, case_definition=definition,
+                                  precise_only=True, bbox=bbox)
+    everything = store.IncidentQuery(period=period, timezone=ctx.timezone,
+                                     categories=categories, communities=scope,
+                                     case_definition=definition, bbox=bbox)
+    with ctx.engine.connect() as conn:
+        points = store.read_points(conn, located)
+        imprecise = store.count_incidents(conn, everything) - len(points)
+    ix, iy = grid.bin_lonlat(points["lon"].to_numpy(), points["lat"].to_numpy())
+    cells = (pd.DataFrame({"ix": ix, "iy": iy, "count": 1, "key_sum": points["rkey"]})
+             .groupby(["ix", "iy"], as_index=False, sort=True)[["count", "key_sum"]].sum())
+    if vis.protected:
+        ix, iy = study_cells(ctx, vis, grid.cell_m)
+        cells = (pd.DataFrame({"ix": ix, "iy": iy})
+                 .merge(cells, on=["ix", "iy"], how="left").fillna(0)
+                 .astype({"count": np.int64, "key_sum": np.int64}))
+    return cells, int(imprecise)
+
+
 def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, cell_m: float,
                        categories: Sequence[str] = (), cases_only: bool = True,
                        selection: Selection | None = None) -> Report:
@@ -166,7 +225,9 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
     -------
     Report
         :data:`GRID_COLUMNS` and the cell squares (EPSG:4326); ``share`` is the cell's share of
-        the incidents on the grid.
+        the incidents on the grid. An exact caller gets the cells holding an incident; a
+        protected caller every cell meeting the communities (an empty cell is hidden like a
+        small one).
     """
     p = vis.check_period(period)
     cats = vis.check_categories(categories)
@@ -177,18 +238,8 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
     box = selection.bbox if selection is not None and not vis.protected else None
 
     def compute() -> tuple[gpd.GeoDataFrame, int]:
-        located = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
-                                      communities=scope, case_definition=definition,
-                                      precise_only=True, bbox=box)
-        everything = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
-                                         communities=scope, case_definition=definition,
-                                         bbox=box)
-        with ctx.engine.connect() as conn:
-            points = store.read_points(conn, located)
-            imprecise = store.count_incidents(conn, everything) - len(points)
-        ix, iy = grid.bin_lonlat(points["lon"].to_numpy(), points["lat"].to_numpy())
-        cells = (pd.DataFrame({"ix": ix, "iy": iy, "count": 1, "key_sum": points["rkey"]})
-                 .groupby(["ix", "iy"], as_index=False, sort=True)[["count", "key_sum"]].sum())
+        cells, imprecise = grid_cell_counts(ctx, vis, grid, period=p, categories=cats,
+                                            definition=definition, scope=scope, bbox=box)
         shown, value, hidden = _release(cells["count"].to_numpy(dtype=np.int64),
                                         cells["key_sum"].to_numpy(dtype=np.int64), vis)
         total = value.sum()
@@ -198,7 +249,7 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
                               "ix": cells["ix"].to_numpy(), "iy": cells["iy"].to_numpy(),
                               "incidents": shown, "share": share, "suppressed": hidden})
         geoms = grid.polygons_wgs84(cells["ix"], cells["iy"])
-        return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326"), int(imprecise)
+        return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326"), imprecise
 
     frame, imprecise = ctx.cached("aggregates.grid", (p.label, cell, cats, cases_only, scope,
                                                       box), compute, vis=vis)

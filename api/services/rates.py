@@ -32,7 +32,7 @@ from api.release import (
     released_columns,
 )
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.aggregates import cells_in
+from api.services.aggregates import cells_in, grid_cell_counts
 from api.services.units import (
     LEVELS,
     check_level,
@@ -601,36 +601,13 @@ def hotspot_result(ctx: ServiceContext, vis: Visibility, *, period: Period | str
     return ctx.cached("hotspots", (p.label, on, cell, cats, fdr), compute, vis=vis)
 
 
-def released_grid_counts(ctx: ServiceContext, vis: Visibility, period: Period,
-                         categories: tuple[str, ...], cell_m: float) -> pd.DataFrame:
-    """Exact counts and key sums of precisely located cases per cell of the one grid.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``ix``, ``iy``, ``count``, ``key_sum``; only cells holding an incident.
-    """
-    grid = Grid(cell_m, ctx.metric_crs())
-    query = store.IncidentQuery(period=period, timezone=ctx.timezone, categories=categories,
-                                communities=tuple(world_communities(ctx, vis)["code"]),
-                                case_definition=ctx.case_definition, precise_only=True)
-    with ctx.engine.connect() as conn:
-        points = store.read_points(conn, query)
-    ix, iy = grid.bin_lonlat(points["lon"].to_numpy(), points["lat"].to_numpy())
-    frame = pd.DataFrame({"ix": ix, "iy": iy, "count": 1, "key_sum": points["rkey"]})
-    return frame.groupby(["ix", "iy"], as_index=False)[["count", "key_sum"]].sum()
-
-
 def _released_grid_hotspots(ctx: ServiceContext, vis: Visibility, p: Period,
                             cats: tuple[str, ...], cell: float, fdr: bool) -> HotspotResult:
     """Gi* over released cell counts: cells of the grid meeting the world's communities."""
     grid = Grid(cell, ctx.metric_crs())
-    comms = world_communities(ctx, vis)
-    union = comms.to_crs(grid.crs).geometry.union_all()
-    ix, iy = grid.cells_meeting(union)
-    cells = pd.DataFrame({"ix": ix, "iy": iy})
-    counts = released_grid_counts(ctx, vis, p, cats, cell)
-    cells = cells.merge(counts, on=["ix", "iy"], how="left").fillna(0)
+    cells, _ = grid_cell_counts(ctx, vis, grid, period=p, categories=cats,
+                                definition=ctx.case_definition,
+                                scope=tuple(world_communities(ctx, vis)["code"]))
     rel = release_counts(cells["count"].to_numpy(dtype=np.int64),
                          cells["key_sum"].to_numpy(dtype=np.int64), min_count=vis.min_count)
     ids = grid.ids(cells["ix"], cells["iy"])
