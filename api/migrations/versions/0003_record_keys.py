@@ -1,7 +1,7 @@
 """record keys of incidents (the cell-key release method)
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 
 Every incident gets ``rkey``, a 32-bit record key drawn from its id with a keyed hash whose
@@ -13,8 +13,8 @@ import secrets
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
