@@ -74,7 +74,7 @@ class ApiSettings(BaseModel):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        pattern = re.compile(r"^https?://[^/?#\s]+$")
+        pattern = re.compile(r"^https?://[^/?#\s]+/?$")
         bad = [v for v in value if not pattern.match(v.strip())]
         if bad:
             raise ValueError(f"allowed_origins must be scheme://host[:port] without a path; "
