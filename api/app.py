@@ -39,6 +39,7 @@ from api.routes import maps as maps_routes
 from api.schemas import move_problems_to_problem_json
 from api.security import SecurityMiddleware, install_access_log_redaction, tile_source
 from api.settings import Settings, load_settings
+from api.uploads import harden_gdal
 
 __all__ = ["create_app"]
 
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.openapi = openapi  # type: ignore[method-assign]
     _install_page_policy(app, settings)
+    harden_gdal()  # the server never needs GDAL to reach the network
     return app
 
 
