@@ -26,8 +26,6 @@ from api.deps import (
     RawReaderKey,
     SessionDep,
     SettingsDep,
-    client_address,
-    endpoint_label,
     parse_bbox,
     provenance,
     render,
@@ -91,9 +89,5 @@ def list_incidents(
                       jurisdictions=list(key.jurisdictions) if key.restricted else None)
     response = render(frame[[*INCIDENT_COLUMNS, "geometry"]], format, prov, filename="incidents",
                       page={"total": total, "limit": limit, "offset": offset}, sensitive=True)
-    params = {k: (v if len(v) > 1 else v[0])
-              for k, v in ((k, request.query_params.getlist(k))
-                           for k in request.query_params)}
-    audit.record(engine, "read_incidents", key=key, endpoint=endpoint_label(request),
-                 params=params, rows=len(frame), status=200, client=client_address(request))
+    audit.record_request(engine, request, "read_incidents", key=key, rows=len(frame))
     return response
