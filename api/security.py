@@ -295,14 +295,18 @@ class SecurityMiddleware:
             response.raw_headers.extend(headers)
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, _PolicySend(send, headers, nonce))
+        # A HEAD answer has no body to write nonces into (and must keep its Content-Length).
+        html = scope.get("method", "GET").upper() != "HEAD"
+        await self.app(scope, receive, _PolicySend(send, headers, nonce, rewrite_html=html))
 
 
 class _PolicySend:
     """The ``send`` of one response: adds the headers, and nonces to an HTML body."""
 
-    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]], nonce: str) -> None:
+    def __init__(self, send: Send, headers: list[tuple[bytes, bytes]], nonce: str, *,
+                 rewrite_html: bool = True) -> None:
         self._send = send
+        self._rewrite_html = rewrite_html
         self._headers = headers
         self._nonce = nonce
         self._start: Message | None = None
@@ -314,7 +318,7 @@ class _PolicySend:
             message["headers"] = raw + self._headers
             ctype = next((v for k, v in raw if k.lower() == b"content-type"), b"")
             encoded = any(k.lower() == b"content-encoding" for k, _ in raw)
-            if ctype.lower().startswith(b"text/html") and not encoded:
+            if self._rewrite_html and ctype.lower().startswith(b"text/html") and not encoded:
                 self._start = message  # hold it until the whole page has been seen
                 return
             await self._send(message)

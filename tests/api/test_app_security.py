@@ -10,6 +10,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from api import audit
@@ -63,6 +64,12 @@ def test_every_response_carries_the_policy_and_pages_their_nonces(city):
     def boom() -> None:
         raise RuntimeError("a bug")
 
+    page = "<!doctype html><title>t</title><script>var x = 1;</script>"
+
+    @app.api_route("/page", methods=["GET", "HEAD"], include_in_schema=False)
+    def html_page() -> HTMLResponse:
+        return HTMLResponse(page)
+
     h = city.headers("admin")
     with TestClient(app, raise_server_exceptions=False) as c:
         responses = {
@@ -73,21 +80,28 @@ def test_every_response_carries_the_policy_and_pages_their_nonces(city):
             "csv": c.get("/api/v1/communities?format=csv", headers=h),
             "map": c.get("/maps/rates?period=2025", headers=h),
             "500": c.get("/boom"),
+            "page": c.get("/page"), "head": c.head("/page"),
         }
     assert {k: r.status_code for k, r in responses.items()} == {
         "health": 200, "login": 200, "docs": 200, "openapi": 200, "asset": 200, "401": 401,
-        "404": 404, "json": 200, "csv": 200, "map": 200, "500": 500}
+        "404": 404, "json": 200, "csv": 200, "map": 200, "500": 500, "page": 200,
+        "head": 200}
     nonces = set()
     for name, r in responses.items():
         assert_policy(r)
         nonces.add(nonce_of(r))
-        if r.headers["content-type"].startswith("text/html"):
+        if r.headers["content-type"].startswith("text/html") and name != "head":
             tags = re.findall(r"<script\b[^>]*>", r.text)
             assert all(f'nonce="{nonce_of(r)}"' in t for t in tags), (name, tags)
             assert int(r.headers["content-length"]) == len(r.content)
     assert len(nonces) == len(responses)  # a fresh nonce per response
     assert re.findall(r"<script\b", responses["map"].text)  # the map has scripts, all nonced
     assert "<script" not in responses["login"].text  # the login page needs none
+    # HEAD: no body to rewrite, and the length of the page as the handler made it
+    assert responses["head"].content == b""
+    assert responses["head"].headers["content-length"] == str(len(page.encode()))
+    assert responses["page"].text == page.replace(
+        "<script>", f'<script nonce="{nonce_of(responses["page"])}">')
 
 
 def test_operator_tiles_are_the_one_other_image_source(city):
