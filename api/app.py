@@ -8,6 +8,10 @@ with uvicorn (``uvicorn --factory api.app:create_app``).
 Layout: ``/health`` and ``/version`` (public), ``/login`` and ``/logout`` (browser sessions),
 ``/docs`` (Swagger UI served from pingan itself: intranets have no CDN) and
 ``/openapi.json``, and every resource under ``/api/v1``.
+
+Every response passes through :class:`api.security.SecurityMiddleware` (Content-Security-Policy
+with per-response script nonces, ``frame-ancestors 'none'``, ``nosniff``, Referrer-Policy) and
+requests with a credential in the query string are refused.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
+from api.audit import RepeatedEvents
 from api.cache import ResultCache
 from api.db import create_db_engine
 from api.deps import reject_nul_bytes
@@ -32,7 +37,9 @@ from api.ratelimit import RateLimiter
 from api.routes import API_PREFIX, api_router, auth, system
 from api.routes import maps as maps_routes
 from api.schemas import move_problems_to_problem_json
+from api.security import SecurityMiddleware, install_access_log_redaction, tile_source
 from api.settings import Settings, load_settings
+from api.uploads import harden_gdal
 
 __all__ = ["create_app"]
 
@@ -83,8 +90,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     db = engine if engine is not None else create_db_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.audit_repeats.flush(db)
         if owns_engine:
             db.dispose()
 
@@ -94,6 +102,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = db
     app.state.limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    app.state.failure_limiter = RateLimiter(settings.api.auth_failures_per_minute)
+    app.state.audit_repeats = RepeatedEvents()
     app.state.cache = ResultCache()
     install_error_handlers(app)
     app.include_router(system.router)
@@ -117,4 +127,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    _install_page_policy(app, settings)
+    harden_gdal()  # the server never needs GDAL to reach the network
     return app
+
+
+def _install_page_policy(app: FastAPI, settings: Settings) -> None:
+    """Wrap the whole middleware stack in :class:`api.security.SecurityMiddleware`.
+
+    It goes outside Starlette's error middleware (which ``add_middleware`` cannot reach), so a
+    500 answer carries the headers too; and uvicorn's access log loses credentials in URLs.
+    """
+    tiles = tile_source(settings.maps.tile_url)
+    build = app.build_middleware_stack
+
+    def build_with_policy() -> Any:
+        return SecurityMiddleware(build(), img_sources=[tiles] if tiles else [])
+
+    app.build_middleware_stack = build_with_policy  # type: ignore[method-assign]
+    install_access_log_redaction()

@@ -1,4 +1,4 @@
-"""API keys and browser sessions: create, list, revoke and verify keys; sign session cookies.
+"""API keys: create, list, revoke and verify them.
 
 A key is the token ``pa_<prefix>_<secret>``: ``prefix`` is 8 random hex digits stored in clear
 (unique, to find the row), ``secret`` 43 URL-safe random characters (256 bits). Only the SHA-256
@@ -11,11 +11,14 @@ Roles (DESIGN.md): ``admin`` (everything), ``liaison`` (raw incidents only insid
 jurisdiction codes — district or subdistrict codes —, aggregates anywhere), ``planner`` and
 ``client`` (aggregates only).
 
-Browsers exchange a key for a session cookie (``/login``). The cookie is signed with
-itsdangerous and carries only the key's id and the signing time; every request re-reads the key,
-so revoking or expiring a key ends its sessions at once. The signing secret is
-``settings.api.secret_key`` or, when that is unset, a random secret generated once and kept in
-the ``meta`` table so that every worker process agrees on it.
+Verification does the same work for every well-formed token: one lookup by prefix, one
+SHA-256 and one constant-time comparison (against a dummy hash when the prefix is unknown), so
+neither the answer's timing nor its path tells whether a prefix exists.
+
+Browsers exchange a key for a server-side session (:mod:`api.sessions`); revoking a key ends
+its sessions. The server secret (:func:`session_secret`) is ``settings.api.secret_key`` or,
+when that is unset, a random secret generated once and kept in the ``meta`` table so that every
+worker process agrees on it; it signs the login form's pre-session token.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 
 from api.db import get_meta, set_meta, utcnow
-from api.models import api_keys, communities
+from api.models import api_keys, communities, sessions
 
 __all__ = [
+    "KEY_COLUMNS",
     "RAW_ROLES",
     "ROLES",
     "SESSION_COOKIE",
@@ -45,13 +48,14 @@ __all__ = [
     "AuthError",
     "CreatedKey",
     "Role",
+    "check_active",
     "create_key",
     "get_key",
+    "key_from_row",
     "list_keys",
-    "read_session",
+    "record_use",
     "revoke_key",
     "session_secret",
-    "sign_session",
     "verify_token",
 ]
 
@@ -63,8 +67,8 @@ SESSION_COOKIE = "pingan_session"
 
 _TOKEN = re.compile(r"^pa_([0-9a-f]{8})_([A-Za-z0-9_\-]{20,})$")
 _LAST_USED_EVERY = dt.timedelta(minutes=1)
-_SESSION_SALT = "pingan-session"
 _SECRET_META_KEY = "session_secret"
+_DUMMY_HASH = "0" * 64
 
 
 class AuthError(Exception):
@@ -73,7 +77,7 @@ class AuthError(Exception):
     Attributes
     ----------
     reason
-        ``malformed``, ``unknown``, ``revoked``, ``expired`` or ``session``.
+        ``missing``, ``malformed``, ``unknown``, ``revoked``, ``expired`` or ``session``.
     prefix
         The key prefix when the token could be parsed (never the secret).
     """
@@ -171,7 +175,8 @@ def _as_datetime(v: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(v))
 
 
-def _row_key(row: Any) -> ApiKey:
+def key_from_row(row: Any) -> ApiKey:
+    """Build an :class:`ApiKey` from a row holding the :data:`KEY_COLUMNS`."""
     m = row._mapping
     return ApiKey(id=int(m["id"]), name=m["name"], role=cast(Role, m["role"]),
                   prefix=m["prefix"], jurisdictions=tuple(json.loads(m["jurisdictions"] or "[]")),
@@ -181,7 +186,8 @@ def _row_key(row: Any) -> ApiKey:
                   last_used_at=_as_datetime(m["last_used_at"]))
 
 
-_KEY_COLUMNS = [api_keys.c[c] for c in ("id", "name", "role", "prefix", "jurisdictions",
+#: The columns of a key that :func:`key_from_row` reads (never the hash).
+KEY_COLUMNS = [api_keys.c[c] for c in ("id", "name", "role", "prefix", "jurisdictions",
                                         "created_at", "expires_at", "revoked_at",
                                         "last_used_at")]
 
@@ -265,15 +271,15 @@ def create_key(engine: Engine, *, name: str, role: str, jurisdictions: Sequence[
             expires_at=expires)).inserted_primary_key
         assert pk is not None
         key_id = pk[0]
-        row = conn.execute(sa.select(*_KEY_COLUMNS).where(api_keys.c.id == key_id)).one()
-    return CreatedKey(_row_key(row), token)
+        row = conn.execute(sa.select(*KEY_COLUMNS).where(api_keys.c.id == key_id)).one()
+    return CreatedKey(key_from_row(row), token)
 
 
 def list_keys(engine: Engine, *, include_inactive: bool = True) -> list[ApiKey]:
     """Every key, by id (revoked and expired ones too unless ``include_inactive`` is false)."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(*_KEY_COLUMNS).order_by(api_keys.c.id)).all()
-    keys = [_row_key(r) for r in rows]
+        rows = conn.execute(sa.select(*KEY_COLUMNS).order_by(api_keys.c.id)).all()
+    keys = [key_from_row(r) for r in rows]
     if not include_inactive:
         now = utcnow()
         keys = [k for k in keys if k.status(now) == "active"]
@@ -288,10 +294,10 @@ def get_key(conn: sa.Connection, key_id: int) -> ApiKey:
     KeyError
         If there is none.
     """
-    row = conn.execute(sa.select(*_KEY_COLUMNS).where(api_keys.c.id == key_id)).first()
+    row = conn.execute(sa.select(*KEY_COLUMNS).where(api_keys.c.id == key_id)).first()
     if row is None:
         raise KeyError(f"no API key with id {key_id}")
-    return _row_key(row)
+    return key_from_row(row)
 
 
 def revoke_key(engine: Engine, ident: str | int, *, now: dt.datetime | None = None) -> ApiKey:
@@ -327,20 +333,31 @@ def revoke_key(engine: Engine, ident: str | int, *, now: dt.datetime | None = No
     if text.isdigit() and len(text) <= 9:
         conditions.append(api_keys.c.id == int(text))
     with engine.begin() as conn:
-        rows = conn.execute(sa.select(*_KEY_COLUMNS).where(sa.or_(*conditions))).all()
+        rows = conn.execute(sa.select(*KEY_COLUMNS).where(sa.or_(*conditions))).all()
         if not rows:
             raise KeyError(f"no API key with id or prefix {text!r}")
         if len(rows) > 1:
             raise ValueError(f"{text!r} is both a key id and another key's prefix; give the "
                              f"whole token or the other form")
-        key = _row_key(rows[0])
+        key = key_from_row(rows[0])
+        when = now or utcnow()
         if key.revoked_at is None:
             conn.execute(api_keys.update().where(api_keys.c.id == key.id)
-                         .values(revoked_at=now or utcnow()))
+                         .values(revoked_at=when))
+        conn.execute(sessions.update()
+                     .where(sessions.c.key_id == key.id, sessions.c.ended_at.is_(None))
+                     .values(ended_at=when, end_reason="revoked"))
         return get_key(conn, key.id)
 
 
-def _check_usable(key: ApiKey, now: dt.datetime) -> ApiKey:
+def check_active(key: ApiKey, now: dt.datetime) -> ApiKey:
+    """Return ``key`` if it is active at ``now``.
+
+    Raises
+    ------
+    AuthError
+        With reason ``revoked`` or ``expired``.
+    """
     status = key.status(now)
     if status == "revoked":
         raise AuthError("revoked", "the API key has been revoked", prefix=key.prefix)
@@ -349,7 +366,7 @@ def _check_usable(key: ApiKey, now: dt.datetime) -> ApiKey:
     return key
 
 
-def _touch(engine: Engine, key: ApiKey, now: dt.datetime) -> None:
+def record_use(engine: Engine, key: ApiKey, now: dt.datetime) -> None:
     """Record use, at most once a minute per key (a write per request would serialise SQLite)."""
     if key.last_used_at is not None and now - key.last_used_at < _LAST_USED_EVERY:
         return
@@ -385,19 +402,21 @@ def verify_token(engine: Engine, token: str, *, now: dt.datetime | None = None) 
         raise AuthError("malformed", "the API key is malformed; expected pa_<prefix>_<secret>")
     prefix = m[1]
     with engine.connect() as conn:
-        row = conn.execute(sa.select(*_KEY_COLUMNS, api_keys.c.key_hash)
+        row = conn.execute(sa.select(*KEY_COLUMNS, api_keys.c.key_hash)
                            .where(api_keys.c.prefix == prefix)).first()
-    # Compare against a dummy hash when the prefix is unknown, so timing tells nothing.
-    stored = row._mapping["key_hash"] if row is not None else "0" * 64
-    if not hmac.compare_digest(stored, _hash(token.strip())) or row is None:
+    # The same work whether the prefix exists or not: hash the token and compare it in
+    # constant time, against a dummy hash when there is no row.
+    stored = row._mapping["key_hash"] if row is not None else _DUMMY_HASH
+    matches = hmac.compare_digest(stored, _hash(token.strip()))
+    if row is None or not matches:
         raise AuthError("unknown", "the API key is not valid", prefix=prefix)
-    key = _check_usable(_row_key(row), now)
-    _touch(engine, key, now)
+    key = check_active(key_from_row(row), now)
+    record_use(engine, key, now)
     return key
 
 
 def session_secret(engine: Engine, configured: str | None) -> str:
-    """Return the secret that signs session cookies.
+    """Return the server's secret (it signs the login form's pre-session token).
 
     Parameters
     ----------
@@ -424,54 +443,3 @@ def session_secret(engine: Engine, configured: str | None) -> str:
         pass  # another worker stored one first: use theirs
     with engine.connect() as conn:
         return str(get_meta(conn, _SECRET_META_KEY))
-
-
-def sign_session(secret: str, key: ApiKey) -> str:
-    """Sign the cookie value for a session of ``key`` (its id, signed and timestamped)."""
-    return URLSafeTimedSerializer(secret, salt=_SESSION_SALT).dumps({"k": key.id})
-
-
-def read_session(engine: Engine, secret: str, cookie: str, *, max_age_s: int,
-                 now: dt.datetime | None = None) -> ApiKey:
-    """Return the active key of a session cookie.
-
-    Parameters
-    ----------
-    engine
-        Database.
-    secret
-        The signing secret (:func:`session_secret`).
-    cookie
-        The cookie value.
-    max_age_s
-        Sessions older than this are refused.
-    now
-        The instant to check the key's expiry at (naive UTC; default now).
-
-    Returns
-    -------
-    ApiKey
-
-    Raises
-    ------
-    AuthError
-        If the signature is bad, the session too old, or the key gone, revoked or expired.
-    """
-    serializer = URLSafeTimedSerializer(secret, salt=_SESSION_SALT)
-    try:
-        data = serializer.loads(cookie, max_age=max_age_s)
-    except SignatureExpired:
-        raise AuthError("session", "the session has expired; log in again") from None
-    except BadSignature:
-        raise AuthError("session", "the session cookie is not valid; log in again") from None
-    if not isinstance(data, dict) or not isinstance(data.get("k"), int):
-        raise AuthError("session", "the session cookie is not valid; log in again")
-    now = now or utcnow()
-    with engine.connect() as conn:
-        try:
-            key = get_key(conn, data["k"])
-        except KeyError:
-            raise AuthError("session", "the session's key no longer exists") from None
-    key = _check_usable(key, now)
-    _touch(engine, key, now)
-    return key

@@ -35,18 +35,9 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
-from api import audit
-from api.auth import (
-    RAW_ROLES,
-    SESSION_COOKIE,
-    ApiKey,
-    AuthError,
-    Role,
-    read_session,
-    session_secret,
-    verify_token,
-)
-from api.errors import FieldError, ForbiddenError, InvalidParameterError, NotAuthenticatedError
+from api.access import authenticate
+from api.auth import RAW_ROLES, SESSION_COOKIE, ApiKey, Role
+from api.errors import FieldError, ForbiddenError, InvalidParameterError
 from api.release import Bbox, Selection, Visibility, select, visibility_for
 from api.services import ServiceContext
 from api.settings import Settings
@@ -141,56 +132,28 @@ def endpoint_label(request: Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
-def _session_secret(request: Request, engine: Engine, settings: Settings) -> str:
-    secret: str | None = getattr(request.app.state, "session_secret", None)
-    if secret is None:
-        secret = session_secret(engine, settings.api.secret_key)
-        request.app.state.session_secret = secret
-    return secret
-
-
 def current_key(
     request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_cookie)],
 ) -> ApiKey:
     """Authenticate the request: a bearer token, else a session cookie.
 
-    A failed authentication is audited (action ``auth_failed``, with the key prefix when the
-    token could be parsed, never the secret). Requests are rate limited per key, and failed or
-    missing authentications per client address.
+    See :func:`api.access.authenticate`: failed and missing authentications are audited and
+    limited per client address and key prefix, requests are limited per key, and a
+    cookie-authenticated change must come from this site.
 
     Raises
     ------
     api.errors.NotAuthenticatedError
         Without credentials, or with credentials that do not authenticate.
+    api.errors.ForbiddenError
+        A cookie-authenticated change from another site.
     api.errors.RateLimitedError
-        When the key (or address) has used up its requests.
+        When the key (or address, or key prefix) has used up its requests.
     """
-    limiter = request.app.state.limiter
-    client = client_address(request)
-    via = "bearer" if credentials is not None else "cookie"
-    try:
-        if credentials is not None:
-            key = verify_token(engine, credentials.credentials)
-        elif session:
-            key = read_session(engine, _session_secret(request, engine, settings), session,
-                               max_age_s=settings.api.session_minutes * 60)
-        else:
-            limiter.check(f"ip:{client}")
-            raise NotAuthenticatedError("an API key is required: send 'Authorization: Bearer "
-                                   "pa_…', or log in at /login")
-    except AuthError as exc:
-        audit.record(engine, "auth_failed", endpoint=endpoint_label(request),
-                     params={"reason": exc.reason, "prefix": exc.prefix, "via": via},
-                     status=401, client=client)
-        limiter.check(f"ip:{client}")
-        raise NotAuthenticatedError(str(exc)) from None
-    limiter.check(f"key:{key.id}")
-    request.state.key = key
-    return key
+    return authenticate(request, bearer=None if credentials is None else credentials.credentials,
+                        cookie=session)
 
 
 CurrentKey = Annotated[ApiKey, Depends(current_key)]

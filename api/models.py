@@ -28,6 +28,7 @@ __all__ = [
     "meta",
     "metadata",
     "profiles",
+    "sessions",
 ]
 
 metadata = sa.MetaData()
@@ -169,6 +170,22 @@ audit_log = sa.Table(
     sa.Column("params", sa.Text),
     sa.Column("rows", sa.Integer),
     sa.Column("status", sa.Integer),
+    sa.Column("client", sa.String(100)),
+    # Events the row stands for: a window of rate-limited requests is one row with a count.
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+)
+
+#: Browser sessions (server-side): only the SHA-256 of the session id is stored, with a
+#: fingerprint of the key's role and jurisdictions at login.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("end_reason", sa.String(16)),
     sa.Column("client", sa.String(100)),
 )
 

@@ -6,10 +6,12 @@ CSV is UTF-8 with a byte-order mark so that Excel opens Chinese text correctly.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["FORMATS", "display_width", "to_csv_bytes", "to_geojson", "to_json", "to_table"]
+__all__ = ["FORMATS", "csv_text", "display_width", "to_csv_bytes", "to_geojson", "to_json",
+           "to_table"]
 
 FORMATS = ("table", "csv", "json", "geojson")
 
@@ -190,16 +193,83 @@ def _without_empty_parts(geom: Any) -> Any:
     return type(geom)(kept) if kept else None
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection
+#: list, with the full-width forms a Chinese input method types).
+_FORMULA_START = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+#: Characters that are dangerous as the very first character of a cell (not skipped as space).
+_CONTROL_START = frozenset("\t\r\x00")
+_PLAIN_NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
+def csv_text(value: str) -> str:
+    """Return a text cell as it may be written to CSV without a spreadsheet running it.
+
+    A text that begins with a tab, carriage return or NUL, or whose first non-blank character is
+    ``=``, ``+``, ``-`` or ``@`` (or their full-width forms), is prefixed with ``'``, which Excel
+    and LibreOffice show as the start of a text. A text that is a plain number (``-1.96``) is
+    left alone: a spreadsheet reads it as that number, not as a formula.
+
+    Parameters
+    ----------
+    value
+        The cell's text.
+
+    Returns
+    -------
+    str
+    """
+    if not value:
+        return value
+    if value[0] in _CONTROL_START:
+        return "'" + value
+    first = value.lstrip()[:1]
+    if first in _FORMULA_START and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _csv_cell(v: Any) -> Any:
+    return csv_text(v) if isinstance(v, str) else v
+
+
+def _csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell (and column name) passed through :func:`csv_text`."""
+    out = frame.rename(columns=lambda c: csv_text(c) if isinstance(c, str) else c)
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.astype(object)
+        elif not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+            continue
+        out.isetitem(i, col.map(_csv_cell, na_action="ignore").to_numpy(dtype=object))
+    return out
+
+
+def _comment_line(key: Any, value: Any) -> str:
+    """One ``# key: value`` provenance line, on one line and with no formula in any of its cells.
+
+    Spreadsheets split the line at commas; a piece that would start a formula is prefixed as
+    :func:`csv_text` does.
+    """
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    line = re.sub(r"[\r\n\x00]+", " ", f"# {key}: {text}")
+    return ",".join(csv_text(piece) for piece in line.split(","))
+
+
 def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None) -> bytes:
     """Serialise rows as CSV: UTF-8 with BOM, provenance as leading ``# key: value`` lines.
 
-    The comment lines are only written when ``provenance`` is given; Excel shows them as the
-    first rows.
+    Every CSV pingan writes goes through here. Fields are quoted as RFC 4180 says (a field
+    holding a comma, quote or line break is quoted and its quotes doubled); text cells that a
+    spreadsheet would run as a formula are prefixed with ``'`` (:func:`csv_text`), while numbers
+    stay numbers. JSON and GeoJSON keep the original text. The comment lines are only written
+    when ``provenance`` is given; Excel shows them as the first rows.
     """
     buf = io.StringIO()
     if provenance:
         for k, val in _plain(dict(provenance)).items():
-            buf.write(f"# {k}: {json.dumps(val, ensure_ascii=False) if not isinstance(val, str) else val}\n")  # noqa: E501
+            buf.write(_comment_line(k, val) + "\n")
     cols = [c for c in frame.columns if c != "geometry"]
-    frame[cols].to_csv(buf, index=False, lineterminator="\n")
+    _csv_safe_frame(pd.DataFrame(frame[cols])).to_csv(
+        buf, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL, doublequote=True)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")

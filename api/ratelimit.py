@@ -1,10 +1,11 @@
 """Per-key rate limiting: a token bucket per identity, in process memory.
 
-Each identity (``key:<id>`` for an authenticated key, ``ip:<address>`` for requests that failed
-or lacked authentication) has a bucket of ``per_minute`` tokens refilled continuously at
-``per_minute / 60`` tokens a second; a request takes one token, and a request that finds the
-bucket empty is refused with the time until the next token. So a client may burst up to
-``per_minute`` requests and sustain ``per_minute`` a minute.
+Each identity (``key:<id>`` for an authenticated key; in the app's second, stricter limiter of
+failed authentications ``ip:<address>`` and ``prefix:<key prefix>``) has a bucket of
+``per_minute`` tokens refilled continuously at ``per_minute / 60`` tokens a second; a request
+takes one token, and a request that finds the bucket empty is refused with the time until the
+next token. So a client may burst up to ``per_minute`` requests and sustain ``per_minute`` a
+minute.
 
 The buckets live in the memory of one worker process: with ``pingan serve --workers N`` a key
 may make up to N times the limit. That is enough to stop a runaway dashboard or a key-guessing
@@ -76,6 +77,27 @@ class RateLimiter:
             self._buckets[identity] = (tokens - 1.0, now)
             if now - self._last_prune > 60.0:
                 self._prune(now, rate_per_s, capacity)
+
+    def ensure_available(self, identity: str) -> None:
+        """Refuse when ``identity``'s bucket is empty, without taking a token.
+
+        The failure limiter calls this before checking credentials, so an address that has used
+        up its failed attempts is refused before its next guess is even looked at.
+
+        Raises
+        ------
+        api.errors.RateLimitedError
+            When the bucket holds less than one token.
+        """
+        if not self.enabled:
+            return
+        rate_per_s = self.per_minute / 60.0
+        with self._lock:
+            now = self._clock()
+            tokens, stamp = self._buckets.get(identity, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - stamp) * rate_per_s)
+            if tokens < 1.0:
+                raise RateLimitedError((1.0 - tokens) / rate_per_s)
 
     def _prune(self, now: float, rate_per_s: float, capacity: float) -> None:
         """Forget buckets that have refilled completely (they hold no state worth keeping)."""

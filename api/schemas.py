@@ -307,6 +307,8 @@ class AuditEntryOut(BaseModel):
     rows: int | None
     status: int | None
     client: str | None
+    count: int = Field(1, description="events the row stands for (rate_limited: the requests "
+                                      "refused in its window)")
 
 
 class AuditList(_Page):

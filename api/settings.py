@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,12 +82,31 @@ class ApiSettings(BaseModel):
     session_minutes: int = Field(480, ge=5)
     rate_limit_per_minute: int = Field(600, ge=0, description="per key; 0 disables")
     max_upload_mb: float = Field(200.0, gt=0)
+    max_unzipped_mb: float = Field(
+        1000.0, gt=0, description="largest total uncompressed size of a zipped upload")
     min_count_shown: int = Field(
         3, ge=2, description="counts below this are released as '<3' to planner and client keys")
     min_grid_cell_m: float = Field(250.0, ge=50.0)
     category_groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description="category groups released to planner and client keys (name -> categories)")
+    auth_failures_per_minute: int = Field(
+        20, ge=0, description="failed authentications per client address and per key prefix; "
+                              "0 disables")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (https://host[:port]) besides the server's own that browser "
+                    "sessions may send changes from: the public address of a reverse proxy")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        pattern = re.compile(r"^https?://[^/?#\s]+/?$")
+        bad = [v for v in value if not pattern.match(v.strip())]
+        if bad:
+            raise ValueError(f"allowed_origins must be scheme://host[:port] without a path; "
+                             f"got {bad}")
+        return [v.strip().rstrip("/") for v in value]
 
 
 class PeriodSettings(BaseModel):

@@ -27,7 +27,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 ActionParam = Literal["read_incidents", "load", "key_create", "key_revoke", "profile_put",
-                      "auth_failed"]
+                      "auth_failed", "rate_limited", "site_plan"]
 
 
 def _utc(value: dt.datetime | None, timezone: str, field: str) -> dt.datetime | None:

@@ -24,8 +24,6 @@ from api.deps import (
     SelectionDep,
     ServiceDep,
     VisibilityDep,
-    client_address,
-    endpoint_label,
 )
 from api.render import render_report
 from api.schemas import IncidentList, responses
@@ -58,10 +56,5 @@ def list_incidents(
     response = render_report(ctx, rep, format, filename="incidents",
                              page={"total": total, "limit": limit, "offset": offset},
                              sensitive=True)
-    params = {k: (v if len(v) > 1 else v[0])
-              for k, v in ((k, request.query_params.getlist(k))
-                           for k in request.query_params)}
-    audit.record(engine, "read_incidents", key=key, endpoint=endpoint_label(request),
-                 params=params, rows=len(rep.frame), status=200,
-                 client=client_address(request))
+    audit.record_request(engine, request, "read_incidents", key=key, rows=len(rep.frame))
     return response

@@ -3,7 +3,10 @@
 The body is ``multipart/form-data`` with one ``file`` part and the options of ``pingan load``
 as form fields. It is parsed only after the key has been checked, streamed to a temporary file
 and cut off as soon as it passes ``settings.api.max_upload_mb`` (413), so a forbidden or
-oversized upload costs no more than what was read. The response is the load report of the
+oversized upload costs no more than what was read. Before it is read, :mod:`api.uploads`
+checks that its bytes are a format pingan reads (no VRT, no GDAL network access, zip entries
+that stay in their folder and unpack to at most ``settings.api.max_unzipped_mb``); errors name
+the file as it was uploaded, never the temporary path. The response is the load report of the
 command line (``LoadReport.as_dict``) with every rejected row; in strict mode a file with bad
 rows is refused with 422, the same report, and nothing stored.
 """
@@ -27,8 +30,8 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from api import audit
 from api.deps import AdminKey, EngineDep, SettingsDep, client_address, endpoint_label
 from api.errors import FieldError, InvalidParameterError, PayloadTooLargeError, status_of
-from api.loading import load_file
 from api.schemas import LoadReportOut, responses
+from api.uploads import load_upload
 from geo.readers import parse_field_mappings
 
 __all__ = ["LayerName", "router"]
@@ -153,9 +156,11 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
                 with open(path, "wb") as fh:
                     await run_in_threadpool(shutil.copyfileobj, upload.file, fh)
                 report = await run_in_threadpool(
-                    load_file, engine, path, layer.value, crs=crs, encoding=encoding,
-                    fields=fields, gpkg_layer=gpkg_layer, strict=strict, replace=replace,
-                    timezone=settings.timezone, loaded_by=key.name, display_name=name)
+                    load_upload, engine, path, layer.value, name=name,
+                    max_unzipped_bytes=int(settings.api.max_unzipped_mb * 1024 * 1024),
+                    crs=crs, encoding=encoding, fields=fields, gpkg_layer=gpkg_layer,
+                    strict=strict, replace=replace, timezone=settings.timezone,
+                    loaded_by=key.name)
         finally:
             await form.close()
         out = report.as_dict()

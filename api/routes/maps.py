@@ -25,8 +25,6 @@ from api.deps import (
     SelectionDep,
     ServiceDep,
     VisibilityDep,
-    client_address,
-    endpoint_label,
 )
 from api.errors import NotFoundError
 from api.schemas import responses
@@ -77,9 +75,7 @@ def get_map(
     html = render_html(built.map, asset_base="/maps/assets/")
     raw = built.incidents_released is not None
     if raw:
-        params = {k: v for k, v in request.query_params.items()}
-        audit.record(engine, "read_incidents", key=key, endpoint=endpoint_label(request),
-                     params=params, rows=built.incidents_released, status=200,
-                     client=client_address(request))
+        audit.record_request(engine, request, "read_incidents", key=key,
+                             rows=built.incidents_released)
     return HTMLResponse(html, headers={"Cache-Control": "no-store" if raw
                                        else "private, max-age=0"})

@@ -12,15 +12,15 @@ from api.auth import (
     AuthError,
     create_key,
     list_keys,
-    read_session,
     revoke_key,
     session_secret,
-    sign_session,
     verify_token,
 )
 from api.errors import RateLimitedError
 from api.models import api_keys, audit_log
 from api.ratelimit import RateLimiter
+from api.sessions import read_session, start_session
+from tests.api.test_app_support import log_in
 
 
 def failed_auth_rows(engine) -> list[tuple]:
@@ -121,17 +121,20 @@ def test_session_secret_is_generated_once_and_shared(engine):
     assert session_secret(engine, "configured") == "configured"
 
 
-def test_session_cookie_round_trip_expiry_and_tampering(engine):
+def test_session_round_trip_expiry_and_tampering(engine):
     created = create_key(engine, name="x", role="planner")
-    cookie = sign_session("s3cret", created.key)
-    assert read_session(engine, "s3cret", cookie, max_age_s=60).id == created.key.id
+    t0 = dt.datetime(2030, 1, 1, 8, 0)
+    session = start_session(engine, created.key, minutes=1, now=t0)
+    assert read_session(engine, session, now=t0).id == created.key.id
     with pytest.raises(AuthError, match="the session has expired"):
-        read_session(engine, "s3cret", cookie, max_age_s=-1)
-    with pytest.raises(AuthError, match="not valid"):
-        read_session(engine, "other", cookie, max_age_s=60)
+        read_session(engine, session, now=t0 + dt.timedelta(minutes=1))
+    with pytest.raises(AuthError, match="the session is not valid"):
+        read_session(engine, session[:-1] + ("A" if session[-1] != "A" else "B"), now=t0)
+    with pytest.raises(AuthError, match="cookie is not valid"):
+        read_session(engine, "x", now=t0)
     revoke_key(engine, created.key.id)
-    with pytest.raises(AuthError, match="revoked"):
-        read_session(engine, "s3cret", cookie, max_age_s=60)
+    with pytest.raises(AuthError, match="the session has ended"):
+        read_session(engine, session, now=t0)
 
 
 # --- over HTTP ---------------------------------------------------------------------------------
@@ -159,18 +162,20 @@ def test_401_for_missing_or_bad_keys(client, city, header, detail):
 
 def test_every_failed_authentication_is_audited(fresh):
     with fresh.client() as c:
-        c.get("/api/v1/communities")  # no key: not an authentication attempt
+        c.get("/api/v1/communities")  # no credential at all
         c.get("/api/v1/communities", headers={"Authorization": "Bearer nonsense"})
         c.get("/api/v1/incidents", headers={"Authorization": f"Bearer {fresh.tokens['revoked']}"})
-        c.post("/login", data={"key": fresh.tokens["expired"]})
+        log_in(c, fresh.tokens["expired"])
     rows = failed_auth_rows(fresh.engine)
-    assert [r.status for r in rows] == [401, 401, 401]
-    assert [r.endpoint for r in rows] == ["GET /api/v1/communities", "GET /api/v1/incidents",
-                                         "POST /login"]
+    assert [r.status for r in rows] == [401, 401, 401, 401]
+    assert [r.endpoint for r in rows] == ["GET /api/v1/communities", "GET /api/v1/communities",
+                                         "GET /api/v1/incidents", "POST /login"]
+    assert '"reason": "missing"' in rows[0].params and '"via": "none"' in rows[0].params
+    assert '"reason": "malformed"' in rows[1].params
     revoked_prefix = fresh.tokens["revoked"].split("_")[1]
-    assert '"reason": "revoked"' in rows[1].params and revoked_prefix in rows[1].params
+    assert '"reason": "revoked"' in rows[2].params and revoked_prefix in rows[2].params
     assert fresh.tokens["revoked"] not in str(rows)
-    assert '"via": "login"' in rows[2].params and '"reason": "expired"' in rows[2].params
+    assert '"via": "login"' in rows[3].params and '"reason": "expired"' in rows[3].params
 
 
 def test_browser_login_sets_a_strict_httponly_cookie_and_logout_clears_it(fresh):
@@ -178,11 +183,10 @@ def test_browser_login_sets_a_strict_httponly_cookie_and_logout_clears_it(fresh)
         page = c.get("/login")
         assert page.status_code == 200 and '<form method="post" action="/login">' in page.text
         assert "http://" not in page.text and "https://" not in page.text
-        bad = c.post("/login", data={"key": "pa_nope"})
+        bad = log_in(c, "pa_nope")
         assert bad.status_code == 401 and "Login failed" in bad.text
         assert c.get("/api/v1/me").status_code == 401
-        ok = c.post("/login", data={"key": fresh.tokens["planner"], "next": "/api/v1/me"},
-                    follow_redirects=False)
+        ok = log_in(c, fresh.tokens["planner"], next="/api/v1/me")
         assert ok.status_code == 303 and ok.headers["location"] == "/api/v1/me"
         cookie = ok.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
@@ -190,7 +194,8 @@ def test_browser_login_sets_a_strict_httponly_cookie_and_logout_clears_it(fresh)
         me = c.get("/api/v1/me")
         assert me.status_code == 200 and me.json()["role"] == "planner"
         assert c.get("/api/v1/incidents").status_code == 403
-        out = c.post("/logout", follow_redirects=False)
+        out = c.post("/logout", headers={"Origin": "http://testserver"},
+                     follow_redirects=False)
         assert out.status_code == 303 and 'pingan_session=""' in out.headers["set-cookie"]
         c.cookies.clear()
         assert c.get("/api/v1/me").status_code == 401
@@ -203,7 +208,7 @@ def test_session_ends_when_its_key_is_revoked(fresh):
 
     app = create_app(fresh.settings, engine=fresh.engine)
     with TestClient(app, base_url="https://testserver") as c:
-        ok = c.post("/login", data={"key": fresh.tokens["client"]}, follow_redirects=False)
+        ok = log_in(c, fresh.tokens["client"])
         assert "Secure" in ok.headers["set-cookie"]
         assert ok.headers["location"] == "/docs"
         assert c.get("/api/v1/me").status_code == 200
@@ -215,8 +220,7 @@ def test_session_ends_when_its_key_is_revoked(fresh):
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil"])
 def test_login_never_redirects_off_site(fresh, target):
     with fresh.client() as c:
-        ok = c.post("/login", data={"key": fresh.tokens["admin"], "next": target},
-                    follow_redirects=False)
+        ok = log_in(c, fresh.tokens["admin"], next=target)
     assert ok.headers["location"] == "/docs"
 
 

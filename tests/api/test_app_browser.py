@@ -9,6 +9,7 @@ points, and its page holds no incident position.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ from tests.api.test_app_matrix import _incident_pairs_in
 from tests.api.test_app_support import City
 from tests.maps.test_browser import assert_offline, drawn_pixels, driver, open_page
 
-__all__ = ["driver"]  # the module-scoped Chromium of the maps tests
+__all__ = ["driver", "serve", "wait_until"]  # driver: the module-scoped Chromium of the maps tests
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +36,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(name="server", scope="module")
-def server_fixture(city: City) -> Iterator[str]:
-    """``host:port`` of a uvicorn server running the city's app in a thread."""
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """Run an app with uvicorn in a thread on loopback; yield its ``host:port``."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(city.settings, engine=city.engine),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -48,21 +49,47 @@ def server_fixture(city: City) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(name="server", scope="module")
+def server_fixture(city: City) -> Iterator[str]:
+    """``host:port`` of a uvicorn server running the city's app in a thread."""
+    with serve(create_app(city.settings, engine=city.engine)) as host:
+        yield host
+
+
+def wait_until(d, script: str, *, timeout_s: float = 20.0, what: str = "the condition") -> None:
+    """Poll a JavaScript expression in the page until it is true (fail with the page's text)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        # a page that is still loading may not run the script yet
+        with contextlib.suppress(Exception):
+            if d.execute_script(f"return Boolean({script});"):
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}; at {d.current_url}: "
+                        f"{d.page_source[:300]}")
+        time.sleep(0.05)
 
 
 def _log_in(d, host: str, token: str) -> None:
+    """Log in through the form and wait until ``/api/v1/me`` shows the key (not just the URL).
+
+    The login URL ``/login?next=/api/v1/me`` already contains ``/api/v1/me``: only the page at
+    that path holding the key's JSON proves that the redirect happened and the cookie works.
+    """
     d.delete_all_cookies()
     d.get(f"http://{host}/login?next=/api/v1/me")
     d.find_element("id", "key").send_keys(token)
     d.find_element("css selector", "button[type=submit]").click()
-    deadline = time.monotonic() + 10
-    while "/api/v1/me" not in d.current_url:
-        if time.monotonic() > deadline:
-            pytest.fail(f"login did not redirect; page: {d.page_source[:300]}")
-        time.sleep(0.05)
+    wait_until(d, "location.pathname === '/api/v1/me' && document.body && "
+                  "document.body.textContent.indexOf('\"role\"') >= 0",
+               what="the key's JSON at /api/v1/me after the login")
 
 
 @pytest.mark.parametrize("role", ["admin", "planner"])

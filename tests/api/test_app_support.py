@@ -216,8 +216,23 @@ def make_keys(engine: sa.Engine) -> dict[str, str]:
 
 
 def app_settings(url: str) -> Settings:
-    """Settings of the test apps: no rate limit, the given database."""
-    return Settings(database_url=url, api={"rate_limit_per_minute": 0})
+    """Settings of the test apps: no rate limits, the given database."""
+    return Settings(database_url=url, api={"rate_limit_per_minute": 0,
+                                           "auth_failures_per_minute": 0})
+
+
+def log_in(client: TestClient, token: str, *, next: str | None = None,
+           follow_redirects: bool = False):
+    """Log a test client in through the form, as a browser does; return the POST's response."""
+    import re
+
+    page = client.get("/login")
+    field = re.search(r'name="login_token" value="([^"]+)"', page.text)
+    assert field is not None, page.text
+    data = {"key": token, "login_token": field.group(1)}
+    if next is not None:
+        data["next"] = next
+    return client.post("/login", data=data, follow_redirects=follow_redirects)
 
 
 @pytest.fixture(name="city", scope="module",

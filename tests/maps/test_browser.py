@@ -93,7 +93,9 @@ def open_page(d, url: str, timeout_s: float = 20.0) -> dict:
                         f"{d.execute_script('return window.__errors')}, "
                         f"console: {d.get_log('browser')}")
         time.sleep(0.05)
-    time.sleep(0.2)  # let late requests (tiles, images) show up in the log
+    # Late requests (tiles, images) get a moment to show up in the log; this only makes the
+    # offline check stricter, it never decides what a test waits for.
+    time.sleep(0.2)
     requests = []
     for entry in d.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
@@ -165,6 +167,19 @@ def test_map_draws_offline_from_disk(kind, driver, all_maps, tmp_path):
     assert centre_colours(png) >= 3 and drawn_pixels(png) > 1000
 
 
+def settled(d, script: str, expected, timeout_s: float = 10.0):
+    """Poll ``return <script>`` until it gives ``expected`` (the runtime redraws on a timer)."""
+    deadline = time.monotonic() + timeout_s
+    value = d.execute_script(f"return {script}")
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = d.execute_script(f"return {script}")
+    return value
+
+
+COUNT_TEXT = "document.querySelector('.pingan-count').textContent"
+
+
 def controller(driver):
     return driver.execute_script(
         "var k = Object.keys(window).filter(function (n) { return n.indexOf('pinganIncidents')"
@@ -181,13 +196,11 @@ def test_incident_points_filter_by_month_and_category(driver, all_maps, tmp_path
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element("css selector", ".pingan-period select")).select_by_index(2)
-    time.sleep(0.2)
-    assert driver.find_element("css selector", ".pingan-count").text == "显示 2 起"  # February
+    assert settled(driver, COUNT_TEXT, "显示 2 起") == "显示 2 起"  # February
     # switch off theft in the layer control: February keeps its fraud case only
     box = driver.find_elements("css selector", ".leaflet-control-layers-overlays input")[3]
     box.click()
-    time.sleep(0.2)
-    assert driver.find_element("css selector", ".pingan-count").text == "显示 1 起"
+    assert settled(driver, COUNT_TEXT, "显示 1 起") == "显示 1 起"
     assert driver.execute_script(f"return {name}.cluster.getLayers().length") == 1
     # a marker's popup shows the incident's fields as text (the address's markup is not run)
     driver.execute_script(f"{name}.cluster.fire('click', {{layer: {name}._marker(2)}});")
@@ -213,8 +226,7 @@ def test_incident_grid_draws_cells_on_canvas(driver, all_maps, tmp_path):
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element("css selector", ".pingan-period select")).select_by_index(1)
-    time.sleep(0.2)
-    assert driver.execute_script(f"return {name}.shown") == 2  # January
+    assert settled(driver, f"{name}.shown", 2) == 2  # January
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
