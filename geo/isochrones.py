@@ -106,7 +106,7 @@ def reached_lines(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
 def service_areas(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSeries, *,
                   max_m: tuple[float, ...] = (), max_min: tuple[float, ...] = (),
                   direction: Direction = "from", trim_m: float = DEFAULT_TRIM_M,
-                  quad_segs: int = 4,
+                  quad_segs: int = 2,
                   max_offset_m: float = DEFAULT_MAX_OFFSET_M) -> gpd.GeoDataFrame:
     """Service-area polygons per facility and threshold: reached roads buffered by ``trim_m``.
 
@@ -123,7 +123,8 @@ def service_areas(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
     trim_m
         Buffer width around the reached roads (module docstring).
     quad_segs
-        Segments per quarter circle of the buffer's round ends.
+        Segments per quarter circle of the buffer's round ends and joins (2: an octagon, 90 %
+        of a circle's area, only at the free ends of the reached roads).
     max_offset_m
         Facilities farther than this from every road get no area.
 
@@ -145,8 +146,11 @@ def service_areas(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
                              parameter="quad_segs")
     lines = reached_lines(network, facilities, max_m=max_m, max_min=max_min,
                           direction=direction, max_offset_m=max_offset_m)
-    polygons = shapely.buffer(np.asarray(lines.geometry.array, dtype=object), float(trim_m),
-                              quad_segs=quad_segs)
+    # Buffering each part and uniting the buffers is some 30x faster in GEOS than buffering
+    # the MultiLineString whole (which unites overlapping, un-noded linework first).
+    polygons = [shapely.union_all(shapely.buffer(shapely.get_parts(g), float(trim_m),
+                                                 quad_segs=quad_segs))
+                for g in lines.geometry.array]
     out = lines.drop(columns="geometry")
     return gpd.GeoDataFrame(out, geometry=polygons, crs=network.crs)
 

@@ -38,12 +38,13 @@ slower on the same graph, most of it the graph's construction) and pandana (cont
 hierarchies: fast per query but integer-millimetre weights, float32 results and no
 nearest-of-many without a POI category per threshold). scipy is already a dependency.
 
-Locating a million points with GEOS (``STRtree.query_nearest``) costs about 26 µs a point; here
-the edges are cut into straight segments and sampled every :data:`SAMPLE_M` metres, a k-d
-tree finds each point's nearest samples and the exact point-segment distance is taken over
-their segments. A segment nearer than the best found would have a sample within ``best +
-SAMPLE_M / 2``; when the k-th sample is nearer than that, the point is searched again with
-every sample in that radius, so the result is exact, not approximate.
+Locating a million points with GEOS (``STRtree.query_nearest``) costs about 26 µs a point
+(26 s for a million). Here the edges are cut into straight segments, each listed in the cells
+of square grids (:data:`CELL_M`: 25 m, then 100 m) that its bounding box overlaps; a point is compared with the
+segments listed in the 3 x 3 cells around its own, in vectorised numpy. A segment within a
+cell's size of the point crosses one of those cells, so a nearest segment found within it is
+exact; points farther than that try the coarser grid, and the few farther than 100 m from
+every road ask GEOS. Equal distances go to the segment found first.
 
 Costs are float64 throughout; ties (two facilities at exactly the same cost) go to whichever
 the search settles first.
@@ -63,15 +64,14 @@ import shapely
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from geo.errors import InputError, MissingDataError, ParameterError
 from geo.projection import metric_crs_of
 from geo.roads import DRIVE_SPEED_KMH, MODES, WALK_SPEED_MPS, mode_mask
 
 __all__ = [
+    "CELL_M",
     "DEFAULT_MAX_OFFSET_M",
-    "SAMPLE_M",
     "CostPairs",
     "Located",
     "NearestFacility",
@@ -81,9 +81,8 @@ __all__ = [
 
 #: Points farther than this from every road are unreachable (metres).
 DEFAULT_MAX_OFFSET_M = 500.0
-#: Spacing of the samples that locate points on edges (metres; see the module docstring).
-SAMPLE_M = 10.0
-_K = 12
+#: Cells of the grids that locate points on edges (metres; see the module docstring).
+CELL_M = (25.0, 100.0)
 Direction = Literal["to", "from"]
 _DIRECTIONS = ("to", "from")
 
@@ -653,36 +652,30 @@ def _graph(u: NDArray[np.int64], v: NDArray[np.int64], cost: NDArray[np.float64]
 
 
 class _Segments:
-    """The edges cut into straight segments, with samples in a k-d tree (module docstring)."""
+    """The edges cut into straight segments, bucketed on square grids (module docstring)."""
 
     def __init__(self, geoms: NDArray[np.object_], length: NDArray[np.float64]) -> None:
         coords, owner = shapely.get_coordinates(geoms, return_index=True)
         same = owner[1:] == owner[:-1]
         a, b = coords[:-1][same], coords[1:][same]
+        self.geoms = geoms
         self.edge = owner[:-1][same].astype(np.int64)
-        seg_len = np.hypot(*(b - a).T)
         cum = np.r_[0.0, np.cumsum(np.hypot(*np.diff(coords, axis=0).T) * same)]
         start = np.searchsorted(owner, np.arange(len(geoms)))
-        self.along0 = (cum[:-1][same] - cum[start][self.edge])
-        self.a, self.d, self.seg_len = a, b - a, seg_len
+        self.along0 = cum[:-1][same] - cum[start][self.edge]
+        self.a, self.d, self.seg_len = a, b - a, np.hypot(*(b - a).T)
         self.edge_length = length
-        count = np.ceil(seg_len / SAMPLE_M).astype(np.int64) + 1
-        seg = np.repeat(np.arange(len(a)), count)
-        t = (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(
-            np.maximum(count - 1, 1), count)
-        self.sample_seg = seg
-        self.half = SAMPLE_M / 2.0
-        self.tree = cKDTree(a[seg] + t[:, None] * self.d[seg])
+        self.grids = [_Cells(a, b, cell) for cell in CELL_M]
+        self.tree = shapely.STRtree(geoms)
 
     def distance(self, xy: NDArray[np.float64], seg: NDArray[np.int64]
                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Distance from points to segments, and the position (0-1) of the nearest point."""
         d = self.d[seg]
-        dd = np.einsum("...i,...i->...", d, d)
-        t = np.einsum("...i,...i->...", xy - self.a[seg], d) / np.where(dd > 0, dd, 1.0)
-        t = np.clip(t, 0.0, 1.0)
-        near = self.a[seg] + t[..., None] * d
-        return np.hypot(*np.moveaxis(xy - near, -1, 0)), t
+        dd = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+        rx, ry = xy[:, 0] - self.a[seg, 0], xy[:, 1] - self.a[seg, 1]
+        t = np.clip((rx * d[:, 0] + ry * d[:, 1]) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
+        return np.hypot(rx - t * d[:, 0], ry - t * d[:, 1]), t
 
     def locate(self, xy: NDArray[np.float64], missing: NDArray[np.bool_],
                max_offset_m: float) -> Located:
@@ -690,52 +683,85 @@ class _Segments:
         best_seg = np.full(n, -1, dtype=np.int64)
         best_d = np.full(n, np.inf)
         best_t = np.zeros(n)
-        idx = np.flatnonzero(~missing)
-        k = min(_K, self.tree.n)
-        bound = max_offset_m + self.half
-        for lo in range(0, len(idx), 200_000):
-            rows = idx[lo:lo + 200_000]
-            sd, si = self.tree.query(xy[rows], k=k, distance_upper_bound=bound, workers=-1)
-            sd, si = sd.reshape(len(rows), k), si.reshape(len(rows), k)
-            found = si < self.tree.n
-            seg = np.where(found, self.sample_seg[np.minimum(si, self.tree.n - 1)], -1)
-            dist, t = self.distance(xy[rows][:, None, :], np.maximum(seg, 0))
-            dist = np.where(found, dist, np.inf)
-            self._pick(rows, seg, dist, t, best_seg, best_d, best_t)
-            # Incomplete candidate sets: the k-th sample is nearer than best + half.
-            again = rows[np.isfinite(sd[:, -1]) & (sd[:, -1] <= best_d[rows] + self.half)]
-            for r in again:
-                near = np.asarray(self.tree.query_ball_point(xy[r], best_d[r] + self.half))
-                segs = self.sample_seg[near][None, :]
-                d2, t2 = self.distance(xy[r][None, None, :], segs)
-                self._pick(np.array([r]), segs, d2, t2, best_seg, best_d, best_t)
-        ok = best_seg >= 0
-        ok &= best_d <= max_offset_m
-        edge = np.where(ok, self.edge[np.maximum(best_seg, 0)], -1)
+        pending = np.flatnonzero(~missing)
+        # A segment within a cell's size of a point crosses one of the 3 x 3 cells around it:
+        # a nearest segment found that close is exact. Farther points try the coarser grid,
+        # and those farther than its cell from every road ask GEOS.
+        for grid in self.grids:
+            for lo in range(0, len(pending), 100_000):
+                grid.nearest(self, xy, pending[lo:lo + 100_000], best_seg, best_d, best_t)
+            pending = pending[best_d[pending] > grid.cell_m]
+        edge = np.where(best_seg >= 0, self.edge[np.maximum(best_seg, 0)], -1)
         segs = np.maximum(best_seg, 0)
-        along = np.where(ok, self.along0[segs] + best_t * self.seg_len[segs], np.nan)
-        along = np.clip(along, 0.0, self.edge_length[np.maximum(edge, 0)])
+        along = self.along0[segs] + best_t * self.seg_len[segs]
         point = self.a[segs] + best_t[:, None] * self.d[segs]
+        if len(pending):
+            pts = shapely.points(xy[pending])
+            (i, j), dist = self.tree.query_nearest(pts, max_distance=max_offset_m,
+                                                   return_distance=True, all_matches=False)
+            edge[pending] = -1
+            best_d[pending] = np.inf
+            edge[pending[i]] = j
+            best_d[pending[i]] = dist
+            along[pending[i]] = shapely.line_locate_point(self.geoms[j], pts[i])
+            point[pending[i]] = shapely.get_coordinates(
+                shapely.line_interpolate_point(self.geoms[j], along[pending[i]]))
+        ok = (edge >= 0) & (best_d <= max_offset_m)
+        edge = np.where(ok, edge, -1)
+        along = np.where(ok, np.clip(along, 0.0, self.edge_length[np.maximum(edge, 0)]), np.nan)
         status = np.where(missing, "missing", np.where(ok, "ok", "unreachable")).astype(object)
         return Located(edge.astype(np.int64), along, np.where(ok, best_d, np.nan),
                        np.where(ok[:, None], point, np.nan), status)
 
-    @staticmethod
-    def _pick(rows: NDArray[np.int64], seg: NDArray[np.int64], dist: NDArray[np.float64],
-              t: NDArray[np.float64], best_seg: NDArray[np.int64], best_d: NDArray[np.float64],
-              best_t: NDArray[np.float64]) -> None:
-        """Keep each row's nearest segment; equal distances go to the lowest segment."""
-        dmin = dist.min(axis=1)
-        big = np.iinfo(np.int64).max
-        cand = np.where(dist == dmin[:, None], seg, big)
-        j = np.argmin(cand, axis=1)
-        choice = cand[np.arange(len(rows)), j]
-        better = (dmin < best_d[rows]) | ((dmin == best_d[rows]) & (choice < best_seg[rows]))
-        better &= np.isfinite(dmin)
-        r = rows[better]
-        best_seg[r] = choice[better]
-        best_d[r] = dmin[better]
-        best_t[r] = t[np.arange(len(rows)), j][better]
+
+class _Cells:
+    """Segments listed in the square cells their bounding boxes overlap."""
+
+    def __init__(self, a: NDArray[np.float64], b: NDArray[np.float64], cell_m: float) -> None:
+        self.cell_m = cell_m
+        self.origin = np.minimum(a, b).min(axis=0) - cell_m
+        lo = np.floor((np.minimum(a, b) - self.origin) / cell_m).astype(np.int64)
+        hi = np.floor((np.maximum(a, b) - self.origin) / cell_m).astype(np.int64)
+        nx_, ny_ = hi[:, 0] - lo[:, 0] + 1, hi[:, 1] - lo[:, 1] + 1
+        count = nx_ * ny_
+        seg = np.repeat(np.arange(len(a)), count)
+        rank = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        self.width = int(hi[:, 0].max()) + 3
+        key = (lo[seg, 0] + rank % nx_[seg]) * self.width + lo[seg, 1] + rank // nx_[seg]
+        order = np.argsort(key, kind="stable")
+        self.seg = seg[order]
+        self.keys, first = np.unique(key[order], return_index=True)
+        self.first = np.r_[first, len(order)]
+
+    def nearest(self, segments: _Segments, xy: NDArray[np.float64], rows: NDArray[np.int64],
+                best_seg: NDArray[np.int64], best_d: NDArray[np.float64],
+                best_t: NDArray[np.float64]) -> None:
+        """Improve each row's nearest segment with those in the 3 x 3 cells around it."""
+        cell = np.floor((xy[rows] - self.origin) / self.cell_m).astype(np.int64)
+        pxy = xy[rows]
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                key = (cell[:, 0] + dx) * self.width + cell[:, 1] + dy
+                pos = np.clip(np.searchsorted(self.keys, key), 0, len(self.keys) - 1)
+                hit = np.flatnonzero(self.keys[pos] == key)
+                if not len(hit):
+                    continue
+                start = self.first[pos[hit]]
+                count = self.first[pos[hit] + 1] - start
+                offsets = np.cumsum(count) - count
+                which = np.repeat(np.arange(len(hit)), count)
+                seg = self.seg[np.repeat(start - offsets, count) + np.arange(count.sum())]
+                dist, t = segments.distance(pxy[hit[which]], seg)
+                # Each row's candidates are contiguous: the first nearest one per row.
+                gmin = np.minimum.reduceat(dist, offsets)
+                at = np.flatnonzero(dist == np.repeat(gmin, count))
+                at = at[np.r_[True, which[at][1:] != which[at][:-1]]]
+                r = rows[hit[which[at]]]
+                better = dist[at] < best_d[r]
+                r = r[better]
+                best_seg[r] = seg[at][better]
+                best_d[r] = dist[at][better]
+                best_t[r] = t[at][better]
 
 
 def _subset(located: Located, rows: NDArray[np.int64]) -> Located:

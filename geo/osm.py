@@ -114,7 +114,7 @@ def _read_ways(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     try:
         processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         for obj in processor.with_locations():
-            if not obj.is_way() or obj.tags.get("highway") not in roads:
+            if not isinstance(obj, osmium.osm.Way) or obj.tags.get("highway") not in roads:
                 continue
             nodes = [(n.ref, n.lon, n.lat) for n in obj.nodes if n.location.valid()]
             dropped += len(obj.nodes) - len(nodes)

@@ -3,6 +3,7 @@ costs, and a random network checked against networkx with facilities split into 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import geopandas as gpd
@@ -271,7 +272,7 @@ def _split_graph(net, fac):
         length = float(edges["length_m"].iloc[e])
         rate = float(edges["cost_per_m"].iloc[e])
         chain = [(0.0, u), *sorted(on_edge.get(e, [])), (length, v)]
-        for (a, x), (b, y) in zip(chain[:-1], chain[1:], strict=True):
+        for (a, x), (b, y) in itertools.pairwise(chain):
             if edges["forward"].iloc[e]:
                 g.add_edge(x, y, weight=(b - a) * rate)
             if edges["backward"].iloc[e]:
