@@ -40,8 +40,8 @@ nearest-of-many without a POI category per threshold). scipy is already a depend
 
 Locating a million points with GEOS (``STRtree.query_nearest``) costs about 26 µs a point
 (26 s for a million). Here the edges are cut into straight segments, each listed in the cells
-of square grids (:data:`CELL_M`: 25 m, then 100 m) that its bounding box overlaps; a point is compared with the
-segments listed in the 3 x 3 cells around its own, in vectorised numpy. A segment within a
+of square grids (:data:`CELL_M`: 25 m, then 100 m) that its bounding box overlaps; a point is
+compared with the segments listed in the 3 x 3 cells around its own, in vectorised numpy. A segment within a
 cell's size of the point crosses one of those cells, so a nearest segment found within it is
 exact; points farther than that try the coarser grid, and the few farther than 100 m from
 every road ask GEOS. Equal distances go to the segment found first.
@@ -696,7 +696,7 @@ class _Segments:
         along = self.along0[segs] + best_t * self.seg_len[segs]
         point = self.a[segs] + best_t[:, None] * self.d[segs]
         if len(pending):
-            pts = shapely.points(xy[pending])
+            pts = np.asarray(shapely.points(xy[pending]), dtype=object)
             (i, j), dist = self.tree.query_nearest(pts, max_distance=max_offset_m,
                                                    return_distance=True, all_matches=False)
             edge[pending] = -1
