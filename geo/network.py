@@ -41,10 +41,10 @@ nearest-of-many without a POI category per threshold). scipy is already a depend
 Locating a million points with GEOS (``STRtree.query_nearest``) costs about 26 µs a point
 (26 s for a million). Here the edges are cut into straight segments, each listed in the cells
 of square grids (:data:`CELL_M`: 25 m, then 100 m) that its bounding box overlaps; a point is
-compared with the segments listed in the 3 x 3 cells around its own, in vectorised numpy. A segment within a
-cell's size of the point crosses one of those cells, so a nearest segment found within it is
-exact; points farther than that try the coarser grid, and the few farther than 100 m from
-every road ask GEOS. Equal distances go to the segment found first.
+compared with the segments listed in the 3 x 3 cells around its own, in vectorised numpy. A
+segment within a cell's size of the point crosses one of those cells, so a nearest segment
+found within it is exact; points farther than that try the coarser grid, and the few farther
+than 100 m from every road ask GEOS. Equal distances go to the segment found first.
 
 Costs are float64 throughout; ties (two facilities at exactly the same cost) go to whichever
 the search settles first.
