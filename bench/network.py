@@ -70,6 +70,18 @@ def street_grid(target_edges: int, seed: int = 1, spacing: float = 90.0) -> gpd.
         "oneway": oneway, "speed_kmh": np.nan}, geometry=lines, crs=GK)
 
 
+HEADER = f"{'network':>8} | {'step':<62} | {'seconds':>8} | {'peak RSS MB':>11} | note"
+
+
+class Table(list):
+    """Rows of the result table, each printed as it comes (a long run shows its progress)."""
+
+    def append(self, row) -> None:
+        super().append(row)
+        label, step, sec, note, rss = row
+        print(f"{label:>8} | {step:<62} | {sec:8.3f} | {rss:11.0f} | {note}", flush=True)
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -192,7 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 edges only")
     args = parser.parse_args()
-    rows: list = []
+    rows = Table()
+    print(HEADER)
+    print("-" * 130, flush=True)
     small = street_grid(100_000)
     search_rows(small, f"{len(small) // 1000}k", True, rows)
     demand_rows(small, rows)
@@ -200,7 +214,7 @@ def main() -> None:
         del small
         big = street_grid(1_000_000, seed=2)
         search_rows(big, f"{len(big) // 1000}k", True, rows)
-    print(f"{'network':>8} | {'step':<62} | {'seconds':>8} | {'peak RSS MB':>11} | note")
+    print("\n" + HEADER)
     print("-" * 130)
     for label, step, sec, note, rss in rows:
         print(f"{label:>8} | {step:<62} | {sec:8.3f} | {rss:11.0f} | {note}")

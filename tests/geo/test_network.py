@@ -337,3 +337,19 @@ def test_catchments_equal_networkx_with_split_edges(mode, direction):
     # Catchments agree except where two facilities are equally near (none here by chance).
     ids = facilities["id"].to_numpy()
     assert (got.frame["facility_id"].to_numpy(dtype=object)[ok] == ids[owner[ok]]).mean() == 1.0
+
+
+def test_police_response_shares_at_3_5_10_minutes():
+    # A 12 km arterial at 36 km/h (10 m/s): 3 minutes are 1,800 m.
+    net = _network([_line((0, 0), (12_000, 0))], mode="drive", maxspeed=["36"])
+    incidents = _points((1000, 0), (2500, 0), (4000, 0), (7000, 0), (9000, 900))
+    incidents = gpd.GeoSeries([*incidents, None], crs=GK)
+    got = net.nearest(incidents, _points((0, 0), ids=["P"]), direction="from")
+    assert got.frame["status"].tolist() == ["ok", "ok", "ok", "ok", "unreachable", "missing"]
+    shares = got.shares(max_min=(3.0, 5.0, 10.0))
+    assert shares["reached"].tolist() == [1.0, 2.0, 3.0]
+    assert shares["unreachable"].tolist() == [1.0] * 3
+    assert shares["reached_share"].tolist() == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+    pairs = net.cost_pairs(incidents, _points((0, 0)), max_min=5.0, direction="from")
+    assert pairs.demand.tolist() == [0, 1]
+    assert pairs.cost.tolist() == pytest.approx([100.0, 250.0])

@@ -240,3 +240,9 @@ def test_osm_errors(tmp_path):
                      "</osm>", encoding="utf-8")
     with pytest.raises(InputError, match="no road"):
         read_osm(empty)
+
+
+def test_read_roads_sends_osm_files_to_the_osm_reader():
+    got = read_roads(OSM)
+    assert got.report.edges == 6
+    assert set(got.edges["u"]) == {1, 2, 3, 4, 9}
