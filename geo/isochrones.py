@@ -169,11 +169,15 @@ def _reached(network: RoadNetwork, dist: NDArray[np.float64], f_edge: int, f_alo
     du, dv = d[u], d[v]
     reach_u = np.where(from_u_ok & (du <= limit), (limit - du) / rate, -1.0)
     reach_v = np.where(from_v_ok & (dv <= limit), (limit - dv) / rate, -1.0)
-    edges = np.flatnonzero((reach_u >= 0) | (reach_v >= 0))
-    seg_edge = [edges[reach_u[edges] >= 0], edges[reach_v[edges] >= 0]]
-    start = [np.zeros(len(seg_edge[0])),
-             np.maximum(length[seg_edge[1]] - reach_v[seg_edge[1]], 0.0)]
-    end = [np.minimum(reach_u[seg_edge[0]], length[seg_edge[0]]), length[seg_edge[1]]]
+    # An edge reached from both ends far enough is one whole piece, else one piece per end.
+    both = (reach_u >= 0) & (reach_v >= 0) & (reach_u + reach_v >= length)
+    only_u = np.flatnonzero((reach_u >= 0) & ~both)
+    only_v = np.flatnonzero((reach_v >= 0) & ~both)
+    whole = np.flatnonzero(both)
+    seg_edge = [whole, only_u, only_v]
+    start = [np.zeros(len(whole)), np.zeros(len(only_u)),
+             np.maximum(length[only_v] - reach_v[only_v], 0.0)]
+    end = [length[whole], np.minimum(reach_u[only_u], length[only_u]), length[only_v]]
     # The facility's own edge, straight from the facility in the directions allowed.
     span = limit / rate[f_edge]
     if (network._forward if direction == "from" else network._backward)[f_edge]:
