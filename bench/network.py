@@ -160,12 +160,13 @@ def _pandana_row(net, coo, sources, dist, label, t_cs, rows):
     node_xy[net.edge_v] = shapely.get_coordinates(shapely.get_point(net.edges.geometry.array,
                                                                     -1))
     nodes = pd.DataFrame({"x": node_xy[:, 0], "y": node_xy[:, 1]})
-    radius = 5000.0
+    # nearest_pois needs no precompute (that is for aggregations: it would store every node
+    # within the radius of every node).
+    radius = 3000.0
 
     def build():
         p = pandana.Network(nodes["x"], nodes["y"], pd.Series(coo.row), pd.Series(coo.col),
                             pd.DataFrame({"w": coo.data}), twoway=False)
-        p.precompute(radius)
         p.set_pois("f", radius, 1, pd.Series(node_xy[sources, 0]),
                    pd.Series(node_xy[sources, 1]))
         return p
