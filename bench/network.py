@@ -126,7 +126,12 @@ def search_rows(edges: gpd.GeoDataFrame, label: str, peers: bool, rows: list) ->
                  f"{same_reach}", peak_mb()))
     del nx_dist
     _igraph_row(coo, sources, dist, net.nodes, label, t_cs, rows)
-    _pandana_row(net, coo, sources, dist, label, t_cs, rows)
+    if net.edges.shape[0] <= 200_000:
+        _pandana_row(net, coo, sources, dist, label, t_cs, rows)
+    else:
+        rows.append((label, "search: pandana", float("nan"),
+                     "skipped: its contraction hierarchy takes minutes to build at 100k edges",
+                     peak_mb()))
 
 
 def _igraph_row(coo, sources, dist, n, label, t_cs, rows):
