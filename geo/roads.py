@@ -77,7 +77,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -86,6 +86,9 @@ import shapely
 
 from geo import _validate as v
 from geo.errors import InputError, ParameterError
+
+if TYPE_CHECKING:
+    from geo.noding import RoadEdges
 
 __all__ = [
     "DRIVE_EXCLUDED",
@@ -232,8 +235,6 @@ def parse_oneway(values: pd.Series, junction: pd.Series | None = None) -> np.nda
         int8 per row.
     """
     text = v.clean_text(values.astype("string")).str.lower()
-    if pd.api.types.is_bool_dtype(values):
-        text = values.map({True: "yes", False: "no"}).astype("string")
     out = np.zeros(len(values), dtype=np.int8)
     out[text.isin(_ONEWAY_FORWARD).to_numpy(dtype=bool)] = 1
     out[text.isin(_ONEWAY_REVERSE).to_numpy(dtype=bool)] = -1
@@ -434,7 +435,7 @@ def normalise_roads(lines: gpd.GeoDataFrame, *,
 
 def read_roads(path: str | Path, *, fields: Mapping[str, str] | None = None,
                crs: Any = None, layer: str | None = None, encoding: str | None = None,
-               snap_m: float = 1.0, metric_crs: Any = None) -> Any:
+               snap_m: float = 1.0, metric_crs: Any = None) -> RoadEdges:
     """Read a roads file and node it into a road graph's edges.
 
     ``.osm`` and ``.pbf`` extracts go to :func:`geo.osm.read_osm` (ways connect where they
