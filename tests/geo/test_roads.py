@@ -246,3 +246,17 @@ def test_read_roads_sends_osm_files_to_the_osm_reader():
     got = read_roads(OSM)
     assert got.report.edges == 6
     assert set(got.edges["u"]) == {1, 2, 3, 4, 9}
+
+
+def test_pbf_reads_like_the_xml(tmp_path):
+    import osmium
+
+    pbf = tmp_path / "crossing.osm.pbf"
+    writer = osmium.SimpleWriter(str(pbf))
+    for obj in osmium.FileProcessor(str(OSM)):
+        writer.add(obj)
+    writer.close()
+    xml, binary = read_osm(OSM), read_roads(pbf)
+    assert binary.edges[["u", "v", "source_row"]].values.tolist() == (
+        xml.edges[["u", "v", "source_row"]].values.tolist())
+    assert binary.edges["length_m"].to_numpy() == pytest.approx(xml.edges["length_m"].to_numpy())
