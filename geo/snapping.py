@@ -22,6 +22,7 @@ __all__ = ["CELL_M", "Located", "Segments"]
 
 #: Cells of the grids that locate points on edges (metres; see the module docstring).
 CELL_M = (25.0, 100.0)
+_NEIGHBOURS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
 @dataclass(frozen=True)
@@ -165,28 +166,33 @@ class _Cells:
                 best_seg: NDArray[np.int64], best_d: NDArray[np.float64],
                 best_t: NDArray[np.float64]) -> None:
         """Improve each row's nearest segment with those in the 3 x 3 cells around it."""
-        cell = np.floor((xy[rows] - self.origin) / self.cell_m).astype(np.int64)
+        local = (xy[rows] - self.origin) / self.cell_m
+        cell = np.floor(local).astype(np.int64)
+        frac = (local - cell) * self.cell_m
         pxy = xy[rows]
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                key = (cell[:, 0] + dx) * self.width + cell[:, 1] + dy
-                pos = np.clip(np.searchsorted(self.keys, key), 0, len(self.keys) - 1)
-                hit = np.flatnonzero(self.keys[pos] == key)
-                if not len(hit):
-                    continue
-                start = self.first[pos[hit]]
-                count = self.first[pos[hit] + 1] - start
-                offsets = np.cumsum(count) - count
-                which = np.repeat(np.arange(len(hit)), count)
-                seg = self.seg[np.repeat(start - offsets, count) + np.arange(count.sum())]
-                dist, t = segments.distance(pxy[hit[which]], seg)
-                # Each row's candidates are contiguous: the first nearest one per row.
-                gmin = np.minimum.reduceat(dist, offsets)
-                at = np.flatnonzero(dist == np.repeat(gmin, count))
-                at = at[np.r_[True, which[at][1:] != which[at][:-1]]]
-                r = rows[hit[which[at]]]
-                better = dist[at] < best_d[r]
-                r = r[better]
-                best_seg[r] = seg[at][better]
-                best_d[r] = dist[at][better]
-                best_t[r] = t[at][better]
+        # The own cell first; a neighbour farther than the best found so far is skipped.
+        for dx, dy in _NEIGHBOURS:
+            gap_x = frac[:, 0] if dx < 0 else (self.cell_m - frac[:, 0] if dx > 0 else 0.0)
+            gap_y = frac[:, 1] if dy < 0 else (self.cell_m - frac[:, 1] if dy > 0 else 0.0)
+            near = np.hypot(gap_x, gap_y) <= best_d[rows]
+            key = (cell[:, 0] + dx) * self.width + cell[:, 1] + dy
+            pos = np.clip(np.searchsorted(self.keys, key), 0, len(self.keys) - 1)
+            hit = np.flatnonzero((self.keys[pos] == key) & near)
+            if not len(hit):
+                continue
+            start = self.first[pos[hit]]
+            count = self.first[pos[hit] + 1] - start
+            offsets = np.cumsum(count) - count
+            which = np.repeat(np.arange(len(hit)), count)
+            seg = self.seg[np.repeat(start - offsets, count) + np.arange(count.sum())]
+            dist, t = segments.distance(pxy[hit[which]], seg)
+            # Each row's candidates are contiguous: the first nearest one per row.
+            gmin = np.minimum.reduceat(dist, offsets)
+            at = np.flatnonzero(dist == np.repeat(gmin, count))
+            at = at[np.r_[True, which[at][1:] != which[at][:-1]]]
+            r = rows[hit[which[at]]]
+            better = dist[at] < best_d[r]
+            r = r[better]
+            best_seg[r] = seg[at][better]
+            best_d[r] = dist[at][better]
+            best_t[r] = t[at][better]
