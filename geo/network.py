@@ -35,10 +35,10 @@ source (``min_only=True``), which returns the cost and the nearest source of eve
 pass over the graph. ``bench/network.py`` (500 facilities, every node, one shared 2-core
 machine) measured it against
 
-- networkx ``multi_source_dijkstra``: 48x slower on 100,000 edges, 29x on 1,000,000, equal
-  costs;
-- igraph ``distances`` from a zero-cost super source: 2-4x slower, plus 1 s (100,000 edges)
-  to 14 s (1,000,000) to build its graph, equal costs;
+- networkx ``multi_source_dijkstra``: 39-67x slower on 100,000 edges, 29-43x on 1,000,000
+  (three runs), equal costs;
+- igraph ``distances`` from a zero-cost super source: 2.4-6x slower, plus 1 s (100,000 edges)
+  to 14-19 s (1,000,000) to build its graph, equal costs;
 - pandana ``nearest_pois`` (contraction hierarchies): the hierarchy took minutes to build for
   100,000 edges and each query was slower than the whole csgraph search; its weights are
   integer millimetres and its results float32 (up to 0.014 m off), and it answers only within
