@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 from numpy.typing import NDArray
 from scipy.stats import false_discovery_control
 
@@ -284,10 +285,12 @@ def located_points(incidents: gpd.GeoDataFrame, crs: pyproj.CRS,
         If a located geometry is not a point.
     """
     geometry = incidents.geometry
-    missing = (geometry.isna() | geometry.is_empty).to_numpy()
-    types = set(geometry[~missing].geom_type)
-    if types - {"Point"}:
-        raise InputError(f"incidents must be points; got {sorted(types)}",
+    geoms = np.asarray(geometry.array, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    types = shapely.get_type_id(geoms[~missing])
+    if (types != shapely.GeometryType.POINT).any():
+        names = sorted({shapely.GeometryType(t).name.lower() for t in np.unique(types)})
+        raise InputError(f"incidents must be points; got {', '.join(names)}",
                          parameter="incidents")
     if "location_precision" in incidents.columns:
         precision = incidents["location_precision"].astype("string").fillna("exact")
@@ -295,13 +298,15 @@ def located_points(incidents: gpd.GeoDataFrame, crs: pyproj.CRS,
     else:
         coarse = np.zeros(len(incidents), dtype=bool)
     keep = np.flatnonzero(~missing & ~coarse)
-    points = geometry.iloc[keep]
+    xy = shapely.get_coordinates(geoms[keep])
+    x, y = xy[:, 0].copy(), xy[:, 1].copy()
     if not incidents.crs.equals(crs):
-        points = points.to_crs(crs)
+        transformer = pyproj.Transformer.from_crs(incidents.crs, crs, always_xy=True)
+        x, y = (np.asarray(v, dtype=np.float64) for v in transformer.transform(x, y))
     return LocatedPoints(
         positions=keep.astype(np.int64),
-        x=np.asarray(points.x, dtype=np.float64),
-        y=np.asarray(points.y, dtype=np.float64),
+        x=x,
+        y=y,
         crs=crs,
         no_location=int(missing.sum()),
         coarse_location=int(coarse.sum()),
