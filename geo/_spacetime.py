@@ -43,6 +43,7 @@ __all__ = [
     "check_int",
     "check_number",
     "check_precisions",
+    "check_study_area",
     "check_timezone",
     "date_of_day",
     "day_of_date",
@@ -78,6 +79,28 @@ def check_frame(frame: Any, name: str, columns: Iterable[str] = (), *,
     if missing:
         raise InputError(f"{name} misses the column(s) {', '.join(missing)}; got columns "
                          f"{', '.join(map(str, frame.columns))}", parameter=name)
+
+
+def check_study_area(incidents: gpd.GeoDataFrame, study_area: Any) -> gpd.GeoSeries:
+    """Return the study area's geometries after checking they share the incidents' CRS.
+
+    Raises
+    ------
+    geo.errors.InputError
+        If ``study_area`` is not a GeoDataFrame or GeoSeries, or its CRS is not the incidents'.
+    """
+    if isinstance(study_area, gpd.GeoDataFrame):
+        area = study_area.geometry
+    elif isinstance(study_area, gpd.GeoSeries):
+        area = study_area
+    else:
+        raise InputError(f"study_area must be a GeoDataFrame or GeoSeries; got "
+                         f"{type(study_area).__name__}", parameter="study_area")
+    if area.crs is None or not area.crs.equals(incidents.crs):
+        got = "none" if area.crs is None else area.crs.to_string()
+        raise InputError(f"study_area must share the incidents' CRS "
+                         f"({incidents.crs.to_string()}); got {got}", parameter="study_area")
+    return area
 
 
 def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:

@@ -70,7 +70,7 @@ from numpy.typing import NDArray
 from scipy.fft import irfft2, next_fast_len, rfft2
 
 from geo import _spacetime as st
-from geo.errors import InputError, LimitError, MissingDataError, ParameterError
+from geo.errors import LimitError, MissingDataError, ParameterError
 from geo.grid import Grid
 from geo.projection import metric_crs_of
 
@@ -245,7 +245,8 @@ def kernel_density(
     geo.errors.LimitError
         If the grid would exceed ``max_cells``.
     """
-    area_frame = _check_inputs(incidents, study_area)
+    st.check_frame(incidents, "incidents")
+    area_frame = st.check_study_area(incidents, study_area)
     cell = st.check_number(cell_m, "cell_m", minimum=0.0, exclusive=True)
     st.check_choice(kernel, "kernel", KERNELS)
     st.check_choice(mode, "mode", MODES)
@@ -334,25 +335,6 @@ def default_bandwidth_m(x: NDArray[np.float64], y: NDArray[np.float64]) -> float
     standard_distance = math.sqrt(float(np.mean(dx * dx) + np.mean(dy * dy)))
     median_distance = float(np.median(np.hypot(dx, dy)))
     return 0.9 * min(standard_distance, math.sqrt(1 / math.log(2)) * median_distance) * n**-0.2
-
-
-def _check_inputs(incidents: gpd.GeoDataFrame, study_area: gpd.GeoDataFrame | gpd.GeoSeries
-                  ) -> gpd.GeoSeries:
-    st.check_frame(incidents, "incidents")
-    if isinstance(study_area, gpd.GeoDataFrame):
-        area = study_area.geometry
-    elif isinstance(study_area, gpd.GeoSeries):
-        area = study_area
-    else:
-        raise InputError(f"study_area must be a GeoDataFrame or GeoSeries; got "
-                         f"{type(study_area).__name__}", parameter="study_area")
-    if area.crs is None:
-        raise InputError("study_area must carry a CRS; got none", parameter="study_area")
-    if not area.crs.equals(incidents.crs):
-        raise InputError(f"incidents and study_area must share a CRS; got "
-                         f"{incidents.crs.to_string()} and {area.crs.to_string()}",
-                         parameter="study_area")
-    return area
 
 
 def _optional(value: float | None, name: str) -> float | None:

@@ -50,7 +50,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
 from geo import _spacetime as st
-from geo.errors import InputError, MissingDataError, ParameterError, PeriodError
+from geo.errors import MissingDataError, ParameterError, PeriodError
 from geo.grid import Grid
 from geo.period import DEFAULT_TIMEZONE, Period, parse_period
 from geo.projection import metric_crs_of
@@ -254,7 +254,8 @@ def emerging_hot_spots(
         If the study area covers no cell, no incident has a time (without ``period``), or every
         bin holds the same count (Gi* is then undefined).
     """
-    area = _check_inputs(incidents, study_area)
+    st.check_frame(incidents, "incidents", ["occurred_at"])
+    area = st.check_study_area(incidents, study_area)
     cell = st.check_number(cell_m, "cell_m", minimum=0.0, exclusive=True)
     st.check_choice(step, "step", STEPS)
     cell_neighbours = st.check_int(cell_neighbours, "cell_neighbours", minimum=0, maximum=20)
@@ -356,23 +357,6 @@ def mann_kendall(values: ArrayLike) -> MannKendall:
     for arr in (s, var_s, z, p, tau):
         arr[bad] = np.nan
     return MannKendall(s=s, var_s=var_s, z=z, p_value=p, tau=tau)
-
-
-def _check_inputs(incidents: gpd.GeoDataFrame, study_area: gpd.GeoDataFrame | gpd.GeoSeries
-                  ) -> gpd.GeoSeries:
-    st.check_frame(incidents, "incidents", ["occurred_at"])
-    if isinstance(study_area, gpd.GeoDataFrame):
-        area = study_area.geometry
-    elif isinstance(study_area, gpd.GeoSeries):
-        area = study_area
-    else:
-        raise InputError(f"study_area must be a GeoDataFrame or GeoSeries; got "
-                         f"{type(study_area).__name__}", parameter="study_area")
-    if area.crs is None or not area.crs.equals(incidents.crs):
-        got = "none" if area.crs is None else area.crs.to_string()
-        raise InputError(f"study_area must share the incidents' CRS "
-                         f"({incidents.crs.to_string()}); got {got}", parameter="study_area")
-    return area
 
 
 def _period(period: Period | str | None) -> Period | None:

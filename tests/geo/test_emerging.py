@@ -89,7 +89,7 @@ def categories_result():
 
 
 def test_each_category_from_a_constructed_cube(categories_result):
-    cube, centres, result = categories_result
+    _, centres, result = categories_result
     frame = result.frame.set_index(["ix", "iy"])
     got = {c: frame.loc[(IX0 + x, IY0 + y), "category"] for c, (x, y) in centres.items()}
     assert got == {c: c for c in centres}
@@ -140,14 +140,13 @@ def dense_gi_star(cube, rings, lags):
     return z.reshape(cube.shape)
 
 
-def hand_bh(p):
+def benjamini_hochberg(p):
+    """q_i = min over p_j >= p_i of m p_j / rank_j (ranks from 1, ties get the larger rank)."""
     p = np.asarray(p, dtype=float)
     m = len(p)
-    order = np.argsort(p)
-    adjusted = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    rank = np.searchsorted(np.sort(p), p, side="right")  # count of p_j <= p_i
+    ratio = np.minimum(m * p / rank, 1.0)
+    return np.array([ratio[p >= value].min() for value in p])
 
 
 @pytest.mark.parametrize(("rings", "lags"), [(1, 1), (2, 0), (0, 2)])
@@ -163,7 +162,7 @@ def test_gi_star_and_fdr_equal_the_formulas(rings, lags):
     np.testing.assert_allclose(z, expected, rtol=1e-10)
     p = 2 * norm.sf(np.abs(expected))
     np.testing.assert_allclose(result.p_values.loc[ids].to_numpy(), p, rtol=1e-9)
-    q = hand_bh(p.ravel()).reshape(p.shape)
+    q = benjamini_hochberg(p.ravel()).reshape(p.shape)
     np.testing.assert_allclose(result.q_values.loc[ids].to_numpy(), q, rtol=1e-9)
 
 
