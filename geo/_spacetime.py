@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from geo.layers import LOCATION_PRECISIONS
 __all__ = [
     "EPOCH",
     "MISSING_DAY",
+    "PARALLEL_LOCK",
     "LocatedPoints",
     "bh_q_values",
     "check_choice",
@@ -53,6 +55,10 @@ __all__ = [
 
 #: Day 0 of the local day numbers.
 EPOCH = dt.date(1970, 1, 1)
+
+#: Held while a numba-parallel kernel runs: numba's thread pools (the ``workqueue`` layer
+#: above all) must not be entered from two threads at once, as a threaded server would.
+PARALLEL_LOCK = threading.Lock()
 
 #: The day number of a missing time.
 MISSING_DAY = np.iinfo(np.int64).min

@@ -367,9 +367,10 @@ def _exact_grid(x: NDArray[np.float64], y: NDArray[np.float64], ix0: int, iy0: i
                 ny: int, cell: float, kernel: str, h: float) -> NDArray[np.float64]:
     """Direct sums at the cell centres; rows from south to north."""
     order = np.argsort(y, kind="stable")
-    return _direct_sum(np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order]),
-                       (ix0 + 0.5) * cell, (iy0 + 0.5) * cell, cell, nx, ny,
-                       kernel == "quartic", h, _reach(kernel, h))
+    with st.PARALLEL_LOCK:
+        return _direct_sum(np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order]),
+                           (ix0 + 0.5) * cell, (iy0 + 0.5) * cell, cell, nx, ny,
+                           kernel == "quartic", h, _reach(kernel, h))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -425,9 +426,10 @@ def _binned_grid(x: NDArray[np.float64], y: NDArray[np.float64], ix0: int, iy0: 
         dy, dx = np.nonzero(rim)  # row-major: grouped by dy, dx ascending within
         dy_values, dy_first = np.unique(dy, return_index=True)
         dx_starts = np.append(dy_first, len(dx)).astype(np.int64)
-        total += _rim_sums(u[order], v[order], bx[order], row_starts, high, wide, pad, cell,
-                           (dy_values - pad).astype(np.int64), dx_starts,
-                           (dx - pad).astype(np.int64), h)
+        with st.PARALLEL_LOCK:
+            total += _rim_sums(u[order], v[order], bx[order], row_starts, high, wide, pad,
+                               cell, (dy_values - pad).astype(np.int64), dx_starts,
+                               (dx - pad).astype(np.int64), h)
     # FFT round-off leaves values of about 1e-16 of the peak where no kernel reaches.
     return np.maximum(total[pad:pad + ny, pad:pad + nx], 0.0)
 

@@ -503,7 +503,8 @@ def _pair_list(x: NDArray[np.float64], y: NDArray[np.float64], uppers: NDArray[n
     lo = np.where(found, start[np.minimum(pos, len(cells) - 1)], 0)
     hi = np.where(found, end[np.minimum(pos, len(cells) - 1)], 0)
     cell_of = np.repeat(np.arange(len(cells)), end - start)
-    counts = _pair_counts(sx, sy, cell_of, end, lo, hi, r)
+    with st.PARALLEL_LOCK:
+        counts = _pair_counts(sx, sy, cell_of, end, lo, hi, r)
     indptr = np.zeros(len(sx) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     if indptr[-1] > max_pairs:
@@ -512,7 +513,8 @@ def _pair_list(x: NDArray[np.float64], y: NDArray[np.float64], uppers: NDArray[n
                          parameter="max_pairs")
     partner = np.empty(int(indptr[-1]), dtype=np.int32)
     band = np.empty(int(indptr[-1]), dtype=np.uint8)
-    _fill_pairs(sx, sy, cell_of, end, lo, hi, uppers, indptr, partner, band)
+    with st.PARALLEL_LOCK:
+        _fill_pairs(sx, sy, cell_of, end, lo, hi, uppers, indptr, partner, band)
     return order, indptr, partner, band
 
 
@@ -569,7 +571,8 @@ def _count_tables(indptr: NDArray[np.int64], partner: NDArray[np.int32],
     Returns an array runs × distance bands × time bands.
     """
     blocks = min(len(days), 8 * numba.get_num_threads())
-    within = _count_within(indptr, partner, band, days, uppers, n_space, blocks)
+    with st.PARALLEL_LOCK:
+        within = _count_within(indptr, partner, band, days, uppers, n_space, blocks)
     within = within.sum(axis=0, dtype=np.int64).transpose(2, 0, 1)
     return np.diff(within, axis=2, prepend=0)
 

@@ -399,3 +399,16 @@ def test_published_case_series_burkitt_lymphoma():
                 tau=60, permutations=0)
     assert result.frame.query("space_to_m == 5000 and time_to_days == 60").observed.iloc[0] \
         == knox.nst
+
+
+def test_threads_may_call_at_once():
+    # A threaded server runs requests side by side; the parallel kernels must not clash.
+    from concurrent.futures import ThreadPoolExecutor
+
+    xy, days = near_repeat_city()
+    frame = incidents(xy, days)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda seed: knox_table(frame, permutations=99, seed=seed),
+                                [1, 1, 2, 2]))
+    pd.testing.assert_frame_equal(results[0].frame, results[1].frame)
+    pd.testing.assert_frame_equal(results[2].frame, results[3].frame)
