@@ -94,7 +94,7 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
     cats = vis.check_categories(categories)
     definition = _definition(ctx, cases_only)
 
-    def compute() -> tuple[pd.DataFrame, dict[str, int]]:
+    def compute() -> tuple[pd.DataFrame, dict[str, int], int]:
         comms = communities_in_year(ctx, vis, p.year)
         query = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
                                     communities=tuple(comms["code"]),
@@ -114,15 +114,16 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
         frame["incidents"] = shown
         frame["incidents_per_10k"] = rate
         frame["suppressed"] = hidden
-        return frame[[*COMMUNITY_COLUMNS, "geometry"]], left_out
+        return frame[[*COMMUNITY_COLUMNS, "geometry"]], left_out, int(n.sum())
 
-    frame, left_out = ctx.cached("aggregates.communities", (p.label, cats, cases_only), compute,
-                                 vis=vis)
+    frame, left_out, counted = ctx.cached("aggregates.communities", (p.label, cats, cases_only),
+                                          compute, vis=vis)
     if selection is not None and selection.communities is not None:
         frame = frame[frame["code"].isin(selection.communities)].reset_index(drop=True)
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "generated_at": generated_at(),
                  "left_out": left_out, "suppressed": int(frame["suppressed"].sum()),
+                 "counted": counted,
                  "min_count_shown": vis.min_count, "categories": list(categories),
                  "case_definition": definition.as_sql_lists() | {"cases_only": cases_only},
                  **(selection.provenance() if selection else {})})
@@ -237,7 +238,7 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
     scope = _scope(vis, ctx, selection)
     box = selection.bbox if selection is not None and not vis.protected else None
 
-    def compute() -> tuple[gpd.GeoDataFrame, int]:
+    def compute() -> tuple[gpd.GeoDataFrame, int, int]:
         cells, imprecise = grid_cell_counts(ctx, vis, grid, period=p, categories=cats,
                                             definition=definition, scope=scope, bbox=box)
         shown, value, hidden = _release(cells["count"].to_numpy(dtype=np.int64),
@@ -249,15 +250,17 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
                               "ix": cells["ix"].to_numpy(), "iy": cells["iy"].to_numpy(),
                               "incidents": shown, "share": share, "suppressed": hidden})
         geoms = grid.polygons_wgs84(cells["ix"], cells["iy"])
-        return gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326"), imprecise
+        frame = gpd.GeoDataFrame(frame, geometry=geoms, crs="EPSG:4326")
+        return frame, imprecise, int(cells["count"].sum())
 
-    frame, imprecise = ctx.cached("aggregates.grid", (p.label, cell, cats, cases_only, scope,
-                                                      box), compute, vis=vis)
+    frame, imprecise, counted = ctx.cached(
+        "aggregates.grid", (p.label, cell, cats, cases_only, scope, box), compute, vis=vis)
     if vis.protected and selection is not None and selection.communities is not None:
         frame = cells_in(frame, world_communities(ctx, vis), selection.communities)
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "generated_at": generated_at(),
                  "left_out": {"imprecise_location": imprecise},
+                 "counted": counted,
                  "suppressed": int(frame["suppressed"].sum()), "min_count_shown": vis.min_count,
                  "metric_crs": grid.crs_text, "cell_m": cell, "categories": list(categories),
                  "case_definition": definition.as_sql_lists() | {"cases_only": cases_only},

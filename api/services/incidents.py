@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import shapely
 
 from api import store
 from api.errors import ForbiddenError
@@ -104,6 +105,9 @@ def communities_report(ctx: ServiceContext, vis: Visibility, *,
     comms = world_communities(ctx, vis)
     if selection is not None and selection.communities is not None:
         comms = comms[comms["code"].isin(selection.communities)]
+    if selection is not None and selection.bbox is not None:
+        # Boundaries are no incident data: a bbox selects the communities it meets.
+        comms = comms[comms.intersects(shapely.box(*selection.bbox))]
     prov = {"data_version": ctx.data_version(), "generated_at": generated_at(),
             **(selection.provenance() if selection else {})}
     return Report(comms[COMMUNITY_COLUMNS].reset_index(drop=True),

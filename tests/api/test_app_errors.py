@@ -11,7 +11,15 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.errors import STATUS_TABLE, status_of
 from api.profiles import ProfileConflictError
-from geo.readers import InputError
+from geo.errors import (
+    AmbiguousError,
+    InputError,
+    LimitError,
+    MissingDataError,
+    NotFoundError,
+    ParameterError,
+    PeriodError,
+)
 from geo.standard import ProfileError, ProfileProblem
 
 
@@ -35,18 +43,24 @@ def test_validation_errors_name_each_field(client, city):
     assert {e["field"] for e in body["errors"]} == {"query.limit", "query.format"}
 
 
-@pytest.mark.parametrize(("params", "field", "text"), [
-    ({"period": "2025-13"}, "query.period", "is not a valid date"),
-    ({"period": "last year"}, "query.period", "period must look like 2025"),
-    ({"bbox": "1,2,3"}, "query.bbox", "expected four numbers"),
-    ({"bbox": "116.4,39.9,116.3,40.0"}, "query.bbox", "min < max"),
-    ({"bbox": "nan,1,2,3"}, "query.bbox", "expected four numbers"),
+@pytest.mark.parametrize(("params", "field", "slug"), [
+    ({"period": "2025-13"}, "query.period", "invalid-period"),
+    ({"period": "last year"}, "query.period", "invalid-period"),
+    ({"period": "9999-12-31..9999-12-31"}, "query.period", "invalid-period"),
+    ({"period": "0001"}, "query.period", "invalid-period"),
+    ({"period": "0001-01-01..9999-12-31"}, "query.period", "invalid-period"),
+    ({"period": "2025-02-30..2025-03-01"}, "query.period", "invalid-period"),
+    ({"period": "2025-06-01..2025-01-01"}, "query.period", "invalid-period"),
+    ({"bbox": "1,2,3"}, "query.bbox", "invalid-parameter"),
+    ({"bbox": "116.4,39.9,116.3,40.0"}, "query.bbox", "invalid-parameter"),
+    ({"bbox": "nan,1,2,3"}, "query.bbox", "invalid-parameter"),
 ])
-def test_bad_parameters_are_422_with_the_field(client, city, params, field, text):
-    for path in ("/api/v1/aggregates/communities", "/api/v1/incidents"):
+def test_bad_parameters_are_422_with_the_field(client, city, params, field, slug):
+    for path in ("/api/v1/aggregates/communities", "/api/v1/incidents", "/api/v1/rates",
+                 "/maps/rates"):
         body = problem(client.get(path, params=params, headers=city.headers("admin")), 422,
-                       "invalid-parameter")
-        assert body["errors"][0]["field"] == field and text in body["errors"][0]["message"]
+                       slug)
+        assert body["errors"][0]["field"] == field
 
 
 @pytest.mark.parametrize(("path", "params", "field"), [
@@ -60,12 +74,19 @@ def test_nul_characters_are_refused_before_any_query(client, city, path, params,
     assert body["errors"][0]["field"] == field
 
 
-def test_status_table_maps_domain_errors():
+def test_status_table_maps_domain_errors_only():
     assert status_of(ProfileError([ProfileProblem(1, "name", "missing")])) == 422
     assert status_of(InputError("bad file")) == 422
     assert status_of(ProfileConflictError("exists")) == 409
-    assert status_of(KeyError("x")) == 404
-    assert status_of(ValueError("x")) == 400
+    assert status_of(ParameterError("x", parameter="cell_m")) == 422
+    assert status_of(PeriodError("x")) == 422
+    assert status_of(AmbiguousError("x")) == 422
+    assert status_of(NotFoundError("x")) == 404
+    assert status_of(MissingDataError("x")) == 409
+    assert status_of(LimitError("x")) == 422
+    # a built-in error escaping a handler is a bug, never the client's fault
+    assert status_of(KeyError("x")) == 500
+    assert status_of(ValueError("x")) == 500
     assert status_of(RuntimeError("x")) == 500
     classes = [cls for cls, _ in STATUS_TABLE]
     # most specific first: a subclass never comes after one of its bases
@@ -83,16 +104,23 @@ def _app_with_failures(city) -> TestClient:
         raise sa.exc.OperationalError("SELECT key_hash FROM api_keys", {}, Exception("gone"))
 
     def missing() -> None:
-        raise KeyError("no community with code 'Z'")
+        raise NotFoundError("no community with code 'Z'", parameter="code")
+
+    def bug() -> None:
+        raise KeyError("code")
 
     def bad_data() -> None:
         raise sa.exc.DataError("SELECT * FROM incidents WHERE category = %s", {}, Exception("x"))
 
     def bad_value() -> None:
+        raise ParameterError("radius_m must be > 0; got -1", parameter="radius_m")
+
+    def bad_builtin() -> None:
         raise ValueError("radius_m must be > 0; got -1")
 
     for path, fn in (("/boom", boom), ("/db", db_down), ("/missing", missing),
-                     ("/bad", bad_value), ("/data", bad_data)):
+                     ("/bug", bug), ("/bad", bad_value), ("/builtin", bad_builtin),
+                     ("/data", bad_data)):
         app.add_api_route(path, fn)
     return TestClient(app, raise_server_exceptions=False)
 
@@ -110,9 +138,14 @@ def test_domain_errors_map_through_the_table(city):
     with _app_with_failures(city) as c:
         db = problem(c.get("/db"), 503, "database-unavailable")
         assert "SELECT" not in str(db) and c.get("/db").headers["retry-after"] == "5"
-        assert problem(c.get("/missing"), 404, "not-found")["detail"] == (
-            "no community with code 'Z'")
-        assert problem(c.get("/bad"), 400, "bad-request")["detail"] == (
-            "radius_m must be > 0; got -1")
+        missing = problem(c.get("/missing"), 404, "not-found")
+        assert missing["detail"] == "no community with code 'Z'"
+        assert missing["errors"][0]["field"] == "query.code"
+        bad = problem(c.get("/bad"), 422, "invalid-parameter")
+        assert bad["detail"] == "radius_m must be > 0; got -1"
+        assert bad["errors"][0]["field"] == "query.radius_m"
+        for path in ("/bug", "/builtin"):
+            body = problem(c.get(path), 500, "internal-error")
+            assert "radius_m" not in body["detail"] and body["error_id"]
         data = problem(c.get("/data"), 400, "bad-request")
         assert "SELECT" not in str(data) and "cannot be used by the database" in data["detail"]

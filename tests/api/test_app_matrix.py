@@ -33,6 +33,11 @@ def only(*roles: str, ok: int = 200) -> dict[str, int]:
     return {r: ok if r in roles else 403 for r in ROLES}
 
 
+def outside_for_liaison(status: int = 200, **others: int) -> dict[str, int]:
+    """Every role gets ``status`` but the D1 liaison, for whom the place is outside: 403."""
+    return {**dict.fromkeys(ROLES, status), "liaison": 403, **others}
+
+
 @dataclass(frozen=True)
 class Row:
     method: str
@@ -59,16 +64,17 @@ MATRIX: list[Row] = [
     Row("GET", "/version", "/version", everyone(), anonymous=200),
     Row("GET", "/api/v1/me", "/api/v1/me", everyone()),
     Row("GET", "/api/v1/communities", "/api/v1/communities", everyone()),
-    Row("GET", "/api/v1/communities", "/api/v1/communities", everyone(),
+    Row("GET", "/api/v1/communities", "/api/v1/communities", outside_for_liaison(),
         {"format": "geojson", "district": "D2"}),
     Row("GET", "/api/v1/communities", "/api/v1/communities", everyone(), {"format": "csv"}),
-    Row("GET", "/api/v1/communities/C3", "/api/v1/communities/{code}", everyone()),
-    Row("GET", "/api/v1/communities/C3", "/api/v1/communities/{code}", everyone(),
+    Row("GET", "/api/v1/communities/C3", "/api/v1/communities/{code}", outside_for_liaison()),
+    Row("GET", "/api/v1/communities/C3", "/api/v1/communities/{code}", outside_for_liaison(),
         {"format": "geojson"}),
+    Row("GET", "/api/v1/communities/C1", "/api/v1/communities/{code}", everyone()),
     Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L)),
     Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L),
         {"format": "geojson", "period": "2025"}),
-    Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L),
+    Row("GET", "/api/v1/incidents", "/api/v1/incidents", {**only(A, L), L: 403},
         {"format": "csv", "community": "C3"}),
     Row("GET", "/api/v1/incidents", "/api/v1/incidents", only(A, L),
         {"bbox": "116.32,39.90,116.35,39.91"}),
@@ -76,8 +82,8 @@ MATRIX: list[Row] = [
         {"period": "2025"}),
     Row("GET", "/api/v1/aggregates/communities", "/api/v1/aggregates/communities", everyone(),
         {"period": "2025", "format": "geojson"}),
-    Row("GET", "/api/v1/aggregates/communities", "/api/v1/aggregates/communities", everyone(),
-        {"period": "2025", "format": "csv", "district": "D2"}),
+    Row("GET", "/api/v1/aggregates/communities", "/api/v1/aggregates/communities",
+        outside_for_liaison(), {"period": "2025", "format": "csv", "district": "D2"}),
     Row("GET", "/api/v1/aggregates/grid", "/api/v1/aggregates/grid", everyone(),
         {"period": "2025"}),
     Row("GET", "/api/v1/aggregates/grid", "/api/v1/aggregates/grid", everyone(),
@@ -101,7 +107,7 @@ MATRIX: list[Row] = [
         {"period": "2025", "compare": "last-year", "level": "district", "format": "geojson"}),
     Row("GET", "/api/v1/rates", "/api/v1/rates", everyone(), {"format": "csv"}),
     Row("GET", "/api/v1/trend", "/api/v1/trend", everyone(), {"period": "2025"}),
-    Row("GET", "/api/v1/trend", "/api/v1/trend", everyone(),
+    Row("GET", "/api/v1/trend", "/api/v1/trend", outside_for_liaison(planner=422, client=422),
         {"period": "2025", "community": "C3", "by": "hour-weekday", "format": "csv"}),
     Row("GET", "/api/v1/trend", "/api/v1/trend", everyone(404), {"community": "ZZ"}),
     Row("GET", "/api/v1/hotspots", "/api/v1/hotspots", everyone(), {"period": "2025"}),
@@ -114,7 +120,7 @@ MATRIX: list[Row] = [
         {"level": "district", "format": "geojson"}),
     Row("GET", "/api/v1/protection/blind-spots", "/api/v1/protection/blind-spots", everyone()),
     Row("GET", "/api/v1/coverage", "/api/v1/coverage", everyone(), {"type": "police_office"}),
-    Row("GET", "/api/v1/coverage", "/api/v1/coverage", everyone(400), {"type": "fire_station"}),
+    Row("GET", "/api/v1/coverage", "/api/v1/coverage", everyone(409), {"type": "fire_station"}),
     Row("GET", "/api/v1/gaps", "/api/v1/gaps", everyone(), {"type": "police_office"}),
     Row("GET", "/api/v1/workload", "/api/v1/workload", everyone(),
         {"type": "police_office", "period": "2025"}),

@@ -44,5 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('incidents') as batch:
-        batch.drop_column('rkey')
+    # SQLite (3.35+) drops a plain column in place; a batch copy of the table would trip over
+    # the foreign key to loads and SpatiaLite's geometry triggers.
+    op.drop_column('incidents', 'rkey')
