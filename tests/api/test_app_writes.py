@@ -200,7 +200,7 @@ def test_bad_profile_is_422_with_line_numbers(fresh):
         syntax = c.put("/api/v1/profiles/x", content=b"name = \n", headers=h)
         assert syntax.status_code == 422 and syntax.json()["errors"][0]["line"] == 1
         other = c.put("/api/v1/profiles/另一个", content=profile_text().encode(), headers=h)
-        assert other.status_code == 400 and "differs from the name" in other.json()["detail"]
+        assert other.status_code == 422 and "differs from the name" in other.json()["detail"]
         empty = c.put("/api/v1/profiles/x", content=b"  ", headers=h)
         assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
         latin = c.put("/api/v1/profiles/x", content="name = 'é'".encode("latin-1"), headers=h)

@@ -15,6 +15,7 @@ from shapely.geometry import Point
 
 from api.loading import load_file
 from api.output import to_geojson
+from api.release import Visibility
 from api.services import ServiceContext
 from api.services.coverage import (
     coverage_report,
@@ -24,6 +25,10 @@ from api.services.coverage import (
     workload_report,
 )
 from api.settings import Settings
+from api.settings import Settings as _Settings
+from geo.errors import MissingDataError
+
+ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 
 TO_M = pyproj.Transformer.from_crs(4326, 4548, always_xy=True)
 
@@ -80,7 +85,7 @@ def equipped(lattice_db, tmp_path):
 
 def test_protection_community_and_district(equipped):
     ctx = ctx_for(equipped, arc_segments=64)
-    rep = protection_report(ctx, period="2025")
+    rep = protection_report(ctx, ADMIN, period="2025")
     f = rep.frame.set_index("code")
     assert f.loc["L11", "camera_count"] == 2  # the 2026 camera is not counted
     assert f.loc["L11", "camera_working_ratio"] == pytest.approx(0.5)
@@ -91,7 +96,7 @@ def test_protection_community_and_district(equipped):
     # K2 lacks access_control, a default required technical measure
     assert f.loc["L00", "compounds_total"] == 2
     assert f.loc["L00", "compound_compliance_ratio"] == pytest.approx(0.5)
-    d = protection_report(ctx, period="2025", level="district").frame.set_index("code")
+    d = protection_report(ctx, ADMIN, period="2025", level="district").frame.set_index("code")
     assert d.loc["D1", "camera_count"] == 2 and d.loc["D1", "compounds_total"] == 2
     assert d.loc["D1", "camera_working_ratio"] == pytest.approx(0.5)
     assert np.isnan(d.loc["D2", "camera_working_ratio"])
@@ -102,7 +107,7 @@ def test_protection_community_and_district(equipped):
 
 def test_coverage_gaps_and_ranking(equipped):
     ctx = ctx_for(equipped, arc_segments=64)
-    rep = coverage_report(ctx, facility_type="police_office", period="2025")
+    rep = coverage_report(ctx, ADMIN, facility_type="police_office", period="2025")
     f = rep.frame.set_index("code")
     disc = point_m(*centre("L00")).buffer(500, quad_segs=16)
     expected = disc.intersection(cell_m("L00")).area / cell_m("L00").area
@@ -111,7 +116,7 @@ def test_coverage_gaps_and_ranking(equipped):
     assert f.loc["L12", "facility_uncovered_population"] == pytest.approx(10_000)
     assert list(rep.frame["rank"].iloc[:1]) == [1]
     assert rep.provenance["radius_m"] == 500
-    gaps = gaps_report(ctx, facility_type="police_office", period="2025")
+    gaps = gaps_report(ctx, ADMIN, facility_type="police_office", period="2025")
     g = gaps.frame.set_index("code")
     assert g.loc["L12", "population"] == pytest.approx(10_000)
     assert g.loc["L12", "geometry"].area == pytest.approx(STEP * STEP, rel=1e-9)
@@ -120,15 +125,15 @@ def test_coverage_gaps_and_ranking(equipped):
     back = gpd.read_file(doc, driver="GeoJSON") if False else gpd.GeoDataFrame.from_features(
         json.loads(doc)["features"], crs="EPSG:4326")
     assert back.is_valid.all() and len(back) == len(gaps.frame)
-    with pytest.raises(ValueError, match="no facility of type 'fire_station'"):
-        coverage_report(ctx, facility_type="fire_station", period="2025")
+    with pytest.raises(MissingDataError, match="no facility of type 'fire_station'"):
+        coverage_report(ctx, ADMIN, facility_type="fire_station", period="2025")
     with pytest.raises(ValueError, match="radius_m must be > 0"):
-        coverage_report(ctx, facility_type="police_office", radius_m=0, period="2025")
+        coverage_report(ctx, ADMIN, facility_type="police_office", radius_m=0, period="2025")
 
 
 def test_gap_geojson_file_reads_back_in_gdal(equipped, tmp_path):
     ctx = ctx_for(equipped)
-    gaps = gaps_report(ctx, facility_type="police_office", period="2025")
+    gaps = gaps_report(ctx, ADMIN, facility_type="police_office", period="2025")
     path = tmp_path / "gaps.geojson"
     path.write_text(to_geojson(gaps.frame, provenance=gaps.provenance), encoding="utf-8")
     back = gpd.read_file(path)
@@ -138,7 +143,7 @@ def test_gap_geojson_file_reads_back_in_gdal(equipped, tmp_path):
 
 
 def test_workload_catchments(equipped):
-    rep = workload_report(ctx_for(equipped), facility_type="police_office", period="2025")
+    rep = workload_report(ctx_for(equipped), ADMIN, facility_type="police_office", period="2025")
     f = rep.frame.set_index("id")
     # 207 located 2025 cases in the lattice plus 1 outside (south-west, nearest to F1);
     # the diagonal splits the lattice: L00 side vs L33 side
@@ -152,10 +157,10 @@ def test_site_plan_picks_the_obvious_site(equipped, tmp_path):
     cand = gpd.GeoDataFrame({"id": ["near_F1", "middle"]},
                             geometry=[Point(*centre("L00")), Point(*centre("L12"))],
                             crs="EPSG:4326")
-    rep = site_plan_report(ctx, facility_type="police_office", k=1, candidates=cand,
+    rep = site_plan_report(ctx, ADMIN, facility_type="police_office", k=1, candidates=cand,
                            period="2025")
     assert rep.frame["candidate_id"].tolist() == ["middle"]
     pv = rep.provenance
     assert pv["coverage_after"] > pv["coverage_before"]
     with pytest.raises(ValueError, match="between 1 and 100"):
-        site_plan_report(ctx, facility_type="police_office", k=0)
+        site_plan_report(ctx, ADMIN, facility_type="police_office", k=0)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+from api.release import Visibility
 from api.services import ServiceContext
 from api.services.maps import build_map
 from api.settings import Settings
+from api.settings import Settings as _Settings
 from maps import render_html
+
+ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 
 
 def test_incident_map_shows_local_times_and_months(sample_db, sample_city):
@@ -18,8 +22,8 @@ def test_incident_map_shows_local_times_and_months(sample_db, sample_city):
     when = first["occurred_at"].tz_convert("Asia/Shanghai")
     assert when.tz_convert("UTC").year == 2024
     settings = Settings(database_url=str(sample_db.url), timezone="Asia/Shanghai")
-    html = render_html(build_map(ServiceContext(sample_db, settings), "incidents",
-                                 period="2025-01", view="points"))
+    html = render_html(build_map(ServiceContext(sample_db, settings), ADMIN, "incidents",
+                                 period="2025-01").map)
     assert when.strftime("%Y-%m-%d %H:%M") in html
     assert when.tz_convert("UTC").strftime("%Y-%m-%d %H:%M") not in html
     months = set(re.findall(r'"(20\d\d-\d\d)"', html))

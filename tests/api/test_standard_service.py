@@ -8,10 +8,15 @@ from lattice import centre
 
 from api.loading import load_file
 from api.profiles import ProfileConflictError, put_profile
+from api.release import Visibility
 from api.services import ServiceContext
 from api.services.standard import active_profile, standard_report, todo_report
 from api.settings import Settings
+from api.settings import Settings as _Settings
+from geo.errors import NotFoundError
 from geo.standard import ProfileError, load_profile
+
+ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 
 PROFILE = """
 name = "lattice test profile"
@@ -74,7 +79,7 @@ def city(lattice_db, tmp_path):
 
 def test_scores_bands_and_todo(city):
     prof = load_profile(PROFILE)
-    rep = standard_report(city, profile=prof, period="2025")
+    rep = standard_report(city, ADMIN, profile=prof, period="2025")
     f = rep.frame.set_index("code")
     # L00: rate 50 fails (required), no cameras, its own police office -> score 20, fails
     assert (f.loc["L00", "score"], f.loc["L00", "status"]) == (20, "fails")
@@ -85,23 +90,23 @@ def test_scores_bands_and_todo(city):
     # L01: rate 10 passes only -> 50, partly
     assert (f.loc["L01", "score"], f.loc["L01", "status"]) == (50, "partly")
     assert f.loc["L00", "todo"] == "rate,cameras"
-    todo = todo_report(city, "L00", profile=prof, period="2025").frame
+    todo = todo_report(city, ADMIN, "L00", profile=prof, period="2025").frame
     assert todo["criterion_id"].tolist() == ["rate", "cameras"]
     assert todo["value"].iloc[0] == pytest.approx(60 / 12_000 * 1e4 * 365.25 / 365)
     assert rep.provenance["profile"] == "lattice test profile 1"
-    with pytest.raises(KeyError, match="no community with code 'ZZ'"):
-        todo_report(city, "ZZ", profile=prof, period="2025")
+    with pytest.raises(NotFoundError, match="no community with code 'ZZ'"):
+        todo_report(city, ADMIN, "ZZ", profile=prof, period="2025")
 
 
 def test_creation_rate_roll_up(city):
     prof = load_profile(PROFILE)
-    d = standard_report(city, profile=prof, period="2025", level="district").frame
+    d = standard_report(city, ADMIN, profile=prof, period="2025", level="district").frame
     d = d.set_index("code")
     # D1 (L0x, L1x): only L11 meets
     assert d.loc["D1", "meets"] == 1 and d.loc["D1", "communities"] == 8
     assert d.loc["D1", "creation_rate"] == pytest.approx(1 / 8)
     assert d.loc["D1", "creation_rate_pop"] == pytest.approx(10_000 / 82_000)
-    city_row = standard_report(city, profile=prof, period="2025", level="city").frame
+    city_row = standard_report(city, ADMIN, profile=prof, period="2025", level="city").frame
     assert city_row["communities"].iloc[0] == 16
 
 
@@ -109,7 +114,7 @@ def test_stored_profile_becomes_active(city):
     assert active_profile(city).name.startswith("北京市平安社区创建标准")
     put_profile(city.engine, PROFILE, created_by="test")
     assert active_profile(city).name == "lattice test profile"
-    rep = standard_report(city, period="2025")  # the active profile, by default
+    rep = standard_report(city, ADMIN, period="2025")  # the active profile, by default
     assert rep.provenance["profile"] == "lattice test profile 1"
     with pytest.raises(ProfileConflictError, match="already stored with other content"):
         put_profile(city.engine, PROFILE.replace("threshold = 15", "threshold = 16"))
