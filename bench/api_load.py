@@ -9,12 +9,18 @@ requests after it: cached results where the endpoint caches them) and then under
 bounded number of requests or seconds with ``--concurrency`` clients): requests per second and
 the p50, p95 and p99 latencies. One table is printed at the end.
 
-Endpoints the server does not have yet (the metric endpoints are added by later work) are
-probed and listed as missing instead of failing the run.
+Before the endpoints, a fresh server gets a *cold burst*: 100 requests at once, 25 distinct
+cold computations asked four times each (concurrent requests for one result share its
+computation; no request holds a pooled connection while waiting for another). Every answer
+must come within 60 s with no error.
+
+Endpoints the server does not have yet are probed and listed as missing instead of failing
+the run.
 
 Usage::
 
-    python bench/api_load.py [--quick] [--backends spatialite,postgis] [--concurrency 8]
+    python bench/api_load.py [--quick] [--cold-only] [--backends spatialite,postgis]
+                             [--concurrency 8]
 
 The machine has 2 shared cores: the server and the clients share them, so the figures compare
 endpoints and backends with each other, not with other machines.
@@ -247,6 +253,46 @@ async def drive(base: str, ep: Endpoint, token: str, *, requests: int, seconds: 
     return result
 
 
+#: The cold burst: 100 requests at once on a fresh server, 25 distinct cold computations
+#: (protection, rates with a comparison, grid hot spots and grid aggregates for different
+#: months and roles) asked four times each, so concurrent requests for one result share it.
+def burst_requests() -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    months = ([f"2025-{m:02d}" for m in range(1, 13)] + [f"2024-{m:02d}" for m in range(1, 13)]
+              + ["2023-12"])
+    kinds = [("client", "/api/v1/protection", ()),
+             ("planner", "/api/v1/rates", (("compare", "last-year"),)),
+             ("liaison", "/api/v1/hotspots", (("on", "grid"),)),
+             ("planner", "/api/v1/aggregates/grid", ())]
+    distinct = [(role, path, (("period", month), *extra))
+                for i, month in enumerate(months[:25])
+                for role, path, extra in [kinds[i % len(kinds)]]]
+    return [r for r in distinct for _ in range(4)]
+
+
+async def cold_burst(base: str, tokens: dict[str, str], backend: str) -> Result:
+    """100 concurrent cold requests on one fresh worker: all answered, how fast."""
+    requests = burst_requests()
+    result = Result(backend, f"cold burst: {len(requests)} at once, 25 distinct")
+    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        async def one(role: str, path: str, params: tuple[tuple[str, str], ...]
+                      ) -> tuple[float, int]:
+            t = time.perf_counter()
+            r = await client.get(path, params=params,
+                                 headers={"Authorization": f"Bearer {tokens[role]}"})
+            return (time.perf_counter() - t) * 1000, r.status_code
+
+        start = time.perf_counter()
+        answers = await asyncio.gather(*(one(*r) for r in requests))
+        result.seconds = time.perf_counter() - start
+    result.latencies_ms = tuple(ms for ms, _ in answers)
+    result.requests = len(answers)
+    result.errors = sum(1 for _, status in answers if status != 200)
+    result.cold_ms = max(result.latencies_ms)
+    result.warm_ms = float("nan")
+    return result
+
+
 def table(results: list[Result]) -> str:
     head = ("backend", "endpoint", "cold ms", "warm ms", "requests", "req/s", "p50 ms",
             "p95 ms", "p99 ms", "errors")
@@ -286,6 +332,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=None, help="per endpoint")
     parser.add_argument("--seconds", type=float, default=None, help="per endpoint, at most")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the cold burst of 100 concurrent requests")
     args = parser.parse_args()
     n = args.requests or (40 if args.quick else 400)
     seconds = args.seconds or (5.0 if args.quick else 20.0)
@@ -306,6 +354,10 @@ def main() -> int:
                 tokens = prepare(url, manifest)
                 print(f"[{backend}] serving and measuring…", file=sys.stderr)
                 with server(url) as base:
+                    results.append(asyncio.run(cold_burst(base, tokens, backend)))
+                if args.cold_only:
+                    continue
+                with server(url) as base:
                     for ep in ENDPOINTS:
                         results.append(asyncio.run(drive(
                             base, ep, tokens[ep.role], requests=n, seconds=seconds,
@@ -315,6 +367,8 @@ def main() -> int:
           f"it (results cached where the endpoint caches); then {args.concurrency} concurrent "
           f"clients, up to {n} requests or {seconds:g} s: req/s and latency percentiles.\n")
     print(table(results))
+    print("\ncold burst: 'cold ms' is the slowest answer; target: every answer within 60 s, "
+          "no error")
     return 0
 
 
