@@ -31,7 +31,7 @@ FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")
 OutOpt = Annotated[Path | None, typer.Option(
     "--out", "-o", help="Write to this file instead of the terminal.")]
 PeriodOpt = Annotated[str, typer.Option(
-    help="Period: 2025, 2025-Q3, 2025-07 or 2025-01-01..2025-06-30 (local days).")]
+    help="Period: 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30 (local days).")]
 CategoryOpt = Annotated[list[str] | None, typer.Option(
     "--category", help="Count only this category (repeat for several).")]
 

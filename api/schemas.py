@@ -97,7 +97,7 @@ class Problem(BaseModel):
 class PeriodOut(BaseModel):
     """A reporting period: local days ``start`` to ``end`` (inclusive)."""
 
-    label: str = Field(description="2025, 2025-Q3, 2025-07 or 2025-01-01..2025-06-30")
+    label: str = Field(description="2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30")
     start: str = Field(description="first local day")
     end: str = Field(description="last local day (inclusive)")
 

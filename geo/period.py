@@ -1,8 +1,13 @@
-"""Reporting periods: a calendar year, quarter, month, or an inclusive range of days.
+"""Reporting periods: a calendar year, quarter, month, ISO week, or an inclusive range of days.
 
 A period is a half-open interval of local calendar days ``[start, end)``; its instants are the
 local midnights of those days in a time zone (Asia/Shanghai by default), so an incident at
 2025-01-01 00:30 Beijing time (2024-12-31 16:30 UTC) belongs to 2025.
+
+Accepted forms: ``2025``, ``2025-Q3``, ``2025-07``, ``2025-W49`` (ISO 8601 week, Monday to
+Sunday; ``W53`` only in years that have one) and ``2025-01-01..2025-06-30`` (both days
+inclusive). Every period must lie within ``FIRST_DAY``..``LAST_DAY`` (1900-01-01..2100-12-31
+unless the caller passes other limits); anything else raises :class:`geo.errors.PeriodError`.
 """
 
 from __future__ import annotations
@@ -13,15 +18,22 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["DEFAULT_TIMEZONE", "Period", "parse_period"]
+from geo.errors import PeriodError
+
+__all__ = ["DEFAULT_TIMEZONE", "FIRST_DAY", "LAST_DAY", "Period", "parse_period"]
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
-PeriodKind = Literal["year", "quarter", "month", "range"]
+#: The default range of days a period may cover (``periods.first``/``periods.last`` in settings).
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2100, 12, 31)
+
+PeriodKind = Literal["year", "quarter", "month", "week", "range"]
 
 _YEAR = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_WEEK = re.compile(r"^(\d{4})-?[Ww](\d{1,2})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$")
 
 
@@ -32,7 +44,7 @@ class Period:
     Attributes
     ----------
     kind
-        ``year``, ``quarter``, ``month`` or ``range``.
+        ``year``, ``quarter``, ``month``, ``week`` (ISO) or ``range``.
     start
         First local day (inclusive).
     end
@@ -45,9 +57,9 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise ValueError(
-                f"period end must be after its start; got {self.start} .. {self.end}"
-            )
+            raise PeriodError(
+                f"period: the last day must not be before the first; got {self.start} .. "
+                f"{self.end - dt.timedelta(days=1)}", parameter="period")
 
     @property
     def label(self) -> str:
@@ -58,6 +70,9 @@ class Period:
             return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
         if self.kind == "month":
             return f"{self.start.year}-{self.start.month:02d}"
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
         return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
 
     @property
@@ -128,16 +143,25 @@ class Period:
             y, m = (self.start.year, self.start.month - 1) if self.start.month > 1 else (
                 self.start.year - 1, 12)
             return _month(y, m)
+        if self.kind == "week":
+            return Period("week", self.start - dt.timedelta(days=7), self.start)
         return Period("range", self.start - dt.timedelta(days=self.days), self.start)
 
     def year_before(self) -> Period:
-        """Return the same period one year earlier (29 February becomes 28 February)."""
+        """Return the same period one year earlier (29 February becomes 28 February).
+
+        A week's year before is the week 52 weeks earlier (same weekdays; ISO week 53 has no
+        namesake in most years).
+        """
         if self.kind == "year":
             return _year(self.start.year - 1)
         if self.kind == "quarter":
             return _quarter(self.start.year - 1, (self.start.month - 1) // 3 + 1)
         if self.kind == "month":
             return _month(self.start.year - 1, self.start.month)
+        if self.kind == "week":
+            start = self.start - dt.timedelta(weeks=52)
+            return Period("week", start, start + dt.timedelta(days=7))
         return Period("range", _minus_year(self.start),
                       _minus_year(self.last_day) + dt.timedelta(days=1))
 
@@ -146,14 +170,19 @@ class Period:
 
         Raises
         ------
-        ValueError
-            If ``compare`` is neither.
+        geo.errors.PeriodError
+            If ``compare`` is neither, or the period compared with lies before 0001.
         """
-        if compare == "previous":
-            return self.previous()
-        if compare in ("last-year", "last_year", "year-before"):
-            return self.year_before()
-        raise ValueError(f"compare must be 'previous' or 'last-year'; got {compare!r}")
+        try:
+            if compare == "previous":
+                return self.previous()
+            if compare in ("last-year", "last_year", "year-before"):
+                return self.year_before()
+        except (ValueError, OverflowError):
+            raise PeriodError(f"compare: no period before {self.label} to compare with",
+                              parameter="compare") from None
+        raise PeriodError(f"compare must be 'previous' or 'last-year'; got {compare!r}",
+                          parameter="compare")
 
     def contains_day(self, day: dt.date) -> bool:
         """Whether a local calendar day lies inside the period."""
@@ -179,6 +208,15 @@ def _month(y: int, m: int) -> Period:
     return Period("month", start, end)
 
 
+def _week(y: int, w: int) -> Period:
+    try:
+        start = dt.date.fromisocalendar(y, w, 1)
+    except ValueError:
+        raise PeriodError(f"period: {y} has no ISO week {w} (its weeks are 1-"
+                          f"{dt.date(y, 12, 28).isocalendar()[1]})", parameter="period") from None
+    return Period("week", start, start + dt.timedelta(days=7))
+
+
 def _minus_year(day: dt.date) -> dt.date:
     try:
         return day.replace(year=day.year - 1)
@@ -186,13 +224,17 @@ def _minus_year(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def parse_period(text: str | int | Period) -> Period:
-    """Parse a period written as ``2025``, ``2025-Q3``, ``2025-07`` or ``2025-01-01..2025-06-30``.
+def parse_period(text: str | int | Period, *, first: dt.date = FIRST_DAY,
+                 last: dt.date = LAST_DAY) -> Period:
+    """Parse a period: ``2025``, ``2025-Q3``, ``2025-07``, ``2025-W49`` or ``2025-01-01..2025-06-30``.
 
     Parameters
     ----------
     text
-        The period; a range's end day is inclusive. A :class:`Period` is returned unchanged.
+        The period; a range's end day is inclusive. A :class:`Period` is checked against the
+        limits and returned unchanged.
+    first, last
+        The first and last day any period may cover.
 
     Returns
     -------
@@ -200,12 +242,21 @@ def parse_period(text: str | int | Period) -> Period:
 
     Raises
     ------
-    ValueError
-        If the text is none of the accepted forms, or names an impossible date.
+    geo.errors.PeriodError
+        If the text is empty or none of the accepted forms, names an impossible date (``2025-02-30``,
+        week 53 of a year without one), is reversed, or reaches outside ``first``..``last``.
     """
-    if isinstance(text, Period):
-        return text
-    s = str(text).strip()
+    period = text if isinstance(text, Period) else _parse(str(text).strip())
+    if period.start < first or period.last_day > last:
+        raise PeriodError(f"period must lie within {first}..{last}; got {period.label}",
+                          parameter="period")
+    return period
+
+
+def _parse(s: str) -> Period:
+    if not s:
+        raise PeriodError("period is empty; expected e.g. 2025, 2025-Q3, 2025-07, 2025-W49 or "
+                          "2025-01-01..2025-06-30", parameter="period")
     try:
         if m := _YEAR.match(s):
             return _year(int(m[1]))
@@ -215,11 +266,16 @@ def parse_period(text: str | int | Period) -> Period:
             if not 1 <= int(m[2]) <= 12:
                 raise ValueError(f"month {m[2]} is not 1-12")
             return _month(int(m[1]), int(m[2]))
+        if m := _WEEK.match(s):
+            return _week(int(m[1]), int(m[2]))
         if m := _RANGE.match(s):
             first, last = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
             return Period("range", first, last + dt.timedelta(days=1))
-    except ValueError as exc:
-        raise ValueError(f"period {s!r} is not a valid date: {exc}") from None
-    raise ValueError(
-        f"period must look like 2025, 2025-Q3, 2025-07 or 2025-01-01..2025-06-30; got {s!r}"
-    )
+    except PeriodError:
+        raise
+    except (ValueError, OverflowError) as exc:
+        raise PeriodError(f"period {s!r} is not a valid date: {exc}",
+                          parameter="period") from None
+    raise PeriodError(
+        f"period must look like 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30; "
+        f"got {s!r}", parameter="period")

@@ -50,7 +50,7 @@ def list_incidents(
     format: ListFormat = "json",
 ) -> Response:
     """List raw incidents by time, with filters and pagination (audited)."""
-    per = ctx.period(period) if period is not None and period.strip() else None
+    per = ctx.period(period) if period is not None else None
     rep, total = incidents_report(ctx, vis, period=per, categories=category or [],
                                   selection=area, limit=limit, offset=offset)
     response = render_report(ctx, rep, format, filename="incidents",

@@ -104,19 +104,14 @@ class ServiceContext:
         geo.errors.PeriodError
             When the text is not a period or lies outside ``periods.first``..``periods.last``.
         """
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return parse_period(self.latest_year())
-        try:
-            p = parse_period(value)
-        except PeriodError:
-            raise
-        except (ValueError, OverflowError) as exc:
-            raise PeriodError(f"{parameter}: {exc}", parameter=parameter) from None
         first, last = self.settings.periods.first, self.settings.periods.last
-        if p.start < first or p.last_day > last:
-            raise PeriodError(f"{parameter} must lie within {first}..{last}; got {p.label}",
-                              parameter=parameter)
-        return p
+        if value is None:
+            value = self.latest_year()
+        try:
+            return parse_period(value, first=first, last=last)
+        except PeriodError as exc:
+            message = str(exc).removeprefix("period ").removeprefix("period: ")
+            raise PeriodError(f"{parameter}: {message}", parameter=parameter) from None
 
     def latest_year(self) -> int:
         """Local calendar year of the latest stored incident (this year when there is none)."""
