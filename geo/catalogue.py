@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from geo.errors import NotFoundError
+
 __all__ = ["CATALOGUE", "Metric", "metric"]
 
 Producer = Literal["rates", "hotspots", "cameras", "compounds", "coverage"]
@@ -150,6 +152,6 @@ def metric(name: str) -> Metric:
     try:
         return CATALOGUE[name]
     except KeyError:
-        raise KeyError(
+        raise NotFoundError(
             f"unknown metric {name!r}; known metrics: {', '.join(sorted(CATALOGUE))}"
         ) from None

@@ -53,6 +53,7 @@ from libpysal.weights import Queen, Rook, W
 from scipy.stats import false_discovery_control
 
 from geo.crs import metric_crs_for
+from geo.errors import ParameterError
 from geo.layers import LOCATION_PRECISIONS
 
 __all__ = [
@@ -301,9 +302,11 @@ def grid_hotspots(
         )
     if isinstance(cell_m, bool) or not isinstance(cell_m, int | float) or not (
             math.isfinite(cell_m) and cell_m > 0):
-        raise ValueError(f"cell_m must be a positive number of metres; got {cell_m!r}")
+        raise ParameterError(f"cell_m must be a positive number of metres; got {cell_m!r}",
+                             parameter="cell_m")
     if contiguity not in ("queen", "rook"):
-        raise ValueError(f"contiguity must be 'queen' or 'rook'; got {contiguity!r}")
+        raise ParameterError(f"contiguity must be 'queen' or 'rook'; got {contiguity!r}",
+                             parameter="contiguity")
     if isinstance(exclude_precisions, str):
         raise TypeError(
             f"exclude_precisions must be a list of precisions; got the string "
@@ -485,7 +488,8 @@ def _check_frame(frame: gpd.GeoDataFrame, name: str) -> None:
 
 def _check_options(permutations: int, seed: int, n_jobs: int) -> None:
     if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 99:
-        raise ValueError(f"permutations must be an integer >= 99; got {permutations!r}")
+        raise ParameterError(f"permutations must be an integer >= 99; got {permutations!r}",
+                             parameter="permutations")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:

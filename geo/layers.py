@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from geo.errors import ParameterError
+
 __all__ = [
     "COMPOUND_MEASURES",
     "DEVICE_KINDS",
@@ -269,6 +271,6 @@ def layer_spec(name: str) -> LayerSpec:
     try:
         return LAYERS[name]
     except KeyError:
-        raise ValueError(
-            f"layer must be one of {', '.join(LAYERS)}; got {name!r}"
+        raise ParameterError(
+            f"layer must be one of {', '.join(LAYERS)}; got {name!r}", parameter="layer"
         ) from None

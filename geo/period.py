@@ -226,7 +226,7 @@ def _minus_year(day: dt.date) -> dt.date:
 
 def parse_period(text: str | int | Period, *, first: dt.date = FIRST_DAY,
                  last: dt.date = LAST_DAY) -> Period:
-    """Parse a period: ``2025``, ``2025-Q3``, ``2025-07``, ``2025-W49`` or ``2025-01-01..2025-06-30``.
+    """Parse a period: ``2025``, ``2025-Q3``, ``2025-07``, ``2025-W49`` or a range of days.
 
     Parameters
     ----------
@@ -243,8 +243,9 @@ def parse_period(text: str | int | Period, *, first: dt.date = FIRST_DAY,
     Raises
     ------
     geo.errors.PeriodError
-        If the text is empty or none of the accepted forms, names an impossible date (``2025-02-30``,
-        week 53 of a year without one), is reversed, or reaches outside ``first``..``last``.
+        If the text is empty or none of the accepted forms, names an impossible date
+        (``2025-02-30``, week 53 of a year without one), is reversed, or reaches outside
+        ``first``..``last``.
     """
     period = text if isinstance(text, Period) else _parse(str(text).strip())
     if period.start < first or period.last_day > last:

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from geo.errors import ParameterError
+
 __all__ = ["BROWSER_CANDIDATES", "BrowserNotFoundError", "export_png", "find_browser"]
 
 #: Executable names tried, in order, when no browser is given (the ``maps.browser`` setting).
@@ -119,9 +121,11 @@ def export_png(
     """
     for name, value, top in (("width", width, 8000), ("height", height, 8000)):
         if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= top:
-            raise ValueError(f"{name} must be an integer from 100 to {top}; got {value!r}")
+            raise ParameterError(f"{name} must be an integer from 100 to {top}; got {value!r}",
+                                 parameter=name)
     if not isinstance(scale, int | float) or not 0.5 <= scale <= 4:
-        raise ValueError(f"scale must be a number from 0.5 to 4; got {scale!r}")
+        raise ParameterError(f"scale must be a number from 0.5 to 4; got {scale!r}",
+                             parameter="scale")
     text = os.fspath(page)
     if text.startswith(("http://", "https://", "file://")):
         url = text

@@ -48,6 +48,7 @@ from folium.template import Template
 from numpy.typing import NDArray
 
 from geo.crs import metric_crs_for
+from geo.errors import LimitError
 from maps._page import (
     GeoJsonLayer,
     JsLayer,
@@ -362,7 +363,7 @@ def _incident_arrays(inc: gpd.GeoDataFrame, options: MapOptions) -> _Arrays:
     labels = [term("category", c, lang) if c else text("incidents.unknown_category", lang)
               for c in categories]
     if len(categories) * max(len(months), 1) > _KEY_LIMIT:
-        raise ValueError(
+        raise LimitError(
             f"incidents span {len(categories)} categories × {len(months)} months, more than "
             f"{_KEY_LIMIT} combinations; filter them to fewer categories or a shorter period"
         )
