@@ -37,7 +37,6 @@ functions leave no trace in global state.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from scipy.stats import false_discovery_control
 
 from geo.crs import metric_crs_for
 from geo.errors import ParameterError
+from geo.grid import Grid
 from geo.layers import LOCATION_PRECISIONS
 
 __all__ = [
@@ -92,7 +92,8 @@ class HotspotResult:
     Attributes
     ----------
     frame
-        One row per unit, indexed by community code or cell id. Columns: ``value`` (the value
+        One row per unit, indexed by community code or cell id (``"250m:ix:iy"``, see
+        :func:`geo.grid.cell_ids`). Columns: ``value`` (the value
         analysed), ``neighbours`` (contiguous units, self not counted), ``hotspot_gi_z``
         (analytic Gi* z), ``gi_z_sim`` (z against the permutation distribution), ``p_sim``
         (esda's one-sided pseudo p), ``p_value`` (two-sided: ``min(1, 2 p_sim)``), ``q_value``
@@ -300,10 +301,6 @@ def grid_hotspots(
             f"incidents and communities must share a CRS; got {incidents.crs.to_string()} and "
             f"{communities.crs.to_string()}"
         )
-    if isinstance(cell_m, bool) or not isinstance(cell_m, int | float) or not (
-            math.isfinite(cell_m) and cell_m > 0):
-        raise ParameterError(f"cell_m must be a positive number of metres; got {cell_m!r}",
-                             parameter="cell_m")
     if contiguity not in ("queen", "rook"):
         raise ParameterError(f"contiguity must be 'queen' or 'rook'; got {contiguity!r}",
                              parameter="contiguity")
@@ -317,24 +314,17 @@ def grid_hotspots(
         raise ValueError(
             f"exclude_precisions must be among {', '.join(LOCATION_PRECISIONS)}; got {unknown}"
         )
-    crs = _metric_crs(communities, metric_crs)
-    cell = float(cell_m)
+    grid = Grid(cell_m, _metric_crs(communities, metric_crs))
+    crs, cell = grid.crs, grid.cell_m
 
     union = shapely.union_all(communities.to_crs(crs).geometry.to_numpy())
     if union.is_empty or union.area == 0:
         raise ValueError(
             "communities must cover some area (at least one non-empty polygon); got none")
-    minx, miny, maxx, maxy = union.bounds
-    ix_range = np.arange(math.floor(minx / cell), math.ceil(maxx / cell))
-    iy_range = np.arange(math.floor(miny / cell), math.ceil(maxy / cell))
-    ix, iy = (a.ravel() for a in np.meshgrid(ix_range, iy_range))
     # Corners are integer multiples of cell_m, so neighbouring cells share bit-identical
     # vertices and contiguity is exact.
-    boxes = shapely.box(ix * cell, iy * cell, (ix + 1) * cell, (iy + 1) * cell)
-    shapely.prepare(union)
-    keep = shapely.intersects(union, boxes) & ~shapely.touches(union, boxes)
-    ix, iy, boxes = ix[keep], iy[keep], boxes[keep]
-    cell_ids = pd.Index([f"{a}_{b}" for a, b in zip(ix, iy, strict=True)], name="cell")
+    ix, iy = grid.cells_meeting(union)
+    cell_ids = pd.Index(grid.ids(ix, iy), name="cell_id")
 
     geometry = incidents.geometry
     no_point = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
@@ -348,15 +338,14 @@ def grid_hotspots(
                  else pd.Series("exact", index=located.index, dtype="string"))
     coarse = precision.isin(list(exclude_precisions)).to_numpy()
     points = located[~coarse].to_crs(crs)
-    px = np.floor(points.geometry.x.to_numpy() / cell).astype("int64")
-    py = np.floor(points.geometry.y.to_numpy() / cell).astype("int64")
-    point_ids = pd.Index([f"{a}_{b}" for a, b in zip(px, py, strict=True)])
+    point_ids = pd.Index(grid.ids(*grid.bin_xy(points.geometry.x.to_numpy(),
+                                               points.geometry.y.to_numpy())))
     in_grid = point_ids.isin(cell_ids)
     counts = pd.Series(point_ids[in_grid]).value_counts().reindex(cell_ids, fill_value=0)
 
     cells = gpd.GeoDataFrame(
         {"ix": ix, "iy": iy, "value": counts.to_numpy(dtype="float64")},
-        geometry=boxes, index=cell_ids, crs=crs,
+        geometry=grid.boxes(ix, iy), index=cell_ids, crs=crs,
     )
     builder = Queen if contiguity == "queen" else Rook
     weights = builder.from_dataframe(cells, use_index=True, silence_warnings=True)

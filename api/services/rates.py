@@ -662,7 +662,7 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
             rates = released_rates(ctx, vis, p, categories=cats).set_index("code")
             hidden = frame["code"].map(rates["suppressed"]).fillna(False).to_numpy(dtype=bool)
     else:
-        frame = frame.rename(columns={"cell": "cell_id", "code": "cell_id"})
+        frame = frame.rename(columns={"code": "cell_id"})
         if vis.protected:
             hidden = frame["suppressed"].to_numpy(dtype=bool)
         if selection is not None and selection.communities is not None:

@@ -226,10 +226,10 @@ def test_grid_is_snapped_counts_and_left_out():
     ])
     result = grid_hotspots(incidents, area, metric_crs=GK_117)
     frame = result.frame
-    assert frame.index.tolist() == ["2000_17600", "2001_17600", "2002_17600",
-                                    "2000_17601", "2001_17601", "2002_17601"]
+    assert frame.index.tolist() == ["250m:2000:17600", "250m:2001:17600", "250m:2002:17600",
+                                    "250m:2000:17601", "250m:2001:17601", "250m:2002:17601"]
     assert frame["value"].tolist() == [2, 1, 0, 0, 0, 1]
-    assert frame.loc["2000_17600"].geometry.bounds == (X0, Y0, X0 + 250, Y0 + 250)
+    assert frame.loc["250m:2000:17600"].geometry.bounds == (X0, Y0, X0 + 250, Y0 + 250)
     assert frame.crs.equals(area.crs)
     assert (result.coarse_location, result.no_location, result.outside_grid) == (1, 1, 1)
     assert result.cell_m == 250.0 and result.metric_crs.to_epsg() == 4548
@@ -242,7 +242,7 @@ def test_grid_keeps_cells_whose_interior_meets_the_communities():
         shapely.box(X0, Y0 + 250, X0 + 250, Y0 + 500),
     ], crs=GK_117)
     result = grid_hotspots(points([(X0 + 10, Y0 + 10, "exact")]), ell, metric_crs=GK_117)
-    assert sorted(result.frame.index) == ["2000_17600", "2000_17601", "2001_17600"]
+    assert sorted(result.frame.index) == ["250m:2000:17600", "250m:2000:17601", "250m:2001:17600"]
 
 
 def test_grid_contiguity_and_analytic_z():
@@ -253,8 +253,8 @@ def test_grid_contiguity_and_analytic_z():
     incidents = points([(X0 + x, Y0 + y, "exact") for x, y in xy])
     queen = grid_hotspots(incidents, square, metric_crs=GK_117, seed=1)
     rook = grid_hotspots(incidents, square, metric_crs=GK_117, contiguity="rook", seed=1)
-    assert queen.frame.loc["2001_17601", "neighbours"] == 8
-    assert rook.frame.loc["2001_17601", "neighbours"] == 4
+    assert queen.frame.loc["250m:2001:17601", "neighbours"] == 8
+    assert rook.frame.loc["250m:2001:17601", "neighbours"] == 4
     frame = queen.frame.sort_values(["iy", "ix"])
     counts = np.zeros((4, 4))
     for x, y in xy:
@@ -277,7 +277,7 @@ def test_grid_cluster_is_hot_and_default_crs_from_the_data():
     assert result.metric_crs.to_epsg() == 4548
     centre = gpd.GeoSeries([shapely.Point(116.305, 39.905)], crs=4326).to_crs(GK_117)
     ix, iy = int(centre.x.iloc[0] // 250), int(centre.y.iloc[0] // 250)
-    assert result.frame.loc[f"{ix}_{iy}", "hotspot_class"] == "hot_99"
+    assert result.frame.loc[f"250m:{ix}:{iy}", "hotspot_class"] == "hot_99"
     assert result.frame.crs.to_epsg() == 4326
 
 
@@ -288,8 +288,8 @@ def test_grid_island_cell():
     ], crs=GK_117)
     incidents = points([(X0 + 10, Y0 + 10, "exact"), (X0 + 2050, Y0 + 2050, "exact")])
     result = grid_hotspots(incidents, two, metric_crs=GK_117)
-    assert result.islands == ("2008_17608",)
-    assert result.frame.loc["2008_17608", "hotspot_class"] == "no_neighbours"
+    assert result.islands == ("250m:2008:17608",)
+    assert result.frame.loc["250m:2008:17608", "hotspot_class"] == "no_neighbours"
 
 
 def test_grid_errors():
