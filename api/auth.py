@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from api.db import get_meta, set_meta, utcnow
 from api.models import api_keys, communities, sessions
+from geo.errors import NotFoundError, ParameterError
 
 __all__ = [
     "KEY_COLUMNS",
@@ -230,40 +231,23 @@ def create_key(engine: Engine, *, name: str, role: str, jurisdictions: Sequence[
 
     Raises
     ------
-    ValueError
-        If the name is empty, the role unknown, the jurisdictions missing, unexpected or
-        unknown, or the lifetime not positive.
+    geo.errors.ParameterError
+        If the name is empty, the role unknown, the jurisdictions missing or unexpected, or
+        the lifetime not positive.
+    geo.errors.NotFoundError
+        If a jurisdiction code is not one of the loaded communities' districts/subdistricts.
     """
-    name = name.strip()
-    if not name:
-        raise ValueError("name must not be empty")
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    codes = tuple(dict.fromkeys(c.strip() for c in jurisdictions if c.strip()))
-    if role == "liaison" and not codes:
-        raise ValueError("a liaison key needs at least one --jurisdiction (a district or "
-                         "subdistrict code)")
-    if role != "liaison" and codes:
-        raise ValueError(f"jurisdictions apply to liaison keys only; got {list(codes)} for "
-                         f"role {role!r}")
-    if expires_in_days is not None and not expires_in_days > 0:
-        raise ValueError(f"expires_in_days must be > 0; got {expires_in_days}")
+    name, codes = _checked_key_request(name, role, jurisdictions, expires_in_days)
     now = now or utcnow()
     expires = None if expires_in_days is None else now + dt.timedelta(days=expires_in_days)
     with engine.begin() as conn:
         known = _known_jurisdictions(conn)
         unknown = [c for c in codes if known is not None and c not in known]
         if unknown:
-            raise ValueError(f"unknown jurisdiction codes {unknown}: not a district or "
-                             f"subdistrict code of the loaded communities; known codes: "
-                             f"{', '.join(sorted(known or ()))}")
-        for _ in range(5):
-            prefix = secrets.token_hex(4)
-            taken = conn.execute(sa.select(api_keys.c.id).where(api_keys.c.prefix == prefix))
-            if taken.first() is None:
-                break
-        else:  # pragma: no cover - 5 collisions in 2**32 are not going to happen
-            raise RuntimeError("could not draw a free key prefix")
+            raise NotFoundError(f"unknown jurisdiction codes {unknown}: not a district or "
+                                f"subdistrict code of the loaded communities; known codes: "
+                                f"{', '.join(sorted(known or ()))}", parameter="jurisdictions")
+        prefix = _free_prefix(conn)
         token = f"pa_{prefix}_{secrets.token_urlsafe(32)}"
         pk = conn.execute(api_keys.insert().values(
             name=name, role=role, prefix=prefix, key_hash=_hash(token),
@@ -273,6 +257,38 @@ def create_key(engine: Engine, *, name: str, role: str, jurisdictions: Sequence[
         key_id = pk[0]
         row = conn.execute(sa.select(*KEY_COLUMNS).where(api_keys.c.id == key_id)).one()
     return CreatedKey(key_from_row(row), token)
+
+
+def _checked_key_request(name: str, role: str, jurisdictions: Sequence[str],
+                         expires_in_days: float | None) -> tuple[str, tuple[str, ...]]:
+    """The key's name and jurisdiction codes, after checking what :func:`create_key` takes."""
+    name = name.strip()
+    if not name:
+        raise ParameterError("name must not be empty", parameter="name")
+    if role not in ROLES:
+        raise ParameterError(f"role must be one of {', '.join(ROLES)}; got {role!r}",
+                             parameter="role")
+    codes = tuple(dict.fromkeys(c.strip() for c in jurisdictions if c.strip()))
+    if role == "liaison" and not codes:
+        raise ParameterError("a liaison key needs at least one --jurisdiction (a district or "
+                             "subdistrict code)", parameter="jurisdictions")
+    if role != "liaison" and codes:
+        raise ParameterError(f"jurisdictions apply to liaison keys only; got {list(codes)} "
+                             f"for role {role!r}", parameter="jurisdictions")
+    if expires_in_days is not None and not expires_in_days > 0:
+        raise ParameterError(f"expires_in_days must be > 0; got {expires_in_days}",
+                             parameter="expires_in_days")
+    return name, codes
+
+
+def _free_prefix(conn: sa.Connection) -> str:
+    """A key prefix no stored key has."""
+    for _ in range(5):
+        prefix = secrets.token_hex(4)
+        taken = conn.execute(sa.select(api_keys.c.id).where(api_keys.c.prefix == prefix))
+        if taken.first() is None:
+            return prefix
+    raise RuntimeError("could not draw a free key prefix")  # pragma: no cover - 5 in 2**32
 
 
 def list_keys(engine: Engine, *, include_inactive: bool = True) -> list[ApiKey]:

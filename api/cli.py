@@ -273,10 +273,12 @@ _register_commands()
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from api.db import DatabaseError
-    from geo.readers import InputError
+    from geo.errors import PinganError
 
-    # ProfileError and ProfileConflictError are ValueErrors.
-    return (UserError, InputError, DatabaseError, ValueError, KeyError, FileNotFoundError,
+    # ProfileError and ProfileConflictError are ValueErrors; the domain errors of geo.errors
+    # (PinganError) are the user's; ValueError/KeyError stay here because a command line has
+    # no error id to point at (PINGAN_DEBUG=1 shows the traceback).
+    return (UserError, PinganError, DatabaseError, ValueError, KeyError, FileNotFoundError,
             pydantic.ValidationError)
 
 

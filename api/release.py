@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
+from numpy.typing import NDArray
 
 from api.auth import ApiKey
 from api.db import get_meta, set_meta
@@ -343,6 +344,27 @@ def _match(frame: gpd.GeoDataFrame, code_col: str, name_col: str, value: str,
     return by_name
 
 
+def _wanted_codes(community: Sequence[str] | str) -> list[str]:
+    wanted = [community] if isinstance(community, str) else list(community)
+    return [w.strip() for w in wanted if w and w.strip()]
+
+
+def _community_hit(comms: gpd.GeoDataFrame, wanted: list[str],
+                   inside: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Communities named by code: 404 for an unknown code, 403 for one outside the world."""
+    codes = comms["code"].astype("string")
+    unknown = [w for w in wanted if not (codes == w).any()]
+    if unknown:
+        raise NotFoundError(f"community: no community with code {unknown[0]!r}",
+                            parameter="community")
+    hit = codes.isin(wanted).fillna(False).to_numpy(dtype=bool)
+    if (hit & ~inside).any():
+        raise ForbiddenError(
+            "community lies outside this key's jurisdiction",
+            errors=[FieldError("query.community", "outside the key's jurisdiction")])
+    return hit
+
+
 def select(vis: Visibility, comms: gpd.GeoDataFrame, *, district: str | None = None,
            subdistrict: str | None = None, community: Sequence[str] | str | None = None,
            bbox: Bbox | None = None) -> Selection:
@@ -391,22 +413,9 @@ def select(vis: Visibility, comms: gpd.GeoDataFrame, *, district: str | None = N
                 errors=[FieldError(f"query.{parameter}", "outside the key's jurisdiction")])
         chosen &= hit
         params.append((parameter, str(value)))
-    if community is not None:
-        wanted = [community] if isinstance(community, str) else list(community)
-        wanted = [w.strip() for w in wanted if w and w.strip()]
-        if wanted:
-            codes = comms["code"].astype("string")
-            unknown = [w for w in wanted if not (codes == w).any()]
-            if unknown:
-                raise NotFoundError(f"community: no community with code {unknown[0]!r}",
-                                    parameter="community")
-            hit = codes.isin(wanted).fillna(False).to_numpy(dtype=bool)
-            if (hit & ~inside).any():
-                raise ForbiddenError(
-                    "community lies outside this key's jurisdiction",
-                    errors=[FieldError("query.community", "outside the key's jurisdiction")])
-            chosen &= hit
-            params.append(("community", ",".join(wanted)))
+    if community is not None and (wanted := _wanted_codes(community)):
+        chosen &= _community_hit(comms, wanted, inside)
+        params.append(("community", ",".join(wanted)))
     named = bool(params)
     clipped = False
     box = bbox

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -82,52 +85,85 @@ def hotspot_map(
     lang = options.language
     comm = wgs84_frame(communities, "communities")
     require_columns(comm, ["code"], "communities")
+    _check_inputs(hotspots, min_count_shown)
+    require_columns(hotspots.frame, ["hotspot_class"], "hotspots.frame")
+    layout = (_community_layout(comm, hotspots, options) if hotspots.unit == "community"
+              else _cell_layout(comm, hotspots, min_count_shown, options))
+    m, f = layout.map, layout.frame
+
+    table = StyleTable()
+    styles = {c: {"color": "#777777", "weight": 0.7, "opacity": 0.9, "fillColor": col,
+                  "fillOpacity": 0.85} for c, col in HOTSPOT_COLORS.items()}
+    klass = f["hotspot_class"].astype(str).tolist()
+    style_index = [table.add(styles.get(c, styles["no_value"])) for c in klass]
+    tooltips = [table_html(_hotspot_rows(f.iloc[i], klass[i], layout.value_text, i, lang),
+                           title=name) for i, name in enumerate(layout.names)]
+    GeoJsonLayer(feature_collection(layout.geoms, style_index, tooltips=tooltips,
+                                    keys=layout.keys),
+                 table.styles, name=layout.layer_name).add_to(m)
+    return finish(m, _legend(klass, styles, hotspots, lang))
+
+
+def _check_inputs(hotspots: HotspotResult, min_count_shown: int | None) -> None:
     if not isinstance(hotspots, HotspotResult):
         raise TypeError(f"hotspots must be a HotspotResult; got {type(hotspots).__name__}")
     if min_count_shown is not None and (not isinstance(min_count_shown, int)
                                         or min_count_shown < 1):
         raise ValueError(f"min_count_shown must be a positive integer or None; "
                          f"got {min_count_shown!r}")
-    frame = hotspots.frame
-    require_columns(frame, ["hotspot_class"], "hotspots.frame")
 
-    table = StyleTable()
-    styles = {c: {"color": "#777777", "weight": 0.7, "opacity": 0.9, "fillColor": col,
-                  "fillOpacity": 0.85} for c, col in HOTSPOT_COLORS.items()}
-    if hotspots.unit == "community":
-        codes = comm["code"].astype(str)
-        f = frame.copy()
-        f.index = f.index.astype(str)
-        f = f.reindex(pd.Index(codes))
-        f["hotspot_class"] = f["hotspot_class"].astype(object).where(
-            f["hotspot_class"].notna(), "no_value")
-        geoms = display_geometries(comm.geometry, options, simplify=True)
-        names = community_names(comm)
-        keys = list(codes)
-        m = new_map(text("title.hotspots", lang), options, bounds_of(geoms), period_label=None)
-        layer_name = text("hotspot.layer", lang)
-        value_text = [fmt_number(v, lang) for v in f["value"]] if "value" in f else None
-    else:
-        cells = wgs84_frame(frame, "hotspots.frame")
-        f = pd.DataFrame(cells.drop(columns=cells.geometry.name))
-        geoms = display_geometries(cells.geometry, options)
-        keys = [str(k) for k in f.index]
-        names = [f"{text('field.cell', lang)} {k}" for k in keys]
-        outline = display_geometries(comm.geometry, options, simplify=True)
-        m = new_map(text("title.hotspots", lang), options, bounds_of(outline), period_label=None)
-        community_outline_layer(m, comm, options,
-                                tooltips=[table_html([], title=n) for n in community_names(comm)])
-        layer_name = text("hotspot.cells", lang)
-        value_text = ([_count_text(v, min_count_shown, lang) for v in f["value"]]
-                      if "value" in f else None)
 
-    klass = f["hotspot_class"].astype(str).tolist()
-    style_index = [table.add(styles.get(c, styles["no_value"])) for c in klass]
-    tooltips = [table_html(_hotspot_rows(f.iloc[i], klass[i], value_text, i, lang), title=name)
-                for i, name in enumerate(names)]
-    GeoJsonLayer(feature_collection(geoms, style_index, tooltips=tooltips, keys=keys),
-                 table.styles, name=layer_name).add_to(m)
+@dataclass
+class _Layout:
+    """What one kind of unit (communities or cells) puts on the map."""
 
+    map: folium.Map
+    frame: pd.DataFrame
+    geoms: Any
+    names: list[str]
+    keys: list[str]
+    layer_name: str
+    value_text: list[str] | None
+
+
+def _community_layout(comm: gpd.GeoDataFrame, hotspots: HotspotResult,
+                      options: MapOptions) -> _Layout:
+    """Communities coloured by class."""
+    lang = options.language
+    codes = comm["code"].astype(str)
+    f = hotspots.frame.copy()
+    f.index = f.index.astype(str)
+    f = f.reindex(pd.Index(codes))
+    f["hotspot_class"] = f["hotspot_class"].astype(object).where(
+        f["hotspot_class"].notna(), "no_value")
+    geoms = display_geometries(comm.geometry, options, simplify=True)
+    m = new_map(text("title.hotspots", lang), options, bounds_of(geoms), period_label=None)
+    value_text = [fmt_number(v, lang) for v in f["value"]] if "value" in f else None
+    return _Layout(m, f, geoms, list(community_names(comm)), list(codes),
+                   text("hotspot.layer", lang), value_text)
+
+
+def _cell_layout(comm: gpd.GeoDataFrame, hotspots: HotspotResult,
+                 min_count_shown: int | None, options: MapOptions) -> _Layout:
+    """Grid cells coloured by class over the community outlines."""
+    lang = options.language
+    cells = wgs84_frame(hotspots.frame, "hotspots.frame")
+    f = pd.DataFrame(cells.drop(columns=cells.geometry.name))
+    geoms = display_geometries(cells.geometry, options)
+    keys = [str(k) for k in f.index]
+    outline = display_geometries(comm.geometry, options, simplify=True)
+    m = new_map(text("title.hotspots", lang), options, bounds_of(outline), period_label=None)
+    community_outline_layer(m, comm, options,
+                            tooltips=[table_html([], title=n) for n in community_names(comm)])
+    value_text = ([_count_text(v, min_count_shown, lang) for v in f["value"]]
+                  if "value" in f else None)
+    return _Layout(m, f, geoms, [f"{text('field.cell', lang)} {k}" for k in keys], keys,
+                   text("hotspot.cells", lang), value_text)
+
+
+def _legend(klass: list[str], styles: dict[str, dict[str, Any]], hotspots: HotspotResult,
+            lang: Language) -> Legend:
+    """The classes present (and the always-listed ones) with their counts."""
     counts = pd.Series(klass).value_counts()
     shown = [c for c in HOTSPOT_CLASSES if c in _ALWAYS or counts.get(c, 0)]
     entries = [(styles[c], f"{term('hotspot', c, lang)} ({int(counts.get(c, 0))})")
@@ -135,8 +171,7 @@ def hotspot_map(
     note = (f"Gi*, {hotspots.permutations} "
             + ("次置换检验" if lang == "zh" else "permutations")
             + (", FDR" if hotspots.fdr else ""))
-    legend = Legend().section(text("hotspot.layer", lang), entries, note=note)
-    return finish(m, legend)
+    return Legend().section(text("hotspot.layer", lang), entries, note=note)
 
 
 def _hotspot_rows(row: pd.Series, klass: str, value_text: list[str] | None, i: int,

@@ -20,6 +20,7 @@ from api.errors import RateLimitedError
 from api.models import api_keys, audit_log
 from api.ratelimit import RateLimiter
 from api.sessions import read_session, start_session
+from geo.errors import NotFoundError
 from tests.api.test_app_support import log_in
 
 
@@ -63,7 +64,7 @@ def test_create_key_refuses_bad_input(engine, kwargs, message):
 
 
 def test_liaison_codes_must_exist_once_communities_are_loaded(fresh):
-    with pytest.raises(ValueError, match=r"unknown jurisdiction codes \['D9'\].*known codes: "
+    with pytest.raises(NotFoundError, match=r"unknown jurisdiction codes \['D9'\].*known codes: "
                                          r"D1, D2, S11, S12, S21"):
         create_key(fresh.engine, name="x", role="liaison", jurisdictions=["D1", "D9"])
     ok = create_key(fresh.engine, name="x", role="liaison", jurisdictions=["S12", " S12 "])
