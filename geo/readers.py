@@ -29,11 +29,11 @@ import pyarrow.parquet as pq
 import shapely
 
 from geo import _validate as v
+from geo.coords import looks_projected
 from geo.crs import (
     CrsSpec,
     area_of_use_mask,
     geometries_to_wgs84,
-    looks_projected,
     parse_crs,
     valid_range_mask,
 )

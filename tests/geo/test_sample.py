@@ -14,7 +14,7 @@ import pyogrio
 import pytest
 import shapely
 
-from geo.crs import gcj02_to_wgs84
+from geo.china import gcj02_to_wgs84
 from geo.layers import COMPOUND_MEASURES, DEVICE_KINDS, FACILITY_TYPES, LAYERS
 from geo.readers import read_layer
 from geo.sample import SampleCity, generate_boundaries, generate_city, write_sample
