@@ -9,6 +9,10 @@ Every problem is collected before acting (:mod:`geo.validate`): the result holds
 and a report of every rejected row with its 1-based record number, field and reason. A reader
 raises only on file-level problems (unreadable file, a required column missing), in strict mode
 when any row is rejected, or when no usable row remains.
+
+:func:`read_layer` runs the steps in order: open the file (:mod:`geo.sources`), map and convert
+its columns (:mod:`geo.fields`), find, check and convert its geometries
+(:mod:`geo.geometry_checks`), then keep the valid rows.
 """
 
 from __future__ import annotations
