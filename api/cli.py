@@ -230,7 +230,8 @@ def sample_cmd(
     communities: Annotated[int, typer.Option(help="Number of communities.")] = 130,
 ) -> None:
     """Write the synthetic sample city (all layers and a manifest) to a directory."""
-    from geo.sample import generate_city, write_sample
+    from api.sample_files import write_sample
+    from geo.sample import generate_city
 
     typer.echo(f"generating the sample city (seed {seed}, {communities} communities)…")
     manifest = write_sample(generate_city(seed=seed, n_communities=communities), out)

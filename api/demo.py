@@ -22,7 +22,8 @@ def ensure_sample(directory: Path, *, echo: Callable[[str], Any]) -> Path:
     pathlib.Path
         The manifest.
     """
-    from geo.sample import DEFAULT_SEED, generate_city, write_sample
+    from api.sample_files import write_sample
+    from geo.sample import DEFAULT_SEED, generate_city
 
     manifest = directory / "sample.json"
     if manifest.is_file():

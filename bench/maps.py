@@ -44,7 +44,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import maps
-from geo.crs import metric_crs_for
+from geo.projection import metric_crs_for
 from geo.sample import generate_boundaries
 
 SEED = 20250601

@@ -12,7 +12,7 @@ Units and CRSs
 --------------
 Inputs are EPSG:4326 frames with the columns of :mod:`geo.layers` (any CRS is accepted as long
 as all inputs share it). Distances and areas are computed in a projected metric CRS: the
-``metric_crs`` keyword, by default :func:`geo.crs.metric_crs_for` of the data (the CGCS2000
+``metric_crs`` keyword, by default :func:`geo.projection.metric_crs_for` of the data (the CGCS2000
 3-degree Gauss-Kruger zone in China, UTM elsewhere). Lengths on such a grid are ground lengths
 times the projection's scale factor, which stays within 1 ± 0.0004 inside a 3-degree zone at
 Chinese latitudes (UTM: 0.9996 to about 1.001), so distances here are true ground metres to
@@ -98,7 +98,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from geo.assign import assign_points
-from geo.crs import metric_crs_for
+from geo.projection import metric_crs_for
 
 try:
     # pykdtree answers exact nearest-neighbour queries on OpenMP threads, about 1.5 times as
@@ -276,7 +276,7 @@ def choose_metric_crs(
     ----------
     *frames
         The data (``None`` entries are skipped); the default is
-        :func:`geo.crs.metric_crs_for` of the WGS84 centres of their geometries.
+        :func:`geo.projection.metric_crs_for` of the WGS84 centres of their geometries.
     metric_crs
         A CRS pyproj accepts (``4548``, ``"EPSG:32650"``, a ``pyproj.CRS``), or ``None``.
 

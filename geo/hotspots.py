@@ -51,10 +51,10 @@ from esda.getisord import G_Local
 from libpysal.weights import Queen, Rook, W
 from scipy.stats import false_discovery_control
 
-from geo.crs import metric_crs_for
 from geo.errors import ParameterError
 from geo.grid import Grid
 from geo.layers import LOCATION_PRECISIONS
+from geo.projection import metric_crs_for
 
 __all__ = [
     "DEFAULT_PERMUTATIONS",
@@ -271,7 +271,7 @@ def grid_hotspots(
         Cell side in metres.
     metric_crs
         Projected CRS in metres for the grid; by default
-        :func:`geo.crs.metric_crs_for` of the communities.
+        :func:`geo.projection.metric_crs_for` of the communities.
     contiguity
         ``queen`` (8 neighbours) or ``rook`` (4 neighbours).
     exclude_precisions

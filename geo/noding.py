@@ -39,9 +39,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo._validate import Rejection
 from geo.errors import InputError, ParameterError
 from geo.projection import metric_crs_of
+from geo.validate import Rejection
 
 __all__ = ["RoadEdges", "TopologyReport", "line_substrings", "node_lines", "topology_report"]
 

@@ -5,7 +5,7 @@ degrees. Which one is decided here, once, so that every path (hot-spot grids, ag
 coverage, maps, space-time analysis) agrees:
 
 1. the CRS the operator configured (``geo.metric_crs``), checked to be projected and in metres;
-2. otherwise :func:`geo.crs.metric_crs_for` of the data: the CGCS2000 3° Gauss-Krüger zone in
+2. otherwise :func:`metric_crs_for` of the data: the CGCS2000 3° Gauss-Krüger zone in
    China (Beijing: EPSG:4548), the WGS84 UTM zone elsewhere, chosen from the median of the
    centres of the geometries' bounding boxes (a strided sample of large frames: the median of
    a sample picks the same zone).
@@ -17,19 +17,28 @@ their own, apply it to their main input.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pyproj
 import shapely
+from numpy.typing import ArrayLike
 
-from geo.crs import metric_crs_for
+from geo.china import out_of_china
+from geo.coords import coordinate_pair
 from geo.errors import MissingDataError, ParameterError
 
-__all__ = ["check_metric_crs", "metric_crs_of"]
+__all__ = ["check_metric_crs", "metric_crs_for", "metric_crs_of"]
 
 _SAMPLE = 50_000
+
+# CGCS2000 3-degree Gauss-Kruger CM zones (no zone prefix on the easting): EPSG:4534 is CM 75E,
+# each next code 3 degrees further east, up to EPSG:4554 at CM 135E.
+_GK3_FIRST_EPSG = 4534
+_GK3_FIRST_CM = 75
+_GK3_LAST_EPSG = 4554
 
 
 def check_metric_crs(crs: Any, *, parameter: str = "metric_crs") -> pyproj.CRS:
@@ -116,3 +125,45 @@ def metric_crs_of(*frames: gpd.GeoDataFrame | gpd.GeoSeries | None,
         raise MissingDataError("no geometry to choose a metric CRS from; load communities "
                                "or set geo.metric_crs")
     return metric_crs_for(np.concatenate(lons), np.concatenate(lats))
+
+
+def metric_crs_for(lon: ArrayLike, lat: ArrayLike) -> pyproj.CRS:
+    """Choose the default metric CRS of a data set from the median of its WGS84 points.
+
+    Inside :data:`geo.china.CHINA_BOUNDS`: the CGCS2000 3-degree Gauss-Kruger CM zone nearest the
+    median longitude (EPSG:4534 = CM 75E ... EPSG:4554 = CM 135E; Beijing -> CM 117E =
+    EPSG:4548), the projection Chinese surveying and planning data use. Elsewhere: the WGS84
+    UTM zone of the median point (EPSG:326zz north of the equator, 327zz south), without the
+    Norway and Svalbard exceptions, which exist for map sheets, not for accuracy.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS84 longitudes and latitudes in degrees (any shape, broadcast together); pairs with a
+        NaN are ignored.
+
+    Returns
+    -------
+    pyproj.CRS
+        The projected CRS, in metres.
+
+    Raises
+    ------
+    ValueError
+        When there is no finite pair, or ``lon`` and ``lat`` cannot be broadcast together.
+    TypeError
+        When they are not numbers.
+    """
+    x, y = coordinate_pair(lon, lat)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if not finite.any():
+        raise ValueError("lon, lat: no finite coordinate to choose a metric CRS from")
+    median_lon = float(np.median(x[finite]))
+    median_lat = float(np.median(y[finite]))
+    if not out_of_china(median_lon, median_lat):
+        # floor(v + 0.5) rounds halves up, unlike round(), so a zone edge picks the east zone.
+        offset = math.floor((median_lon - _GK3_FIRST_CM) / 3.0 + 0.5)
+        code = min(max(_GK3_FIRST_EPSG + offset, _GK3_FIRST_EPSG), _GK3_LAST_EPSG)
+        return pyproj.CRS.from_epsg(code)
+    zone = min(max(math.floor((median_lon + 180.0) / 6.0) + 1, 1), 60)
+    return pyproj.CRS.from_epsg((32600 if median_lat >= 0 else 32700) + zone)

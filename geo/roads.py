@@ -84,7 +84,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import _validate as v
+from geo import validate as v
 from geo.errors import InputError, ParameterError
 
 if TYPE_CHECKING:

@@ -24,7 +24,8 @@ from folium.map import Layer
 from folium.template import Template
 from numpy.typing import NDArray
 
-from geo.crs import geometries_from_wgs84, wgs84_to_gcj02
+from geo.china import wgs84_to_gcj02
+from geo.crs import geometries_from_wgs84
 from maps.labels import text
 from maps.offline import ASSET_SCHEME
 from maps.options import MapOptions

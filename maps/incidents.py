@@ -47,8 +47,8 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 from numpy.typing import NDArray
 
-from geo.crs import metric_crs_for
 from geo.errors import LimitError
+from geo.projection import metric_crs_for
 from maps._page import (
     GeoJsonLayer,
     JsLayer,
@@ -194,7 +194,7 @@ def aggregate_incidents(
     by_category
         Also count per ``category``.
     metric_crs
-        Projected CRS in metres; default :func:`geo.crs.metric_crs_for` of the points.
+        Projected CRS in metres; default :func:`geo.projection.metric_crs_for` of the points.
 
     Returns
     -------

@@ -1,19 +1,30 @@
-"""Shared fixtures: fresh databases on both backends, and small hand-made layers.
+"""Shared fixtures: fresh databases on both backends, and the sample city generated once.
 
 PostGIS tests use ``PINGAN_TEST_POSTGIS_URL`` (default: the local server's ``pingan_test``
 database) and a fresh schema per test. When the server is unreachable they are skipped, unless
 ``PINGAN_REQUIRE_POSTGIS=1`` (set by CI), in which case they fail.
+
+The sample city (frames, files and a loaded SpatiaLite database) is built once per test run and
+shared by every xdist worker: the first worker to ask builds it under a file lock in a folder of
+the run's base temporary directory named after the generator's version (a hash of the sources
+of ``geo/sample/`` and ``api/sample_files.py``); the others wait, then read it. Tests get the
+frames, a read-only manifest, and their worker's own copy of the database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from filelock import FileLock
 
 os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
@@ -74,3 +85,78 @@ def engine(db_url: str):
     migrate(eng)
     yield eng
     eng.dispose()
+
+
+# --- the sample city, once per run --------------------------------------------------------------
+
+def sample_generator_version() -> str:
+    """A hash of everything that decides the sample city's frames and files."""
+    import api.sample_files
+    import geo.sample
+
+    package = Path(geo.sample.__file__).parent
+    sources = [*sorted(package.glob("*.py")), Path(api.sample_files.__file__)]
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _build_sample(folder: Path) -> None:
+    from api.db import create_db_engine, migrate
+    from api.demo import load_sample
+    from api.sample_files import write_sample
+    from geo.sample import generate_city
+
+    city = generate_city()
+    manifest = write_sample(city, folder / "files")
+    engine = create_db_engine(f"sqlite:///{folder / 'sample.db'}")
+    migrate(engine)
+    load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _m: None)
+    engine.dispose()
+    with open(folder / "city.pickle", "wb") as fh:
+        pickle.dump(city, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+@pytest.fixture(scope="session")
+def sample_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this run's sample city: ``city.pickle``, ``files/``, ``sample.db``.
+
+    Shared by all workers: read it, never write into it.
+    """
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is a child of the run's folder; the run's folder is shared.
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = run / f"sample-city-{sample_generator_version()}"
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / "complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that died half-way
+            folder.mkdir(parents=True)
+            _build_sample(folder)
+            (folder / "complete").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_city(sample_cache: Path):
+    """The sample city's frames (:class:`geo.sample.SampleCity`, default seed)."""
+    with open(sample_cache / "city.pickle", "rb") as fh:
+        return pickle.load(fh)
+
+
+@pytest.fixture(scope="session")
+def sample_manifest(sample_cache: Path) -> Path:
+    """The manifest of the sample city's files (shared: copy the folder to change anything)."""
+    return sample_cache / "files" / "sample.json"
+
+
+@pytest.fixture(scope="session")
+def sample_db(sample_cache: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The sample city loaded (through its files and manifest) into this worker's SpatiaLite."""
+    from api.db import create_db_engine
+
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    shutil.copyfile(sample_cache / "sample.db", path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()

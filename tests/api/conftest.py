@@ -1,4 +1,7 @@
-"""Fixtures for service and route tests: a hand-made lattice city and the sample city."""
+"""Fixtures for service and route tests: a hand-made lattice city.
+
+The sample city's fixtures (``sample_city``, ``sample_db``…) are in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -33,26 +36,3 @@ def lattice_db(engine, tmp_path: Path):
     load_file(engine, tmp_path / "p.csv", "population")
     load_file(engine, tmp_path / "i.csv", "incidents")
     return engine
-
-
-@pytest.fixture(scope="session")
-def sample_city():
-    from geo.sample import generate_city
-
-    return generate_city()
-
-
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory, sample_city):
-    """The sample city loaded (through its files and manifest) into one SpatiaLite file."""
-    from api.db import create_db_engine, migrate
-    from api.demo import load_sample
-    from geo.sample import write_sample
-
-    root = tmp_path_factory.mktemp("sample")
-    manifest = write_sample(sample_city, root / "files")
-    engine = create_db_engine(f"sqlite:///{root / 'sample.db'}")
-    migrate(engine)
-    load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _m: None)
-    yield engine
-    engine.dispose()

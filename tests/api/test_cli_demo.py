@@ -166,10 +166,9 @@ def test_standard_check_reports_line_and_field(capsys, tmp_path):
 
 
 def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sample_db,
-                                                                    tmp_path):
+                                                                    sample_manifest, tmp_path):
     import re
     import shutil
-    from pathlib import Path
 
     from api.auth import create_key, list_keys, verify_token
     from api.db import create_db_engine
@@ -177,8 +176,8 @@ def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sampl
     src = sample_db.url.database
     db = tmp_path / "demo.db"
     shutil.copyfile(src, db)
-    # The sample files beside the database (see the sample_db fixture): not generated again.
-    shutil.copytree(Path(src).parent / "files", tmp_path / "demo")
+    # The sample files the database was loaded from: not generated again.
+    shutil.copytree(sample_manifest.parent, tmp_path / "demo")
     engine = create_db_engine(f"sqlite:///{db}")
     old = create_key(engine, name="pingan demo admin", role="admin")
     kept = create_key(engine, name="someone else", role="client")

@@ -25,12 +25,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", params=["spatialite",
                                         pytest.param("postgis", marks=pytest.mark.postgis)])
-def sample_url(request: pytest.FixtureRequest, sample_db, tmp_path_factory) -> str:
+def sample_url(request: pytest.FixtureRequest, sample_db) -> str:
     if request.param == "spatialite":
         return str(sample_db.url)
     from api.db import create_db_engine, migrate
     from api.demo import load_sample
-    from geo.sample import write_sample
     from tests.conftest import POSTGIS_URL, REQUIRE_POSTGIS, postgis_reason
 
     reason = postgis_reason()
@@ -38,7 +37,7 @@ def sample_url(request: pytest.FixtureRequest, sample_db, tmp_path_factory) -> s
         if REQUIRE_POSTGIS:
             pytest.fail(reason)
         pytest.skip(reason)
-    sample_city = request.getfixturevalue("sample_city")
+    manifest = request.getfixturevalue("sample_manifest")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGIS_URL)
     with admin.begin() as conn:
@@ -47,7 +46,6 @@ def sample_url(request: pytest.FixtureRequest, sample_db, tmp_path_factory) -> s
     url = f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
     engine = create_db_engine(url)
     migrate(engine)
-    manifest = write_sample(sample_city, tmp_path_factory.mktemp("pg-sample"))
     load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _m: None)
     engine.dispose()
     request.addfinalizer(lambda: _drop(admin, schema))

@@ -7,25 +7,27 @@ import pytest
 import shapely
 
 from geo import crs as crs_module
-from geo.crs import (
-    CrsSpec,
-    area_of_use_mask,
+from geo.china import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
+    out_of_china,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
+from geo.coords import looks_projected
+from geo.crs import (
+    CrsSpec,
+    area_of_use_mask,
     geometries_from_wgs84,
     geometries_to_wgs84,
     grid_bearing_deg,
     grid_convergence_deg,
-    looks_projected,
-    metric_crs_for,
-    out_of_china,
     parse_crs,
     valid_range_mask,
-    wgs84_to_bd09,
-    wgs84_to_gcj02,
 )
+from geo.projection import metric_crs_for
 
 GEOD = pyproj.Geod(ellps="WGS84")
 # US survey foot in metres (1200/3937), the unit of ESRI:102649.

@@ -20,7 +20,6 @@ from geo.protection import (
     sector_polygons,
     view_sectors,
 )
-from geo.sample import generate_city
 
 GK = 4548  # CGCS2000 3-degree Gauss-Kruger CM 117E: Beijing's metric CRS
 X0, Y0 = 500_000.0, 4_400_000.0  # on the central meridian, about 39.7 N
@@ -199,9 +198,9 @@ def test_a_camera_outside_every_community_covers_what_it_sees(engine):
     assert res.frame.loc["A", "camera_area_share"] == pytest.approx(inside / 10_000, rel=1e-6)
 
 
-def test_camera_metrics_engines_agree_on_the_sample_city():
+def test_camera_metrics_engines_agree_on_the_sample_city(sample_city):
     pytest.importorskip("pyclipr")
-    city = generate_city()
+    city = sample_city
     fast = camera_metrics(city.communities, city.devices, incidents=city.incidents,
                           period="2025")
     coverage_module._HAS_CLIPPER = False

@@ -14,7 +14,7 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon, box
 
-from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
+from geo.china import wgs84_to_bd09, wgs84_to_gcj02
 from geo.readers import (
     InputError,
     RejectedRowsError,

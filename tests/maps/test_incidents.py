@@ -197,7 +197,7 @@ def test_incident_map_refuses(communities, incidents):
 
 
 def test_gcj_shift_applies_to_incident_points(incidents, options):
-    from geo.crs import wgs84_to_gcj02
+    from geo.china import wgs84_to_gcj02
 
     gcj = dataclasses.replace(options, tile_url="/tiles/{z}/{x}/{y}.png", tiles_gcj02=True)
     d = incident_data(page(incident_map(None, incidents, options=gcj)))

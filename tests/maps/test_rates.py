@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from maphelpers import features_by_key, layer_names, legend, page
 
-from geo.crs import wgs84_to_gcj02
+from geo.china import wgs84_to_gcj02
 from maps import MapOptions, classify, rates_map
 from maps.rates import NO_DATA_COLOR
 

@@ -3,6 +3,7 @@
 Readers convert and check whole columns at once (vectorised: a million-row incident file must not
 be validated row by row in Python) and record each failing row here with its field and reason.
 Only at the end do they drop the rejected rows, so one pass reports every problem of the file.
+Used by the layer readers (:mod:`geo.readers`) and the roads reader (:mod:`geo.roads`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-__all__ = ["Problems", "Rejection"]
+__all__ = [
+    "Problems",
+    "Rejection",
+    "blank",
+    "check_timezone",
+    "clean_code",
+    "clean_text",
+    "to_bool",
+    "to_date",
+    "to_float",
+    "to_instant",
+    "to_int",
+]
 
 _TRUE = {"1", "true", "t", "yes", "y", "是", "有", "√", "✓", "x", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "否", "无", "", "off", "-"}

@@ -1,0 +1,240 @@
+"""Open a user's file: attribute table, geometries and declared CRS, before any validation.
+
+CSV (separator sniffed; UTF-8 with or without BOM, falling back to GB18030 with a warning) and
+plain Parquet give a table of text; GeoJSON, GeoPackage, Shapefile (zipped or not) go through
+pyogrio and GeoParquet through geopandas, giving attributes, geometries and the declared CRS. A
+shapefile read without ``--encoding`` whose text looks mis-decoded gets a warning. Problems that
+make the whole file unreadable raise :class:`geo.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from geo.crs import CrsSpec, parse_crs
+from geo.errors import InputError
+
+__all__ = ["RawLayer", "read_source", "short_error"]
+
+
+@dataclass(frozen=True)
+class RawLayer:
+    """A file as read, before validation.
+
+    Attributes
+    ----------
+    table
+        The attribute columns, with a 0-based record index.
+    geometries
+        One shapely geometry (or None) per record; ``None`` for tables (CSV, plain Parquet),
+        whose coordinates are in columns.
+    declared_crs
+        The CRS the file declares, if any.
+    warnings
+        File-level warnings (encoding guesses).
+    """
+
+    table: pd.DataFrame
+    geometries: np.ndarray | None
+    declared_crs: CrsSpec | None
+    warnings: list[str]
+
+
+def read_source(path: Path, fmt: str, *, encoding: str | None,
+                gpkg_layer: str | None) -> RawLayer:
+    """Read the attribute table, geometries (None for tables), declared CRS and warnings.
+
+    Parameters
+    ----------
+    path
+        The file.
+    fmt
+        Its format (a key of :data:`geo.readers.FORMATS`).
+    encoding
+        Text encoding of the attributes, or None to use the file's own or guess.
+    gpkg_layer
+        Layer inside a multi-layer file.
+
+    Returns
+    -------
+    RawLayer
+
+    Raises
+    ------
+    geo.errors.InputError
+        When the file cannot be read, or the layer is ambiguous or missing.
+    ValueError
+        When ``encoding`` is not a known text encoding.
+    """
+    notes: list[str] = []
+    if fmt == "csv":
+        return RawLayer(_read_csv(path, encoding, notes), None, None, notes)
+    if fmt == "parquet":
+        return _read_parquet(path, notes)
+    return _read_vector(path, fmt, encoding=encoding, gpkg_layer=gpkg_layer, notes=notes)
+
+
+def short_error(exc: BaseException) -> str:
+    """Return the first line of an exception's message (at most 300 characters).
+
+    Parameters
+    ----------
+    exc
+        The exception.
+
+    Returns
+    -------
+    str
+        The line, or the exception's class name when it has no message.
+    """
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
+def _read_parquet(path: Path, notes: list[str]) -> RawLayer:
+    if _is_geoparquet(path):
+        try:
+            gdf = gpd.read_parquet(path)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read GeoParquet: {exc}") from None
+        return _split_gdf(gdf, notes)
+    try:
+        return RawLayer(pd.read_parquet(path).reset_index(drop=True), None, None, notes)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read Parquet: {exc}") from None
+
+
+def _read_vector(path: Path, fmt: str, *, encoding: str | None, gpkg_layer: str | None,
+                 notes: list[str]) -> RawLayer:
+    import pyogrio
+
+    target = str(path)
+    if fmt == "shapefile" and path.suffix.lower() == ".zip":
+        _check_zip(path)
+    try:
+        layers = pyogrio.list_layers(target)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot open as {fmt}: {short_error(exc)}") from None
+    names = [str(x) for x in layers[:, 0]]
+    if gpkg_layer is None and len(names) > 1:
+        raise InputError(f"{path} has {len(names)} layers ({', '.join(names)}); "
+                         f"choose one with --layer")
+    if gpkg_layer is not None and gpkg_layer not in names:
+        raise InputError(f"{path} has no layer {gpkg_layer!r}; layers: {', '.join(names)}")
+    kwargs: dict[str, Any] = {"layer": gpkg_layer}
+    if encoding:
+        kwargs["encoding"] = encoding
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = pyogrio.read_dataframe(target, **kwargs)
+    except LookupError:
+        raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read: {short_error(exc)}") from None
+    notes.extend(str(w.message) for w in caught if "encoding" in str(w.message).lower())
+    if encoding is None and fmt == "shapefile":
+        _warn_mojibake(gdf, notes)
+    return _split_gdf(gdf, notes)
+
+
+def _split_gdf(gdf: gpd.GeoDataFrame, notes: list[str]) -> RawLayer:
+    geom_name = gdf.geometry.name
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    declared = parse_crs(gdf.crs) if gdf.crs is not None else None
+    attrs = pd.DataFrame(gdf.drop(columns=[geom_name])).reset_index(drop=True)
+    return RawLayer(attrs, geoms, declared, notes)
+
+
+def _check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+    except zipfile.BadZipFile:
+        raise InputError(f"{path}: not a valid zip file") from None
+    if not shps:
+        raise InputError(f"{path}: the zip file holds no .shp file")
+
+
+def _is_geoparquet(path: Path) -> bool:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read Parquet: {short_error(exc)}") from None
+    return b"geo" in meta
+
+
+def _read_csv(path: Path, encoding: str | None, notes: list[str]) -> pd.DataFrame:
+    sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_separator(path, encoding)
+    opts: dict[str, Any] = {"sep": sep, "dtype": str, "keep_default_na": False,
+                            "na_values": [""], "skipinitialspace": True}
+    try:
+        if encoding:
+            return pd.read_csv(path, encoding=encoding, **opts)
+        try:
+            return pd.read_csv(path, encoding="utf-8-sig", **opts)
+        except UnicodeDecodeError:
+            df = pd.read_csv(path, encoding="gb18030", **opts)
+            notes.append(f"{path.name} is not UTF-8; read it as GB18030 (GBK), the usual "
+                         f"encoding of Chinese files. If its text is not Chinese, pass "
+                         f"--encoding (e.g. cp1252 for Western European, cp1251 for Cyrillic)"
+                         + _gb18030_sample(df))
+            return df
+    except LookupError:
+        raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: cannot decode as {encoding}: {exc}") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: malformed CSV: {short_error(exc)}") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file is empty") from None
+
+
+def _sniff_separator(path: Path, encoding: str | None) -> str:
+    with open(path, "rb") as fh:
+        head = fh.readline()
+    for enc in (encoding or "utf-8-sig", "gb18030", "latin-1"):
+        try:
+            line = head.decode(enc)
+            break
+        except (UnicodeDecodeError, LookupError):
+            continue
+    counts = {s: line.count(s) for s in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _warn_mojibake(gdf: pd.DataFrame, notes: list[str]) -> None:
+    """Warn when text decoded as Latin-1 looks like GBK/UTF-8 bytes (a shapefile with no .cpg)."""
+    for col in gdf.columns:
+        if gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col]):
+            sample = " ".join(str(s) for s in gdf[col].dropna().head(50))
+            high = sum(1 for ch in sample if "\u0080" <= ch <= "\u00ff")
+            cjk = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff")
+            if high > 4 and cjk == 0:
+                notes.append(f"text in column {col!r} looks mis-decoded (e.g. {sample[:20]!r}); "
+                             f"the file declares no encoding: pass --encoding gbk (or utf-8)")
+                return
+
+
+def _gb18030_sample(frame: pd.DataFrame) -> str:
+    """A few words of a GB18030-decoded table that mix Latin letters and CJK characters.
+
+    Latin-1 or Windows-1252 text decoded as GB18030 turns ``Müller`` into ``M黮ler``: showing
+    such words makes a wrong guess obvious.
+    """
+    mixed: list[str] = []
+    for col in [*map(str, frame.columns), *frame.astype("string").stack().head(2000)]:
+        mixed += re.findall(r"[A-Za-z]+[\u4e00-\u9fff]+[A-Za-z]+", str(col))
+        if len(mixed) >= 3:
+            break
+    return f"; decoded words such as {', '.join(mixed[:3])} suggest it is not" if mixed else ""
