@@ -48,7 +48,10 @@ from folium.template import Template
 from numpy.typing import NDArray
 
 from geo.crs import metric_crs_for
-from maps._page import (
+from maps.labels import fmt_count, table_html, term, text
+from maps.offline import ASSET_SCHEME
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     JsLayer,
     Legend,
@@ -66,9 +69,6 @@ from maps._page import (
     script_json,
     wgs84_frame,
 )
-from maps.labels import fmt_count, table_html, term, text
-from maps.offline import ASSET_SCHEME
-from maps.options import Language, MapOptions
 
 __all__ = [
     "DEFAULT_MAX_GRID_BYTES",

@@ -24,7 +24,17 @@ from numpy.typing import NDArray
 
 from geo.hotspots import HotspotResult
 from geo.rates import RatesResult
-from maps._page import (
+from maps.labels import (
+    fmt_count,
+    fmt_number,
+    fmt_percent,
+    metric_label,
+    table_html,
+    term,
+    text,
+)
+from maps.options import MapOptions
+from maps.page import (
     GeoJsonLayer,
     Legend,
     StyleTable,
@@ -37,16 +47,6 @@ from maps._page import (
     require_columns,
     wgs84_frame,
 )
-from maps.labels import (
-    fmt_count,
-    fmt_number,
-    fmt_percent,
-    metric_label,
-    table_html,
-    term,
-    text,
-)
-from maps.options import MapOptions
 
 __all__ = [
     "NO_DATA_COLOR",
