@@ -74,7 +74,7 @@ _CITY_NAME = "全市 (city)"
 # --------------------------------------------------------------------------------------------
 
 def unit_keys(communities: pd.DataFrame, level: str, *,
-              codes: Sequence[str] | pd.Index | None = None) -> pd.DataFrame:
+              codes: Sequence[str] | pd.Index | pd.Series | None = None) -> pd.DataFrame:
     """Return the unit that each community belongs to at a roll-up level.
 
     A community's subdistrict is its ``subdistrict_code`` and its district its

@@ -187,7 +187,7 @@ def _exact_rates_frame(ctx: ServiceContext, vis: Visibility, result: RatesResult
                 unassigned["compare_cases"] = result.compare_unassigned
             out = pd.concat([out, unassigned], ignore_index=True)
         return out
-    rolled = roll_up(result, comms, level=level)  # type: ignore[arg-type]
+    rolled = roll_up(result, comms, level=level)
     out = rolled.frame.reset_index()
     if not vis.unassigned:
         out = out[out["code"] != "unassigned"]
