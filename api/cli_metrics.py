@@ -419,7 +419,7 @@ def standard_check_cmd(
     file: Annotated[Path, typer.Argument(help="A profile (TOML).")],
 ) -> None:
     """Validate a profile; errors name the line and field."""
-    from geo.standard import load_profile
+    from geo.profile import load_profile
 
     prof = load_profile(file)
     typer.echo(f"{file}: valid profile {prof.name!r} version {prof.version} "

@@ -2,7 +2,7 @@
 
 Domain code raises pingan's domain errors, which know nothing about HTTP (:mod:`geo.errors`:
 :class:`~geo.errors.ParameterError`, :class:`~geo.errors.NotFoundError`,
-:class:`~geo.errors.InputError`, :class:`geo.standard.ProfileError`…); the API raises the
+:class:`~geo.errors.InputError`, :class:`geo.profile.ProfileError`…); the API raises the
 :class:`ApiError` family for what only it knows (authentication, authorisation, rate limits,
 upload size). :data:`STATUS_TABLE` maps each class to a status, a problem type and a title,
 and :func:`install_error_handlers` turns any of them into an ``application/problem+json``
@@ -45,8 +45,8 @@ from geo.errors import (
 from geo.errors import (
     NotFoundError as DomainNotFoundError,
 )
+from geo.profile import ProfileError
 from geo.readers import RejectedRowsError
-from geo.standard import ProfileError
 
 __all__ = [
     "PROBLEM_BASE",

@@ -1,11 +1,11 @@
 """Stored safe-community profiles: the shipped default, uploaded versions, and the active one.
 
-Administrators upload profiles (TOML text, validated by :func:`geo.standard.load_profile`);
+Administrators upload profiles (TOML text, validated by :func:`geo.profile.load_profile`);
 each upload is stored with its name, version and ``version_key`` (the hash of its content,
 formatting aside). A name and version is written once: uploading it again with the same
 content changes nothing, with other content is a :class:`ProfileConflictError`. The *active*
 profile, used by default to evaluate the standard, is the latest upload, else the shipped default
-(:data:`geo.standard.DEFAULT_PROFILE_PATH`, listed as built-in).
+(:data:`geo.profile.DEFAULT_PROFILE_PATH`, listed as built-in).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from api.db import utcnow
 from api.models import profiles
 from geo.errors import NotFoundError, ParameterError, PinganError
-from geo.standard import DEFAULT_PROFILE_PATH, Profile, load_profile
+from geo.profile import DEFAULT_PROFILE_PATH, Profile, load_profile
 
 __all__ = ["ProfileConflictError", "StoredProfile", "active_profile", "builtin_profile",
            "get_profile", "list_profiles", "put_profile"]
@@ -69,7 +69,7 @@ class StoredProfile:
 
     @property
     def version_key(self) -> str:
-        """Content hash (see :attr:`geo.standard.Profile.version_key`)."""
+        """Content hash (see :attr:`geo.profile.Profile.version_key`)."""
         return self.profile.version_key
 
     def summary(self) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def put_profile(engine: Engine, text: str, *, name: str | None = None,
 
     Raises
     ------
-    geo.standard.ProfileError
+    geo.profile.ProfileError
         If the text is not a valid profile (every problem with its line).
     geo.errors.ParameterError
         If the profile's name differs from ``name``.

@@ -22,8 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from geo.cases import CaseDefinition
 from geo.period import DEFAULT_TIMEZONE
-from geo.rates import CaseDefinition
 
 __all__ = ["ApiSettings", "CaseSettings", "GeoSettings", "MapSettings", "PeriodSettings",
            "Settings",

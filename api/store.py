@@ -20,8 +20,8 @@ import shapely
 import sqlalchemy as sa
 
 from api.models import communities, community_population, compounds, devices, facilities, incidents
+from geo.cases import CaseCounts, CaseDefinition
 from geo.period import Period
-from geo.rates import CaseCounts, CaseDefinition
 
 __all__ = [
     "IncidentQuery",
@@ -341,7 +341,7 @@ def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition,
 
     Returns
     -------
-    geo.rates.CaseCounts
+    geo.cases.CaseCounts
         With the unassigned cases as the null-code group, plus the cases with no location and
         the records of the period the definition left out.
     """

@@ -69,7 +69,7 @@ import statsmodels.api as sm
 from numpy.typing import NDArray
 from scipy.stats import nbinom, norm, poisson
 
-from geo import _spacetime as st
+from geo import spacetime as st
 from geo.errors import MissingDataError, ParameterError
 from geo.period import DEFAULT_TIMEZONE
 

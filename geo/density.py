@@ -69,7 +69,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.fft import irfft2, next_fast_len, rfft2
 
-from geo import _spacetime as st
+from geo import spacetime as st
 from geo.errors import LimitError, MissingDataError, ParameterError
 from geo.grid import Grid
 from geo.projection import metric_crs_of

@@ -49,7 +49,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
-from geo import _spacetime as st
+from geo import spacetime as st
 from geo.errors import MissingDataError, ParameterError, PeriodError
 from geo.grid import Grid
 from geo.period import DEFAULT_TIMEZONE, Period, parse_period

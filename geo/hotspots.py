@@ -263,7 +263,7 @@ def grid_hotspots(
     Parameters
     ----------
     incidents
-        The incidents to map (normally the period's cases, :func:`geo.rates.select_cases`),
+        The incidents to map (normally the period's cases, :func:`geo.cases.select_cases`),
         points, with an optional ``location_precision`` column (missing means ``exact``).
     communities
         Community polygons; the grid covers their union.

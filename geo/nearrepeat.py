@@ -71,7 +71,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.stats import poisson
 
-from geo import _spacetime as st
+from geo import spacetime as st
 from geo.errors import LimitError, MissingDataError, ParameterError
 from geo.period import DEFAULT_TIMEZONE
 from geo.projection import metric_crs_of

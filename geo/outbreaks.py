@@ -38,7 +38,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from geo import _spacetime as st
+from geo import spacetime as st
 from geo.errors import InputError, ParameterError
 from geo.period import DEFAULT_TIMEZONE
 

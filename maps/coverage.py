@@ -17,7 +17,9 @@ import shapely
 
 from geo.coverage import FacilityCoverage, existing_during
 from geo.siting import SitePlan
-from maps._page import (
+from maps.labels import fmt_count, fmt_number, fmt_ratio, metric_label, table_html, term, text
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     Legend,
     Style,
@@ -31,8 +33,6 @@ from maps._page import (
     require_columns,
     wgs84_frame,
 )
-from maps.labels import fmt_count, fmt_number, fmt_ratio, metric_label, table_html, term, text
-from maps.options import Language, MapOptions
 
 __all__ = ["FACILITY_COLORS", "coverage_map"]
 

@@ -10,7 +10,9 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.hotspots import HOTSPOT_CLASSES, HotspotResult
-from maps._page import (
+from maps.labels import fmt_count, fmt_number, table_html, term, text
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     Legend,
     StyleTable,
@@ -24,8 +26,6 @@ from maps._page import (
     require_columns,
     wgs84_frame,
 )
-from maps.labels import fmt_count, fmt_number, table_html, term, text
-from maps.options import Language, MapOptions
 
 __all__ = ["HOTSPOT_COLORS", "hotspot_map"]
 

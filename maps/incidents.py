@@ -49,7 +49,10 @@ from numpy.typing import NDArray
 
 from geo.errors import LimitError
 from geo.projection import metric_crs_for
-from maps._page import (
+from maps.labels import fmt_count, table_html, term, text
+from maps.offline import ASSET_SCHEME
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     JsLayer,
     Legend,
@@ -67,9 +70,6 @@ from maps._page import (
     script_json,
     wgs84_frame,
 )
-from maps.labels import fmt_count, table_html, term, text
-from maps.offline import ASSET_SCHEME
-from maps.options import Language, MapOptions
 
 __all__ = [
     "DEFAULT_MAX_GRID_BYTES",

@@ -19,7 +19,9 @@ from geo.protection import (
     CompoundCompliance,
     view_sectors,
 )
-from maps._page import (
+from maps.labels import fmt_count, fmt_number, fmt_ratio, metric_label, table_html, term, text
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     Legend,
     Style,
@@ -33,8 +35,6 @@ from maps._page import (
     require_columns,
     wgs84_frame,
 )
-from maps.labels import fmt_count, fmt_number, fmt_ratio, metric_label, table_html, term, text
-from maps.options import Language, MapOptions
 
 __all__ = ["protection_map"]
 

@@ -24,9 +24,20 @@ from numpy.typing import NDArray
 
 from geo.hotspots import HotspotResult
 from geo.rates import RatesResult
-from maps._page import (
+from maps.labels import (
+    fmt_count,
+    fmt_number,
+    fmt_percent,
+    metric_label,
+    table_html,
+    term,
+    text,
+)
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     Legend,
+    Style,
     StyleTable,
     bounds_of,
     community_names,
@@ -37,16 +48,6 @@ from maps._page import (
     require_columns,
     wgs84_frame,
 )
-from maps.labels import (
-    fmt_count,
-    fmt_number,
-    fmt_percent,
-    metric_label,
-    table_html,
-    term,
-    text,
-)
-from maps.options import MapOptions
 
 __all__ = [
     "NO_DATA_COLOR",
@@ -213,15 +214,7 @@ def rates_map(
     lang = options.language
     comm = wgs84_frame(communities, "communities")
     require_columns(comm, ["code"], "communities")
-    if not isinstance(rates, RatesResult):
-        raise TypeError(f"rates must be a RatesResult; got {type(rates).__name__}")
-    if column not in RATE_COLUMNS:
-        raise ValueError(f"column must be one of {RATE_COLUMNS}; got {column!r}")
-    if hotspots is not None:
-        if not isinstance(hotspots, HotspotResult):
-            raise TypeError(f"hotspots must be a HotspotResult; got {type(hotspots).__name__}")
-        if hotspots.unit != "community":
-            raise ValueError(f"hotspots must be by community; got unit {hotspots.unit!r}")
+    _check_rates_inputs(rates, column, hotspots)
 
     codes = comm["code"].astype(str)
     frame = rates.frame.copy()
@@ -242,10 +235,45 @@ def rates_map(
         hot = hotspots.frame["hotspot_class"].copy()
         hot.index = hot.index.astype(str)
         hot = hot.reindex(pd.Index(codes))
-    names = community_names(comm)
+    tooltips = _rate_tooltips(joined, community_names(comm), rates, hot, lang)
+
+    geoms = display_geometries(comm.geometry, options, simplify=True)
+    label = metric_label(column, lang)
+    title = text("title.rates", lang)
+    if rates.category is not None:
+        title = f"{title} · {term('category', rates.category, lang)}"
+    m = new_map(title, options, bounds_of(geoms), period_label=rates.period.label)
+    GeoJsonLayer(feature_collection(geoms, style_index, tooltips=tooltips, keys=list(codes)),
+                 table.styles, name=label).add_to(m)
+
+    scheme_names = {"quantiles": ("分位数", "quantiles"),
+                    "natural_breaks": ("自然断点", "natural breaks")}
+    scheme_name = scheme_names[scheme][0 if lang == "zh" else 1]
+    entries = _class_entries(cls, class_styles, no_data_style,
+                             decimals=0 if column == "cases" else 1, lang=lang)
+    legend = Legend().section(f"{label} ({scheme_name}, k={cls.k})", entries)
+    return finish(m, legend)
+
+
+def _check_rates_inputs(rates: RatesResult, column: str,
+                        hotspots: HotspotResult | None) -> None:
+    if not isinstance(rates, RatesResult):
+        raise TypeError(f"rates must be a RatesResult; got {type(rates).__name__}")
+    if column not in RATE_COLUMNS:
+        raise ValueError(f"column must be one of {RATE_COLUMNS}; got {column!r}")
+    if hotspots is not None:
+        if not isinstance(hotspots, HotspotResult):
+            raise TypeError(f"hotspots must be a HotspotResult; got {type(hotspots).__name__}")
+        if hotspots.unit != "community":
+            raise ValueError(f"hotspots must be by community; got unit {hotspots.unit!r}")
+
+
+def _rate_tooltips(joined: pd.DataFrame, names: list[str], rates: RatesResult,
+                   hot: pd.Series | None, lang: Language) -> list[str]:
+    """One tooltip per community (rows of ``joined``, indexed by code)."""
     compare = rates.compare_period.label if rates.compare_period is not None else None
     tooltips = []
-    for i, code in enumerate(codes):
+    for i, code in enumerate(joined.index):
         row = joined.iloc[i]
         items = [
             (text("field.code", lang), code),
@@ -266,20 +294,12 @@ def rates_map(
             items.append((text("field.hotspot_class", lang),
                           term("hotspot", hot.iloc[i], lang)))
         tooltips.append(table_html(items, title=names[i]))
+    return tooltips
 
-    geoms = display_geometries(comm.geometry, options, simplify=True)
-    decimals = 0 if column == "cases" else 1
-    label = metric_label(column, lang)
-    title = text("title.rates", lang)
-    if rates.category is not None:
-        title = f"{title} · {term('category', rates.category, lang)}"
-    m = new_map(title, options, bounds_of(geoms), period_label=rates.period.label)
-    GeoJsonLayer(feature_collection(geoms, style_index, tooltips=tooltips, keys=list(codes)),
-                 table.styles, name=label).add_to(m)
 
-    scheme_names = {"quantiles": ("分位数", "quantiles"),
-                    "natural_breaks": ("自然断点", "natural breaks")}
-    scheme_name = scheme_names[scheme][0 if lang == "zh" else 1]
+def _class_entries(cls: Classification, class_styles: list[Style], no_data_style: Style, *,
+                   decimals: int, lang: Language) -> list[tuple[Style, str]]:
+    """Legend entries: each class's span and count, then the communities with no value."""
     entries = []
     unit = text("legend.communities_n", lang)
     for j in range(cls.k):
@@ -290,8 +310,7 @@ def rates_map(
     n_missing = int((cls.classes < 0).sum())
     if n_missing or not cls.k:
         entries.append((no_data_style, f"{text('no_data', lang)} ({n_missing} {unit})"))
-    legend = Legend().section(f"{label} ({scheme_name}, k={cls.k})", entries)
-    return finish(m, legend)
+    return entries
 
 
 def _is_one(value: object) -> bool:

@@ -10,7 +10,9 @@ import pandas as pd
 
 from geo.catalogue import CATALOGUE
 from geo.standard import Evaluation
-from maps._page import (
+from maps.labels import fmt_number, fmt_percent, fmt_ratio, table_html, text
+from maps.options import Language, MapOptions
+from maps.page import (
     GeoJsonLayer,
     Legend,
     StyleTable,
@@ -23,8 +25,6 @@ from maps._page import (
     require_columns,
     wgs84_frame,
 )
-from maps.labels import fmt_number, fmt_percent, fmt_ratio, table_html, text
-from maps.options import Language, MapOptions
 
 __all__ = ["STATUS_COLORS", "format_metric_value", "standard_map"]
 

@@ -27,7 +27,7 @@ from api.render import render_report
 from api.schemas import StandardList, TodoList, responses
 from api.services import ServiceContext
 from api.services.standard import standard_report, todo_report
-from geo.standard import Profile
+from geo.profile import Profile
 
 __all__ = ["router"]
 

@@ -26,10 +26,10 @@ from sqlalchemy.engine import Engine
 from api.cache import ResultCache
 from api.db import data_version
 from api.settings import Settings
+from geo.cases import CaseDefinition
 from geo.errors import PeriodError
 from geo.period import Period, parse_period
 from geo.projection import metric_crs_of
-from geo.rates import CaseDefinition
 
 if TYPE_CHECKING:
     from api.release import Visibility

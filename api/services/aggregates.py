@@ -24,9 +24,9 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.units import communities_in_year, world_communities
+from geo.cases import CaseDefinition
 from geo.grid import Grid
 from geo.period import Period
-from geo.rates import CaseDefinition
 from geo.release import release_counts
 
 __all__ = ["cells_in", "community_counts_report", "grid_cell_counts", "grid_counts_report",

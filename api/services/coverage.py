@@ -29,7 +29,13 @@ from geo.coverage import (
 from geo.errors import MissingDataError, ParameterError
 from geo.period import Period
 from geo.protection import CameraMetrics, CompoundCompliance, camera_metrics, compound_compliance
-from geo.rollup import Ratio, roll_up_metrics
+from geo.rollup import (
+    COVERAGE_RATIOS,
+    COVERAGE_SUMS,
+    PROTECTION_RATIOS,
+    PROTECTION_SUMS,
+    roll_up_metrics,
+)
 from geo.siting import SitePlan, plan_facility_sites
 
 __all__ = ["blind_spots_report", "camera_result", "compound_result", "coverage_report",
@@ -96,17 +102,6 @@ def compound_result(ctx: ServiceContext, period: Period) -> CompoundCompliance:
     return ctx.cached("compounds", period.label, compute)
 
 
-_PROTECTION_SUMS = ["camera_count", "cameras_working", "area_km2", "population",
-                    "incidents_total", "incidents_in_view", "compounds_total",
-                    "compounds_compliant"]
-_PROTECTION_RATIOS = {
-    "camera_working_ratio": Ratio("cameras_working", "camera_count"),
-    "camera_density_per_km2": Ratio("camera_count", "area_km2"),
-    "cameras_per_1000_residents": Ratio("camera_count", "population", 1000.0),
-    "camera_area_share": Ratio("camera_area_share*area_km2", "area_km2"),
-    "incidents_in_view_share": Ratio("incidents_in_view", "incidents_total"),
-    "compound_compliance_ratio": Ratio("compounds_compliant", "compounds_total"),
-}
 #: Incident-derived columns of the protection report: released to protected callers only as
 #: :func:`released_in_view` makes them.
 _INCIDENT_COLUMNS = ("incidents_total", "incidents_in_view", "incidents_in_view_share")
@@ -155,8 +150,8 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
         out = _rows_in(out, vis, selection)
     else:
         kinds = [c for c in frame.columns if c.startswith("devices_")]
-        sums = [c for c in _PROTECTION_SUMS + kinds if c in frame.columns]
-        ratios = {k: r for k, r in _PROTECTION_RATIOS.items()
+        sums = [c for c in [*PROTECTION_SUMS, *kinds] if c in frame.columns]
+        ratios = {k: r for k, r in PROTECTION_RATIOS.items()
                   if k not in _INCIDENT_COLUMNS or not vis.protected}
         rolled = roll_up_metrics(frame, comms, level=level, sums=sums,
                                  ratios=ratios).reset_index()
@@ -237,15 +232,6 @@ def _coverage_provenance(ctx: ServiceContext, res: FacilityCoverage, p: Period
     return prov
 
 
-_COVERAGE_SUMS = ["population", "area_km2", "facility_uncovered_population"]
-_COVERAGE_RATIOS = {
-    "facility_covered_area_share": Ratio("facility_covered_area_share*area_km2", "area_km2"),
-    "facility_covered_population_share": Ratio(
-        "facility_covered_population_share*population", "population"),
-    "facility_distance_m": Ratio("facility_distance_m*population", "population"),
-}
-
-
 def coverage_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
                     radius_m: float | None = None, level: str = "community",
                     period: Period | str | None = None,
@@ -286,8 +272,8 @@ def coverage_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
             how="left").merge(ranked, on="code", how="left")
         out = _rows_in(out.sort_values("rank"), vis, selection)
     else:
-        rolled = roll_up_metrics(frame, comms, level=level, sums=_COVERAGE_SUMS,
-                                 ratios=_COVERAGE_RATIOS).reset_index()
+        rolled = roll_up_metrics(frame, comms, level=level, sums=COVERAGE_SUMS,
+                                 ratios=COVERAGE_RATIOS).reset_index()
         out = rolled.merge(unit_geometries(ctx, vis, level), on="code", how="left")
     gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
     prov = _coverage_provenance(ctx, res, p)

@@ -41,19 +41,15 @@ from api.services.units import (
     unit_table,
     world_communities,
 )
+from geo.cases import CaseCounts
 from geo.errors import ParameterError
 from geo.grid import Grid
 from geo.hotspots import HotspotResult, community_hotspots, grid_hotspots
 from geo.period import Period
-from geo.rates import (
-    CaseCounts,
-    RatesResult,
-    compute_rates,
-    hour_weekday_profile,
-    monthly_series,
-    roll_up,
-)
+from geo.rates import RatesResult, compute_rates
 from geo.release import ReleasedCounts, release_counts
+from geo.rollup import roll_up
+from geo.trends import hour_weekday_profile, monthly_series
 
 __all__ = ["LEVELS", "hotspot_result", "hotspots_report", "rates_report", "rates_result",
            "released_rates", "trend_report"]
@@ -191,7 +187,7 @@ def _exact_rates_frame(ctx: ServiceContext, vis: Visibility, result: RatesResult
                 unassigned["compare_cases"] = result.compare_unassigned
             out = pd.concat([out, unassigned], ignore_index=True)
         return out
-    rolled = roll_up(result, comms, level=level)  # type: ignore[arg-type]
+    rolled = roll_up(result, comms, level=level)
     out = rolled.frame.reset_index()
     if not vis.unassigned:
         out = out[out["code"] != "unassigned"]

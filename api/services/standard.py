@@ -25,13 +25,12 @@ from api.services.units import communities_in_year, unit_geometries
 from geo.catalogue import CATALOGUE, metric
 from geo.errors import MissingDataError, NotFoundError, ParameterError
 from geo.period import Period
+from geo.profile import Profile, load_profile
 from geo.standard import (
     STATUS_LABELS_ZH,
     Evaluation,
     MetricRequest,
-    Profile,
     evaluate,
-    load_profile,
     metric_requests,
     roll_up_creation,
 )
@@ -66,11 +65,11 @@ def active_profile(ctx: ServiceContext, source: str | Path | None = None) -> Pro
 
     Returns
     -------
-    geo.standard.Profile
+    geo.profile.Profile
 
     Raises
     ------
-    geo.standard.ProfileError
+    geo.profile.ProfileError
         If the profile is invalid (the message names the line and field).
     """
     if source is not None:
@@ -228,8 +227,7 @@ def standard_report(ctx: ServiceContext, vis: Visibility, *, profile: Profile | 
             out = out[out["code"].isin(selection.communities)]
     else:
         mine = _evaluation_of(ev, world)
-        units = roll_up_creation(mine, comms, level=level).units.copy()
-        units["code"] = units["code"].fillna("city" if level == "city" else "unknown")
+        units = roll_up_creation(mine, comms, level=level).units
         out = units.merge(unit_geometries(ctx, vis, level), on="code", how="left")
     gdf = gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs="EPSG:4326")
     counts = ev.communities[ev.communities["code"].isin(world)]["status"].value_counts()

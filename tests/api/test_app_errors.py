@@ -20,7 +20,7 @@ from geo.errors import (
     ParameterError,
     PeriodError,
 )
-from geo.standard import ProfileError, ProfileProblem
+from geo.profile import ProfileError, ProfileProblem
 
 
 def problem(response, status: int, slug: str) -> dict:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from api.db import data_version
 from api.models import audit_log, incidents, profiles
-from geo.standard import DEFAULT_PROFILE_PATH
+from geo.profile import DEFAULT_PROFILE_PATH
 from tests.api.test_app_support import (
     X0,
     Y0,

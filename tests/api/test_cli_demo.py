@@ -154,7 +154,7 @@ def test_catalogue_and_standard(capsys, db):
 
 
 def test_standard_check_reports_line_and_field(capsys, tmp_path):
-    from geo.standard import DEFAULT_PROFILE_PATH
+    from geo.profile import DEFAULT_PROFILE_PATH
 
     assert main(["standard", "check", str(DEFAULT_PROFILE_PATH)]) == 0
     bad = tmp_path / "bad.toml"

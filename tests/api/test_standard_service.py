@@ -14,7 +14,7 @@ from api.services.standard import active_profile, standard_report, todo_report
 from api.settings import Settings
 from api.settings import Settings as _Settings
 from geo.errors import NotFoundError
-from geo.standard import ProfileError, load_profile
+from geo.profile import ProfileError, load_profile
 
 ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 

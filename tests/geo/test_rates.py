@@ -8,19 +8,11 @@ import pytest
 import shapely
 from esda.smoothing import Empirical_Bayes
 
+from geo.cases import CaseCounts, CaseDefinition, count_cases, select_cases
 from geo.period import parse_period
-from geo.rates import (
-    CaseCounts,
-    CaseDefinition,
-    RatesResult,
-    compute_category_rates,
-    compute_rates,
-    count_cases,
-    hour_weekday_profile,
-    monthly_series,
-    roll_up,
-    select_cases,
-)
+from geo.rates import RatesResult, compute_category_rates, compute_rates
+from geo.rollup import roll_up
+from geo.trends import hour_weekday_profile, monthly_series
 
 Y2025 = parse_period("2025")
 Y2024 = parse_period("2024")

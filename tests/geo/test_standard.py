@@ -8,14 +8,12 @@ import pytest
 
 from geo.catalogue import CATALOGUE
 from geo.period import Period, parse_period
+from geo.profile import DEFAULT_PROFILE_PATH, ProfileError, load_profile
 from geo.standard import (
-    DEFAULT_PROFILE_PATH,
     LONG_COLUMNS,
     ROLLUP_COLUMNS,
     WIDE_COLUMNS,
-    ProfileError,
     evaluate,
-    load_profile,
     metric_requests,
     resolve_period,
     roll_up_creation,
@@ -296,17 +294,31 @@ def test_roll_up_by_subdistrict(six):
     assert result.profile_key == six.profile_key
 
 
-def test_roll_up_city_and_district_by_name(six):
+def test_roll_up_city_and_district(six):
     city = roll_up_creation(six, ROLLUP_COMMUNITIES, level="city").units
-    assert len(city) == 1 and pd.isna(city["code"].iloc[0])
+    assert city["code"].tolist() == ["city"] and pd.isna(city["name"].iloc[0])
     assert city["communities"].iloc[0] == 6
     assert city["creation_rate"].iloc[0] == pytest.approx(2 / 6)
     assert city["creation_rate_upper"].iloc[0] == pytest.approx(3 / 6)
     assert city["creation_rate_pop"].iloc[0] == pytest.approx(4000 / 8000)
-    district = roll_up_creation(six, ROLLUP_COMMUNITIES, level="district").units
-    assert district["code"].tolist() == ["东区", "西区"]
+    coded = ROLLUP_COMMUNITIES.assign(district_code=["D1", "D1", "D1", "D1", "D2", "D2"])
+    district = roll_up_creation(six, coded, level="district").units
+    assert district["code"].tolist() == ["D1", "D2"]
+    assert district["name"].tolist() == ["东区", "西区"]
     assert district["creation_rate"].tolist() == pytest.approx([1 / 4, 1 / 2])
     assert district["creation_rate_pop"].tolist() == pytest.approx([1000 / 5000, 1.0])
+
+
+def test_roll_up_puts_communities_without_a_unit_code_in_unknown_last(six):
+    # c3 and c10 have no subdistrict code: one unit "unknown", after the coded ones.
+    partial = ROLLUP_COMMUNITIES.assign(subdistrict_code=["S1", "S1", "S1", None, "S2", None])
+    units = roll_up_creation(six, partial, level="subdistrict").units
+    assert units["code"].tolist() == ["S1", "S2", "unknown"]
+    unknown = units.set_index("code").loc["unknown"]
+    # c3 partly, c10 meets; populations 1500 and 3000
+    assert (unknown["communities"], unknown["meets"], unknown["partly"]) == (2, 1, 1)
+    assert unknown["creation_rate_pop"] == pytest.approx(3000 / 4500)
+    assert pd.isna(unknown["name"])
 
 
 def test_roll_up_refuses_bad_input(six):
@@ -322,8 +334,9 @@ def test_roll_up_refuses_bad_input(six):
         roll_up_creation(six, negative, level="city")
     with pytest.raises(ValueError, match="lacks the 'population' column"):
         roll_up_creation(six, ROLLUP_COMMUNITIES.drop(columns="population"), level="city")
-    with pytest.raises(ValueError, match="needs a 'district_code' or 'district' column"):
-        roll_up_creation(six, ROLLUP_COMMUNITIES.drop(columns="district"), level="district")
+    # Units are keyed by code only (as every roll-up and unit geometry): names never stand in.
+    with pytest.raises(ValueError, match=r"must have the column\(s\) district_code"):
+        roll_up_creation(six, ROLLUP_COMMUNITIES, level="district")
 
 
 # ----------------------------------------------------------------- profile errors
@@ -587,6 +600,6 @@ def test_default_profile_gives_every_band():
 
 def test_every_catalogue_param_can_be_written_in_a_profile():
     # a parameter added to the catalogue must be added to CriterionParams too
-    from geo.standard import PARAM_NAMES, CriterionParams
+    from geo.profile import PARAM_NAMES, CriterionParams
     names = {p for m in CATALOGUE.values() for p in m.params}
     assert names <= set(PARAM_NAMES) == set(CriterionParams.model_fields)

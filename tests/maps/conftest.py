@@ -19,13 +19,15 @@ import pytest
 import shapely
 
 import maps
+from geo.cases import CaseCounts
 from geo.coverage import facility_coverage
 from geo.hotspots import HotspotResult
 from geo.period import parse_period
+from geo.profile import load_profile
 from geo.protection import camera_metrics, compound_compliance
-from geo.rates import CaseCounts, compute_rates
+from geo.rates import compute_rates
 from geo.siting import SitePlan
-from geo.standard import evaluate, load_profile
+from geo.standard import evaluate
 from maps import MapOptions
 
 # The tests import maphelpers (reading pages back) from this folder; with pytest's importlib mode
