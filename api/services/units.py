@@ -14,13 +14,13 @@ import pandas as pd
 from api.release import Visibility
 from api.services import ServiceContext
 from geo.errors import ParameterError
+from geo.rollup import unit_keys
 
 __all__ = ["LEVELS", "check_level", "communities_in_year", "unit_geometries", "unit_of",
            "unit_table", "world_communities"]
 
 LEVELS = ("community", "subdistrict", "district", "city")
 _KEY = {"community": "code", "subdistrict": "subdistrict_code", "district": "district_code"}
-_NAME = {"community": "name", "subdistrict": "subdistrict", "district": "district"}
 
 
 def check_level(level: str) -> str:
@@ -65,12 +65,12 @@ def communities_in_year(ctx: ServiceContext, vis: Visibility, year: int) -> gpd.
 
 
 def unit_of(comms: pd.DataFrame, level: str) -> pd.Series:
-    """Community code -> the code of its unit at ``level`` (``city`` for the city)."""
+    """Community code -> the code of its unit at ``level`` (:func:`geo.rollup.unit_keys`)."""
     check_level(level)
-    codes = comms["code"].astype("string")
-    if level == "city":
-        return pd.Series("city", index=codes.to_numpy(), dtype="string")
-    return pd.Series(comms[_KEY[level]].astype("string").to_numpy(), index=codes.to_numpy())
+    if level == "community":
+        codes = comms["code"].astype("string")
+        return pd.Series(codes.to_numpy(), index=codes.to_numpy(), dtype="string")
+    return unit_keys(comms, level)["unit"]
 
 
 def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> pd.DataFrame:
@@ -84,10 +84,9 @@ def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> p
         out = comms[["code", "name", "subdistrict", "district", "population"]].copy()
         out["communities"] = 1
         return out.reset_index(drop=True)
-    unit = unit_of(comms, level).to_numpy()
-    names = (pd.Series("city", index=comms.index) if level == "city"
-             else comms[_NAME[level]].astype("string"))
-    frame = pd.DataFrame({"code": unit, "name": names.to_numpy(),
+    keys = unit_keys(comms, level, codes=comms["code"].astype("string"))
+    names = keys["name"].fillna("city") if level == "city" else keys["name"]
+    frame = pd.DataFrame({"code": keys["unit"].to_numpy(), "name": names.to_numpy(),
                           "population": comms["population"].to_numpy()})
     return (frame.groupby("code", dropna=True)
             .agg(name=("name", "first"), communities=("code", "size"),
