@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.db import create_db_engine, migrate  # noqa: E402
-from tests.api.test_app_support import app_settings, load_city, make_keys  # noqa: E402
+from tests.api.appcity import app_settings, load_city, make_keys  # noqa: E402
 from tests.api.trust_matrix import CREDENTIALS, cases, check, send  # noqa: E402
 
 POSTGIS_URL = os.environ.get(

@@ -5,7 +5,6 @@ The sample city's fixtures (``sample_city``, ``sample_db``…) are in ``tests/co
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,14 +12,10 @@ import pytest
 
 from api.loading import load_file
 
-# The tests import the lattice helpers from this folder (pytest's importlib mode does not put
-# test folders on sys.path).
-sys.path.insert(0, str(Path(__file__).parent))
-from lattice import lattice_communities, lattice_incidents
-
 # The HTTP API tests' fixtures ``city``, ``client`` and ``fresh`` (named in __all__ so that
 # linters keep these imports).
-from tests.api.test_app_support import city_fixture, client_fixture, fresh_fixture
+from tests.api.appcity import city_fixture, client_fixture, fresh_fixture
+from tests.api.lattice import lattice_communities, lattice_incidents
 
 __all__ = ["city_fixture", "client_fixture", "fresh_fixture"]
 

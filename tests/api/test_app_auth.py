@@ -21,7 +21,7 @@ from api.models import api_keys, audit_log
 from api.ratelimit import RateLimiter
 from api.sessions import read_session, start_session
 from geo.errors import NotFoundError
-from tests.api.test_app_support import log_in
+from tests.api.appcity import log_in
 
 
 def failed_auth_rows(engine) -> list[tuple]:

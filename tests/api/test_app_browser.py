@@ -19,8 +19,8 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from tests.api.appcity import City
 from tests.api.test_app_matrix import _incident_pairs_in
-from tests.api.test_app_support import City
 from tests.maps.test_browser import assert_offline, drawn_pixels, driver, open_page
 
 __all__ = ["driver", "serve", "wait_until"]  # driver: the module-scoped Chromium of the maps tests

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_app_support import (
+from tests.api.appcity import (
     ROLES,
     incident_points,
 )

@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from geo.catalogue import CATALOGUE
-from tests.api.test_app_support import (
+from tests.api.appcity import (
     CELL_M,
     CLUSTERS,
     COUNTS_2025,

@@ -14,7 +14,7 @@ from api.db import migrate
 from api.models import api_keys, audit_log, sessions
 from api.sessions import LOGIN_COOKIE, check_login_token, key_fingerprint, login_token
 from api.settings import Settings
-from tests.api.test_app_support import log_in
+from tests.api.appcity import log_in
 
 SAME_SITE = {"Origin": "http://testserver"}
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from api.db import data_version
 from api.models import audit_log, incidents, profiles
 from geo.profile import DEFAULT_PROFILE_PATH
-from tests.api.test_app_support import (
+from tests.api.appcity import (
     X0,
     Y0,
 )

@@ -23,8 +23,8 @@ import pytest
 from api.app import create_app
 from api.auth import create_key
 from api.loading import load_file
+from tests.api.appcity import app_settings, write_city, write_inventories
 from tests.api.test_app_browser import _log_in, serve, server_fixture, wait_until
-from tests.api.test_app_support import app_settings, write_city, write_inventories
 from tests.maps.test_browser import assert_offline, driver, open_page
 
 __all__ = ["driver", "server_fixture"]

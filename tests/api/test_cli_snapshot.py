@@ -7,7 +7,6 @@ fails here. See :mod:`tests.cli_snapshot` for what is normalised.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -15,8 +14,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from cli_snapshot import COMMANDS, parse, run_all
+from tests.cli_snapshot import COMMANDS, parse, run_all
 
 BASELINE = Path(__file__).parents[1] / "data" / "cli_baseline"
 

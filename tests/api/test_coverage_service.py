@@ -10,7 +10,6 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
-from lattice import STEP, centre, lattice_communities
 from shapely.geometry import Point
 
 from api.loading import load_file
@@ -27,6 +26,7 @@ from api.services.coverage import (
 from api.settings import Settings
 from api.settings import Settings as _Settings
 from geo.errors import MissingDataError
+from tests.api.lattice import STEP, centre, lattice_communities
 
 ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 

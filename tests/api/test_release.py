@@ -1,6 +1,6 @@
 """The trust layer through the API: jurisdiction, the closed release space, the cell-key method.
 
-The city is the hand-made one of ``test_app_support`` (D1: C1, C2; D2: C3, C4). Released
+The city is the hand-made one of ``appcity`` (D1: C1, C2; D2: C3, C4). Released
 counts are recomputed independently from the incident ids, the stored release secret and
 :func:`geo.release.release_counts`, so a test fails when a path counts the wrong incidents or
 releases an exact count.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from api.db import get_meta
 from geo.release import record_keys, release_counts
-from tests.api.test_app_support import X0, Y0, incident_rows
+from tests.api.appcity import X0, Y0, incident_rows
 
 
 def _ids(response) -> set[str]:
@@ -202,7 +202,7 @@ def test_planner_protection_releases_no_exact_in_view_share(client, city):
 
 
 def test_liaison_grid_hot_spots_hold_no_cell_outside_the_jurisdiction(client, city):
-    from tests.api.test_app_support import cluster_cells
+    from tests.api.appcity import cluster_cells
 
     got = client.get("/api/v1/hotspots", params={"period": "2025", "on": "grid"},
                      headers=city.headers("liaison")).json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from lattice import centre
 
 from api.loading import load_file
 from api.profiles import ProfileConflictError, put_profile
@@ -15,6 +14,7 @@ from api.settings import Settings
 from api.settings import Settings as _Settings
 from geo.errors import NotFoundError
 from geo.profile import ProfileError, load_profile
+from tests.api.lattice import centre
 
 ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 

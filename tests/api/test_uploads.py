@@ -19,7 +19,7 @@ from shapely.geometry import box
 
 from api.uploads import GDAL_HARDENING, check_upload, harden_gdal
 from geo.errors import InputError
-from tests.api.test_app_support import X0, Y0
+from tests.api.appcity import X0, Y0
 
 PASSWD_VRT = b"""<OGRVRTDataSource>
   <OGRVRTLayer name="passwd">

@@ -30,9 +30,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.api.test_app_support import X0, Y0, incident_points, incident_rows
+from tests.api.appcity import X0, Y0, incident_points, incident_rows
 
-#: Credentials: the city's keys (``test_app_support.make_keys``) and none.
+#: Credentials: the city's keys (``appcity.make_keys``) and none.
 CREDENTIALS = ("admin", "liaison", "liaison_s21", "planner", "client", "revoked", "expired",
                "none")
 #: The communities each credential's world holds (None: every one).

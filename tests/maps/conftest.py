@@ -8,8 +8,6 @@ by geo's own functions on tiny data, or written by hand where the map only reads
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -29,10 +27,6 @@ from geo.rates import compute_rates
 from geo.siting import SitePlan
 from geo.standard import evaluate
 from maps import MapOptions
-
-# The tests import maphelpers (reading pages back) from this folder; with pytest's importlib mode
-# test folders are not packages, so the folder goes on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 X0, Y0, D = 116.400, 39.900, 0.005
 CODES = ["c1", "c2", "c3", "c4"]

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pyproj
 import pytest
-from maphelpers import features_by_key, incident_data, layer_names, layers, legend, page
 
 from maps import IncidentCells, aggregate_incidents, incident_map
 from maps.incidents import grid_levels
+from tests.maps.maphelpers import features_by_key, incident_data, layer_names, layers, legend, page
 
 
 def assert_no_incident_location(html: str, points: gpd.GeoDataFrame) -> None:

@@ -3,11 +3,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from maphelpers import features_by_key, layer_names, legend, page
 
 from geo.china import wgs84_to_gcj02
 from maps import MapOptions, classify, rates_map
 from maps.rates import NO_DATA_COLOR
+from tests.maps.maphelpers import features_by_key, layer_names, legend, page
 
 
 def test_quantiles_by_hand():

@@ -4,11 +4,11 @@ import dataclasses
 
 import pandas as pd
 import pytest
-from maphelpers import features_by_key, layer_names, layers, legend, page
 
 from maps import coverage_map, hotspot_map, protection_map, standard_map
 from maps.hotspots import HOTSPOT_COLORS
 from maps.standard import STATUS_COLORS, format_metric_value
+from tests.maps.maphelpers import features_by_key, layer_names, layers, legend, page
 
 
 # ------------------------------------------------------------------------------ hot spots
