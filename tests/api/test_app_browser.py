@@ -25,7 +25,7 @@ from tests.maps.test_browser import assert_offline, drawn_pixels, driver, open_p
 
 __all__ = ["driver", "serve", "wait_until"]  # driver: the module-scoped Chromium of the maps tests
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
 

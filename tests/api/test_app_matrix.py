@@ -21,6 +21,8 @@ from tests.api.appcity import (
     incident_points,
 )
 
+pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
+
 A, L, P, C = "admin", "liaison", "planner", "client"
 BAD_PROFILE = "name = 'x'\nversion = 1\n"
 

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -24,6 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
+
+pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

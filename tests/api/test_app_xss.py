@@ -29,7 +29,7 @@ from tests.maps.test_browser import assert_offline, driver, open_page
 
 __all__ = ["driver", "server_fixture"]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NAME = "</script><script>window.__pwned='name';alert('name')</script>"
 CATEGORY = "<img src=x onerror=\"window.__pwned='category';alert('category')\">"

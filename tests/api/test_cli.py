@@ -93,6 +93,7 @@ def test_exit_codes(workdir, capsys):
     assert "database URL must be" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_console_script_runs(workdir):
     exe = Path(sys.executable).with_name("pingan")
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)

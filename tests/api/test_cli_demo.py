@@ -15,6 +15,8 @@ from geo.assign import assign_to_communities
 from geo.coverage import existing_during, facility_coverage
 from geo.period import parse_period
 
+pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
+
 
 @pytest.fixture(scope="module")
 def db(sample_db):

@@ -98,6 +98,7 @@ def _fail_on_stage_batch(engine, table: str, n: int):
     return lambda: sa.event.remove(engine, "before_cursor_execute", before)
 
 
+@pytest.mark.slow
 def test_failure_midway_leaves_database_unchanged(engine, tmp_path):
     load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
     load_file(engine, write_incidents(tmp_path / "a.csv", 12_000), "incidents")

@@ -12,6 +12,8 @@ import pytest
 
 from tests.api.trust_matrix import CREDENTIALS, all_maps, cases, check, routes, send
 
+pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
+
 
 @pytest.fixture(scope="module")
 def openapi(client):

@@ -46,6 +46,7 @@ def direct_sum(result, xy, kernel, h):
     return k.sum(axis=-1) * 1e6
 
 
+@pytest.mark.slow
 def test_one_incident_by_hand():
     # One incident at the centre of the cell (4, 4) of a 10 x 10 block of 50 m cells; quartic
     # of radius 100 m: 3 / (π h²) at its own centre, (1 − 1/4)² of that 50 m away, 0 at 100 m.
@@ -96,6 +97,7 @@ def test_gaussian_exact_mode_equals_scikit_learn():
     ("gaussian", 250.0, 5000, 1e-3),
     ("gaussian", 100.0, 300, 1e-3),    # two cells
 ])
+@pytest.mark.slow
 def test_binned_mode_agrees_with_exact(kernel, h, n, tolerance):
     rng = np.random.default_rng(3)
     hot = rng.normal(1500, 200, (n // 2, 2))

@@ -64,6 +64,7 @@ def hand_knox(**options):
     return knox_table(incidents(HAND_XY, HAND_DAYS), **options)
 
 
+@pytest.mark.slow
 def test_hand_table_with_pairs_on_band_edges():
     result = hand_knox()
     assert result.table("observed").to_numpy().tolist() == HAND_TABLE
@@ -163,6 +164,7 @@ def test_feet_and_degrees_give_the_same_table():
             pd.testing.assert_frame_equal(other.frame, tables[k].frame)
 
 
+@pytest.mark.slow
 def test_cumulative_counts_equal_pointpats_knox():
     rng = np.random.default_rng(11)
     n = 5000

@@ -198,6 +198,7 @@ def test_a_camera_outside_every_community_covers_what_it_sees(engine):
     assert res.frame.loc["A", "camera_area_share"] == pytest.approx(inside / 10_000, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_camera_metrics_engines_agree_on_the_sample_city(sample_city):
     pytest.importorskip("pyclipr")
     city = sample_city

@@ -25,7 +25,7 @@ from PIL import Image
 import maps
 from maps import export_png, render_html, write_assets, write_map
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("PINGAN_CHROMIUM", "chromium")
 CHROMEDRIVER = os.environ.get("PINGAN_CHROMEDRIVER", "chromedriver")
