@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.coverage import FacilityCoverage, existing_during
+from geo.coverage import FacilityCoverage
+from geo.inventory import existing_during
 from geo.siting import SitePlan
 from maps._page import (
     GeoJsonLayer,

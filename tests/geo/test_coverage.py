@@ -1,4 +1,7 @@
-"""Tests for geo.coverage: hand-drawn geometry in EPSG:4548 metres, handed over in EPSG:4326."""
+"""Tests for geo.coverage, geo.uncovered, geo.population and geo.nearest.
+
+Hand-drawn geometry in EPSG:4548 metres, handed over in EPSG:4326.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +14,18 @@ import pyproj
 import pytest
 import shapely
 
-from geo import coverage as coverage_module
+from geo import uncovered as uncovered_module
 from geo.coverage import (
     SERVICE_RADIUS_BASIS,
     SERVICE_RADIUS_M,
-    choose_metric_crs,
-    existing_during,
     facility_coverage,
     facility_workload,
-    nearest_facility,
-    place_population,
-    uncovered_parts,
 )
+from geo.inventory import existing_during
+from geo.nearest import nearest_facility
+from geo.population import place_population
+from geo.projection import choose_metric_crs
+from geo.uncovered import uncovered_parts
 
 GK = 4548  # CGCS2000 3-degree Gauss-Kruger CM 117E
 X0, Y0 = 500_000.0, 4_400_000.0
@@ -112,9 +115,9 @@ def engine(request, monkeypatch):
     """Run a test once with Clipper2 (pyclipr) and once with the GEOS fallback."""
     if request.param == "clipper":
         pytest.importorskip("pyclipr")
-        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", True)
+        monkeypatch.setattr(uncovered_module, "_HAS_CLIPPER", True)
     else:
-        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", False)
+        monkeypatch.setattr(uncovered_module, "_HAS_CLIPPER", False)
     return request.param
 
 
@@ -168,11 +171,11 @@ def test_uncovered_parts_engines_agree_on_the_sample_city():
     covers = shapely.buffer(shapely.points(x, y), rng.uniform(5, 80, n),
                             quad_segs=int(rng.integers(2, 9)))
     fast = uncovered_parts(comm, covers)
-    coverage_module._HAS_CLIPPER = False
+    uncovered_module._HAS_CLIPPER = False
     try:
         slow = uncovered_parts(comm, covers)
     finally:
-        coverage_module._HAS_CLIPPER = True
+        uncovered_module._HAS_CLIPPER = True
     assert shapely.is_valid(fast).all()
     np.testing.assert_allclose(shapely.area(fast), shapely.area(slow), rtol=1e-9, atol=1e-6)
     # the same regions, not just the same areas

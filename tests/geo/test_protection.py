@@ -1,4 +1,7 @@
-"""Tests for geo.protection: hand-drawn geometry in EPSG:4548 metres, handed over in EPSG:4326."""
+"""Tests for geo.cameras and geo.compounds.
+
+Hand-drawn geometry in EPSG:4548 metres, handed over in EPSG:4326.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,10 @@ import pyproj
 import pytest
 import shapely
 
-from geo import coverage as coverage_module
+from geo import uncovered as uncovered_module
+from geo.cameras import DEFAULT_RANGE_M, camera_metrics, sector_polygons, view_sectors
+from geo.compounds import compound_compliance
 from geo.period import parse_period
-from geo.protection import (
-    DEFAULT_RANGE_M,
-    camera_metrics,
-    compound_compliance,
-    sector_polygons,
-    view_sectors,
-)
 from geo.sample import generate_city
 
 GK = 4548  # CGCS2000 3-degree Gauss-Kruger CM 117E: Beijing's metric CRS
@@ -167,9 +165,9 @@ def engine(request, monkeypatch):
     """Run a test once with Clipper2 (pyclipr) and once with the GEOS fallback."""
     if request.param == "clipper":
         pytest.importorskip("pyclipr")
-        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", True)
+        monkeypatch.setattr(uncovered_module, "_HAS_CLIPPER", True)
     else:
-        monkeypatch.setattr(coverage_module, "_HAS_CLIPPER", False)
+        monkeypatch.setattr(uncovered_module, "_HAS_CLIPPER", False)
     return request.param
 
 
@@ -204,12 +202,12 @@ def test_camera_metrics_engines_agree_on_the_sample_city():
     city = generate_city()
     fast = camera_metrics(city.communities, city.devices, incidents=city.incidents,
                           period="2025")
-    coverage_module._HAS_CLIPPER = False
+    uncovered_module._HAS_CLIPPER = False
     try:
         slow = camera_metrics(city.communities, city.devices, incidents=city.incidents,
                               period="2025")
     finally:
-        coverage_module._HAS_CLIPPER = True
+        uncovered_module._HAS_CLIPPER = True
     pd.testing.assert_frame_equal(fast.frame, slow.frame, rtol=1e-9, atol=1e-12)
     assert (fast.frame["camera_area_share"] > 0).sum() > 100
     assert fast.blind_spots["code"].tolist() == slow.blind_spots["code"].tolist()
