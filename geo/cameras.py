@@ -518,28 +518,8 @@ def camera_metrics(
     total = np.zeros(n, dtype=np.int64)
     in_view = np.zeros(n, dtype=np.int64)
     if incidents is not None:
-        inc_xy = arrays.project_xy(arrays.geoms(incidents), incidents.crs, crs)
-        located = np.isfinite(inc_xy).all(axis=1)
-        unlocated = int((~located).sum())
-        position = pd.Series(np.arange(n), index=codes)
-        given = incidents["community_code"].astype("string")
-        where = given.map(position).to_numpy(dtype=np.float64, na_value=np.nan)
-        # Incidents without a code go to the community containing them.
-        by_point = located & given.isna().to_numpy(dtype=bool)
-        if by_point.any():
-            found = arrays.containing(arrays.geoms(incidents)[by_point], arrays.geoms(communities))
-            where[by_point] = np.where(found >= 0, found, np.nan)
-        known = located & np.isfinite(where)
-        unassigned = int((located & ~np.isfinite(where)).sum())
-        seen = np.zeros(len(incidents), dtype=bool)
-        if len(apex_x) and known.any():
-            rows = np.flatnonzero(known)
-            hit, _ = shapely.STRtree(sector_polygons(*view)).query(
-                shapely.points(inc_xy[rows]), predicate="intersects")
-            seen[rows[np.unique(hit)]] = True
-        slot = where[known].astype(np.int64)
-        total = np.bincount(slot, minlength=n)
-        in_view = np.bincount(slot, weights=seen[known], minlength=n).astype(np.int64)
+        total, in_view, unlocated, unassigned = _incidents_in_view(
+            incidents, communities, codes, crs, view)
     frame["incidents_total"] = total
     frame["incidents_in_view"] = in_view
     frame["incidents_in_view_share"] = (
@@ -574,6 +554,46 @@ def camera_metrics(
         incidents_unlocated=unlocated,
         incidents_unassigned=unassigned,
     )
+
+
+def _incidents_in_view(
+    incidents: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    codes: NDArray[np.object_],
+    crs: pyproj.CRS,
+    view: tuple[Any, ...],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], int, int]:
+    """Located incidents per community and those inside a working view sector.
+
+    ``view`` holds :func:`sector_polygons`'s arguments for the working cameras. Returns the
+    totals and the in-view counts per community, and the incidents left out: without a point,
+    and located but in no community.
+    """
+    n = len(codes)
+    apex_x = view[0]
+    inc_xy = arrays.project_xy(arrays.geoms(incidents), incidents.crs, crs)
+    located = np.isfinite(inc_xy).all(axis=1)
+    unlocated = int((~located).sum())
+    position = pd.Series(np.arange(n), index=codes)
+    given = incidents["community_code"].astype("string")
+    where = given.map(position).to_numpy(dtype=np.float64, na_value=np.nan)
+    # Incidents without a code go to the community containing them.
+    by_point = located & given.isna().to_numpy(dtype=bool)
+    if by_point.any():
+        found = arrays.containing(arrays.geoms(incidents)[by_point], arrays.geoms(communities))
+        where[by_point] = np.where(found >= 0, found, np.nan)
+    known = located & np.isfinite(where)
+    unassigned = int((located & ~np.isfinite(where)).sum())
+    seen = np.zeros(len(incidents), dtype=bool)
+    if len(apex_x) and known.any():
+        rows = np.flatnonzero(known)
+        hit, _ = shapely.STRtree(sector_polygons(*view)).query(
+            shapely.points(inc_xy[rows]), predicate="intersects")
+        seen[rows[np.unique(hit)]] = True
+    slot = where[known].astype(np.int64)
+    total = np.bincount(slot, minlength=n)
+    in_view = np.bincount(slot, weights=seen[known], minlength=n).astype(np.int64)
+    return total, in_view, unlocated, unassigned
 
 
 def _check_arc_segments(arc_segments: int) -> None:

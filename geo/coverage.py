@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from geo import arrays
@@ -264,38 +265,10 @@ def facility_coverage(
     area_share = np.where(comm_area > 0, np.clip(
         1.0 - gap_area / np.where(comm_area > 0, comm_area, 1), 0.0, 1.0), np.nan)
 
-    parts = placement.parts
-    part_geoms = arrays.geoms(parts)
-    part_pop = parts["population"].to_numpy(dtype=np.float64)
-    is_point = shapely.get_type_id(part_geoms) == shapely.GeometryType.POINT
-    uncovered_share = np.ones(len(parts))
-    poly = np.flatnonzero(~is_point)
-    whole = shapely.area(part_geoms[poly])
-    left = shapely.area(uncovered_parts(part_geoms[poly], circles, workers=workers))
-    # The difference can exceed the whole by a rounding error: a share is kept within [0, 1].
-    uncovered_share[poly] = np.clip(
-        np.where(whole > 0, left / np.where(whole > 0, whole, 1.0), 0.0), 0.0, 1.0)
-    pts = np.flatnonzero(is_point)
-    if len(circles) and len(pts):
-        hit, _ = shapely.STRtree(circles).query(part_geoms[pts], predicate="intersects")
-        uncovered_share[pts[np.unique(hit)]] = 0.0
     index = pd.Index(codes, name="code", dtype="string")
-    part_code = parts["code"].to_numpy(dtype=object)
-    uncovered = pd.Series(part_pop * uncovered_share).groupby(part_code).sum()
-    uncovered = uncovered.reindex(index, fill_value=0.0)
     placed = placement.population.reindex(index)
-    uncovered = uncovered.where(placed.notna()).clip(lower=0.0, upper=placed)
-
-    distance = pd.Series(np.nan, index=index)
-    demand = placement.points
-    if len(fac_xy) and len(demand):
-        d, _ = nearest(arrays.xy(arrays.geoms(demand)), fac_xy)
-        w = demand["population"].to_numpy(dtype=np.float64)
-        dcode = demand["code"].to_numpy(dtype=object)
-        num = pd.Series(d * w).groupby(dcode).sum()
-        den = pd.Series(w).groupby(dcode).sum()
-        distance = (num / den.where(den > 0)).reindex(index)
-
+    uncovered = _uncovered_population(placement, circles, index, workers)
+    distance = _mean_distance(placement, fac_xy, index)
     frame = pd.DataFrame(
         {
             "name": arrays.names(communities),
@@ -320,19 +293,10 @@ def facility_coverage(
         geometry=arrays.project(gap[has_gap], crs, 4326),
         crs=4326,
     )
-    ranking = (
-        frame[["name", "population", "facility_uncovered_population",
-               "facility_covered_population_share"]]
-        .reset_index()
-        .sort_values(["facility_uncovered_population", "code"], ascending=[False, True],
-                     na_position="last", kind="stable")
-        .reset_index(drop=True)
-    )
-    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
     return FacilityCoverage(
         frame=frame,
         gaps=gaps,
-        ranking=ranking,
+        ranking=_ranking(frame),
         facility_type=facility_type,
         radius_m=radius,
         detour_factor=float(detour_factor),
@@ -344,6 +308,66 @@ def facility_coverage(
         placement=placement,
         notes=tuple(notes),
     )
+
+
+
+def _uncovered_population(
+    placement: PopulationPlacement,
+    circles: NDArray[np.object_],
+    index: pd.Index,
+    workers: int | None,
+) -> pd.Series:
+    """Residents outside every service circle, per community (NaN without a population)."""
+    parts = placement.parts
+    part_geoms = arrays.geoms(parts)
+    part_pop = parts["population"].to_numpy(dtype=np.float64)
+    is_point = shapely.get_type_id(part_geoms) == shapely.GeometryType.POINT
+    uncovered_share = np.ones(len(parts))
+    poly = np.flatnonzero(~is_point)
+    whole = shapely.area(part_geoms[poly])
+    left = shapely.area(uncovered_parts(part_geoms[poly], circles, workers=workers))
+    # The difference can exceed the whole by a rounding error: a share is kept within [0, 1].
+    uncovered_share[poly] = np.clip(
+        np.where(whole > 0, left / np.where(whole > 0, whole, 1.0), 0.0), 0.0, 1.0)
+    pts = np.flatnonzero(is_point)
+    if len(circles) and len(pts):
+        hit, _ = shapely.STRtree(circles).query(part_geoms[pts], predicate="intersects")
+        uncovered_share[pts[np.unique(hit)]] = 0.0
+    part_code = parts["code"].to_numpy(dtype=object)
+    uncovered = pd.Series(part_pop * uncovered_share).groupby(part_code).sum()
+    uncovered = uncovered.reindex(index, fill_value=0.0)
+    placed = placement.population.reindex(index)
+    return uncovered.where(placed.notna()).clip(lower=0.0, upper=placed)
+
+
+def _mean_distance(
+    placement: PopulationPlacement, fac_xy: NDArray[np.float64], index: pd.Index
+) -> pd.Series:
+    """Population-weighted distance to the nearest facility, per community (NaN: none)."""
+    distance = pd.Series(np.nan, index=index)
+    demand = placement.points
+    if len(fac_xy) and len(demand):
+        d, _ = nearest(arrays.xy(arrays.geoms(demand)), fac_xy)
+        w = demand["population"].to_numpy(dtype=np.float64)
+        dcode = demand["code"].to_numpy(dtype=object)
+        num = pd.Series(d * w).groupby(dcode).sum()
+        den = pd.Series(w).groupby(dcode).sum()
+        distance = (num / den.where(den > 0)).reindex(index)
+    return distance
+
+
+def _ranking(frame: pd.DataFrame) -> pd.DataFrame:
+    """Communities by uncovered residents, most first: :attr:`FacilityCoverage.ranking`."""
+    ranking = (
+        frame[["name", "population", "facility_uncovered_population",
+               "facility_covered_population_share"]]
+        .reset_index()
+        .sort_values(["facility_uncovered_population", "code"], ascending=[False, True],
+                     na_position="last", kind="stable")
+        .reset_index(drop=True)
+    )
+    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
+    return ranking
 
 
 @dataclass(frozen=True)
