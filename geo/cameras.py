@@ -157,9 +157,9 @@ def _sector_params(
     if not len(geoms):
         return np.empty(0), np.empty(0), np.empty(0), np.empty(0), np.empty(0)
     kind = devices["kind"].astype("string")
-    azimuth = _numbers(devices, "azimuth_deg")
-    fov = _numbers(devices, "fov_deg")
-    range_m = _numbers(devices, "range_m")
+    azimuth = arrays.float_column(devices, "azimuth_deg", "devices")
+    fov = arrays.float_column(devices, "fov_deg", "devices")
+    range_m = arrays.float_column(devices, "range_m", "devices")
     if (fov <= 0).any():
         raise ValueError(f"devices: fov_deg must be > 0; got {float(np.nanmin(fov))}")
     if (range_m <= 0).any():
@@ -604,16 +604,6 @@ def _check_arc_segments(arc_segments: int) -> None:
 def _check_points_present(geoms: NDArray[np.object_]) -> None:
     if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).any():
         raise ValueError("devices: every device needs a point; found missing or empty ones")
-
-
-def _numbers(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
-    if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    try:
-        return pd.to_numeric(frame[column]).to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"devices: {column} must be numeric; got {frame[column].dtype}") from None
 
 
 def _working(devices: gpd.GeoDataFrame) -> NDArray[np.bool_]:

@@ -24,6 +24,7 @@ __all__ = [
     "POINT_OR_POLYGON",
     "POLYGONAL",
     "check_communities",
+    "check_detour_factor",
     "check_frame",
     "check_geometry_types",
     "check_positive",
@@ -59,6 +60,23 @@ def check_positive(value: float, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not (
             math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number; got {value!r}")
+
+
+def check_detour_factor(detour_factor: float) -> None:
+    """Check a detour factor: the ratio of travel distance to straight-line distance, >= 1.
+
+    Parameters
+    ----------
+    detour_factor
+        The factor given.
+
+    Raises
+    ------
+    ValueError
+        When it is not a number >= 1.
+    """
+    if not (isinstance(detour_factor, int | float) and detour_factor >= 1.0):
+        raise ValueError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
 
 
 def check_workers(workers: int | None) -> int:

@@ -47,6 +47,7 @@ from geo.checks import (
     POINT,
     POINT_OR_POLYGON,
     check_communities,
+    check_detour_factor,
     check_frame,
     check_positive,
     check_same_crs,
@@ -232,8 +233,7 @@ def facility_coverage(
         check_frame(compounds, "compounds", POINT_OR_POLYGON, ("id",))
     check_same_crs(communities=communities, facilities=facilities, compounds=compounds)
     radius = service_radius(facility_type, radius_m)
-    if not (isinstance(detour_factor, int | float) and detour_factor >= 1.0):
-        raise ValueError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
+    check_detour_factor(detour_factor)
     if not (isinstance(circle_segments, int) and circle_segments >= 8
             and circle_segments % 4 == 0):
         raise ValueError(

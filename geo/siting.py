@@ -63,6 +63,7 @@ from geo.checks import (
     POINT,
     POINT_OR_POLYGON,
     check_communities,
+    check_detour_factor,
     check_frame,
     check_geometry_types,
     check_positive,
@@ -674,8 +675,7 @@ def plan_facility_sites(
     check_same_crs(communities=communities, facilities=facilities, compounds=compounds,
                     candidates=candidates)
     radius = service_radius(facility_type, radius_m)
-    if not (isinstance(detour_factor, int | float) and detour_factor >= 1.0):
-        raise ValueError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
+    check_detour_factor(detour_factor)
     p = None if period is None else parse_period(period)
     crs = choose_metric_crs(communities, metric_crs=metric_crs)
     placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
