@@ -4,8 +4,8 @@
 technical measures and rolls the result up to communities: the share of compounds that comply
 (物防技防达标率) and each measure's presence rate. Cameras are :mod:`geo.cameras`.
 
-Compound compliance
--------------------
+Required measures
+-----------------
 A compound complies when it has every measure of ``required_physical`` and
 ``required_technical``. The defaults (:data:`DEFAULT_REQUIRED_PHYSICAL`,
 :data:`DEFAULT_REQUIRED_TECHNICAL`) have no published basis as a set: national standards

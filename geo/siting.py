@@ -38,6 +38,11 @@ memory does not grow with the radius. Their number is counted first: a plan with
 says so, rather than left to run for minutes.
 
 Distances are straight lines in a metric CRS (see :mod:`geo.coverage` for its accuracy).
+
+:func:`plan_sites` runs in steps, one function each: check the inputs (``_check_plan``), take
+out the demand existing facilities cover (``_open_demand``), find what each candidate reaches
+(``_reach``), shrink the model (``_shrink``), solve it (``_solve``) and summarise the plan
+(``_summarise``).
 """
 
 from __future__ import annotations
