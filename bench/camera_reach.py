@@ -5,15 +5,15 @@ table; the targets are the issue's:
 
 (a) camera coverage of ~3,000 synthetic communities (``geo.sample.generate_boundaries``, ~300
     vertices each) by 50,000 working view sectors. The kernel row runs
-    ``geo.coverage.uncovered_parts`` (each community minus the union of the sectors that
+    ``geo.uncovered.uncovered_parts`` (each community minus the union of the sectors that
     touch it: Clipper2 through pyclipr when installed, else GEOS) on one thread, against
     geopandas ``overlay(how="intersection")`` + ``dissolve``, both given the same sector
     polygons in the same metric CRS, and shows the largest difference of the coverage shares
     (target: 3 times as fast, shares equal to 1e-9). pingan's kernel returns the blind-spot
     polygons as well; geopandas' returns the covered polygons. Then
-    ``geo.protection.camera_metrics`` end to end (EPSG:4326 devices in; metrics and blind spots
+    ``geo.cameras.camera_metrics`` end to end (EPSG:4326 devices in; metrics and blind spots
     in EPSG:4326 out) at 50,000 and 1,000,000 cameras (target: a million in under a minute).
-(b) nearest facility of 1,000,000 points: ``geo.coverage.nearest_facility`` against
+(b) nearest facility of 1,000,000 points: ``geo.nearest.nearest_facility`` against
     ``geopandas.sjoin_nearest``, both given the same GeoDataFrames in the metric CRS, and the
     largest distance difference (target: 5 times as fast, identical distances); then pingan
     again from EPSG:4326 frames (its projection counted, geopandas' not).
@@ -48,10 +48,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo import coverage as coverage_module
-from geo.coverage import choose_metric_crs, nearest_facility, uncovered_parts
-from geo.protection import camera_metrics, view_sectors
+from geo import uncovered as uncovered_module
+from geo.cameras import camera_metrics, view_sectors
+from geo.nearest import nearest_facility
+from geo.projection import choose_metric_crs
 from geo.sample import generate_boundaries
+from geo.uncovered import uncovered_parts
 
 SEED = 20240601
 
@@ -202,7 +204,7 @@ def camera_rows(communities: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame, metric:
         "geopandas": lambda: geopandas_shares(sector_frame, comm_m),
     }, repeat=repeat)
     ours, theirs = out["pingan"], out["geopandas"]
-    engine = "Clipper2" if coverage_module._HAS_CLIPPER else "GEOS"
+    engine = "Clipper2" if uncovered_module._HAS_CLIPPER else "GEOS"
     rows = [row("camera area share (kernel, 1 thread)", f"{len(sectors):,} sectors",
                 t["pingan"], t["geopandas"], float(np.max(np.abs(ours - theirs))),
                 ">= 3x, shares to 1e-9", f"{engine} vs overlay + dissolve")]

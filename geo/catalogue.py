@@ -37,8 +37,8 @@ class Metric:
         ``higher`` or ``lower``: which direction is better.
     producer
         The computation that produces it: ``rates`` (:mod:`geo.rates`), ``hotspots``
-        (:mod:`geo.hotspots`), ``cameras`` and ``compounds`` (:mod:`geo.protection`),
-        ``coverage`` (:mod:`geo.coverage`).
+        (:mod:`geo.hotspots`), ``cameras`` (:mod:`geo.cameras`), ``compounds``
+        (:mod:`geo.compounds`), ``coverage`` (:mod:`geo.coverage`).
     params
         Parameters the metric takes in a profile criterion (others are refused).
     required_params

@@ -31,8 +31,9 @@ import shapely
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
+from geo import arrays
 from geo.errors import ParameterError
-from geo.network import DEFAULT_MAX_OFFSET_M, Direction, RoadNetwork, _check_direction, _ids
+from geo.network import DEFAULT_MAX_OFFSET_M, Direction, RoadNetwork, check_direction
 from geo.noding import line_substrings
 
 __all__ = ["DEFAULT_TRIM_M", "reached_lines", "service_areas"]
@@ -74,13 +75,13 @@ def reached_lines(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
     geo.errors.ParameterError
         When no threshold is given, or one is out of range.
     """
-    _check_direction(direction)
+    check_direction(direction)
     limits = [(float(t), "m", network._limit_cost(t, None)) for t in max_m] + [
         (float(t), "min", network._limit_cost(None, t)) for t in max_min]
     if not limits:
         raise ParameterError("give at least one threshold (max_m or max_min)",
                              parameter="max_m")
-    ids = _ids(facilities)
+    ids = arrays.frame_ids(facilities)
     fac = network.locate(facilities, max_offset_m=max_offset_m)
     graph, sources = network._augmented(fac, direction)
     located = np.flatnonzero(fac.ok)

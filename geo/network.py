@@ -67,6 +67,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from geo import arrays
 from geo.errors import InputError, MissingDataError, ParameterError
 from geo.projection import metric_crs_of
 from geo.roads import DRIVE_SPEED_KMH, MODES, WALK_SPEED_MPS, mode_mask
@@ -79,6 +80,7 @@ __all__ = [
     "NearestFacility",
     "RoadNetwork",
     "build_network",
+    "check_direction",
 ]
 
 #: Points farther than this from every road are unreachable (metres).
@@ -260,7 +262,7 @@ class RoadNetwork:
 
     def graph(self, direction: Direction = "from") -> csr_matrix:
         """The directed graph as a sparse matrix of costs (``to``: transposed)."""
-        _check_direction(direction)
+        check_direction(direction)
         return self._graph if direction == "from" else self._graph_t
 
     def locate(self, points: gpd.GeoDataFrame | gpd.GeoSeries, *,
@@ -319,7 +321,7 @@ class RoadNetwork:
         geo.errors.MissingDataError
             When no facility lies within ``max_offset_m`` of a road.
         """
-        _check_direction(direction)
+        check_direction(direction)
         fac_ids, fac = self._facilities(facilities, max_offset_m)
         pts = self.locate(demand, max_offset_m=max_offset_m)
         graph, sources = self._augmented(fac, direction)
@@ -363,7 +365,7 @@ class RoadNetwork:
         geo.errors.InputError
             When an input is not points with a CRS.
         """
-        _check_direction(direction)
+        check_direction(direction)
         limit = self._limit_cost(max_m, max_min)
         pts = self.locate(demand, max_offset_m=max_offset_m)
         xy, missing = _points_xy(candidates, self.crs, "candidates")
@@ -401,7 +403,7 @@ class RoadNetwork:
 
     def _facilities(self, facilities: gpd.GeoDataFrame | gpd.GeoSeries,
                     max_offset_m: float) -> tuple[NDArray[np.object_], Located]:
-        ids = _ids(facilities)
+        ids = arrays.frame_ids(facilities)
         fac = self.locate(facilities, max_offset_m=max_offset_m)
         if not fac.ok.any():
             raise MissingDataError(
@@ -650,12 +652,6 @@ def _points_xy(points: Any, crs: pyproj.CRS, name: str
     return xy, missing
 
 
-def _ids(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> NDArray[np.object_]:
-    if isinstance(frame, gpd.GeoDataFrame) and "id" in frame.columns:
-        return frame["id"].astype("string").to_numpy(dtype=object)
-    return np.array([str(i) for i in frame.index], dtype=object)
-
-
 def _limit_column(unit: str, max_m: float | None, max_min: float | None) -> tuple[str, float]:
     if (max_m is None) == (max_min is None):
         raise ParameterError("give exactly one of max_m and max_min", parameter="max_m")
@@ -670,7 +666,19 @@ def _limit_column(unit: str, max_m: float | None, max_min: float | None) -> tupl
     return "minutes", float(max_min)
 
 
-def _check_direction(direction: str) -> None:
+def check_direction(direction: str) -> None:
+    """Check that a travel direction is ``to`` (towards the facilities) or ``from`` them.
+
+    Parameters
+    ----------
+    direction
+        The direction asked for.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        When it is neither.
+    """
     if direction not in _DIRECTIONS:
         raise ParameterError(f"direction must be one of {', '.join(_DIRECTIONS)}; got "
                              f"{direction!r}", parameter="direction")

@@ -24,15 +24,17 @@ import geopandas as gpd
 import numpy as np
 import pyproj
 import shapely
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from geo.china import out_of_china
 from geo.coords import coordinate_pair
 from geo.errors import MissingDataError, ParameterError
 
-__all__ = ["check_metric_crs", "metric_crs_for", "metric_crs_of"]
+__all__ = ["check_metric_crs", "choose_metric_crs", "metric_crs_for", "metric_crs_of"]
 
 _SAMPLE = 50_000
+#: Geometries sampled by :func:`choose_metric_crs` (a strided sample of larger frames).
+_CRS_SAMPLE = 100_000
 
 # CGCS2000 3-degree Gauss-Kruger CM zones (no zone prefix on the easting): EPSG:4534 is CM 75E,
 # each next code 3 degrees further east, up to EPSG:4554 at CM 135E.
@@ -167,3 +169,67 @@ def metric_crs_for(lon: ArrayLike, lat: ArrayLike) -> pyproj.CRS:
         return pyproj.CRS.from_epsg(code)
     zone = min(max(math.floor((median_lon + 180.0) / 6.0) + 1, 1), 60)
     return pyproj.CRS.from_epsg((32600 if median_lat >= 0 else 32700) + zone)
+
+
+def choose_metric_crs(
+    *frames: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    metric_crs: Any = None,
+) -> pyproj.CRS:
+    """Return the metric CRS to work in: the one given, or the default for the data.
+
+    The form of :func:`metric_crs_of` the coverage, protection and siting metrics use: the
+    same rule (:func:`metric_crs_for`), sampling up to 100,000 geometries of a frame.
+
+    Parameters
+    ----------
+    *frames
+        The data (``None`` entries are skipped); the default is
+        :func:`metric_crs_for` of the WGS84 centres of their geometries.
+    metric_crs
+        A CRS pyproj accepts (``4548``, ``"EPSG:32650"``, a ``pyproj.CRS``), or ``None``.
+
+    Returns
+    -------
+    pyproj.CRS
+        A projected CRS whose axes are in metres.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        When ``metric_crs`` is not a CRS, is not projected or not in metres.
+    geo.errors.MissingDataError
+        When there is no geometry to choose a default from.
+    """
+    if metric_crs is not None:
+        try:
+            crs = pyproj.CRS.from_user_input(metric_crs)
+        except pyproj.exceptions.CRSError as exc:
+            raise ParameterError(f"metric_crs must be a CRS; got {metric_crs!r} ({exc})",
+                                 parameter="metric_crs") from None
+        units = {a.unit_name for a in crs.axis_info}
+        if not crs.is_projected or not units <= {"metre", "meter"}:
+            raise ParameterError(
+                f"metric_crs must be a projected CRS in metres; got {crs.to_string()} "
+                f"(units: {', '.join(sorted(units)) or 'none'})", parameter="metric_crs")
+        return crs
+    lons: list[NDArray[np.float64]] = []
+    lats: list[NDArray[np.float64]] = []
+    for frame in frames:
+        if frame is None or len(frame) == 0:
+            continue
+        geoms = np.asarray(frame.geometry.array, dtype=object)
+        # The zone depends on the median position only: a strided sample of a large frame
+        # chooses it as well and keeps this cheap for a million points.
+        step = max(1, len(geoms) // _CRS_SAMPLE)
+        bounds = shapely.bounds(geoms[::step])
+        x = (bounds[:, 0] + bounds[:, 2]) / 2.0
+        y = (bounds[:, 1] + bounds[:, 3]) / 2.0
+        ok = np.isfinite(x) & np.isfinite(y)
+        to_wgs84 = pyproj.Transformer.from_crs(frame.crs, 4326, always_xy=True)
+        lon, lat = to_wgs84.transform(x[ok], y[ok])
+        lons.append(np.asarray(lon, dtype=np.float64))
+        lats.append(np.asarray(lat, dtype=np.float64))
+    if not lons or not sum(len(v) for v in lons):
+        raise MissingDataError("metric_crs: no geometry to choose a metric CRS from; pass "
+                               "metric_crs", parameter="metric_crs")
+    return metric_crs_for(np.concatenate(lons), np.concatenate(lats))

@@ -5,7 +5,7 @@ within ``radius_m`` of an existing facility, with spopt's maximal covering locat
 (``spopt.locate.MCLP``, solved by the CBC solver bundled with PuLP). :func:`candidate_sites`
 generates candidates (compound centroids and a regular grid inside the communities) and
 :func:`plan_facility_sites` runs the whole chain for one facility type, with the demand points
-of :func:`geo.coverage.place_population`.
+of :func:`geo.population.place_population`.
 
 How existing facilities are kept
 --------------------------------
@@ -38,6 +38,11 @@ memory does not grow with the radius. Their number is counted first: a plan with
 says so, rather than left to run for minutes.
 
 Distances are straight lines in a metric CRS (see :mod:`geo.coverage` for its accuracy).
+
+:func:`plan_sites` runs in steps, one function each: check the inputs (``_check_plan``), take
+out the demand existing facilities cover (``_open_demand``), find what each candidate reaches
+(``_reach``), shrink the model (``_shrink``), solve it (``_solve``) and summarise the plan
+(``_summarise``).
 """
 
 from __future__ import annotations
@@ -58,27 +63,23 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 from spopt.locate import MCLP
 
-from geo.coverage import (
-    PERSONS_PER_HOUSEHOLD,
-    _assign,
-    _check_communities,
-    _check_frame,
-    _check_geometry_types,
-    _check_positive,
-    _check_same_crs,
-    _codes,
-    _facilities_of_type,
-    _geoms,
-    _nearest,
-    _present,
-    _project,
-    _project_xy,
-    _radius,
-    choose_metric_crs,
-    existing_during,
-    place_population,
+from geo import arrays
+from geo.checks import (
+    POINT,
+    POINT_OR_POLYGON,
+    check_communities,
+    check_detour_factor,
+    check_frame,
+    check_geometry_types,
+    check_positive,
+    check_same_crs,
 )
+from geo.coverage import service_radius
+from geo.inventory import existing_during, facilities_of_type
+from geo.nearest import nearest
 from geo.period import Period, parse_period
+from geo.population import PERSONS_PER_HOUSEHOLD, place_population
+from geo.projection import choose_metric_crs
 
 #: Most candidate–demand pairs within the radius a plan may walk (a larger radius or more
 #: candidates is refused with a ValueError that says so).
@@ -168,7 +169,7 @@ def candidate_sites(
     period
         Only compounds that existed during it are used; ``None`` uses every row.
     metric_crs
-        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the
+        Projected CRS in metres; default :func:`geo.projection.choose_metric_crs` of the
         communities.
 
     Returns
@@ -185,14 +186,14 @@ def candidate_sites(
         When columns are missing, the CRSs differ, geometries have the wrong type or
         ``spacing_m`` is not positive.
     """
-    _check_communities(communities)
+    check_communities(communities)
     if compounds is not None:
-        _check_frame(compounds, "compounds", ("Point", "Polygon", "MultiPolygon"), ("id",))
-        _check_same_crs(communities=communities, compounds=compounds)
-    _check_positive(spacing_m, "spacing_m")
+        check_frame(compounds, "compounds", POINT_OR_POLYGON, ("id",))
+        check_same_crs(communities=communities, compounds=compounds)
+    check_positive(spacing_m, "spacing_m")
     crs = choose_metric_crs(communities, metric_crs=metric_crs)
-    comm = _project(_geoms(communities), communities.crs, crs)
-    codes = _codes(communities)
+    comm = arrays.project(arrays.geoms(communities), communities.crs, crs)
+    codes = arrays.codes(communities)
 
     ids: list[NDArray[np.object_]] = []
     sources: list[NDArray[np.object_]] = []
@@ -203,10 +204,10 @@ def candidate_sites(
         if period is not None:
             comps = compounds[existing_during(
                 compounds, parse_period(period), start_column=None,
-                end_column=_present(compounds, "removed_on")).to_numpy(dtype=bool)]
-        centre = np.asarray(shapely.centroid(_project(_geoms(comps), comps.crs, crs)),
+                end_column=arrays.present(compounds, "removed_on")).to_numpy(dtype=bool)]
+        centre = np.asarray(shapely.centroid(arrays.project(arrays.geoms(comps), comps.crs, crs)),
                             dtype=object)
-        owner = _assign(centre, comm)
+        owner = arrays.containing(centre, comm)
         inside = owner >= 0
         ids.append(np.array([f"compound:{i}" for i in comps["id"].astype("string")],
                             dtype=object)[inside])
@@ -218,7 +219,7 @@ def candidate_sites(
     ys = (np.arange(math.floor(ymin / spacing_m), math.ceil(ymax / spacing_m)) + 0.5) * spacing_m
     gx, gy = np.meshgrid(xs, ys)
     grid = np.asarray(shapely.points(gx.ravel(), gy.ravel()), dtype=object)
-    owner = _assign(grid, comm)
+    owner = arrays.containing(grid, comm)
     inside = owner >= 0
     ids.append(np.array([f"grid:{i}" for i in range(int(inside.sum()))], dtype=object))
     sources.append(np.full(int(inside.sum()), "grid", dtype=object))
@@ -231,7 +232,7 @@ def candidate_sites(
             "source": pd.array(np.concatenate(sources), dtype="string"),
             "code": pd.array(codes[owner_all], dtype="string"),
         },
-        geometry=_project(np.concatenate(points), crs, communities.crs),
+        geometry=arrays.project(np.concatenate(points), crs, communities.crs),
         crs=communities.crs,
     )
 
@@ -254,7 +255,7 @@ def plan_sites(
     Parameters
     ----------
     demand_points
-        Demand points (for residents, :attr:`geo.coverage.PopulationPlacement.points`).
+        Demand points (for residents, :attr:`geo.population.PopulationPlacement.points`).
     demand_weights
         Residents per demand point (finite, >= 0), aligned with ``demand_points``.
     candidates
@@ -266,7 +267,7 @@ def plan_sites(
     radius_m
         Straight-line coverage radius in metres.
     metric_crs
-        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the demand.
+        Projected CRS in metres; default :func:`geo.projection.choose_metric_crs` of the demand.
     max_candidates
         Most candidates kept in the model (see the module docstring).
     time_limit_s
@@ -286,6 +287,93 @@ def plan_sites(
         When geometries are not points, CRSs differ, weights do not match the demand or are
         negative, or an option is out of range.
     """
+    weights = _check_plan(demand_points, demand_weights, candidates, existing, k=k,
+                          radius_m=radius_m, time_limit_s=time_limit_s,
+                          max_candidates=max_candidates, max_matrix_cells=max_matrix_cells)
+    crs = choose_metric_crs(demand_points, metric_crs=metric_crs)
+    radius = float(radius_m)
+    notes: list[str] = []
+    demand = _open_demand(demand_points, weights, existing, crs, radius, notes)
+    cand_xy = arrays.project_xy(arrays.geoms(candidates), candidates.crs, crs)
+    reach = _reach(demand, cand_xy, radius, notes)
+    model = _shrink(reach, cand_xy, radius, demand, max_candidates=max_candidates,
+                    max_matrix_cells=max_matrix_cells, notes=notes)
+    chosen, solver_status, solution_status = _solve(
+        demand, reach, model, cand_xy, k=k, radius=radius, time_limit_s=time_limit_s,
+        notes=notes)
+    sites, after = _summarise(demand, reach, candidates, cand_xy, chosen, crs, radius)
+    total = demand.total
+    return SitePlan(
+        sites=sites,
+        population_total=total,
+        population_covered_before=demand.covered,
+        population_covered_after=after,
+        coverage_before=demand.covered / total if total > 0 else math.nan,
+        coverage_after=after / total if total > 0 else math.nan,
+        k_requested=int(k),
+        k_used=len(chosen),
+        radius_m=radius,
+        solver_status=solver_status,
+        solution_status=solution_status,
+        candidates_given=len(cand_xy),
+        candidates_reaching=len(reach.reaching),
+        candidates_used=len(model.kept),
+        demand_rows=len(model.first),
+        metric_crs=crs,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class _Demand:
+    """The located demand points in the metric CRS and which of them no facility covers yet."""
+
+    xy: NDArray[np.float64]
+    weights: NDArray[np.float64]
+    covered_before: NDArray[np.bool_]
+    #: Rows of uncovered demand with residents: the rows the model may cover.
+    open_rows: NDArray[np.int64]
+    total: float
+    covered: float
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Which uncovered demand each candidate reaches."""
+
+    #: KD-tree over the open demand points (``None`` when there are none).
+    tree: cKDTree | None
+    #: Open demand points within the radius of each candidate.
+    counts: NDArray[np.int64]
+    #: Uncovered residents within the radius of each candidate.
+    weight: NDArray[np.float64]
+    #: Candidates reaching an uncovered resident, in input order; and strongest first.
+    reaching: NDArray[np.int64]
+    strongest: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The candidates kept in the model and the merged demand rows (see :func:`_merge_rows`)."""
+
+    kept: NDArray[np.int64]
+    group_of: NDArray[np.int64]
+    first: NDArray[np.int64]
+
+
+def _check_plan(
+    demand_points: gpd.GeoDataFrame | gpd.GeoSeries,
+    demand_weights: ArrayLike,
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
+    existing: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    *,
+    k: int,
+    radius_m: float,
+    time_limit_s: float,
+    max_candidates: int,
+    max_matrix_cells: int,
+) -> NDArray[np.float64]:
+    """Check :func:`plan_sites`'s inputs and options; return the weights as floats."""
     for name, frame in (("demand_points", demand_points), ("candidates", candidates),
                         ("existing", existing)):
         if frame is None and name == "existing":
@@ -295,8 +383,8 @@ def plan_sites(
                 f"{name} must be a GeoDataFrame or GeoSeries; got {type(frame).__name__}")
         if frame.crs is None:
             raise ValueError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
-        _check_geometry_types(_geoms(frame), name, ("Point",))
-    _check_same_crs(demand_points=demand_points, candidates=candidates, existing=existing)
+        check_geometry_types(arrays.geoms(frame), name, POINT)
+    check_same_crs(demand_points=demand_points, candidates=candidates, existing=existing)
     weights = np.asarray(demand_weights, dtype=np.float64).ravel()
     if len(weights) != len(demand_points):
         raise ValueError(
@@ -308,40 +396,50 @@ def plan_sites(
         raise TypeError(f"k must be an integer; got {k!r}")
     if k < 1:
         raise ValueError(f"k must be >= 1; got {k}")
-    _check_positive(radius_m, "radius_m")
-    _check_positive(time_limit_s, "time_limit_s")
+    check_positive(radius_m, "radius_m")
+    check_positive(time_limit_s, "time_limit_s")
     for name, value in (("max_candidates", max_candidates),
                         ("max_matrix_cells", max_matrix_cells)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    crs = choose_metric_crs(demand_points, metric_crs=metric_crs)
-    radius = float(radius_m)
+    return weights
 
-    demand_xy = _project_xy(_geoms(demand_points), demand_points.crs, crs)
+
+def _open_demand(
+    demand_points: gpd.GeoDataFrame | gpd.GeoSeries,
+    weights: NDArray[np.float64],
+    existing: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    crs: pyproj.CRS,
+    radius: float,
+    notes: list[str],
+) -> _Demand:
+    """Project the demand and mark what the existing facilities already cover."""
+    demand_xy = arrays.project_xy(arrays.geoms(demand_points), demand_points.crs, crs)
     located = np.isfinite(demand_xy).all(axis=1)
     demand_xy, weights = demand_xy[located], weights[located]
-    cand_xy = _project_xy(_geoms(candidates), candidates.crs, crs)
-    cand_ok = np.isfinite(cand_xy).all(axis=1)
-    cand_ids = _ids(candidates)
-    total = float(weights.sum())
-    notes: list[str] = []
     if (~located).any():
         notes.append(f"{int((~located).sum())} demand points without a location were left out")
-
     covered_before = np.zeros(len(demand_xy), dtype=bool)
     if existing is not None and len(existing):
-        ex_xy = _project_xy(_geoms(existing), existing.crs, crs)
+        ex_xy = arrays.project_xy(arrays.geoms(existing), existing.crs, crs)
         ex_xy = ex_xy[np.isfinite(ex_xy).all(axis=1)]
         covered_before = _within(demand_xy, ex_xy, radius)
-    open_rows = np.flatnonzero(~covered_before & (weights > 0))
-    before = float(weights[covered_before].sum())
+    return _Demand(xy=demand_xy, weights=weights, covered_before=covered_before,
+                   open_rows=np.flatnonzero(~covered_before & (weights > 0)),
+                   total=float(weights.sum()), covered=float(weights[covered_before].sum()))
 
-    # Which uncovered demand each candidate reaches (candidates without a point reach none).
-    # Pairs are counted first (cheap) and then walked in bounded chunks, so a large radius
-    # costs time in proportion to the pairs but never memory.
-    usable = np.flatnonzero(cand_ok)
-    open_w = weights[open_rows]
-    tree = cKDTree(demand_xy[open_rows]) if len(open_rows) else None
+
+def _reach(demand: _Demand, cand_xy: NDArray[np.float64], radius: float,
+           notes: list[str]) -> _Reach:
+    """Find the uncovered residents each candidate reaches (candidates without a point: none).
+
+    Pairs are counted first (cheap) and then walked in bounded chunks, so a large radius
+    costs time in proportion to the pairs but never memory.
+    """
+    open_rows = demand.open_rows
+    usable = np.flatnonzero(np.isfinite(cand_xy).all(axis=1))
+    open_w = demand.weights[open_rows]
+    tree = cKDTree(demand.xy[open_rows]) if len(open_rows) else None
     counts = np.zeros(len(cand_xy), dtype=np.int64)
     if tree is not None and len(usable):
         counts[usable] = tree.query_ball_point(cand_xy[usable], r=radius, return_length=True)
@@ -351,36 +449,68 @@ def plan_sites(
             f"the candidates reach {pairs:,} uncovered demand points in all (limit {MAX_PAIRS:,}):"
             f" radius_m={radius:g} is too large for {len(usable):,} candidates; use a smaller "
             f"radius, fewer candidates or coarser demand points")
-    reach = np.zeros(len(cand_xy))
+    weight = np.zeros(len(cand_xy))
     for pos, rows in _pairs(tree, cand_xy, usable, counts, radius):
-        reach += np.bincount(usable[pos], weights=open_w[rows], minlength=len(cand_xy))
-    reaching = np.flatnonzero(reach > 0)
-    # Strongest first (most uncovered residents within reach), ties in input order.
-    strongest = reaching[np.argsort(-reach[reaching], kind="stable")]
+        weight += np.bincount(usable[pos], weights=open_w[rows], minlength=len(cand_xy))
+    reaching = np.flatnonzero(weight > 0)
     if len(reaching) < len(cand_xy):
         notes.append(f"{len(cand_xy) - len(reaching)} candidates reach no uncovered resident "
                      "and were dropped")
-    kept = np.sort(strongest[:max_candidates])
-    if len(reaching) > max_candidates:
+    # Strongest first (most uncovered residents within reach), ties in input order.
+    strongest = reaching[np.argsort(-weight[reaching], kind="stable")]
+    return _Reach(tree=tree, counts=counts, weight=weight, reaching=reaching,
+                  strongest=strongest)
+
+
+def _shrink(
+    reach: _Reach,
+    cand_xy: NDArray[np.float64],
+    radius: float,
+    demand: _Demand,
+    *,
+    max_candidates: int,
+    max_matrix_cells: int,
+    notes: list[str],
+) -> _Model:
+    """Keep the strongest candidates within ``max_candidates`` and ``max_matrix_cells``."""
+    n_open = len(demand.open_rows)
+    n_reaching = len(reach.reaching)
+    kept = np.sort(reach.strongest[:max_candidates])
+    if n_reaching > max_candidates:
         notes.append(
-            f"{len(reaching)} candidates reach uncovered residents; kept the {max_candidates} "
-            f"that alone reach the most (max_candidates), dropped {len(reaching) - max_candidates}"
+            f"{n_reaching} candidates reach uncovered residents; kept the {max_candidates} "
+            f"that alone reach the most (max_candidates), dropped {n_reaching - max_candidates}"
         )
-    group_of, first = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
+    group_of, first = _merge_rows(kept, reach.tree, cand_xy, reach.counts, radius, n_open)
     while len(kept) > 1 and len(first) * len(kept) > max_matrix_cells:
         # Fewer candidates also merge into fewer rows: shrink by the square root of the excess.
         excess = len(first) * len(kept) / max_matrix_cells
         count = max(1, min(len(kept) - 1, int(len(kept) / math.sqrt(excess) * 0.95)))
-        kept = np.sort(strongest[:count])
-        group_of, first = _merge_rows(kept, tree, cand_xy, counts, radius, len(open_rows))
-    n_rows = len(first)
-    if len(kept) < min(len(reaching), max_candidates):
+        kept = np.sort(reach.strongest[:count])
+        group_of, first = _merge_rows(kept, reach.tree, cand_xy, reach.counts, radius, n_open)
+    if len(kept) < min(n_reaching, max_candidates):
         notes.append(
             f"kept the {len(kept)} candidates that alone reach the most uncovered residents so "
-            f"that the model ({n_rows} demand rows x {len(kept)} candidates) stays "
+            f"that the model ({len(first)} demand rows x {len(kept)} candidates) stays "
             f"within max_matrix_cells={max_matrix_cells}"
         )
+    return _Model(kept=kept, group_of=group_of, first=first)
 
+
+def _solve(
+    demand: _Demand,
+    reach: _Reach,
+    model: _Model,
+    cand_xy: NDArray[np.float64],
+    *,
+    k: int,
+    radius: float,
+    time_limit_s: float,
+    notes: list[str],
+) -> tuple[NDArray[np.int64], str, str]:
+    """Solve the maximal covering model; return the chosen candidates and PuLP's statuses."""
+    kept = model.kept
+    n_rows = len(model.first)
     chosen_cols: list[int] = []
     solver_status = solution_status = "not run"
     k_used = min(k, len(kept))
@@ -388,83 +518,91 @@ def plan_sites(
         notes.append(f"only {len(kept)} candidates reach uncovered residents: placing {k_used} "
                      f"sites instead of {k}")
     if n_rows and k_used:
-        in_model = np.flatnonzero(group_of >= 0)
-        # The first demand point of each group represents it; the group's residents are summed.
-        representative = open_rows[first]
-        row_weights = np.bincount(group_of[in_model], weights=open_w[in_model],
-                                  minlength=n_rows)
-        dx = demand_xy[representative, 0][:, None] - cand_xy[kept, 0][None, :]
-        dy = demand_xy[representative, 1][:, None] - cand_xy[kept, 1][None, :]
-        cost = np.sqrt(dx * dx + dy * dy)
-        # Coverage is decided once, by the KD-tree that built the groups; where a distance is
-        # within a rounding error of the radius the matrix follows that decision.
-        member = np.zeros(cost.shape, dtype=bool)
-        for cols, rows in _pairs(tree, cand_xy, kept, counts, radius):
-            member[group_of[rows], cols] = True
-        cost = np.where(member, np.minimum(cost, radius),
-                        np.maximum(cost, np.nextafter(radius, np.inf)))
-        model = MCLP.from_cost_matrix(cost, row_weights, service_radius=radius,
-                                      p_facilities=int(k_used), name="pingan_mclp")
+        cost, row_weights = _cost_matrix(demand, reach, model, cand_xy, radius)
+        mclp = MCLP.from_cost_matrix(cost, row_weights, service_radius=radius,
+                                     p_facilities=int(k_used), name="pingan_mclp")
         # spopt raises when PuLP's status is not "Optimal"; the status is reported instead.
         with contextlib.suppress(RuntimeError):
-            model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s)),
-                        results=False)
-        solver_status = str(pulp.LpStatus[model.problem.status])
-        solution_status = str(pulp.LpSolution[model.problem.sol_status])
-        chosen_cols = [c for c, var in enumerate(model.fac_vars) if (var.value() or 0.0) > 0.5]
+            mclp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s)),
+                       results=False)
+        solver_status = str(pulp.LpStatus[mclp.problem.status])
+        solution_status = str(pulp.LpSolution[mclp.problem.sol_status])
+        chosen_cols = [c for c, var in enumerate(mclp.fac_vars) if (var.value() or 0.0) > 0.5]
     elif not n_rows:
         notes.append("no uncovered resident is within reach of any candidate: no site placed")
-
     chosen = kept[chosen_cols] if chosen_cols else np.empty(0, dtype=np.int64)
+    return chosen, solver_status, solution_status
+
+
+def _cost_matrix(
+    demand: _Demand,
+    reach: _Reach,
+    model: _Model,
+    cand_xy: NDArray[np.float64],
+    radius: float,
+) -> tuple[NDArray[np.float64], NDArray[Any]]:
+    """Distances from each model row to each kept candidate, and the rows' residents."""
+    open_rows, kept, group_of = demand.open_rows, model.kept, model.group_of
+    n_rows = len(model.first)
+    in_model = np.flatnonzero(group_of >= 0)
+    # The first demand point of each group represents it; the group's residents are summed.
+    representative = open_rows[model.first]
+    row_weights = np.bincount(group_of[in_model],
+                              weights=demand.weights[open_rows][in_model], minlength=n_rows)
+    dx = demand.xy[representative, 0][:, None] - cand_xy[kept, 0][None, :]
+    dy = demand.xy[representative, 1][:, None] - cand_xy[kept, 1][None, :]
+    cost = np.sqrt(dx * dx + dy * dy)
+    # Coverage is decided once, by the KD-tree that built the groups; where a distance is
+    # within a rounding error of the radius the matrix follows that decision.
+    member = np.zeros(cost.shape, dtype=bool)
+    for cols, rows in _pairs(reach.tree, cand_xy, kept, reach.counts, radius):
+        member[group_of[rows], cols] = True
+    cost = np.where(member, np.minimum(cost, radius),
+                    np.maximum(cost, np.nextafter(radius, np.inf)))
+    return cost, row_weights
+
+
+def _summarise(
+    demand: _Demand,
+    reach: _Reach,
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
+    cand_xy: NDArray[np.float64],
+    chosen: NDArray[np.int64],
+    crs: pyproj.CRS,
+    radius: float,
+) -> tuple[gpd.GeoDataFrame, float]:
+    """The chosen sites (most newly covered residents first) and the residents covered after."""
     site_xy = cand_xy[chosen]
-    newly = np.zeros(len(demand_xy), dtype=bool)
+    newly = np.zeros(len(demand.xy), dtype=bool)
     newly_by_site = np.zeros(len(chosen))
     reached_by_site = np.zeros(len(chosen))
     if len(chosen):
-        newly[open_rows] = _within(demand_xy[open_rows], site_xy, radius)
+        open_rows = demand.open_rows
+        newly[open_rows] = _within(demand.xy[open_rows], site_xy, radius)
         rows = np.flatnonzero(newly)
-        _, nearest = cKDTree(site_xy).query(demand_xy[rows], k=1)
-        newly_by_site = np.bincount(np.asarray(nearest, dtype=np.int64),
-                                    weights=weights[rows],
+        _, nearest_site = cKDTree(site_xy).query(demand.xy[rows], k=1)
+        newly_by_site = np.bincount(np.asarray(nearest_site, dtype=np.int64),
+                                    weights=demand.weights[rows],
                                     minlength=len(chosen)).astype(np.float64)
-        reached_by_site = reach[chosen]
-    after = before + float(weights[newly].sum())
-
+        reached_by_site = reach.weight[chosen]
+    after = demand.covered + float(demand.weights[newly].sum())
     extra = {}
     if isinstance(candidates, gpd.GeoDataFrame):
         extra = {c: candidates[c].to_numpy()[chosen] for c in ("source", "code")
                  if c in candidates.columns}
     sites = gpd.GeoDataFrame(
         {
-            "candidate_id": pd.array(cand_ids[chosen], dtype="string"),
+            "candidate_id": pd.array(arrays.frame_ids(candidates)[chosen], dtype="string"),
             **extra,
             "population_reached": reached_by_site,
             "population_newly_covered": newly_by_site,
         },
-        geometry=_project(np.asarray(shapely.points(site_xy), dtype=object), crs, 4326),
+        geometry=arrays.project(np.asarray(shapely.points(site_xy), dtype=object), crs, 4326),
         crs=4326,
     )
     sites = sites.sort_values("population_newly_covered", ascending=False,
                               kind="stable").reset_index(drop=True)
-    return SitePlan(
-        sites=sites,
-        population_total=total,
-        population_covered_before=before,
-        population_covered_after=after,
-        coverage_before=before / total if total > 0 else math.nan,
-        coverage_after=after / total if total > 0 else math.nan,
-        k_requested=int(k),
-        k_used=len(chosen),
-        radius_m=radius,
-        solver_status=solver_status,
-        solution_status=solution_status,
-        candidates_given=len(cand_xy),
-        candidates_reaching=len(reaching),
-        candidates_used=len(kept),
-        demand_rows=n_rows,
-        metric_crs=crs,
-        notes=tuple(notes),
-    )
+    return sites, after
 
 
 def plan_facility_sites(
@@ -488,7 +626,7 @@ def plan_facility_sites(
 ) -> SitePlan:
     """Suggest ``k`` new sites for a facility type from the communities' residents.
 
-    The demand points are :func:`geo.coverage.place_population`'s (the same placement as
+    The demand points are :func:`geo.population.place_population`'s (the same placement as
     :func:`geo.coverage.facility_coverage`), the existing facilities are those of the type that
     existed during the period, and the candidates are ``candidates`` or
     :func:`candidate_sites`.
@@ -514,14 +652,14 @@ def plan_facility_sites(
     period
         Facilities and compounds that existed during it count; ``None`` counts every row.
     cell_m
-        Demand grid cell in metres (see :func:`geo.coverage.place_population`).
+        Demand grid cell in metres (see :func:`geo.population.place_population`).
     candidate_spacing_m
         Spacing of generated grid candidates in metres; default half the effective radius
         (every resident is then within reach of a dozen or so grid candidates).
     persons_per_household
         Residents per household for compounds without a population.
     metric_crs
-        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the
+        Projected CRS in metres; default :func:`geo.projection.choose_metric_crs` of the
         communities.
     max_candidates, time_limit_s, max_matrix_cells
         As in :func:`plan_sites`.
@@ -537,13 +675,12 @@ def plan_facility_sites(
     ValueError
         As :func:`geo.coverage.facility_coverage` and :func:`plan_sites` do.
     """
-    _check_communities(communities)
-    _check_frame(facilities, "facilities", ("Point",), ("id", "type"))
-    _check_same_crs(communities=communities, facilities=facilities, compounds=compounds,
+    check_communities(communities)
+    check_frame(facilities, "facilities", POINT, ("id", "type"))
+    check_same_crs(communities=communities, facilities=facilities, compounds=compounds,
                     candidates=candidates)
-    radius = _radius(facility_type, radius_m)
-    if not (isinstance(detour_factor, int | float) and detour_factor >= 1.0):
-        raise ValueError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
+    radius = service_radius(facility_type, radius_m)
+    check_detour_factor(detour_factor)
     p = None if period is None else parse_period(period)
     crs = choose_metric_crs(communities, metric_crs=metric_crs)
     placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
@@ -554,7 +691,7 @@ def plan_facility_sites(
         spacing = effective / 2.0 if candidate_spacing_m is None else candidate_spacing_m
         candidates = candidate_sites(communities, compounds=compounds, spacing_m=spacing,
                                      period=p, metric_crs=crs)
-    existing = _facilities_of_type(facilities, facility_type, p)
+    existing = facilities_of_type(facilities, facility_type, p)
     return plan_sites(demand, demand["population"].to_numpy(), candidates, existing,
                       k=k, radius_m=effective, metric_crs=crs,
                       max_candidates=max_candidates, time_limit_s=time_limit_s,
@@ -630,11 +767,4 @@ def _within(xy: NDArray[np.float64], targets: NDArray[np.float64], radius: float
     """Whether each point lies within ``radius`` of a target."""
     if not len(xy) or not len(targets):
         return np.zeros(len(xy), dtype=bool)
-    return np.asarray(_nearest(xy, targets)[0] <= radius, dtype=bool)
-
-
-def _ids(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> NDArray[np.object_]:
-    if isinstance(frame, gpd.GeoDataFrame) and "id" in frame.columns:
-        return frame["id"].astype("string").to_numpy(dtype=object)
-    return np.array([str(i) for i in frame.index], dtype=object)
-
+    return np.asarray(nearest(xy, targets)[0] <= radius, dtype=bool)

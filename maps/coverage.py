@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.coverage import FacilityCoverage, existing_during
+from geo.coverage import FacilityCoverage
+from geo.inventory import existing_during
 from geo.siting import SitePlan
 from maps.labels import fmt_count, fmt_number, fmt_ratio, metric_label, table_html, term, text
 from maps.options import Language, MapOptions

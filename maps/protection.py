@@ -11,14 +11,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.coverage import existing_during
-from geo.protection import (
-    CAMERA_KINDS,
-    DEFAULT_RANGE_M,
-    CameraMetrics,
-    CompoundCompliance,
-    view_sectors,
-)
+from geo.cameras import CAMERA_KINDS, DEFAULT_RANGE_M, CameraMetrics, view_sectors
+from geo.compounds import CompoundCompliance
+from geo.inventory import existing_during
 from maps.labels import fmt_count, fmt_number, fmt_ratio, metric_label, table_html, term, text
 from maps.options import Language, MapOptions
 from maps.page import (
@@ -73,14 +68,14 @@ def protection_map(
         Community polygons with ``code`` and ``name``, any declared CRS.
     devices
         Device points (the ``devices`` layer). Cameras (``camera_kinds``) are drawn as view
-        sectors (:func:`geo.protection.view_sectors`), working and faulty apart; other devices
+        sectors (:func:`geo.cameras.view_sectors`), working and faulty apart; other devices
         as points. When ``cameras`` has a period, only devices that existed during it are
         drawn, as in the metrics.
     cameras
-        :func:`geo.protection.camera_metrics`: its blind spots are drawn and its metrics shown
+        :func:`geo.cameras.camera_metrics`: its blind spots are drawn and its metrics shown
         in the community tooltips.
     compliance
-        :func:`geo.protection.compound_compliance`: compounds coloured by compliance, with
+        :func:`geo.compounds.compound_compliance`: compounds coloured by compliance, with
         their missing measures in the popup.
     camera_kinds
         Device kinds drawn as sectors.
@@ -102,7 +97,7 @@ def protection_map(
         If an input has the wrong type.
     ValueError
         If a column is missing or a device cannot be drawn (see
-        :func:`geo.protection.view_sectors`).
+        :func:`geo.cameras.view_sectors`).
     """
     options = options or MapOptions()
     lang = options.language

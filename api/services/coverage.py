@@ -2,9 +2,9 @@
 
 Cameras, compounds, service areas, gaps, workload and new-site plans.
 
-Every computation is :mod:`geo.protection`, :mod:`geo.coverage` or :mod:`geo.siting` on frames
-read from storage; inventories count for a period only if they existed during it. Results are
-cached per data version.
+Every computation is :mod:`geo.cameras`, :mod:`geo.compounds`, :mod:`geo.coverage` or
+:mod:`geo.siting` on frames read from storage; inventories count for a period only if they
+existed during it (:func:`geo.inventory.existing_during`). Results are cached per data version.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.units import check_level, unit_geometries, world_communities
+from geo.cameras import CameraMetrics, camera_metrics
+from geo.compounds import CompoundCompliance, compound_compliance
 from geo.coverage import (
     SERVICE_RADIUS_BASIS,
     SERVICE_RADIUS_M,
@@ -27,8 +29,8 @@ from geo.coverage import (
     facility_workload,
 )
 from geo.errors import MissingDataError, ParameterError
+from geo.inventory import existing_during
 from geo.period import Period
-from geo.protection import CameraMetrics, CompoundCompliance, camera_metrics, compound_compliance
 from geo.rollup import (
     COVERAGE_RATIOS,
     COVERAGE_SUMS,
@@ -297,8 +299,6 @@ def gaps_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
 def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | None = None,
                   period: Period | str | None = None) -> gpd.GeoDataFrame:
     """Facilities of a type open during the period with their service circles (EPSG:4326)."""
-    from geo.coverage import existing_during
-
     p = ctx.period(period)
     res = coverage_result(ctx, facility_type, radius_m=radius_m, period=p)
     with ctx.engine.connect() as conn:

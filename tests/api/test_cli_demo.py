@@ -12,7 +12,8 @@ import pytest
 
 from api.cli import main
 from geo.assign import assign_to_communities
-from geo.coverage import existing_during, facility_coverage
+from geo.coverage import facility_coverage
+from geo.inventory import existing_during
 from geo.period import parse_period
 
 pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")

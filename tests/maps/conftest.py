@@ -17,12 +17,13 @@ import pytest
 import shapely
 
 import maps
+from geo.cameras import camera_metrics
 from geo.cases import CaseCounts
+from geo.compounds import compound_compliance
 from geo.coverage import facility_coverage
 from geo.hotspots import HotspotResult
 from geo.period import parse_period
 from geo.profile import load_profile
-from geo.protection import camera_metrics, compound_compliance
 from geo.rates import compute_rates
 from geo.siting import SitePlan
 from geo.standard import evaluate

@@ -1,10 +1,9 @@
-"""Technical and physical protection: camera view, camera metrics and compound compliance.
+"""Technical protection (技防): camera view sectors and the camera metrics of communities.
 
 :func:`view_sectors` draws what each camera sees; :func:`camera_metrics` turns devices into the
 per-community technical-protection metrics of the catalogue (counts, working ratio, densities,
-the share of the area in working view, the share of incidents in view) and the blind spots;
-:func:`compound_compliance` checks compounds (小区/单位) against the required physical (物防) and
-technical (技防) measures.
+the share of the area in working view, the share of incidents in view) and the blind spots.
+Compounds' physical and technical measures are :mod:`geo.compounds`.
 
 View sectors
 ------------
@@ -36,25 +35,15 @@ subject (15 m), ``dome`` and ``plate`` cameras watch an entrance or a lane (20 m
 Camera coverage
 ---------------
 ``camera_area_share`` is exact polygon arithmetic: each community minus the union of the working
-sectors that touch it (the subtraction behind :func:`geo.coverage.uncovered_parts`: Clipper2
+sectors that touch it (the subtraction behind :func:`geo.uncovered.uncovered_parts`: Clipper2
 when pyclipr is installed, else GEOS); overlapping sectors count once, faulty cameras cover
 nothing, and a camera in one community (or in none) can cover a neighbour. The remainder is
 the blind-spot polygon, and its area gives the share. For a city's worth of cameras the
 sectors go to the subtraction as coordinate arrays (no shapely polygon per sector), and the
 communities a sector may touch are found from a grid of community boxes around its apex and
-its range, then by comparing extents (see :mod:`geo.coverage`). Device counts use the
-devices that existed during the period (:func:`geo.coverage.existing_during`), assigned to
+its range, then by comparing extents (see :mod:`geo.uncovered`). Device counts use the
+devices that existed during the period (:func:`geo.inventory.existing_during`), assigned to
 the community containing them.
-
-Compound compliance
--------------------
-A compound complies when it has every measure of ``required_physical`` and
-``required_technical``. The defaults (:data:`DEFAULT_REQUIRED_PHYSICAL`,
-:data:`DEFAULT_REQUIRED_TECHNICAL`) have no published basis as a set: national standards
-describe how to build security systems (GB 50348 安全防范工程技术标准) rather than which measures
-a residential compound must have, and local standards differ by city. They are a baseline
-(fence, gate guard and lighting; CCTV at the entrances and access control) for the standard
-profile to override.
 """
 
 from __future__ import annotations
@@ -71,67 +60,32 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
-from geo.coverage import (
-    _assign,
-    _check_communities,
-    _check_frame,
-    _check_same_crs,
-    _codes,
-    _dop_pairs,
-    _geoms,
-    _names,
-    _polygon_dops,
-    _polygon_rings,
-    _population,
-    _present,
-    _project,
-    _project_xy,
-    _ranges,
-    _Rings,
-    _subtract_covers,
-    _workers,
-    choose_metric_crs,
-    existing_during,
-)
+from geo import arrays
+from geo.checks import check_communities, check_frame, check_same_crs, check_workers
 from geo.crs import grid_bearing_deg
-from geo.layers import COMPOUND_MEASURES, DEVICE_KINDS
+from geo.inventory import existing_during
+from geo.layers import DEVICE_KINDS
 from geo.period import Period, parse_period
+from geo.projection import choose_metric_crs
+from geo.uncovered import Rings, dop_pairs, polygon_dops, polygon_rings, ranges, subtract_covers
 
 __all__ = [
     "CAMERA_KINDS",
     "DEFAULT_RANGE_M",
-    "DEFAULT_REQUIRED_PHYSICAL",
-    "DEFAULT_REQUIRED_TECHNICAL",
     "CameraMetrics",
-    "CompoundCompliance",
     "camera_metrics",
-    "compound_compliance",
     "sector_polygons",
     "view_sectors",
 ]
 
 #: Device kinds that are video cameras (the others, ``alarm`` and ``access``, see nothing).
 CAMERA_KINDS: tuple[str, ...] = ("camera", "dome", "ptz", "face", "plate")
-
 #: View range in metres of a device without ``range_m``, by kind. No published basis: see the
 #: module docstring ("Default view ranges").
 DEFAULT_RANGE_M: Mapping[str, float] = MappingProxyType(
     {"camera": 30.0, "dome": 20.0, "ptz": 100.0, "face": 15.0, "plate": 20.0}
 )
-
-#: Physical measures (物防) a compound needs by default; no published basis as a set (see the
-#: module docstring, "Compound compliance").
-DEFAULT_REQUIRED_PHYSICAL: tuple[str, ...] = ("fence", "gate_guard", "lighting")
-
-#: Technical measures (技防) a compound needs by default; no published basis as a set.
-DEFAULT_REQUIRED_TECHNICAL: tuple[str, ...] = ("cctv_entrances", "access_control")
-
 _STATUSES = ("working", "faulty")
-
-
-# --------------------------------------------------------------------------------------------
-# View sectors
-# --------------------------------------------------------------------------------------------
 
 
 def view_sectors(
@@ -150,7 +104,8 @@ def view_sectors(
         north), ``fov_deg`` and ``range_m``. Every row gets a sector; filter by kind, status
         and period first.
     metric_crs
-        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the devices.
+        Projected CRS in metres; default :func:`geo.projection.choose_metric_crs` of the
+        devices.
     arc_segments
         Segments per full circle (at least 4); see the module docstring for the area bound.
     default_range_m
@@ -170,9 +125,9 @@ def view_sectors(
         When columns are missing, a device has no point, ``fov_deg`` or ``range_m`` is not
         positive, a kind without ``range_m`` has no default, or ``arc_segments`` < 4.
     """
-    _check_frame(devices, "devices", ("Point",), ("kind",))
+    check_frame(devices, "devices", ("Point",), ("kind",))
     _check_arc_segments(arc_segments)
-    geoms = _geoms(devices)
+    geoms = arrays.geoms(devices)
     _check_points_present(geoms)
     crs = choose_metric_crs(devices, metric_crs=metric_crs)
     polygons = _sectors(devices, geoms, crs, arc_segments, default_range_m)
@@ -202,9 +157,9 @@ def _sector_params(
     if not len(geoms):
         return np.empty(0), np.empty(0), np.empty(0), np.empty(0), np.empty(0)
     kind = devices["kind"].astype("string")
-    azimuth = _numbers(devices, "azimuth_deg")
-    fov = _numbers(devices, "fov_deg")
-    range_m = _numbers(devices, "range_m")
+    azimuth = arrays.float_column(devices, "azimuth_deg", "devices")
+    fov = arrays.float_column(devices, "fov_deg", "devices")
+    range_m = arrays.float_column(devices, "range_m", "devices")
     if (fov <= 0).any():
         raise ValueError(f"devices: fov_deg must be > 0; got {float(np.nanmin(fov))}")
     if (range_m <= 0).any():
@@ -223,11 +178,11 @@ def _sector_params(
                 f"default_range_m must give ranges > 0; got {dict(default_range_m)!r}")
         range_m = range_m.copy()
         range_m[no_range] = defaults
-    xy = _project_xy(geoms, devices.crs, crs)
+    xy = arrays.project_xy(geoms, devices.crs, crs)
     bearing = np.full(len(geoms), np.nan)
     has_azimuth = np.isfinite(azimuth)
     if has_azimuth.any():
-        lonlat = _project_xy(geoms[has_azimuth], devices.crs, 4326)
+        lonlat = arrays.project_xy(geoms[has_azimuth], devices.crs, 4326)
         bearing[has_azimuth] = grid_bearing_deg(
             azimuth[has_azimuth], lonlat[:, 0], lonlat[:, 1], crs)
     return xy[:, 0], xy[:, 1], bearing, fov, range_m
@@ -279,11 +234,11 @@ def _sector_rings(
     fov_deg: NDArray[np.float64],
     range_m: NDArray[np.float64],
     arc_segments: int,
-) -> _Rings:
+) -> Rings:
     """The rings :func:`sector_polygons` would build, as one block of coordinates.
 
     Every ring runs clockwise (bearings grow clockwise), which is all
-    :func:`geo.coverage._subtract_clipper` asks of covers.
+    :func:`geo.uncovered.subtract_covers` asks of covers.
     """
     blocks: list[NDArray[np.float64]] = []
     owners: list[NDArray[np.int64]] = []
@@ -295,26 +250,26 @@ def _sector_rings(
         lengths.append(np.full(len(rows), ring.shape[1], dtype=np.int64))
     if not blocks:
         empty = np.empty(0, dtype=np.int64)
-        return _Rings(np.empty((0, 2)), np.zeros(1, dtype=np.int64), empty, empty.astype(bool))
+        return Rings(np.empty((0, 2)), np.zeros(1, dtype=np.int64), empty, empty.astype(bool))
     length = np.concatenate(lengths)
-    return _Rings(np.concatenate(blocks), np.concatenate([[0], np.cumsum(length)]),
+    return Rings(np.concatenate(blocks), np.concatenate([[0], np.cumsum(length)]),
                   np.concatenate(owners), np.ones(len(length), dtype=bool))
 
 
 def _sector_pairs(
     areas: NDArray[np.object_],
-    area_rings: _Rings,
+    area_rings: Rings,
     x: NDArray[np.float64],
     y: NDArray[np.float64],
     range_m: NDArray[np.float64],
-    rings: _Rings,
+    rings: Rings,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """(area, sector) positions of the sectors that may meet each area, sorted by area.
 
     A sector lies within its range of its apex. Candidates come from a grid over the areas'
     boxes grown by the longest range (each apex looks up the areas listed in its cell), then
     the area's box grown by the sector's own range; they are kept when the sector's and the
-    area's extents overlap along every direction (:func:`geo.coverage._dop_pairs`). Every
+    area's extents overlap along every direction (:func:`geo.uncovered.dop_pairs`). Every
     sector that meets an area is kept, with a few that only come close.
     """
     none = np.empty(0, dtype=np.int64)
@@ -334,7 +289,7 @@ def _sector_pairs(
     # (cell, area) for every grid cell each grown box covers
     span = last - first + 1
     per_area = span[:, 0] * span[:, 1]
-    k = _ranges(np.zeros(len(usable), dtype=np.int64), per_area)
+    k = ranges(np.zeros(len(usable), dtype=np.int64), per_area)
     owner = np.repeat(np.arange(len(usable)), per_area)
     cx = first[owner, 0] + k % span[owner, 0]
     cy = first[owner, 1] + k // span[owner, 0]
@@ -349,13 +304,13 @@ def _sector_pairs(
     lo = np.searchsorted(entry, apex_cell, side="left")
     count = np.searchsorted(entry, apex_cell, side="right") - lo
     sector = np.repeat(np.arange(len(x), dtype=np.int64), count)
-    area = entry_area[_ranges(lo, count)]
+    area = entry_area[ranges(lo, count)]
     r = range_m[sector] * (1.0 + 1e-9)
     bb = b[area]
     near = ((x[sector] >= bb[:, 0] - r) & (x[sector] <= bb[:, 2] + r)
             & (y[sector] >= bb[:, 1] - r) & (y[sector] <= bb[:, 3] + r))
-    return _dop_pairs(area[near], sector[near], _polygon_dops(area_rings, len(areas)),
-                      _polygon_dops(rings, len(x)))
+    return dop_pairs(area[near], sector[near], polygon_dops(area_rings, len(areas)),
+                      polygon_dops(rings, len(x)))
 
 
 def _sector_shapes(
@@ -399,11 +354,6 @@ def _sector_shapes(
             coords[:, 1:-1, 0] = x[rows][:, None] + r * np.sin(angle)
             coords[:, 1:-1, 1] = y[rows][:, None] + r * np.cos(angle)
         yield rows, coords
-
-
-# --------------------------------------------------------------------------------------------
-# Camera metrics
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -482,14 +432,14 @@ def camera_metrics(
     camera_kinds
         Device kinds that are cameras.
     metric_crs
-        Projected CRS in metres; default :func:`geo.coverage.choose_metric_crs` of the
+        Projected CRS in metres; default :func:`geo.projection.choose_metric_crs` of the
         communities.
     arc_segments
         Segments per full circle of the view sectors.
     default_range_m
         View range of a camera without ``range_m``, by kind.
     workers
-        Threads for the polygon arithmetic (:func:`geo.coverage.uncovered_parts`); ``None``
+        Threads for the polygon arithmetic (:func:`geo.uncovered.uncovered_parts`); ``None``
         uses every CPU. Results do not depend on it.
 
     Returns
@@ -505,40 +455,40 @@ def camera_metrics(
         neither working nor faulty, a sector cannot be drawn (see :func:`view_sectors`), or
         ``workers`` is not a positive integer.
     """
-    _check_communities(communities)
-    _check_frame(devices, "devices", ("Point",), ("id", "kind"))
+    check_communities(communities)
+    check_frame(devices, "devices", ("Point",), ("id", "kind"))
     if incidents is not None:
-        _check_frame(incidents, "incidents", ("Point",), ("community_code",))
-    _check_same_crs(communities=communities, devices=devices, incidents=incidents)
+        check_frame(incidents, "incidents", ("Point",), ("community_code",))
+    check_same_crs(communities=communities, devices=devices, incidents=incidents)
     _check_arc_segments(arc_segments)
     kinds = _kinds(camera_kinds)
-    _workers(workers)
+    check_workers(workers)
     p = None if period is None else parse_period(period)
     crs = choose_metric_crs(communities, metric_crs=metric_crs)
 
     if p is not None:
         devices = devices[existing_during(
-            devices, p, start_column=_present(devices, "installed_on"),
-            end_column=_present(devices, "removed_on")).to_numpy(dtype=bool)]
+            devices, p, start_column=arrays.present(devices, "installed_on"),
+            end_column=arrays.present(devices, "removed_on")).to_numpy(dtype=bool)]
     working = _working(devices)
     kind = devices["kind"].astype("string").fillna("<missing>")
     is_camera = kind.isin(kinds).to_numpy(dtype=bool)
 
-    codes = _codes(communities)
+    codes = arrays.codes(communities)
     index = pd.Index(codes, name="code", dtype="string")
-    comm = _project(_geoms(communities), communities.crs, crs)
-    dev_geoms = _geoms(devices)
-    owner = _assign(dev_geoms, _geoms(communities))
+    comm = arrays.project(arrays.geoms(communities), communities.crs, crs)
+    dev_geoms = arrays.geoms(devices)
+    owner = arrays.containing(dev_geoms, arrays.geoms(communities))
 
     seeing = is_camera & working
     apex_x, apex_y, bearing, fov, range_m = _sector_params(
         devices[seeing], dev_geoms[seeing], crs, default_range_m)
     view = (apex_x, apex_y, bearing, fov, range_m, arc_segments)
     rings = _sector_rings(*view)
-    comm_rings = _polygon_rings(comm)
+    comm_rings = polygon_rings(comm)
     pair_comm, pair_sector = _sector_pairs(comm, comm_rings, apex_x, apex_y, range_m, rings)
-    cut = _subtract_covers(comm, comm_rings, pair_comm, pair_sector, rings=lambda: rings,
-                           polygons=lambda: sector_polygons(*view), workers=_workers(workers))
+    cut = subtract_covers(comm, comm_rings, pair_comm, pair_sector, rings=lambda: rings,
+                           polygons=lambda: sector_polygons(*view), workers=check_workers(workers))
     area = shapely.area(comm)
     blind_area = cut.left_m2
     positive = area > 0
@@ -548,18 +498,18 @@ def camera_metrics(
     assigned = owner >= 0
     camera_count = np.bincount(owner[assigned & is_camera], minlength=n)
     cameras_working = np.bincount(owner[assigned & is_camera & working], minlength=n)
-    population = _population(communities, "communities")
+    population = arrays.population(communities, "communities")
     area_km2 = area / 1e6
     frame = pd.DataFrame(
         {
-            "name": _names(communities),
+            "name": arrays.names(communities),
             "population": population,
             "area_km2": area_km2,
             "camera_count": camera_count,
             "cameras_working": cameras_working,
-            "camera_working_ratio": _ratio(cameras_working, camera_count),
-            "camera_density_per_km2": _ratio(camera_count, area_km2),
-            "cameras_per_1000_residents": _ratio(camera_count * 1000.0, population),
+            "camera_working_ratio": arrays.ratio(cameras_working, camera_count),
+            "camera_density_per_km2": arrays.ratio(camera_count, area_km2),
+            "cameras_per_1000_residents": arrays.ratio(camera_count * 1000.0, population),
             "camera_area_share": area_share,
         },
         index=index,
@@ -568,32 +518,12 @@ def camera_metrics(
     total = np.zeros(n, dtype=np.int64)
     in_view = np.zeros(n, dtype=np.int64)
     if incidents is not None:
-        inc_xy = _project_xy(_geoms(incidents), incidents.crs, crs)
-        located = np.isfinite(inc_xy).all(axis=1)
-        unlocated = int((~located).sum())
-        position = pd.Series(np.arange(n), index=codes)
-        given = incidents["community_code"].astype("string")
-        where = given.map(position).to_numpy(dtype=np.float64, na_value=np.nan)
-        # Incidents without a code go to the community containing them.
-        by_point = located & given.isna().to_numpy(dtype=bool)
-        if by_point.any():
-            found = _assign(_geoms(incidents)[by_point], _geoms(communities))
-            where[by_point] = np.where(found >= 0, found, np.nan)
-        known = located & np.isfinite(where)
-        unassigned = int((located & ~np.isfinite(where)).sum())
-        seen = np.zeros(len(incidents), dtype=bool)
-        if len(apex_x) and known.any():
-            rows = np.flatnonzero(known)
-            hit, _ = shapely.STRtree(sector_polygons(*view)).query(
-                shapely.points(inc_xy[rows]), predicate="intersects")
-            seen[rows[np.unique(hit)]] = True
-        slot = where[known].astype(np.int64)
-        total = np.bincount(slot, minlength=n)
-        in_view = np.bincount(slot, weights=seen[known], minlength=n).astype(np.int64)
+        total, in_view, unlocated, unassigned = _incidents_in_view(
+            incidents, communities, codes, crs, view)
     frame["incidents_total"] = total
     frame["incidents_in_view"] = in_view
     frame["incidents_in_view_share"] = (
-        _ratio(in_view, total) if incidents is not None else np.full(n, np.nan))
+        arrays.ratio(in_view, total) if incidents is not None else np.full(n, np.nan))
     present_kinds = sorted(set(kind.unique()) - set(DEVICE_KINDS) - {"<missing>"})
     for k in (*DEVICE_KINDS, *present_kinds):
         frame[f"devices_{k}"] = np.bincount(
@@ -603,7 +533,7 @@ def camera_metrics(
     to_wgs84 = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
     wgs84 = pyproj.CRS.from_user_input(communities.crs) == pyproj.CRS.from_epsg(4326)
     blind = cut.geometries(to_wgs84.transform,
-                           untouched=_geoms(communities) if wgs84 else None)
+                           untouched=arrays.geoms(communities) if wgs84 else None)
     blind_spots = gpd.GeoDataFrame(
         {
             "code": pd.array(codes[has_blind], dtype="string"),
@@ -626,172 +556,44 @@ def camera_metrics(
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Compound compliance
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CompoundCompliance:
-    """Physical and technical protection of compounds, per compound and per community.
-
-    Attributes
-    ----------
-    frame
-        One row per community, indexed by ``code``: ``name``, ``compounds_total``,
-        ``compounds_compliant`` and ``compound_compliance_ratio`` (NaN without compounds).
-    measure_rates
-        Long frame, one row per community and measure: ``code``, ``measure``, ``group``
-        (``physical``, ``technical`` or ``other``), ``required`` (bool),
-        ``compounds_with_measure`` and ``measure_presence_rate`` (NaN without compounds).
-        Measures are the required ones, every known one (:data:`geo.layers.COMPOUND_MEASURES`)
-        and any other present in the data.
-    compounds
-        The compounds of the period (GeoDataFrame in the input CRS): ``id``, ``name``,
-        ``community_code`` (missing when outside every community), ``compliant`` and
-        ``missing_measures`` (comma-separated required measures it lacks, for map popups).
-    required_physical, required_technical
-        The measures required.
-    period
-        The period compounds were filtered to (``None``: every row counted).
-    compounds_unassigned
-        Compounds whose representative point lies in no community.
-    """
-
-    frame: pd.DataFrame
-    measure_rates: pd.DataFrame
-    compounds: gpd.GeoDataFrame
-    required_physical: tuple[str, ...]
-    required_technical: tuple[str, ...]
-    period: Period | None
-    compounds_unassigned: int
-
-
-def compound_compliance(
-    compounds: gpd.GeoDataFrame,
+def _incidents_in_view(
+    incidents: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
-    *,
-    required_physical: Iterable[str] = DEFAULT_REQUIRED_PHYSICAL,
-    required_technical: Iterable[str] = DEFAULT_REQUIRED_TECHNICAL,
-    period: Period | str | int | None = None,
-) -> CompoundCompliance:
-    """Check every compound against the required measures and roll the result up.
+    codes: NDArray[np.object_],
+    crs: pyproj.CRS,
+    view: tuple[Any, ...],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], int, int]:
+    """Located incidents per community and those inside a working view sector.
 
-    Parameters
-    ----------
-    compounds
-        Compounds (points or polygons) with ``id`` and ``measures`` (comma-separated measure
-        names; missing counts as none); ``removed_on`` is used with ``period``.
-    communities
-        Community polygons with ``code``; a compound belongs to the community containing its
-        representative point (``shapely.point_on_surface``).
-    required_physical, required_technical
-        Measure names a compound must all have.
-    period
-        Only compounds that existed during it count; ``None`` counts every row.
-
-    Returns
-    -------
-    CompoundCompliance
-
-    Raises
-    ------
-    TypeError
-        When an input is not a GeoDataFrame or a required list is a plain string.
-    ValueError
-        When columns are missing, the CRSs differ, geometries have the wrong type, no measure is
-        required, or a measure name is empty or contains a comma.
+    ``view`` holds :func:`sector_polygons`'s arguments for the working cameras. Returns the
+    totals and the in-view counts per community, and the incidents left out: without a point,
+    and located but in no community.
     """
-    _check_frame(compounds, "compounds", ("Point", "Polygon", "MultiPolygon"), ("id", "measures"))
-    _check_communities(communities)
-    _check_same_crs(compounds=compounds, communities=communities)
-    physical = _measure_names(required_physical, "required_physical")
-    technical = _measure_names(required_technical, "required_technical")
-    required = tuple(dict.fromkeys((*physical, *technical)))
-    if not required:
-        raise ValueError(
-            "required_physical, required_technical: at least one measure must be required; "
-            "got none"
-        )
-    p = None if period is None else parse_period(period)
-    if p is not None:
-        compounds = compounds[existing_during(
-            compounds, p, start_column=None,
-            end_column=_present(compounds, "removed_on")).to_numpy(dtype=bool)]
-
-    codes = _codes(communities)
-    owner = _assign(shapely.point_on_surface(_geoms(compounds)), _geoms(communities))
-    present = [
-        frozenset(m.strip() for m in str(text).split(",") if m.strip())
-        for text in compounds["measures"].astype("string").fillna("")
-    ]
-    missing = [tuple(m for m in required if m not in have) for have in present]
-    compliant = np.array([not lack for lack in missing], dtype=bool)
-
     n = len(codes)
-    index = pd.Index(codes, name="code", dtype="string")
-    assigned = owner >= 0
-    total = np.bincount(owner[assigned], minlength=n)
-    ok = np.bincount(owner[assigned & compliant], minlength=n)
-    frame = pd.DataFrame(
-        {
-            "name": _names(communities),
-            "compounds_total": total,
-            "compounds_compliant": ok,
-            "compound_compliance_ratio": _ratio(ok, total),
-        },
-        index=index,
-    )
-
-    known = {m: g for g, names in COMPOUND_MEASURES.items() for m in names}
-    known.update({m: "physical" for m in physical})
-    known.update({m: "technical" for m in technical})
-    seen = sorted(set().union(*present) - set(known)) if present else []
-    measures = [*required, *(m for m in known if m not in required), *seen]
-    rows = []
-    for measure in measures:
-        has = np.array([measure in have for have in present], dtype=bool)
-        count = np.bincount(owner[assigned & has], minlength=n)
-        rows.append(pd.DataFrame({
-            "code": index,
-            "measure": measure,
-            "group": known.get(measure, "other"),
-            "required": measure in required,
-            "compounds_with_measure": count,
-            "measure_presence_rate": _ratio(count, total),
-        }))
-    measure_rates = pd.concat(rows, ignore_index=True)
-    measure_rates["measure"] = measure_rates["measure"].astype("string")
-    measure_rates["group"] = measure_rates["group"].astype("string")
-
-    per_compound = gpd.GeoDataFrame(
-        {
-            "id": compounds["id"].astype("string").to_numpy(),
-            "name": (compounds["name"].astype("string").to_numpy() if "name" in compounds.columns
-                     else pd.array([None] * len(compounds), dtype="string")),
-            "community_code": pd.array(
-                [codes[o] if o >= 0 else None for o in owner], dtype="string"),
-            "compliant": compliant,
-            "missing_measures": pd.array([",".join(m) for m in missing], dtype="string"),
-        },
-        geometry=_geoms(compounds),
-        crs=compounds.crs,
-        index=compounds.index,
-    )
-    return CompoundCompliance(
-        frame=frame,
-        measure_rates=measure_rates,
-        compounds=per_compound,
-        required_physical=physical,
-        required_technical=technical,
-        period=p,
-        compounds_unassigned=int((~assigned).sum()),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Private helpers
-# --------------------------------------------------------------------------------------------
+    apex_x = view[0]
+    inc_xy = arrays.project_xy(arrays.geoms(incidents), incidents.crs, crs)
+    located = np.isfinite(inc_xy).all(axis=1)
+    unlocated = int((~located).sum())
+    position = pd.Series(np.arange(n), index=codes)
+    given = incidents["community_code"].astype("string")
+    where = given.map(position).to_numpy(dtype=np.float64, na_value=np.nan)
+    # Incidents without a code go to the community containing them.
+    by_point = located & given.isna().to_numpy(dtype=bool)
+    if by_point.any():
+        found = arrays.containing(arrays.geoms(incidents)[by_point], arrays.geoms(communities))
+        where[by_point] = np.where(found >= 0, found, np.nan)
+    known = located & np.isfinite(where)
+    unassigned = int((located & ~np.isfinite(where)).sum())
+    seen = np.zeros(len(incidents), dtype=bool)
+    if len(apex_x) and known.any():
+        rows = np.flatnonzero(known)
+        hit, _ = shapely.STRtree(sector_polygons(*view)).query(
+            shapely.points(inc_xy[rows]), predicate="intersects")
+        seen[rows[np.unique(hit)]] = True
+    slot = where[known].astype(np.int64)
+    total = np.bincount(slot, minlength=n)
+    in_view = np.bincount(slot, weights=seen[known], minlength=n).astype(np.int64)
+    return total, in_view, unlocated, unassigned
 
 
 def _check_arc_segments(arc_segments: int) -> None:
@@ -802,16 +604,6 @@ def _check_arc_segments(arc_segments: int) -> None:
 def _check_points_present(geoms: NDArray[np.object_]) -> None:
     if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).any():
         raise ValueError("devices: every device needs a point; found missing or empty ones")
-
-
-def _numbers(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
-    if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    try:
-        return pd.to_numeric(frame[column]).to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"devices: {column} must be numeric; got {frame[column].dtype}") from None
 
 
 def _working(devices: gpd.GeoDataFrame) -> NDArray[np.bool_]:
@@ -835,23 +627,3 @@ def _kinds(camera_kinds: Iterable[str]) -> tuple[str, ...]:
     if not kinds or not all(isinstance(k, str) and k for k in kinds):
         raise ValueError(f"camera_kinds must name at least one kind; got {kinds!r}")
     return kinds
-
-
-def _measure_names(names: Iterable[str], parameter: str) -> tuple[str, ...]:
-    if isinstance(names, str):
-        raise TypeError(f"{parameter} must be a collection of measure names; got the string "
-                        f"{names!r}")
-    out = tuple(names)
-    bad = [m for m in out if not isinstance(m, str) or not m.strip() or "," in m]
-    if bad:
-        raise ValueError(
-            f"{parameter}: measure names must be non-empty text without commas; got {bad!r}"
-        )
-    return tuple(m.strip() for m in out)
-
-
-def _ratio(numerator: Any, denominator: Any) -> NDArray[np.float64]:
-    num = np.asarray(numerator, dtype=np.float64)
-    den = np.asarray(denominator, dtype=np.float64)
-    positive = np.isfinite(den) & (den > 0)
-    return np.where(positive, num / np.where(positive, den, 1.0), np.nan)
