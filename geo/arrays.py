@@ -19,6 +19,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.assign import assign_points
+from geo.errors import ParameterError
 
 __all__ = [
     "codes",
@@ -110,7 +111,7 @@ def population(communities: gpd.GeoDataFrame, name: str) -> NDArray[np.float64]:
     """
     pop = float_column(communities, "population", name)
     if (pop < 0).any():
-        raise ValueError(f"{name}: population must be >= 0; got {float(np.nanmin(pop))}")
+        raise ParameterError(f"{name}: population must be >= 0; got {float(np.nanmin(pop))}")
     return pop
 
 
@@ -140,7 +141,8 @@ def float_column(frame: pd.DataFrame, column: str, name: str) -> NDArray[np.floa
     try:
         return pd.to_numeric(frame[column]).to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: {column} must be numeric; got {frame[column].dtype}") from None
+        raise ParameterError(
+            f"{name}: {column} must be numeric; got {frame[column].dtype}") from None
 
 
 def present(frame: pd.DataFrame, column: str) -> str | None:

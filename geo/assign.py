@@ -78,6 +78,8 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
+from geo.errors import InputError
+
 __all__ = ["PolygonIndex", "assign_points", "assign_to_communities"]
 
 Index = NDArray[np.integer[Any]]
@@ -224,11 +226,11 @@ class PolygonIndex:
         """
         geoms = _polygon_array(polygons)
         if not cells_per_vertex > 0:
-            raise ValueError(f"cells_per_vertex must be > 0; got {cells_per_vertex!r}")
+            raise InputError(f"cells_per_vertex must be > 0; got {cells_per_vertex!r}")
         if not max_cells >= 16:
-            raise ValueError(f"max_cells must be >= 16; got {max_cells!r}")
+            raise InputError(f"max_cells must be >= 16; got {max_cells!r}")
         if cell_size_deg is not None and not (math.isfinite(cell_size_deg) and cell_size_deg > 0):
-            raise ValueError(f"cell_size_deg must be a positive number; got {cell_size_deg!r}")
+            raise InputError(f"cell_size_deg must be a positive number; got {cell_size_deg!r}")
         return _build(geoms, cells_per_vertex, int(max_cells), cell_size_deg)
 
     # ------------------------------------------------------------------------------------ assign
@@ -257,9 +259,9 @@ class PolygonIndex:
         xa = np.asarray(x, dtype=np.float64)
         ya = np.asarray(y, dtype=np.float64)
         if xa.shape != ya.shape:
-            raise ValueError(f"x and y must have the same shape; got {xa.shape} and {ya.shape}")
+            raise InputError(f"x and y must have the same shape; got {xa.shape} and {ya.shape}")
         if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1; got {chunk_size!r}")
+            raise InputError(f"chunk_size must be >= 1; got {chunk_size!r}")
         xf = xa.reshape(-1)
         yf = ya.reshape(-1)
         out = np.empty(xf.size, dtype=np.int32)
@@ -475,25 +477,25 @@ def assign_to_communities(
         raise TypeError(f"communities must be a GeoDataFrame; got {type(communities).__name__}")
     if points.crs is None or communities.crs is None:
         which = "points" if points.crs is None else "communities"
-        raise ValueError(f"{which} has no CRS; set one (EPSG:4326 for pingan's layers)")
+        raise InputError(f"{which} has no CRS; set one (EPSG:4326 for pingan's layers)")
     if points.crs != communities.crs:
-        raise ValueError(
+        raise InputError(
             f"points and communities must share a CRS; got points in {points.crs.to_string()} "
             f"and communities in {communities.crs.to_string()}"
         )
     if code_field not in communities.columns:
-        raise ValueError(
+        raise InputError(
             f"code_field {code_field!r} is not a column of communities; columns: "
             f"{list(communities.columns)}"
         )
     codes = communities[code_field]
     if codes.isna().any():
-        raise ValueError(
+        raise InputError(
             f"communities[{code_field!r}] has missing codes; every community needs one"
         )
     if codes.duplicated().any():
         repeated = codes[codes.duplicated()].iloc[0]
-        raise ValueError(
+        raise InputError(
             f"communities[{code_field!r}] must be unique; got {repeated!r} more than once"
         )
     geoms = np.asarray(points.geometry.array if isinstance(points, gpd.GeoDataFrame)
@@ -723,7 +725,7 @@ def _extract_edges(geoms: NDArray[np.object_]) -> _Edges:
         n_rings += len(rings)
         n_parts += len(batch_parts)
     if not np.isfinite(coords).all():
-        raise ValueError("polygons must have finite coordinates; got NaN or infinite ones")
+        raise InputError("polygons must have finite coordinates; got NaN or infinite ones")
     vx, vy = coords[:, 0], coords[:, 1]
     # Consecutive vertices of one ring make an edge; repeated vertices make zero-length edges,
     # which bound nothing.
@@ -779,7 +781,7 @@ def _grid_frame(
     scale = max(abs(xmin), abs(ymin), abs(xmax), abs(ymax), size)
     margin = max(size * _MARGIN_FRACTION, scale * 2.0**-40)
     if margin > size / 8:
-        raise ValueError(
+        raise InputError(
             f"cell_size_deg must be at least {scale * 2.0**-37:g} for coordinates of "
             f"magnitude {scale:g}; got {size!r}"
         )
@@ -806,7 +808,7 @@ class _Cells:
 def _edge_cells(edges: _Edges, frame: _Frame) -> _Cells:
     ebits = max(int(edges.edge_vertex.size).bit_length(), 1)
     if (frame.nx * frame.ny).bit_length() + ebits > 62:
-        raise ValueError(
+        raise InputError(
             f"too many cells and edges to index: {frame.nx * frame.ny} cells, "
             f"{edges.edge_vertex.size} edges"
         )

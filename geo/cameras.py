@@ -63,6 +63,7 @@ from numpy.typing import NDArray
 from geo import arrays
 from geo.checks import check_communities, check_frame, check_same_crs, check_workers
 from geo.crs import grid_bearing_deg
+from geo.errors import ParameterError
 from geo.inventory import existing_during
 from geo.layers import DEVICE_KINDS
 from geo.period import Period, parse_period
@@ -161,20 +162,20 @@ def _sector_params(
     fov = arrays.float_column(devices, "fov_deg", "devices")
     range_m = arrays.float_column(devices, "range_m", "devices")
     if (fov <= 0).any():
-        raise ValueError(f"devices: fov_deg must be > 0; got {float(np.nanmin(fov))}")
+        raise ParameterError(f"devices: fov_deg must be > 0; got {float(np.nanmin(fov))}")
     if (range_m <= 0).any():
-        raise ValueError(f"devices: range_m must be > 0; got {float(np.nanmin(range_m))}")
+        raise ParameterError(f"devices: range_m must be > 0; got {float(np.nanmin(range_m))}")
     no_range = ~np.isfinite(range_m)
     if no_range.any():
         unknown = sorted(set(kind[no_range].fillna("<missing>").unique()) - set(default_range_m))
         if unknown:
-            raise ValueError(
+            raise ParameterError(
                 f"default_range_m has no range for kind(s) {', '.join(unknown)} and those "
                 "devices have no range_m; give range_m or add the kinds to default_range_m"
             )
         defaults = kind[no_range].map(dict(default_range_m)).to_numpy(dtype=np.float64)
         if not (np.isfinite(defaults) & (defaults > 0)).all():
-            raise ValueError(
+            raise ParameterError(
                 f"default_range_m must give ranges > 0; got {dict(default_range_m)!r}")
         range_m = range_m.copy()
         range_m[no_range] = defaults
@@ -330,7 +331,7 @@ def _sector_shapes(
     _check_arc_segments(arc_segments)
     n = len(x)
     if not all(len(a) == n for a in (y, bearing_deg, fov_deg, range_m)):
-        raise ValueError("x, y, bearing_deg, fov_deg and range_m must have the same length")
+        raise ParameterError("x, y, bearing_deg, fov_deg and range_m must have the same length")
     circle = ~np.isfinite(bearing_deg) | ~np.isfinite(fov_deg) | (fov_deg >= 360.0)
     fov = np.where(circle, 360.0, fov_deg)
     segments = np.where(
@@ -598,12 +599,12 @@ def _incidents_in_view(
 
 def _check_arc_segments(arc_segments: int) -> None:
     if isinstance(arc_segments, bool) or not isinstance(arc_segments, int) or arc_segments < 4:
-        raise ValueError(f"arc_segments must be an integer >= 4; got {arc_segments!r}")
+        raise ParameterError(f"arc_segments must be an integer >= 4; got {arc_segments!r}")
 
 
 def _check_points_present(geoms: NDArray[np.object_]) -> None:
     if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).any():
-        raise ValueError("devices: every device needs a point; found missing or empty ones")
+        raise ParameterError("devices: every device needs a point; found missing or empty ones")
 
 
 def _working(devices: gpd.GeoDataFrame) -> NDArray[np.bool_]:
@@ -612,7 +613,7 @@ def _working(devices: gpd.GeoDataFrame) -> NDArray[np.bool_]:
     status = devices["status"].astype("string").str.strip().str.lower()
     unknown = sorted(set(status.dropna().unique()) - set(_STATUSES))
     if unknown:
-        raise ValueError(
+        raise ParameterError(
             f"devices: status must be working or faulty (or missing, meaning working); got "
             f"{', '.join(unknown[:5])}"
         )
@@ -625,5 +626,5 @@ def _kinds(camera_kinds: Iterable[str]) -> tuple[str, ...]:
                         f"{camera_kinds!r}")
     kinds = tuple(camera_kinds)
     if not kinds or not all(isinstance(k, str) and k for k in kinds):
-        raise ValueError(f"camera_kinds must name at least one kind; got {kinds!r}")
+        raise ParameterError(f"camera_kinds must name at least one kind; got {kinds!r}")
     return kinds

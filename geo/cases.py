@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.errors import ParameterError
 from geo.period import DEFAULT_TIMEZONE, Period
 
 __all__ = [
@@ -67,7 +68,7 @@ class CaseDefinition:
         if self.include_categories is not None:
             include = distinct_texts(self.include_categories, "include_categories")
             if not include:
-                raise ValueError(
+                raise ParameterError(
                     "include_categories must name at least one category, or be None for every "
                     "category; got an empty list"
                 )
@@ -79,7 +80,7 @@ class CaseDefinition:
         )
         both = sorted(set(self.include_categories or ()) & set(exclude))
         if both:
-            raise ValueError(
+            raise ParameterError(
                 f"a category cannot be both included and excluded; got {both} in "
                 "include_categories and exclude_categories"
             )
@@ -196,10 +197,10 @@ class CaseCounts:
         for name in ("no_location", "not_counted"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+                raise ParameterError(f"{name} must be an integer >= 0; got {value!r}")
             object.__setattr__(self, name, int(value))
         if self.no_location > self.unassigned():
-            raise ValueError(
+            raise ParameterError(
                 f"no_location counts unassigned cases, so it cannot exceed them; got "
                 f"no_location={self.no_location} with {self.unassigned()} unassigned cases"
             )
@@ -252,7 +253,7 @@ class CaseCounts:
         if category is None:
             return self.counts
         if not self.by_category:
-            raise ValueError(
+            raise ParameterError(
                 f"category {category!r} was asked for but the counts are not split by category"
             )
         return self.counts[self.counts["category"] == category]
@@ -272,16 +273,16 @@ def _normalise_counts(counts: pd.DataFrame) -> pd.DataFrame:
     cases = pd.to_numeric(out["cases"], errors="coerce").astype("float64")
     bad = cases.isna() | (cases < 0) | (cases != np.floor(cases))
     if bad.any():
-        raise ValueError(
+        raise ParameterError(
             f"counts['cases'] must be whole numbers >= 0; got "
             f"{out.loc[bad, 'cases'].head(5).tolist()}"
         )
     out["cases"] = cases.astype("int64")
     if "category" in keys and out["category"].isna().any():
-        raise ValueError("counts['category'] must not be missing in counts split by category")
+        raise ParameterError("counts['category'] must not be missing in counts split by category")
     dup = out.duplicated(keys, keep=False)
     if dup.any():
-        raise ValueError(
+        raise ParameterError(
             f"counts must have one row per {' and '.join(keys)}; got duplicates "
             f"{out.loc[dup, keys].head(5).values.tolist()}"
         )
@@ -428,7 +429,7 @@ def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
+        raise ParameterError(
             f"timezone must be an IANA time zone name such as 'Asia/Shanghai'; got {timezone!r}"
         ) from None
 
@@ -452,7 +453,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str) -> N
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"{name} must have the column(s) {', '.join(missing)}; got columns "
             f"{', '.join(map(str, frame.columns))}"
         )
@@ -487,6 +488,6 @@ def distinct_texts(values: Iterable[str], name: str) -> tuple[str, ...]:
     out = set()
     for value in values:
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name} must hold non-empty strings; got {value!r}")
+            raise ParameterError(f"{name} must hold non-empty strings; got {value!r}")
         out.add(value.strip())
     return tuple(sorted(out))

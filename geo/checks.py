@@ -18,6 +18,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo import arrays
+from geo.errors import ParameterError
 
 __all__ = [
     "POINT",
@@ -59,7 +60,7 @@ def check_positive(value: float, name: str) -> None:
     """
     if isinstance(value, bool) or not isinstance(value, int | float) or not (
             math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number; got {value!r}")
+        raise ParameterError(f"{name} must be a positive number; got {value!r}")
 
 
 def check_detour_factor(detour_factor: float) -> None:
@@ -76,7 +77,7 @@ def check_detour_factor(detour_factor: float) -> None:
         When it is not a number >= 1.
     """
     if not (isinstance(detour_factor, int | float) and detour_factor >= 1.0):
-        raise ValueError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
+        raise ParameterError(f"detour_factor must be a number >= 1; got {detour_factor!r}")
 
 
 def check_workers(workers: int | None) -> int:
@@ -99,7 +100,7 @@ def check_workers(workers: int | None) -> int:
     if workers is None:
         return max(os.cpu_count() or 1, 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer or None; got {workers!r}")
+        raise ParameterError(f"workers must be a positive integer or None; got {workers!r}")
     return workers
 
 
@@ -130,10 +131,10 @@ def check_frame(
     if not isinstance(frame, gpd.GeoDataFrame):
         raise TypeError(f"{name} must be a GeoDataFrame; got {type(frame).__name__}")
     if frame.crs is None:
-        raise ValueError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
+        raise ParameterError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"{name} lacks column(s) {', '.join(missing)}; columns: "
             f"{', '.join(map(str, frame.columns))}"
         )
@@ -166,7 +167,8 @@ def check_geometry_types(
     wrong = types - allowed
     if wrong:
         got = ", ".join(sorted(shapely.GeometryType(t).name.title() for t in wrong))
-        raise ValueError(f"{name} must hold {' or '.join(geometry_types)} geometries; got {got}")
+        raise ParameterError(
+            f"{name} must hold {' or '.join(geometry_types)} geometries; got {got}")
 
 
 def check_communities(communities: object) -> None:
@@ -189,16 +191,16 @@ def check_communities(communities: object) -> None:
     assert isinstance(communities, gpd.GeoDataFrame)
     codes = communities["code"].astype("string")
     if codes.isna().any():
-        raise ValueError("communities: every row needs a code; found missing codes")
+        raise ParameterError("communities: every row needs a code; found missing codes")
     dup = codes[codes.duplicated()].unique()
     if len(dup):
-        raise ValueError(f"communities: codes must be unique; repeated: {', '.join(dup[:5])}")
+        raise ParameterError(f"communities: codes must be unique; repeated: {', '.join(dup[:5])}")
     geoms = arrays.geoms(communities)
     if shapely.is_missing(geoms).any():
-        raise ValueError("communities: every community needs a polygon; found missing ones")
+        raise ParameterError("communities: every community needs a polygon; found missing ones")
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():
-        raise ValueError(
+        raise ParameterError(
             "communities: polygons must be valid (the readers repair them); invalid: "
             f"{', '.join(codes[invalid].head(5))}"
         )
@@ -223,9 +225,9 @@ def check_same_crs(**frames: gpd.GeoDataFrame | gpd.GeoSeries | None) -> None:
     for name in names[1:]:
         crs = given[name].crs
         if crs is None:
-            raise ValueError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
+            raise ParameterError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
         if crs != first:
-            raise ValueError(
+            raise ParameterError(
                 f"{names[0]} and {name} have different CRSs ({first.to_string()} vs "
                 f"{crs.to_string()}); convert them to one CRS first"
             )

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from geo.coords import BoolArray, FloatArray, coordinate_pair, nan_if_not_finite
+from geo.errors import InputError
 
 __all__ = [
     "CHINA_BOUNDS",
@@ -337,9 +338,9 @@ def _metres_between(dlon_deg: FloatArray, dlat_deg: FloatArray, lat_deg: FloatAr
 
 def _check_tolerance(tol_m: float, max_iter: int) -> None:
     if not (isinstance(tol_m, int | float) and math.isfinite(tol_m) and tol_m > 0):
-        raise ValueError(f"tol_m must be a positive number of metres; got {tol_m!r}")
+        raise InputError(f"tol_m must be a positive number of metres; got {tol_m!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
+        raise InputError(f"max_iter must be a positive integer; got {max_iter!r}")
 
 
 def _invert(

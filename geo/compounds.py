@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from geo import arrays
 from geo.checks import POINT_OR_POLYGON, check_communities, check_frame, check_same_crs
+from geo.errors import ParameterError
 from geo.inventory import existing_during
 from geo.layers import COMPOUND_MEASURES
 from geo.period import Period, parse_period
@@ -124,7 +125,7 @@ def compound_compliance(
     technical = _measure_names(required_technical, "required_technical")
     required = tuple(dict.fromkeys((*physical, *technical)))
     if not required:
-        raise ValueError(
+        raise ParameterError(
             "required_physical, required_technical: at least one measure must be required; "
             "got none"
         )
@@ -243,7 +244,7 @@ def _measure_names(names: Iterable[str], parameter: str) -> tuple[str, ...]:
     out = tuple(names)
     bad = [m for m in out if not isinstance(m, str) or not m.strip() or "," in m]
     if bad:
-        raise ValueError(
+        raise ParameterError(
             f"{parameter}: measure names must be non-empty text without commas; got {bad!r}"
         )
     return tuple(m.strip() for m in out)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from geo.errors import InputError
+
 __all__ = [
     "BoolArray",
     "FloatArray",
@@ -75,7 +77,7 @@ def coordinate_pair(
     try:
         xb, yb = np.broadcast_arrays(xa, ya)
     except ValueError as exc:
-        raise ValueError(
+        raise InputError(
             f"{names[0]} and {names[1]} must have matching shapes; got {xa.shape} and {ya.shape}"
         ) from exc
     return xb, yb
@@ -125,7 +127,7 @@ def looks_projected(x: ArrayLike, y: ArrayLike, *, min_share: float = 0.5) -> bo
         When ``x`` or ``y`` is not numbers.
     """
     if not (isinstance(min_share, int | float) and 0.0 <= min_share < 1.0):
-        raise ValueError(f"min_share must be in [0, 1); got {min_share!r}")
+        raise InputError(f"min_share must be in [0, 1); got {min_share!r}")
     xa, ya = coordinate_pair(x, y, ("x", "y"))
     finite = np.isfinite(xa) & np.isfinite(ya)
     count = int(finite.sum())

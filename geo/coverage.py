@@ -53,6 +53,7 @@ from geo.checks import (
     check_same_crs,
     check_workers,
 )
+from geo.errors import ParameterError
 from geo.inventory import facilities_of_type
 from geo.nearest import nearest
 from geo.period import Period, parse_period
@@ -236,7 +237,7 @@ def facility_coverage(
     check_detour_factor(detour_factor)
     if not (isinstance(circle_segments, int) and circle_segments >= 8
             and circle_segments % 4 == 0):
-        raise ValueError(
+        raise ParameterError(
             f"circle_segments must be a multiple of 4, at least 8; got {circle_segments!r}"
         )
     check_positive(cell_m, "cell_m")
@@ -457,7 +458,7 @@ def facility_workload(
     fac_geoms = arrays.geoms(fac)
     fac = fac[~(shapely.is_missing(fac_geoms) | shapely.is_empty(fac_geoms))]
     if not len(fac):
-        raise ValueError(
+        raise ParameterError(
             f"facilities: no facility of type {facility_type!r} with a location existed during "
             "the period; expected at least one"
         )
@@ -528,7 +529,7 @@ def service_radius(facility_type: str, radius_m: float | None) -> float:
         raise TypeError(f"facility_type must be a non-empty str; got {facility_type!r}")
     if radius_m is None:
         if facility_type not in SERVICE_RADIUS_M:
-            raise ValueError(
+            raise ParameterError(
                 f"radius_m: facility_type {facility_type!r} has no default radius (known: "
                 f"{', '.join(SERVICE_RADIUS_M)}); pass radius_m"
             )

@@ -33,6 +33,7 @@ from pyproj.exceptions import CRSError
 
 from geo.china import CHINA_BOUNDS, bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from geo.coords import BoolArray, FloatArray, as_float_array, coordinate_pair, nan_if_not_finite
+from geo.errors import InputError
 
 __all__ = [
     "WGS84",
@@ -218,7 +219,7 @@ def _authority_text(crs: pyproj.CRS) -> str | None:
 
 def _checked_spec(text: str, crs: pyproj.CRS, given: object) -> CrsSpec:
     if not (crs.is_geographic or crs.is_projected):
-        raise ValueError(
+        raise InputError(
             f"crs: {given!r} is a {crs.type_name}; expected a geographic or projected "
             "(horizontal) CRS"
         )
@@ -262,14 +263,14 @@ def parse_crs(value: str | int | pyproj.CRS | CrsSpec) -> CrsSpec:
         )
     if isinstance(value, int):
         if value <= 0:
-            raise ValueError(
+            raise InputError(
                 f"crs: unknown coordinate reference system {value!r}; expected a positive EPSG code"
             )
         text = f"EPSG:{value}"
     else:
         text = value.strip()
         if not text:
-            raise ValueError(f"crs: empty coordinate reference system {value!r}")
+            raise InputError(f"crs: empty coordinate reference system {value!r}")
         alias = _ALIASES.get(_ALIAS_SEPARATORS.sub("", text).lower())
         if alias is not None and alias[0] != "pyproj":
             return CrsSpec(text=alias[1], kind=alias[0], crs=WGS84)
@@ -282,7 +283,7 @@ def parse_crs(value: str | int | pyproj.CRS | CrsSpec) -> CrsSpec:
     try:
         crs = pyproj.CRS.from_user_input(text)
     except CRSError as exc:
-        raise ValueError(
+        raise InputError(
             f"crs: unknown coordinate reference system {value!r}; expected an EPSG or ESRI "
             "code, a PROJ string, WKT, 'wgs84', 'cgcs2000', 'gcj02' or 'bd09'"
         ) from exc
@@ -463,7 +464,7 @@ def grid_bearing_deg(
     try:
         return np.asarray(np.mod(azimuth - gamma, 360.0))
     except ValueError as exc:
-        raise ValueError(
+        raise InputError(
             f"azimuth_deg must broadcast with lon and lat; got {azimuth.shape} and {gamma.shape}"
         ) from exc
 

@@ -81,7 +81,7 @@ def check_mapping_targets(spec: LayerSpec, mapping: Mapping[str, str]) -> None:
         extra = {t for t in mapping if t not in allowed}
     unknown = [t for t in mapping if t not in allowed and t not in extra]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"--field target {unknown[0]!r} is not a field of layer {spec.name!r}; "
             f"targets: {', '.join(sorted(allowed))}"
             + (" and measure names" if spec.name == "compounds" else "")

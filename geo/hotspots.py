@@ -184,10 +184,10 @@ def community_hotspots(
     _check_options(permutations, seed, n_jobs)
     _check_frame(communities, "communities")
     if "code" not in communities.columns:
-        raise ValueError("communities must have a 'code' column")
+        raise ParameterError("communities must have a 'code' column")
     codes = communities["code"].astype("string")
     if codes.isna().any() or codes.duplicated().any():
-        raise ValueError(
+        raise ParameterError(
             f"communities['code'] must be present and unique; got duplicates or missing: "
             f"{codes[codes.isna() | codes.duplicated()].head(5).tolist()}"
         )
@@ -199,17 +199,17 @@ def community_hotspots(
     value = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan),
                       index=pd.Index(values.index.astype("string")))
     if value.index.duplicated().any():
-        raise ValueError(
+        raise ParameterError(
             f"values must have one value per community; got duplicates "
             f"{value.index[value.index.duplicated()].unique().tolist()[:5]}"
         )
     unknown = value.index.difference(pd.Index(codes))
     if len(unknown):
-        raise ValueError(
+        raise ParameterError(
             f"values has codes that are not communities: {unknown.tolist()[:5]}"
         )
     if (value < 0).any():
-        raise ValueError(
+        raise ParameterError(
             f"values must be >= 0 (Gi* is a share of a total); got negative values for "
             f"{value.index[value < 0].tolist()[:5]}"
         )
@@ -297,7 +297,7 @@ def grid_hotspots(
     _check_frame(incidents, "incidents")
     _check_frame(communities, "communities")
     if not incidents.crs.equals(communities.crs):
-        raise ValueError(
+        raise ParameterError(
             f"incidents and communities must share a CRS; got {incidents.crs.to_string()} and "
             f"{communities.crs.to_string()}"
         )
@@ -311,7 +311,7 @@ def grid_hotspots(
         )
     unknown = sorted(set(exclude_precisions) - set(LOCATION_PRECISIONS))
     if unknown:
-        raise ValueError(
+        raise ParameterError(
             f"exclude_precisions must be among {', '.join(LOCATION_PRECISIONS)}; got {unknown}"
         )
     grid = Grid(cell_m, _metric_crs(communities, metric_crs))
@@ -319,7 +319,7 @@ def grid_hotspots(
 
     union = shapely.union_all(communities.to_crs(crs).geometry.to_numpy())
     if union.is_empty or union.area == 0:
-        raise ValueError(
+        raise ParameterError(
             "communities must cover some area (at least one non-empty polygon); got none")
     # Corners are integer multiples of cell_m, so neighbouring cells share bit-identical
     # vertices and contiguity is exact.
@@ -330,7 +330,7 @@ def grid_hotspots(
     no_point = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
     located = incidents[~no_point]
     if not (located.geometry.geom_type == "Point").all():
-        raise ValueError(
+        raise ParameterError(
             f"incidents must be points; got {sorted(set(located.geometry.geom_type))}"
         )
     precision = (located["location_precision"].astype("string").fillna("exact")
@@ -458,10 +458,11 @@ def _metric_crs(communities: gpd.GeoDataFrame,
     try:
         crs = pyproj.CRS.from_user_input(metric_crs)
     except pyproj.exceptions.CRSError as exc:
-        raise ValueError(f"metric_crs is not a CRS pyproj knows: {metric_crs!r} ({exc})") from None
+        raise ParameterError(
+            f"metric_crs is not a CRS pyproj knows: {metric_crs!r} ({exc})") from None
     units = {axis.unit_name for axis in crs.axis_info}
     if not crs.is_projected or units != {"metre"}:
-        raise ValueError(
+        raise ParameterError(
             f"metric_crs must be a projected CRS in metres; got {crs.to_string()} "
             f"(units: {', '.join(sorted(units)) or 'none'})"
         )
@@ -472,7 +473,7 @@ def _check_frame(frame: gpd.GeoDataFrame, name: str) -> None:
     if not isinstance(frame, gpd.GeoDataFrame):
         raise TypeError(f"{name} must be a GeoDataFrame; got {type(frame).__name__}")
     if frame.crs is None:
-        raise ValueError(f"{name} must carry a CRS; got none")
+        raise ParameterError(f"{name} must carry a CRS; got none")
 
 
 def _check_options(permutations: int, seed: int, n_jobs: int) -> None:
@@ -480,6 +481,6 @@ def _check_options(permutations: int, seed: int, n_jobs: int) -> None:
         raise ParameterError(f"permutations must be an integer >= 99; got {permutations!r}",
                              parameter="permutations")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+        raise ParameterError(f"seed must be an integer >= 0; got {seed!r}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1; got {n_jobs!r}")
+        raise ParameterError(f"n_jobs must be a positive integer or -1; got {n_jobs!r}")

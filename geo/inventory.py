@@ -13,6 +13,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo import arrays
+from geo.errors import ParameterError
 from geo.period import Period, parse_period
 
 __all__ = ["existing_during", "facilities_of_type"]
@@ -102,7 +103,7 @@ def facilities_of_type(
 
 def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
-        raise ValueError(
+        raise ParameterError(
             f"{column}: no such column; columns: {', '.join(map(str, frame.columns))}"
         )
     values = frame[column]
@@ -110,7 +111,7 @@ def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
         try:
             values = pd.to_datetime(values, format="ISO8601")
         except (TypeError, ValueError):
-            raise ValueError(f"{column} must hold dates; got {values.dtype}") from None
+            raise ParameterError(f"{column} must hold dates; got {values.dtype}") from None
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_localize(None)
     return values

@@ -30,6 +30,7 @@ from scipy.spatial import cKDTree
 
 from geo import arrays
 from geo.checks import POINT, check_frame, check_geometry_types, check_same_crs
+from geo.errors import ParameterError
 from geo.projection import choose_metric_crs
 
 try:
@@ -95,13 +96,13 @@ def nearest_facility(
         # Only missing, empty and non-point geometries have no coordinates to read.
         check_geometry_types(geoms, "points", POINT)
     if points.crs is None:
-        raise ValueError("points has no CRS; set one (EPSG:4326 for pingan's layers)")
+        raise ParameterError("points has no CRS; set one (EPSG:4326 for pingan's layers)")
     check_frame(facilities, "facilities", POINT, ("id",))
     check_same_crs(points=points, facilities=facilities)
     fac_geoms = arrays.geoms(facilities)
     usable = ~(shapely.is_missing(fac_geoms) | shapely.is_empty(fac_geoms))
     if not usable.any():
-        raise ValueError("facilities: no facility with a location; expected at least one point")
+        raise ParameterError("facilities: no facility with a location; expected at least one point")
     crs = choose_metric_crs(points, facilities, metric_crs=metric_crs)
     fac_xy = arrays.xy(arrays.project(fac_geoms[usable], facilities.crs, crs))
     fac_ids = facilities["id"].astype("string").to_numpy(dtype=object)[usable]

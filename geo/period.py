@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from geo.errors import PeriodError
+from geo.errors import ParameterError, PeriodError
 
 __all__ = ["DEFAULT_TIMEZONE", "FIRST_DAY", "LAST_DAY", "Period", "parse_period"]
 
@@ -265,7 +265,7 @@ def _parse(s: str) -> Period:
             return _quarter(int(m[1]), int(m[2]))
         if m := _MONTH.match(s):
             if not 1 <= int(m[2]) <= 12:
-                raise ValueError(f"month {m[2]} is not 1-12")
+                raise ParameterError(f"month {m[2]} is not 1-12")
             return _month(int(m[1]), int(m[2]))
         if m := _WEEK.match(s):
             return _week(int(m[1]), int(m[2]))

@@ -46,6 +46,7 @@ from geo.checks import (
     check_positive,
     check_same_crs,
 )
+from geo.errors import ParameterError
 from geo.inventory import existing_during
 from geo.period import Period
 from geo.projection import choose_metric_crs
@@ -238,7 +239,7 @@ def _compound_residents(comps: gpd.GeoDataFrame, persons_per_household: float) -
     households = arrays.float_column(comps, "households", "compounds")
     for name, values in (("population", population), ("households", households)):
         if (values < 0).any():
-            raise ValueError(f"compounds: {name} must be >= 0; got {float(values.min())}")
+            raise ParameterError(f"compounds: {name} must be >= 0; got {float(values.min())}")
     return np.where(np.isfinite(population), population, households * persons_per_household)
 
 

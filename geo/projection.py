@@ -159,7 +159,7 @@ def metric_crs_for(lon: ArrayLike, lat: ArrayLike) -> pyproj.CRS:
     x, y = coordinate_pair(lon, lat)
     finite = np.isfinite(x) & np.isfinite(y)
     if not finite.any():
-        raise ValueError("lon, lat: no finite coordinate to choose a metric CRS from")
+        raise ParameterError("lon, lat: no finite coordinate to choose a metric CRS from")
     median_lon = float(np.median(x[finite]))
     median_lat = float(np.median(y[finite]))
     if not out_of_china(median_lon, median_lat):

@@ -50,6 +50,7 @@ from geo.cases import (
     distinct_texts,
     require_columns,
 )
+from geo.errors import ParameterError
 from geo.period import Period
 
 __all__ = [
@@ -230,7 +231,7 @@ def compute_category_rates(
     _check_rate_inputs(counts, compare_counts, alpha)
     for name, value in (("counts", counts), ("compare_counts", compare_counts)):
         if value is not None and not value.by_category:
-            raise ValueError(
+            raise ParameterError(
                 f"{name} must be split by category (a 'category' column) for category rates"
             )
     if categories is None:
@@ -257,17 +258,17 @@ def _check_rate_inputs(counts: CaseCounts, compare_counts: CaseCounts | None,
                 f"compare_counts must be CaseCounts or None; got {type(compare_counts).__name__}"
             )
         if compare_counts.case_definition != counts.case_definition:
-            raise ValueError(
+            raise ParameterError(
                 "compare_counts must use the same case definition as counts; got "
                 f"{compare_counts.case_definition} and {counts.case_definition}"
             )
         if compare_counts.timezone != counts.timezone:
-            raise ValueError(
+            raise ParameterError(
                 f"compare_counts must use the same time zone as counts; got "
                 f"{compare_counts.timezone!r} and {counts.timezone!r}"
             )
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number in (0, 1); got {alpha!r}")
+        raise ParameterError(f"alpha must be a number in (0, 1); got {alpha!r}")
 
 
 def _rates(
@@ -534,7 +535,7 @@ def _population_for(
     if isinstance(populations, pd.DataFrame) and "year" in populations.columns:
         return _population_of_year(populations, boundary_populations, year, name)
     if boundary_populations is not None:
-        raise ValueError(
+        raise ParameterError(
             f"boundary_populations is the fallback of a population table (code, year, "
             f"population); {name} has no year column, so it is the population itself"
         )
@@ -563,7 +564,8 @@ def _population_of_year(
     require_columns(table, ["code", "year", "population"], name)
     years = pd.to_numeric(table["year"], errors="coerce")
     if years.isna().any():
-        raise ValueError(f"{name}['year'] must be whole years; got missing or non-numeric values")
+        raise ParameterError(
+            f"{name}['year'] must be whole years; got missing or non-numeric values")
     of_year = table[years == year].set_index("code")["population"]
     population = _population_series(of_year, f"{name} ({year})").dropna()
     source = pd.Series("year", index=population.index, dtype="string")
@@ -592,15 +594,15 @@ def _population_series(values: pd.Series, name: str) -> pd.Series:
         raise TypeError(f"{name} must be a Series indexed by code; got {type(values).__name__}")
     index = pd.Index(values.index.astype("string"), name="code")
     if index.isna().any():
-        raise ValueError(f"{name} has a population without a community code")
+        raise ParameterError(f"{name} has a population without a community code")
     if index.duplicated().any():
-        raise ValueError(
+        raise ParameterError(
             f"{name} must have one population per community; got duplicates "
             f"{index[index.duplicated()].unique().tolist()[:5]}"
         )
     numbers = pd.to_numeric(pd.Series(values.to_numpy(), index=index), errors="coerce")
     if (numbers < 0).any():
-        raise ValueError(
+        raise ParameterError(
             f"{name} must be >= 0; got negative populations for "
             f"{numbers.index[numbers < 0].tolist()[:5]}"
         )

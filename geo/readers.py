@@ -179,10 +179,10 @@ def parse_field_mappings(items: Iterable[str] | Mapping[str, str] | None) -> dic
         target, sep, source = item.partition("=")
         target, source = target.strip(), source.strip()
         if not sep or not target or not source:
-            raise ValueError(f"--field must look like target=source (e.g. code=社区代码); "
+            raise InputError(f"--field must look like target=source (e.g. code=社区代码); "
                              f"got {item!r}")
         if target in out:
-            raise ValueError(f"--field maps {target!r} twice ({out[target]!r} and {source!r})")
+            raise InputError(f"--field maps {target!r} twice ({out[target]!r} and {source!r})")
         out[target] = source
     return out
 
@@ -247,7 +247,7 @@ def read_layer(
         raise InputError(f"{path}: no such file")
     v.check_timezone(timezone)
     if not 0 <= max_area_change < 1:
-        raise ValueError(f"max_area_change must be in [0, 1); got {max_area_change!r}")
+        raise InputError(f"max_area_change must be in [0, 1); got {max_area_change!r}")
     mapping = parse_field_mappings(fields)
     check_mapping_targets(spec, mapping)
     crs_spec = parse_crs(crs) if crs is not None else None

@@ -280,7 +280,7 @@ def roll_up_metrics(
     needed = set(sums) | {c for r in ratios.values() for c in r.columns}
     missing = sorted(needed - set(frame.columns))
     if missing:
-        raise ValueError(f"frame lacks columns {missing}")
+        raise ParameterError(f"frame lacks columns {missing}")
     units = unit_keys(communities, level, codes=frame.index)
     unit = pd.Series(units["unit"].fillna(UNKNOWN).to_numpy(dtype=object), index=frame.index)
     names = (pd.Series({CITY: _CITY_NAME}) if level == CITY else _unit_names(units))

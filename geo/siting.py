@@ -75,6 +75,7 @@ from geo.checks import (
     check_same_crs,
 )
 from geo.coverage import service_radius
+from geo.errors import ParameterError
 from geo.inventory import existing_during, facilities_of_type
 from geo.nearest import nearest
 from geo.period import Period, parse_period
@@ -382,26 +383,26 @@ def _check_plan(
             raise TypeError(
                 f"{name} must be a GeoDataFrame or GeoSeries; got {type(frame).__name__}")
         if frame.crs is None:
-            raise ValueError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
+            raise ParameterError(f"{name} has no CRS; set one (EPSG:4326 for pingan's layers)")
         check_geometry_types(arrays.geoms(frame), name, POINT)
     check_same_crs(demand_points=demand_points, candidates=candidates, existing=existing)
     weights = np.asarray(demand_weights, dtype=np.float64).ravel()
     if len(weights) != len(demand_points):
-        raise ValueError(
+        raise ParameterError(
             f"demand_weights must have one value per demand point ({len(demand_points)}); "
             f"got {len(weights)}")
     if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("demand_weights must be finite and >= 0")
+        raise ParameterError("demand_weights must be finite and >= 0")
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
         raise TypeError(f"k must be an integer; got {k!r}")
     if k < 1:
-        raise ValueError(f"k must be >= 1; got {k}")
+        raise ParameterError(f"k must be >= 1; got {k}")
     check_positive(radius_m, "radius_m")
     check_positive(time_limit_s, "time_limit_s")
     for name, value in (("max_candidates", max_candidates),
                         ("max_matrix_cells", max_matrix_cells)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+            raise ParameterError(f"{name} must be an integer >= 1; got {value!r}")
     return weights
 
 
@@ -445,7 +446,7 @@ def _reach(demand: _Demand, cand_xy: NDArray[np.float64], radius: float,
         counts[usable] = tree.query_ball_point(cand_xy[usable], r=radius, return_length=True)
     pairs = int(counts.sum())
     if pairs > MAX_PAIRS:
-        raise ValueError(
+        raise ParameterError(
             f"the candidates reach {pairs:,} uncovered demand points in all (limit {MAX_PAIRS:,}):"
             f" radius_m={radius:g} is too large for {len(usable):,} candidates; use a smaller "
             f"radius, fewer candidates or coarser demand points")

@@ -138,7 +138,7 @@ def _read_vector(path: Path, fmt: str, *, encoding: str | None, gpkg_layer: str 
             warnings.simplefilter("always")
             gdf = pyogrio.read_dataframe(target, **kwargs)
     except LookupError:
-        raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
+        raise InputError(f"encoding {encoding!r} is not a known text encoding") from None
     except Exception as exc:
         raise InputError(f"{path}: cannot read: {short_error(exc)}") from None
     notes.extend(str(w.message) for w in caught if "encoding" in str(w.message).lower())
@@ -190,7 +190,7 @@ def _read_csv(path: Path, encoding: str | None, notes: list[str]) -> pd.DataFram
                          + _gb18030_sample(df))
             return df
     except LookupError:
-        raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
+        raise InputError(f"encoding {encoding!r} is not a known text encoding") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: cannot decode as {encoding}: {exc}") from None
     except pd.errors.ParserError as exc:

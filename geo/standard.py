@@ -55,6 +55,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from geo.errors import ParameterError
 from geo.period import Period, parse_period
 from geo.profile import PERIOD_SPECS, Bands, ParamValue, Profile
 from geo.rollup import LEVELS, UNKNOWN, unit_keys
@@ -127,7 +128,7 @@ def resolve_period(spec: str, evaluated: Period | str | int) -> Period:
         return period
     months = {"year": 12, "quarter": 3, "month": 1}.get(spec)
     if months is None:
-        raise ValueError(f"period spec must be one of {', '.join(PERIOD_SPECS)}; got {spec!r}")
+        raise ParameterError(f"period spec must be one of {', '.join(PERIOD_SPECS)}; got {spec!r}")
     start = _add_months(period.end, -months)
     if start.day == 1:
         if months == 12 and start.month == 1:
@@ -293,14 +294,14 @@ def evaluate(metrics: pd.DataFrame, profile: Profile, *,
     ids = profile.criterion_ids
     missing = [c for c in ids if c not in metrics.columns]
     if missing:
-        raise ValueError(f"metrics lacks a column for criteria {missing}; expected one column "
+        raise ParameterError(f"metrics lacks a column for criteria {missing}; expected one column "
                          f"per criterion id: {list(ids)}")
     codes = _codes(pd.Series(metrics.index), "metrics index")
     values = pd.DataFrame({c: _numeric(metrics[c], c) for c in ids})
     values.index = pd.Index(codes, dtype="str")
     if communities is not None:
         if not isinstance(communities, pd.DataFrame) or "code" not in communities.columns:
-            raise ValueError("communities must be a DataFrame with a 'code' column; got "
+            raise ParameterError("communities must be a DataFrame with a 'code' column; got "
                              f"{type(communities).__name__} with columns "
                              f"{list(getattr(communities, 'columns', []))}")
         wanted = _codes(communities["code"], "communities['code']")
@@ -310,11 +311,11 @@ def evaluate(metrics: pd.DataFrame, profile: Profile, *,
 
 def _codes(codes: pd.Series, what: str) -> list[str]:
     if codes.isna().any():
-        raise ValueError(f"{what} has missing community codes")
+        raise ParameterError(f"{what} has missing community codes")
     text = codes.astype(str)
     dupes = text[text.duplicated()].unique().tolist()
     if dupes:
-        raise ValueError(f"{what} must hold unique community codes; duplicated: {dupes[:5]}")
+        raise ParameterError(f"{what} must hold unique community codes; duplicated: {dupes[:5]}")
     return text.tolist()
 
 
@@ -324,7 +325,7 @@ def _numeric(column: pd.Series, criterion_id: str) -> np.ndarray:
     try:
         numbers = pd.to_numeric(col, errors="raise")
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"metrics column {criterion_id!r} must be numeric; {exc}") from None
+        raise ParameterError(f"metrics column {criterion_id!r} must be numeric; {exc}") from None
     return np.asarray(numbers, dtype=float)
 
 
@@ -464,17 +465,17 @@ def roll_up_creation(evaluation: Evaluation, communities: pd.DataFrame, *,
         communities differ from the evaluated ones.
     """
     if level not in ROLLUP_LEVELS:
-        raise ValueError(f"level must be one of {', '.join(ROLLUP_LEVELS)}; got {level!r}")
+        raise ParameterError(f"level must be one of {', '.join(ROLLUP_LEVELS)}; got {level!r}")
     if not isinstance(communities, pd.DataFrame):
         raise TypeError(f"communities must be a DataFrame; got {type(communities).__name__}")
     for column in ("code", "population"):
         if column not in communities.columns:
-            raise ValueError(f"communities lacks the {column!r} column; columns: "
+            raise ParameterError(f"communities lacks the {column!r} column; columns: "
                              f"{list(communities.columns)}")
     frame = pd.DataFrame({"code": _codes(communities["code"], "communities['code']")})
     population = pd.to_numeric(communities["population"], errors="coerce").to_numpy(float)
     if (population < 0).any():
-        raise ValueError("communities['population'] must be >= 0; got negative values for "
+        raise ParameterError("communities['population'] must be >= 0; got negative values for "
                          f"{frame['code'][population < 0].tolist()[:5]}")
     frame["population"] = population
     units = unit_keys(communities, level, codes=frame["code"])
@@ -485,7 +486,7 @@ def roll_up_creation(evaluation: Evaluation, communities: pd.DataFrame, *,
     extra = sorted(set(frame["code"]) - set(evaluated.index))
     absent = sorted(set(evaluated.index) - set(frame["code"]))
     if extra or absent:
-        raise ValueError(
+        raise ParameterError(
             "communities must hold exactly the evaluated communities; "
             + (f"not evaluated: {extra[:5]} (evaluate with communities= to report them as "
                "incomplete) " if extra else "")

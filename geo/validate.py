@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from geo.errors import InputError
+
 __all__ = [
     "Problems",
     "Rejection",
@@ -239,7 +241,7 @@ def check_timezone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"timezone must be an IANA time zone name such as Asia/Shanghai; got {timezone!r}"
         ) from None
 

@@ -45,6 +45,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import Voronoi, cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from geo.errors import ParameterError
 from geo.projection import metric_crs_for
 from geo.sample.draws import (
     DEFAULT_SEED,
@@ -127,18 +128,18 @@ def generate_boundaries(
     n_districts = check_int("n_districts", n_districts, 1)
     n_subdistricts = check_int("n_subdistricts", n_subdistricts, 1)
     if n_districts > len(_DISTRICT_NAMES):
-        raise ValueError(f"n_districts must be at most {len(_DISTRICT_NAMES)}; "
+        raise ParameterError(f"n_districts must be at most {len(_DISTRICT_NAMES)}; "
                          f"got {n_districts}")
     if not n_districts <= n_subdistricts <= n_communities:
-        raise ValueError(
+        raise ParameterError(
             "need n_districts <= n_subdistricts <= n_communities; got "
             f"n_districts={n_districts}, n_subdistricts={n_subdistricts}, "
             f"n_communities={n_communities}")
     if n_communities > 999 * n_subdistricts:
-        raise ValueError(f"n_communities must be at most 999 per subdistrict "
+        raise ParameterError(f"n_communities must be at most 999 per subdistrict "
                          f"({999 * n_subdistricts}); got {n_communities}")
     if not isinstance(vertex_spacing_m, int | float) or not 1.0 <= vertex_spacing_m <= 100.0:
-        raise ValueError(f"vertex_spacing_m must be a number of metres in [1, 100]; "
+        raise ParameterError(f"vertex_spacing_m must be a number of metres in [1, 100]; "
                          f"got {vertex_spacing_m!r}")
     lon, lat = _check_center(center_lonlat)
     seed = check_int("seed", seed, 0)
@@ -159,10 +160,10 @@ def _check_center(center: Any) -> tuple[float, float]:
     try:
         lon, lat = (float(c) for c in center)
     except (TypeError, ValueError):
-        raise ValueError(f"center_lonlat must be a (longitude, latitude) pair of numbers; "
+        raise ParameterError(f"center_lonlat must be a (longitude, latitude) pair of numbers; "
                          f"got {center!r}") from None
     if not (73.5 <= lon <= 135.1 and 18.0 <= lat <= 53.6):
-        raise ValueError(f"center_lonlat must lie in China (longitude 73.5..135.1, latitude "
+        raise ParameterError(f"center_lonlat must lie in China (longitude 73.5..135.1, latitude "
                          f"18..53.6); got ({lon}, {lat})")
     return lon, lat
 

@@ -18,6 +18,8 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
+from geo.errors import ParameterError
+
 __all__ = [
     "DEFAULT_SEED",
     "STREAM_BOUNDARIES",
@@ -86,7 +88,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {value}")
+        raise ParameterError(f"{name} must be at least {minimum}; got {value}")
     return int(value)
 
 
@@ -153,7 +155,7 @@ def unique_names(rng: np.random.Generator, n: int, suffixes: Sequence[str]) -> l
         out.append(name)
         if len(out) == n:
             return out
-    raise ValueError(f"cannot make {n} distinct names (only {len(out)} available)")
+    raise ParameterError(f"cannot make {n} distinct names (only {len(out)} available)")
 
 
 def name_roots(names: pd.Series) -> list[str]:
