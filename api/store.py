@@ -275,8 +275,14 @@ _INCIDENT_COLS = ["id", "occurred_at", "category", "status", "address", "locatio
 
 
 def read_incidents(conn: sa.Connection, query: IncidentQuery, *, limit: int | None = None,
-                   offset: int = 0) -> gpd.GeoDataFrame:
+                   offset: int = 0, keys: bool = False) -> gpd.GeoDataFrame:
     """Incidents matching ``query``, ordered by time then id.
+
+    Parameters
+    ----------
+    keys
+        Also return ``rkey``, the record key of each incident (for releasing counts by the
+        cell-key method; a record key must never itself be released).
 
     Returns
     -------
@@ -285,11 +291,14 @@ def read_incidents(conn: sa.Connection, query: IncidentQuery, *, limit: int | No
         assigned community, ``reported_community`` the code given in the file.
     """
     i = incidents.c
-    q = (sa.select(*[i[c] for c in _INCIDENT_COLS], sa.func.ST_AsBinary(i.geom))
+    cols = [*_INCIDENT_COLS, "rkey"] if keys else _INCIDENT_COLS
+    q = (sa.select(*[i[c] for c in cols], sa.func.ST_AsBinary(i.geom))
          .where(*query.clauses()).order_by(i.occurred_at, i.id).offset(offset))
     if limit is not None:
         q = q.limit(limit)
-    gdf = _frame(conn.execute(q).all(), _INCIDENT_COLS)
+    gdf = _frame(conn.execute(q).all(), cols)
+    if keys:
+        gdf["rkey"] = pd.to_numeric(gdf["rkey"]).fillna(0).astype("int64")
     gdf["occurred_at"] = pd.to_datetime(gdf["occurred_at"]).dt.tz_localize("UTC").astype(
         "datetime64[ns, UTC]")
     _strings(gdf, [c for c in _INCIDENT_COLS if c != "occurred_at"])

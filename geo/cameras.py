@@ -414,6 +414,7 @@ def camera_metrics(
     arc_segments: int = 32,
     default_range_m: Mapping[str, float] = DEFAULT_RANGE_M,
     workers: int | None = None,
+    key_column: str | None = None,
 ) -> CameraMetrics:
     """Compute the technical-protection metrics of every community.
 
@@ -442,6 +443,11 @@ def camera_metrics(
     workers
         Threads for the polygon arithmetic (:func:`geo.uncovered.uncovered_parts`); ``None``
         uses every CPU. Results do not depend on it.
+    key_column
+        A column of ``incidents`` holding integer record keys
+        (:func:`geo.release.record_keys`): the frame then also carries
+        ``incidents_total_key_sum`` and ``incidents_in_view_key_sum``, the sums of the keys
+        of the incidents counted, so that the counts can be released by the cell-key method.
 
     Returns
     -------
@@ -459,7 +465,8 @@ def camera_metrics(
     check_communities(communities)
     check_frame(devices, "devices", ("Point",), ("id", "kind"))
     if incidents is not None:
-        check_frame(incidents, "incidents", ("Point",), ("community_code",))
+        check_frame(incidents, "incidents", ("Point",),
+                    ("community_code",) + ((key_column,) if key_column else ()))
     check_same_crs(communities=communities, devices=devices, incidents=incidents)
     _check_arc_segments(arc_segments)
     kinds = _kinds(camera_kinds)
@@ -518,11 +525,15 @@ def camera_metrics(
     unlocated, unassigned = 0, 0
     total = np.zeros(n, dtype=np.int64)
     in_view = np.zeros(n, dtype=np.int64)
+    keys = np.zeros((2, n), dtype=np.int64)
     if incidents is not None:
-        total, in_view, unlocated, unassigned = _incidents_in_view(
-            incidents, communities, codes, crs, view)
+        total, in_view, unlocated, unassigned, keys = _incidents_in_view(
+            incidents, communities, codes, crs, view, key_column)
     frame["incidents_total"] = total
     frame["incidents_in_view"] = in_view
+    if key_column:
+        frame["incidents_total_key_sum"] = keys[0]
+        frame["incidents_in_view_key_sum"] = keys[1]
     frame["incidents_in_view_share"] = (
         arrays.ratio(in_view, total) if incidents is not None else np.full(n, np.nan))
     present_kinds = sorted(set(kind.unique()) - set(DEVICE_KINDS) - {"<missing>"})
@@ -563,12 +574,14 @@ def _incidents_in_view(
     codes: NDArray[np.object_],
     crs: pyproj.CRS,
     view: tuple[Any, ...],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], int, int]:
+    key_column: str | None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], int, int, NDArray[np.int64]]:
     """Located incidents per community and those inside a working view sector.
 
     ``view`` holds :func:`sector_polygons`'s arguments for the working cameras. Returns the
-    totals and the in-view counts per community, and the incidents left out: without a point,
-    and located but in no community.
+    totals and the in-view counts per community, the incidents left out (without a point,
+    and located but in no community), and the key sums of the totals and of the in-view
+    counts (zeros without ``key_column``).
     """
     n = len(codes)
     apex_x = view[0]
@@ -594,7 +607,12 @@ def _incidents_in_view(
     slot = where[known].astype(np.int64)
     total = np.bincount(slot, minlength=n)
     in_view = np.bincount(slot, weights=seen[known], minlength=n).astype(np.int64)
-    return total, in_view, unlocated, unassigned
+    keys = np.zeros((2, n), dtype=np.int64)
+    if key_column:
+        key = incidents[key_column].to_numpy(dtype=np.int64)[known]
+        np.add.at(keys[0], slot, key)
+        np.add.at(keys[1], slot[seen[known]], key[seen[known]])
+    return total, in_view, unlocated, unassigned, keys
 
 
 def _check_arc_segments(arc_segments: int) -> None:

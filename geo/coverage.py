@@ -395,6 +395,9 @@ class FacilityWorkload:
         The type and radius.
     metric_crs, period
         CRS of the computation; period the facilities were filtered to (``None``: all).
+    incidents_located_key_sum
+        Sum of the record keys of the located incidents when the workload was computed with
+        a ``key_column`` (else 0).
     """
 
     frame: pd.DataFrame
@@ -406,6 +409,7 @@ class FacilityWorkload:
     radius_m: float
     metric_crs: pyproj.CRS
     period: Period | None
+    incidents_located_key_sum: int = 0
 
 
 def facility_workload(
@@ -416,6 +420,7 @@ def facility_workload(
     radius_m: float | None = None,
     period: Period | str | int | None = None,
     metric_crs: Any = None,
+    key_column: str | None = None,
 ) -> FacilityWorkload:
     """Count the incidents each facility of a type takes.
 
@@ -436,6 +441,13 @@ def facility_workload(
     metric_crs
         Projected CRS in metres; default :func:`choose_metric_crs` of the facilities and
         incidents.
+
+    key_column
+        A column of ``incidents`` holding integer record keys
+        (:func:`geo.release.record_keys`): the frame then also carries
+        ``incidents_catchment_key_sum`` and ``incidents_within_radius_key_sum``, and
+        ``incidents_located_key_sum`` is set, so that the counts can be released by the
+        cell-key method.
 
     Returns
     -------
@@ -470,14 +482,18 @@ def facility_workload(
     n = len(xy)
     catchment = np.zeros(len(fac), dtype=np.int64)
     within = np.zeros(len(fac), dtype=np.int64)
+    key = (incidents[key_column].to_numpy(dtype=np.int64)[located] if key_column
+           else np.zeros(n, dtype=np.int64))
+    key_sums = np.zeros((2, len(fac)), dtype=np.int64)
     out_of_reach = 0
     if n:
         d, j = nearest(xy, fac_xy)
         catchment = np.bincount(j, minlength=len(fac))
         out_of_reach = int((d > radius).sum())
-        within = np.asarray(
-            cKDTree(xy).query_ball_point(fac_xy, r=radius, return_length=True), dtype=np.int64
-        )
+        reached = cKDTree(xy).query_ball_point(fac_xy, r=radius)
+        within = np.array([len(r) for r in reached], dtype=np.int64)
+        np.add.at(key_sums[0], j, key)
+        key_sums[1] = [int(key[r].sum()) if len(r) else 0 for r in reached]
     denominator = n if n else np.nan
     frame = pd.DataFrame(
         {
@@ -490,6 +506,9 @@ def facility_workload(
         },
         index=pd.Index(fac["id"].astype("string").to_numpy(), name="id", dtype="string"),
     )
+    if key_column:
+        frame["incidents_catchment_key_sum"] = key_sums[0]
+        frame["incidents_within_radius_key_sum"] = key_sums[1]
     return FacilityWorkload(
         frame=frame,
         incidents_total=len(incidents),
@@ -500,6 +519,7 @@ def facility_workload(
         radius_m=radius,
         metric_crs=crs,
         period=p,
+        incidents_located_key_sum=int(key.sum()),
     )
 
 

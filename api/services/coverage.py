@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from api import store
@@ -25,12 +26,14 @@ from geo.coverage import (
     SERVICE_RADIUS_BASIS,
     SERVICE_RADIUS_M,
     FacilityCoverage,
+    FacilityWorkload,
     facility_coverage,
     facility_workload,
 )
 from geo.errors import MissingDataError, ParameterError
 from geo.inventory import existing_during
 from geo.period import Period
+from geo.release import release_counts
 from geo.rollup import (
     COVERAGE_RATIOS,
     COVERAGE_SUMS,
@@ -47,11 +50,12 @@ __all__ = ["blind_spots_report", "camera_result", "compound_result", "coverage_r
 
 def _cases_of(ctx: ServiceContext, period: Period, categories: Sequence[str] = (),
               communities: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+    """The period's cases with their record keys (``rkey``: for releasing counts, never shown)."""
     query = store.IncidentQuery(period=period, timezone=ctx.timezone,
                                 categories=tuple(categories), communities=communities,
                                 case_definition=ctx.case_definition)
     with ctx.engine.connect() as conn:
-        return store.read_incidents(conn, query)
+        return store.read_incidents(conn, query, keys=True)
 
 
 def _radius(facility_type: str, radius_m: float | None, ctx: ServiceContext) -> float | None:
@@ -91,7 +95,7 @@ def camera_result(ctx: ServiceContext, period: Period, *, categories: Sequence[s
                               incidents=_cases_of(ctx, period, cats),
                               period=period, camera_kinds=ctx.settings.geo.camera_kinds,
                               metric_crs=ctx.metric_crs(),
-                              arc_segments=ctx.settings.geo.arc_segments)
+                              arc_segments=ctx.settings.geo.arc_segments, key_column="rkey")
     return ctx.cached("cameras", (period.label, cats), compute)
 
 
@@ -104,9 +108,32 @@ def compound_result(ctx: ServiceContext, period: Period) -> CompoundCompliance:
     return ctx.cached("compounds", period.label, compute)
 
 
-#: Incident-derived columns of the protection report: released to protected callers only as
-#: :func:`released_in_view` makes them.
-_INCIDENT_COLUMNS = ("incidents_total", "incidents_in_view", "incidents_in_view_share")
+#: Key sums of the protection report's incident counts (internal: never released).
+_IN_VIEW_KEYS = ("incidents_total_key_sum", "incidents_in_view_key_sum")
+
+
+def released_in_view(frame: pd.DataFrame, vis: Visibility) -> pd.DataFrame:
+    """The protection report's incident columns as the caller may see them.
+
+    Exact callers get the counts and their share; protected callers the counts released by
+    the cell-key method (:func:`geo.release.release_counts`, ``"<3"`` when hidden) and the
+    share of the released values (none when either count is hidden). The key sums go.
+    """
+    out = frame.drop(columns=list(_IN_VIEW_KEYS))
+    if not vis.protected:
+        return out
+    total = release_counts(frame["incidents_total"].fillna(0).to_numpy(dtype=np.int64),
+                           frame["incidents_total_key_sum"].fillna(0).to_numpy(dtype=np.int64),
+                           min_count=vis.min_count)
+    view = release_counts(frame["incidents_in_view"].fillna(0).to_numpy(dtype=np.int64),
+                          frame["incidents_in_view_key_sum"].fillna(0).to_numpy(dtype=np.int64),
+                          min_count=vis.min_count)
+    share = view.value / total.value
+    share[total.hidden | view.hidden] = np.nan
+    out["incidents_total"] = total.shown
+    out["incidents_in_view"] = view.shown
+    out["incidents_in_view_share"] = share
+    return out
 
 
 def protection_report(ctx: ServiceContext, vis: Visibility, *,
@@ -142,8 +169,6 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
     frame = cams.frame.drop(columns=["name"], errors="ignore").join(
         comp.frame[["compounds_total", "compounds_compliant", "compound_compliance_ratio"]],
         how="left")
-    if vis.protected:
-        frame = frame.drop(columns=list(_INCIDENT_COLUMNS))
     comms = world_communities(ctx, vis)
     frame = frame[frame.index.isin(comms["code"])]
     if level == "community":
@@ -152,12 +177,11 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
         out = _rows_in(out, vis, selection)
     else:
         kinds = [c for c in frame.columns if c.startswith("devices_")]
-        sums = [c for c in [*PROTECTION_SUMS, *kinds] if c in frame.columns]
-        ratios = {k: r for k, r in PROTECTION_RATIOS.items()
-                  if k not in _INCIDENT_COLUMNS or not vis.protected}
+        sums = [c for c in [*PROTECTION_SUMS, *kinds, *_IN_VIEW_KEYS] if c in frame.columns]
         rolled = roll_up_metrics(frame, comms, level=level, sums=sums,
-                                 ratios=ratios).reset_index()
+                                 ratios=PROTECTION_RATIOS).reset_index()
         out = rolled.merge(unit_geometries(ctx, vis, level), on="code", how="left")
+    out = released_in_view(out, vis)
     gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
     prov = period_provenance(p, ctx.timezone)
     prov.update({
@@ -314,6 +338,34 @@ def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | 
 # --- workload and site plans ------------------------------------------------------------------
 
 
+_WORKLOAD_KEYS = ("incidents_catchment_key_sum", "incidents_within_radius_key_sum")
+
+
+def released_workload(frame: pd.DataFrame, res: FacilityWorkload, vis: Visibility
+                      ) -> pd.DataFrame:
+    """Workload counts and shares as the caller may see them.
+
+    Protected callers get each facility's catchment and within-radius counts released by the
+    cell-key method (``"<3"`` when hidden) and shares of the released total of located
+    incidents (none when a count is hidden). The key sums go.
+    """
+    out = frame.drop(columns=list(_WORKLOAD_KEYS))
+    if not vis.protected:
+        return out
+    total = release_counts([res.incidents_located], [res.incidents_located_key_sum],
+                           min_count=vis.min_count)
+    for count, share in (("incidents_catchment", "catchment_share"),
+                         ("incidents_within_radius", "within_radius_share")):
+        rel = release_counts(frame[count].to_numpy(dtype=np.int64),
+                             frame[f"{count}_key_sum"].to_numpy(dtype=np.int64),
+                             min_count=vis.min_count)
+        ratio = rel.value / total.value[0]
+        ratio[rel.hidden | total.hidden[0]] = np.nan
+        out[count] = rel.shown
+        out[share] = ratio
+    return out
+
+
 def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
                     period: Period | str | None = None,
                     radius_m: float | None = None) -> Report:
@@ -329,7 +381,7 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
         with ctx.engine.connect() as conn:
             facilities = store.read_facilities(conn)
         cases = _cases_of(ctx, p, communities=vis.community_filter())
-        return facility_workload(cases, facilities, facility_type=facility_type,
+        return facility_workload(cases, facilities, facility_type=facility_type, key_column="rkey",
                                  radius_m=radius, period=p, metric_crs=ctx.metric_crs())
 
     res = ctx.cached("workload", (facility_type, radius, p.label), compute,
@@ -338,9 +390,7 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
         fac = store.read_facilities(conn, facility_type=facility_type).set_index("id")
     frame = res.frame.join(fac[["geometry"]], how="left").reset_index()
     frame = frame.sort_values("incidents_catchment", ascending=False)
-    if vis.protected:
-        frame = frame.drop(columns=["incidents_catchment", "catchment_share",
-                                    "incidents_within_radius", "within_radius_share"])
+    frame = released_workload(frame, res, vis)
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "facility_type": facility_type,

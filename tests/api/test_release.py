@@ -337,3 +337,61 @@ def test_released_values_never_reveal_a_small_count(client, city):
         values = [i[key] for i in items]
         assert values and all(v == 0 or v == "<3" or (isinstance(v, int) and v >= 3)
                               for v in values), (url, values)
+
+
+# --- protection and workload: counts released by the cell-key method -----------------------
+
+
+def _located_2025(community: str) -> list[str]:
+    return [i for i in _ids_2025(community) if i != "C3-noloc"]
+
+
+def _close_or_hidden(released, exact) -> bool:
+    return released == "<3" or (isinstance(released, int) and released >= 3
+                                 and abs(released - exact) <= 2)
+
+
+@pytest.mark.parametrize("role", ["planner", "client"])
+def test_protected_protection_counts_are_released_not_dropped(client, city, role):
+    admin = {r["code"]: r for r in client.get(
+        "/api/v1/protection", params={"period": "2025"},
+        headers=city.headers("admin")).json()["items"]}
+    rows = {r["code"]: r for r in client.get(
+        "/api/v1/protection", params={"period": "2025"},
+        headers=city.headers(role)).json()["items"]}
+    assert admin["C1"]["incidents_total"] == 5  # the exact count, for the admin only
+    for code in ("C1", "C2", "C3", "C4"):
+        row = rows[code]
+        assert not any(k.endswith("_key_sum") for k in row), row
+        assert row["incidents_total"] == _released(city, _located_2025(code)), code
+        assert _close_or_hidden(row["incidents_in_view"], admin[code]["incidents_in_view"])
+        if "<3" in (row["incidents_total"], row["incidents_in_view"]):
+            assert row["incidents_in_view_share"] is None
+        else:
+            assert row["incidents_in_view_share"] == pytest.approx(
+                row["incidents_in_view"] / row["incidents_total"])
+    # a district is released with the key sum of its own incidents, not as a sum of parts
+    d1 = next(r for r in client.get(
+        "/api/v1/protection", params={"period": "2025", "level": "district"},
+        headers=city.headers(role)).json()["items"] if r["code"] == "D1")
+    assert d1["incidents_total"] == _released(city, _located_2025("C1") + _located_2025("C2"))
+
+
+def test_protected_workload_counts_are_released_not_dropped(client, city):
+    params = {"type": "police_office", "period": "2025", "radius_m": 5000}
+    admin = {r["id"]: r for r in client.get("/api/v1/workload", params=params,
+                                            headers=city.headers("admin")).json()["items"]}
+    rows = client.get("/api/v1/workload", params=params,
+                      headers=city.headers("planner")).json()["items"]
+    assert {r["id"] for r in rows} == {"F1", "F3"}
+    assert sum(isinstance(a["incidents_catchment"], int) for a in admin.values()) == 2
+    for row in rows:
+        assert not any(k.endswith("_key_sum") for k in row), row
+        exact = admin[row["id"]]
+        for count, share in (("incidents_catchment", "catchment_share"),
+                             ("incidents_within_radius", "within_radius_share")):
+            assert _close_or_hidden(row[count], exact[count]), (row, exact)
+            assert (row[share] is None) == (row[count] == "<3")
+    csv = client.get("/api/v1/workload", params={**params, "format": "csv"},
+                     headers=city.headers("planner")).content.decode("utf-8-sig")
+    assert "key_sum" not in csv
