@@ -338,6 +338,31 @@ def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | 
 # --- workload and site plans ------------------------------------------------------------------
 
 
+def _configured_radius(ctx: ServiceContext, vis: Visibility, facility_type: str,
+                       radius: float | None) -> float:
+    """A protected caller's workload radius: the configured one.
+
+    Counts within two radii would difference into the ring between them, so a protected
+    caller's release space holds one radius per facility type.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        When another radius is asked for, or the type has no configured radius.
+    """
+    configured = ctx.settings.geo.service_radius_m.get(facility_type,
+                                                       SERVICE_RADIUS_M.get(facility_type))
+    if configured is None:
+        raise ParameterError(f"radius_m: {facility_type!r} has no configured radius (setting "
+                             f"geo.service_radius_m), and a {vis.role} key sees workload "
+                             "within the configured radius only", parameter="radius_m")
+    if radius is not None and abs(radius - configured) > 1e-9:
+        raise ParameterError(f"radius_m: a {vis.role} key sees workload within the configured "
+                             f"radius of {facility_type!r} only ({configured:g} m); got "
+                             f"{radius:g}", parameter="radius_m")
+    return float(configured)
+
+
 _WORKLOAD_KEYS = ("incidents_catchment_key_sum", "incidents_within_radius_key_sum")
 
 
@@ -376,6 +401,8 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     """
     p = vis.check_period(ctx.period(period))
     radius = _radius(facility_type, radius_m, ctx)
+    if vis.protected:
+        radius = _configured_radius(ctx, vis, facility_type, radius)
 
     def compute() -> Any:
         with ctx.engine.connect() as conn:

@@ -378,7 +378,7 @@ def test_protected_protection_counts_are_released_not_dropped(client, city, role
 
 
 def test_protected_workload_counts_are_released_not_dropped(client, city):
-    params = {"type": "police_office", "period": "2025", "radius_m": 5000}
+    params = {"type": "police_office", "period": "2025"}
     admin = {r["id"]: r for r in client.get("/api/v1/workload", params=params,
                                             headers=city.headers("admin")).json()["items"]}
     rows = client.get("/api/v1/workload", params=params,
@@ -395,3 +395,20 @@ def test_protected_workload_counts_are_released_not_dropped(client, city):
     csv = client.get("/api/v1/workload", params={**params, "format": "csv"},
                      headers=city.headers("planner")).content.decode("utf-8-sig")
     assert "key_sum" not in csv
+
+
+def test_protected_workload_radius_is_the_configured_one(client, city):
+    """Within-radius counts at two radii would difference into an annulus: one radius only."""
+    h = city.headers("planner")
+    ok = client.get("/api/v1/workload", params={"type": "police_office", "period": "2025",
+                                                "radius_m": 500}, headers=h)
+    assert ok.status_code == 200, ok.text
+    for radius in (499, 5000):
+        r = client.get("/api/v1/workload", params={"type": "police_office", "period": "2025",
+                                                   "radius_m": radius}, headers=h)
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "query.radius_m"
+    admin = client.get("/api/v1/workload", params={"type": "police_office", "period": "2025",
+                                                   "radius_m": 5000},
+                       headers=city.headers("admin"))
+    assert admin.status_code == 200
