@@ -33,7 +33,7 @@ from geo.coverage import (
 from geo.errors import MissingDataError, ParameterError
 from geo.inventory import existing_during
 from geo.period import Period
-from geo.release import release_counts
+from geo.release import KEY_MODULUS, release_counts
 from geo.rollup import (
     COVERAGE_RATIOS,
     COVERAGE_SUMS,
@@ -178,6 +178,9 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
     else:
         kinds = [c for c in frame.columns if c.startswith("devices_")]
         sums = [c for c in [*PROTECTION_SUMS, *kinds, *_IN_VIEW_KEYS] if c in frame.columns]
+        # Only a key sum's remainder modulo 2**32 matters; reduced, a roll-up's sum stays exact
+        # in the float arithmetic of roll_up_metrics for up to 2**21 communities.
+        frame = frame.assign(**{c: frame[c] % KEY_MODULUS for c in _IN_VIEW_KEYS})
         rolled = roll_up_metrics(frame, comms, level=level, sums=sums,
                                  ratios=PROTECTION_RATIOS).reset_index()
         out = rolled.merge(unit_geometries(ctx, vis, level), on="code", how="left")
@@ -190,10 +193,13 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
         "camera_kinds": list(cams.camera_kinds),
         "required_measures": {"physical": list(comp.required_physical),
                               "technical": list(comp.required_technical)},
-        "left_out": {"devices_outside_communities": cams.devices_unassigned,
-                     "incidents_without_location": cams.incidents_unlocated,
-                     "incidents_outside_communities": cams.incidents_unassigned,
-                     "compounds_outside_communities": comp.compounds_unassigned},
+        # What was left out is counted over the whole city: only a caller whose world is the
+        # city may see it (a liaison's would reveal incidents outside their jurisdiction).
+        **({"left_out": {"devices_outside_communities": cams.devices_unassigned,
+                         "incidents_without_location": cams.incidents_unlocated,
+                         "incidents_outside_communities": cams.incidents_unassigned,
+                         "compounds_outside_communities": comp.compounds_unassigned}}
+           if vis.communities is None else {}),
         "generated_at": generated_at(), **(selection.provenance() if selection else {}),
     })
     return Report(gdf, release_provenance(prov, vis=vis), f"protection by {level}, {p.label}")
@@ -404,19 +410,27 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     if vis.protected:
         radius = _configured_radius(ctx, vis, facility_type, radius)
 
+    # A protected caller's counts hold incidents assigned to a community only (those in no
+    # community are the admin's); an exact caller's, the incidents of their world.
+    scope = (tuple(ctx.communities()["code"].astype(str)) if vis.protected
+             else vis.community_filter())
+
     def compute() -> Any:
         with ctx.engine.connect() as conn:
             facilities = store.read_facilities(conn)
-        cases = _cases_of(ctx, p, communities=vis.community_filter())
+        cases = _cases_of(ctx, p, communities=scope)
         return facility_workload(cases, facilities, facility_type=facility_type, key_column="rkey",
                                  radius_m=radius, period=p, metric_crs=ctx.metric_crs())
 
-    res = ctx.cached("workload", (facility_type, radius, p.label), compute,
+    res = ctx.cached("workload", (facility_type, radius, p.label, vis.protected), compute,
                      vis=None if vis.protected else vis)
     with ctx.engine.connect() as conn:
         fac = store.read_facilities(conn, facility_type=facility_type).set_index("id")
     frame = res.frame.join(fac[["geometry"]], how="left").reset_index()
-    frame = frame.sort_values("incidents_catchment", ascending=False)
+    # Exact callers see the busiest first; a protected caller's order must not rank the exact
+    # counts behind released ones, so theirs is by facility id.
+    frame = (frame.sort_values("id") if vis.protected
+             else frame.sort_values("incidents_catchment", ascending=False))
     frame = released_workload(frame, res, vis)
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     prov = period_provenance(p, ctx.timezone)

@@ -412,3 +412,27 @@ def test_protected_workload_radius_is_the_configured_one(client, city):
                                                    "radius_m": 5000},
                        headers=city.headers("admin"))
     assert admin.status_code == 200
+
+
+def test_protected_workload_counts_assigned_incidents_only_in_id_order(client, city):
+    """OUT-1 (in no community) is the admin's: it is in no planner's count, and the rows'
+    order does not rank the exact counts behind the released ones."""
+    params = {"type": "police_office", "period": "2025"}
+    admin = {r["id"]: r["incidents_catchment"] for r in client.get(
+        "/api/v1/workload", params=params, headers=city.headers("admin")).json()["items"]}
+    assert admin == {"F1": 7, "F3": 6}  # F3's nearest: C3's four located, C4-1 and OUT-1
+    rows = client.get("/api/v1/workload", params=params,
+                      headers=city.headers("planner")).json()["items"]
+    assert [r["id"] for r in rows] == ["F1", "F3"]
+    by_id = {r["id"]: r["incidents_catchment"] for r in rows}
+    assert by_id["F1"] == _released(city, _located_2025("C1") + _located_2025("C2"))
+    assert by_id["F3"] == _released(city, _located_2025("C3") + _located_2025("C4"))
+
+
+def test_liaison_protection_provenance_counts_nothing_outside_the_jurisdiction(client, city):
+    prov = client.get("/api/v1/protection", params={"period": "2025"},
+                      headers=city.headers("liaison")).json()["provenance"]
+    assert "left_out" not in prov
+    admin = client.get("/api/v1/protection", params={"period": "2025"},
+                       headers=city.headers("admin")).json()["provenance"]
+    assert admin["left_out"]["incidents_outside_communities"] == 1
