@@ -65,14 +65,14 @@ class Period:
     def label(self) -> str:
         """The period written the way :func:`parse_period` reads it."""
         if self.kind == "year":
-            return f"{self.start.year}"
+            return f"{self.start.year:04d}"
         if self.kind == "quarter":
-            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+            return f"{self.start.year:04d}-Q{(self.start.month - 1) // 3 + 1}"
         if self.kind == "month":
-            return f"{self.start.year}-{self.start.month:02d}"
+            return f"{self.start.year:04d}-{self.start.month:02d}"
         if self.kind == "week":
             year, week, _ = self.start.isocalendar()
-            return f"{year}-W{week:02d}"
+            return f"{year:04d}-W{week:02d}"
         return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
 
     @property

@@ -56,7 +56,7 @@ def test_week_53_only_in_years_that_have_one():
 def test_limits_are_the_callers():
     assert D(1900, 1, 1) == FIRST_DAY
     assert D(2100, 12, 31) == LAST_DAY
-    with pytest.raises(PeriodError, match=r"within 2000-01-01\.\.2030-12-31"):
+    with pytest.raises(PeriodError, match=r"within 2000-01-01\.\.2030-12-31; got 1999-12"):
         parse_period("1999-12", first=D(2000, 1, 1), last=D(2030, 12, 31))
     assert parse_period("1850", first=D(1800, 1, 1)).start == D(1850, 1, 1)
     # a Period object is checked against the limits as well
@@ -115,3 +115,8 @@ def test_days_year_and_membership():
     assert p.year == 2025  # the middle day (2025-01-04) is in 2025
     assert parse_period("2024").days == 366
     assert p.contains_day(D(2025, 1, 20)) and not p.contains_day(D(2025, 1, 21))
+
+
+def test_out_of_range_labels_are_written_as_given():
+    with pytest.raises(PeriodError, match=r"got 0001$"):
+        parse_period("0001")
