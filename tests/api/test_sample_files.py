@@ -33,6 +33,7 @@ def written(sample_manifest: Path) -> Path:
     return sample_manifest
 
 
+@pytest.mark.slow
 def test_committed_boundaries_equal_a_fresh_generation(written: Path) -> None:
     fresh = (written.parent / "communities.geojson").read_bytes()
     assert COMMITTED.read_bytes() == fresh
