@@ -659,10 +659,10 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
             hidden = frame["code"].map(rates["suppressed"]).fillna(False).to_numpy(dtype=bool)
     else:
         frame = frame.rename(columns={"code": "cell_id"})
-        if vis.protected:
-            hidden = frame["suppressed"].to_numpy(dtype=bool)
         if selection is not None and selection.communities is not None:
             frame = cells_in(frame, comms, selection.communities)
+        if vis.protected:
+            hidden = frame["suppressed"].to_numpy(dtype=bool)
     frame = classes_only(frame, vis=vis, hidden=hidden, keep=PROTECTED_HOTSPOT_COLUMNS)
     if on == "rate":
         frame = _select_units(ctx, vis, frame, "community", selection)

@@ -440,3 +440,16 @@ def test_liaison_protection_provenance_counts_nothing_outside_the_jurisdiction(c
     admin = client.get("/api/v1/protection", params={"period": "2025"},
                        headers=city.headers("admin")).json()["provenance"]
     assert admin["left_out"]["incidents_outside_communities"] == 1
+
+
+@pytest.mark.parametrize("params", [{"district": "D1"}, {"community": "C3"}])
+def test_protected_grid_hot_spots_of_a_selection(client, city, params):
+    """A selection filters the released cells (it once misaligned the hidden flags: 500)."""
+    r = client.get("/api/v1/hotspots", params={"period": "2025", "on": "grid", **params},
+                   headers=city.headers("planner"))
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items and all(set(i) <= {"cell_id", "ix", "iy", "hotspot_class"} for i in items)
+    everything = client.get("/api/v1/hotspots", params={"period": "2025", "on": "grid"},
+                            headers=city.headers("planner")).json()["items"]
+    assert len(items) < len(everything)
