@@ -49,11 +49,11 @@ pingan (平安) serves community boundaries, incident data and safe-community me
 **Authentication**: `Authorization: Bearer pa_…` with a key from `pingan keys create`, or a
 session cookie from `/login` in a browser.
 
-**Roles**: *admin* — everything; *liaison* — raw incidents only inside their jurisdiction
-(district or subdistrict codes), aggregates anywhere (small counts outside the jurisdiction are
-suppressed); *planner* and *client* — aggregates only: counts by community and on a fixed grid
-of cells of at least 250 m, counts of 1–2 shown as `"<3"` with the rates and shares derived
-from them left out. No incident coordinates reach these roles.
+**Roles**: *admin* — everything; *liaison* — raw incidents and every statistic of their
+jurisdiction (district or subdistrict codes) only; *planner* and *client* — released
+aggregates only: whole months, quarters or years, communities and their roll-ups or the
+published grid (250, 500, 1,000, 2,000 m), counts released by the cell-key method with 0–2
+shown as `"<3"`, hot spots as classes (see docs/release.md). No incident reaches these roles.
 
 **Formats**: lists take `format=json|csv|geojson`; CSV is UTF-8 with a byte-order mark (Excel
 shows Chinese correctly). Every response carries the provenance of its numbers.

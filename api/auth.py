@@ -7,9 +7,9 @@ argon2) protects low-entropy secrets against guessing; a 256-bit random secret c
 guessed, so a fast hash loses nothing and keeps every request cheap. The token is shown once,
 when it is created.
 
-Roles (DESIGN.md): ``admin`` (everything), ``liaison`` (raw incidents only inside their
-jurisdiction codes — district or subdistrict codes —, aggregates anywhere), ``planner`` and
-``client`` (aggregates only).
+Roles (DESIGN.md, docs/release.md): ``admin`` (everything), ``liaison`` (raw incidents and
+every statistic of their jurisdiction — district or subdistrict codes — only), ``planner`` and
+``client`` (released aggregates only).
 
 Verification does the same work for every well-formed token: one lookup by prefix, one
 SHA-256 and one constant-time comparison (against a dummy hash when the prefix is unknown), so

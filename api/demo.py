@@ -86,7 +86,7 @@ def create_demo_keys(ctx: Any) -> dict[str, tuple[str, str]]:
                                     by="pingan demo", endpoint="cli: pingan demo")
     wanted = [("admin", (), "everything"),
               ("liaison", (str(first["district_code"]),),
-               f"raw incidents of district {label} only, aggregates anywhere"),
+               f"raw incidents and statistics of district {label} only"),
               ("planner", (), "aggregates only, no incident points"),
               ("client", (), "aggregates only, no incident points")]
     out: dict[str, tuple[str, str]] = {}
