@@ -378,21 +378,25 @@ def released_workload(frame: pd.DataFrame, res: FacilityWorkload, vis: Visibilit
 
     Protected callers get each facility's catchment and within-radius counts released by the
     cell-key method (``"<3"`` when hidden) and shares of the released total of located
-    incidents (none when a count is hidden). The key sums go.
+    incidents (none in a row where either count is hidden). The key sums go.
     """
     out = frame.drop(columns=list(_WORKLOAD_KEYS))
     if not vis.protected:
         return out
     total = release_counts([res.incidents_located], [res.incidents_located_key_sum],
                            min_count=vis.min_count)
-    for count, share in (("incidents_catchment", "catchment_share"),
-                         ("incidents_within_radius", "within_radius_share")):
-        rel = release_counts(frame[count].to_numpy(dtype=np.int64),
-                             frame[f"{count}_key_sum"].to_numpy(dtype=np.int64),
-                             min_count=vis.min_count)
-        ratio = rel.value / total.value[0]
-        ratio[rel.hidden | total.hidden[0]] = np.nan
-        out[count] = rel.shown
+    pairs = (("incidents_catchment", "catchment_share"),
+             ("incidents_within_radius", "within_radius_share"))
+    released = {count: release_counts(frame[count].to_numpy(dtype=np.int64),
+                                      frame[f"{count}_key_sum"].to_numpy(dtype=np.int64),
+                                      min_count=vis.min_count) for count, _ in pairs}
+    # A row with a hidden count carries no share at all (as every released row: no derived
+    # figure stands next to a "<3").
+    any_hidden = np.logical_or.reduce([r.hidden for r in released.values()]) | total.hidden[0]
+    for count, share in pairs:
+        ratio = released[count].value / total.value[0]
+        ratio[any_hidden] = np.nan
+        out[count] = released[count].shown
         out[share] = ratio
     return out
 
