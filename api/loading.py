@@ -9,6 +9,7 @@ writes the load log and bumps the data version. Any error rolls all of it back.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -31,8 +32,9 @@ from api.db import bump_data_version, utcnow
 from api.models import LAYER_TABLES, communities, incidents, loads
 from api.release import record_keys_of
 from geo.assign import assign_to_communities
+from geo.hints import coordinate_hints
 from geo.layers import layer_spec
-from geo.readers import ReadResult, Rejection, read_layer
+from geo.readers import ReadResult, RejectedRowsError, Rejection, read_layer
 
 __all__ = ["REPLACEABLE", "LoadReport", "load_file", "reassign_incidents", "store_layer"]
 
@@ -174,8 +176,11 @@ def load_file(
                          f"{', '.join(LAYER_TABLES)}")
     if replace and layer not in REPLACEABLE:
         raise ValueError(f"--replace applies to {', '.join(REPLACEABLE)}; not to {layer!r}")
-    result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,
-                        gpkg_layer=gpkg_layer, timezone=timezone, strict=strict)
+    try:
+        result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,
+                            gpkg_layer=gpkg_layer, timezone=timezone, strict=strict)
+    except RejectedRowsError as exc:
+        raise _with_coordinate_hints(engine, exc) from None
     options = {"crs": crs, "encoding": encoding, "fields": dict(result.field_sources),
                "gpkg_layer": gpkg_layer, "strict": strict}
     return store_layer(engine, result, file_name=display_name or Path(path).name,
@@ -221,6 +226,7 @@ def store_layer(
         extra: dict[str, Any] = {}
         if layer == "incidents":
             frame, extra = _assign_new_incidents(conn, frame)
+            extra["warnings"] = [*extra["warnings"], *_coordinate_hints(conn, result, frame)]
             frame = frame.assign(rkey=record_keys_of(conn, frame["id"]))
         columns = _stored_columns(table, layer, spec.columns)
         stage = _stage_table(table, columns)
@@ -416,6 +422,43 @@ def _assign_new_incidents(conn: sa.Connection, frame: pd.DataFrame
                      "communities are loaded")
     return out, {"mismatches": mismatches, "unassigned": int(assigned.isna().sum()),
                  "warnings": notes}
+
+
+def _coordinate_hints(conn: sa.Connection, result: ReadResult,
+                      frame: pd.DataFrame | None = None) -> list[str]:
+    """Swapped axes or a forgotten GCJ-02/BD-09 (:mod:`geo.hints`), for an incidents read.
+
+    ``frame`` holds the assigned rows (index: record position); without it (nothing was
+    stored) the rows that passed validation are located in the communities here.
+    """
+    points = result.source_points
+    if result.layer != "incidents" or points is None:
+        return []
+    loaded = np.zeros(result.rows_read, dtype=bool)
+    loaded[result.frame.index.to_numpy()] = True
+    inside = None
+    if frame is not None:
+        inside = np.zeros(result.rows_read, dtype=bool)
+        inside[frame.index[frame["community_code"].notna().to_numpy()].to_numpy()] = True
+        inside &= points.located
+    areas = _current_communities(conn).geometry.to_numpy()
+    return coordinate_hints(points, loaded=loaded, areas=areas, inside=inside)
+
+
+def _with_coordinate_hints(engine: Engine, exc: RejectedRowsError) -> RejectedRowsError:
+    """The error of an incidents read that stores nothing, with any coordinate hints added.
+
+    Rows rejected for their range may be swapped longitudes and latitudes: the hint is the
+    explanation, so it goes into the message as well as into the report's warnings.
+    """
+    if exc.result.layer != "incidents" or exc.result.source_points is None:
+        return exc
+    with engine.connect() as conn:
+        hints = _coordinate_hints(conn, exc.result)
+    if not hints:
+        return exc
+    result = dataclasses.replace(exc.result, warnings=(*exc.result.warnings, *hints))
+    return RejectedRowsError(str(exc) + "".join(f"\nwarning: {h}" for h in hints), result)
 
 
 def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] | None = None

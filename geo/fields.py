@@ -20,6 +20,7 @@ import pandas as pd
 from geo import validate as v
 from geo.errors import InputError
 from geo.layers import COMPOUND_MEASURES, LOCATION_PRECISIONS, Field, LayerSpec
+from geo.period import DEFAULT_TIMEZONE
 
 __all__ = [
     "GEOMETRY_SOURCES",
@@ -27,6 +28,7 @@ __all__ = [
     "check_mapping_targets",
     "compound_measures",
     "convert_field",
+    "local_time_text",
     "reject_duplicates",
     "resolve_columns",
 ]
@@ -244,7 +246,9 @@ def compound_measures(raw: pd.DataFrame, columns: Mapping[str, str | None],
     return pd.Series([",".join(sorted(p)) for p in present], index=raw.index, dtype="string")
 
 
-def apply_layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems) -> None:
+def apply_layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems, *,
+                      timezone: str = DEFAULT_TIMEZONE,
+                      written: Mapping[str, pd.Series] | None = None) -> None:
     """Apply the layer's value rules and normalisations, in place on the canonical frame.
 
     Parameters
@@ -255,6 +259,10 @@ def apply_layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems) 
         The canonical columns (modified in place).
     problems
         The read's problems (rejections are added).
+    timezone
+        The load's time zone: rejected times are shown in it.
+    written
+        The file's column feeding each field, to show rejected values as written.
     """
     if spec.name == "incidents":
         prec = _normalise(out["location_precision"], _PRECISION_SYNONYMS)
@@ -266,8 +274,10 @@ def apply_layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems) 
         # A record from the future is a typo (01/05/2052); kept, it would also move every
         # default period to its year.
         tomorrow = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
-        problems.reject((out["occurred_at"] > tomorrow).fillna(False).to_numpy(dtype=bool),
-                        "occurred_at", "occurred_at is in the future", out["occurred_at"])
+        future = (out["occurred_at"] > tomorrow).fillna(False).to_numpy(dtype=bool)
+        problems.reject(future, "occurred_at", "occurred_at is in the future",
+                        local_time_text(out["occurred_at"], timezone, future,
+                                        (written or {}).get("occurred_at")))
         out["category"] = out["category"].str.lower()
         out["status"] = out["status"].str.lower()
     elif spec.name == "devices":
@@ -294,6 +304,37 @@ def apply_layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems) 
         year = out["year"]
         problems.reject(((year < 1900) | (year > 2200)).fillna(False).to_numpy(), "year",
                         "year must be a calendar year (1900-2200)", year)
+
+
+def local_time_text(instants: pd.Series, timezone: str, rows: np.ndarray,
+                    written: pd.Series | None = None) -> pd.Series:
+    """Instants as local times in the load's zone, with the value as written in the file.
+
+    Parameters
+    ----------
+    instants
+        UTC instants.
+    timezone
+        The load's time zone.
+    rows
+        The rows to describe (boolean); the others are left empty.
+    written
+        The file's column, aligned with ``instants``.
+
+    Returns
+    -------
+    pandas.Series
+        Text such as ``2027-01-05 10:00（Asia/Shanghai；原文 2027/1/5 10:00）`` (seconds shown
+        when not zero) for ``rows``, ``None`` elsewhere.
+    """
+    texts: list[str | None] = [None] * len(instants)
+    for i in np.flatnonzero(rows):
+        local = instants.iloc[i].tz_convert(timezone)
+        text = local.strftime("%Y-%m-%d %H:%M" + (":%S" if local.second else ""))
+        raw = None if written is None else written.iloc[i]
+        source = "" if raw is None or pd.isna(raw) else f"；原文 {str(raw).strip()}"
+        texts[i] = f"{text}（{timezone}{source}）"
+    return pd.Series(texts, index=instants.index, dtype=object)
 
 
 def _normalise(s: pd.Series, synonyms: Mapping[str, str]) -> pd.Series:

@@ -39,7 +39,7 @@ _ALLOWED_TYPES = {
 
 def table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
                    columns: Mapping[str, str | None], path: Path, problems: v.Problems
-                   ) -> tuple[np.ndarray, CrsSpec | None]:
+                   ) -> tuple[np.ndarray, CrsSpec | None, tuple[str, str] | None]:
     """Return the geometries of a table (lon/lat columns, or a WKT column) and a declared CRS.
 
     Parameters
@@ -58,7 +58,8 @@ def table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
     Returns
     -------
     tuple
-        One geometry (or None) per row, and the CRS of a single ``SRID=`` prefix, if any.
+        One geometry (or None) per row, the CRS of a single ``SRID=`` prefix, if any, and the
+        longitude and latitude columns (None for a WKT column).
 
     Raises
     ------
@@ -91,7 +92,7 @@ def table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
         srids = srid.dropna().unique()
         if len(srids) == 1:
             declared = parse_crs(f"EPSG:{srids[0]}")
-        return np.asarray(geoms, dtype=object), declared
+        return np.asarray(geoms, dtype=object), declared, None
     if not (lon_col and lat_col):
         raise InputError(
             f"{path}: no coordinates: expected longitude/latitude columns (lon/lng/longitude/x, "
@@ -105,7 +106,7 @@ def table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
     problems.reject(one, "geometry", "only one of longitude/latitude is given")
     geoms = np.full(n, None, dtype=object)
     geoms[both] = shapely.points(xa[both], ya[both])
-    return geoms, None
+    return geoms, None, (str(lon_col), str(lat_col))
 
 
 def choose_crs(given: CrsSpec | None, declared: CrsSpec | None, geoms: np.ndarray,
@@ -141,9 +142,12 @@ def choose_crs(given: CrsSpec | None, declared: CrsSpec | None, geoms: np.ndarra
         return declared
     coords = shapely.get_coordinates(geoms[~shapely.is_missing(geoms)])
     if len(coords) and looks_projected(coords[:, 0], coords[:, 1]):
+        swapped = ("" if looks_projected(coords[:, 1], coords[:, 0]) else
+                   ", or, if they are latitude first, --field lon=… --field lat=… with the "
+                   "columns exchanged")
         problems.warn(f"{path.name} declares no CRS, so EPSG:4326 (longitude/latitude) is "
                       f"assumed, but its coordinates look projected (e.g. {coords[0, 0]:.1f}, "
-                      f"{coords[0, 1]:.1f}); pass --crs EPSG:xxxx")
+                      f"{coords[0, 1]:.1f}); pass --crs EPSG:xxxx{swapped}")
     elif fmt != "csv":
         problems.warn(f"{path.name} declares no CRS; EPSG:4326 assumed (pass --crs otherwise)")
     return parse_crs("EPSG:4326")

@@ -40,6 +40,7 @@ from geo.fields import (
     resolve_columns,
 )
 from geo.geometry_checks import check_geometry, choose_crs, table_geometry
+from geo.hints import SourcePoints
 from geo.layers import LayerSpec, layer_spec
 from geo.period import DEFAULT_TIMEZONE
 from geo.sources import RawLayer, read_source
@@ -106,6 +107,11 @@ class ReadResult:
         Format name (a key of :data:`FORMATS`).
     source_crs
         The CRS the coordinates were read in (canonical text), ``None`` for tables.
+    field_sources
+        The file column feeding each canonical field.
+    source_points
+        For point layers, every record's point as written (rejected records included), for
+        the loader's hints (:mod:`geo.hints`).
     """
 
     layer: str
@@ -117,6 +123,7 @@ class ReadResult:
     format: str
     source_crs: str | None = None
     field_sources: Mapping[str, str] = field(default_factory=dict)
+    source_points: SourcePoints | None = None
 
     @property
     def rows_rejected(self) -> int:
@@ -260,13 +267,20 @@ def read_layer(
         problems.warn(w)
     if n == 0:
         raise InputError(f"{path}: the file has no records")
-    columns = resolve_columns(spec, source.table, mapping, path)
+    try:
+        columns = resolve_columns(spec, source.table, mapping, path)
+    except InputError as exc:
+        # A column that cannot be found is often one whose name was mis-decoded: the file's
+        # warnings (the encoding hint) belong in the error.
+        raise InputError("".join([str(exc), *(f"\nwarning: {w}" for w in source.warnings)])
+                         ) from None
     out = _attributes(spec, source.table, columns, mapping, problems, timezone)
     geoms: np.ndarray | None = None
     source_crs: str | None = None
+    points: SourcePoints | None = None
     if spec.geometry != "none":
-        geoms, use = _geometries(spec, source, mapping, columns, crs_spec, out, problems,
-                                 path, fmt, max_area_change)
+        geoms, use, points = _geometries(spec, source, mapping, columns, crs_spec, out,
+                                         problems, path, fmt, max_area_change)
         source_crs = use.text
         _warn_default_timezone(spec, columns, geoms, ~problems.bad, timezone, problems)
     keep = ~problems.bad
@@ -279,7 +293,7 @@ def read_layer(
         frame = out[keep].copy()
     result = ReadResult(spec.name, frame, tuple(problems.with_ids(ids)),
                         tuple(problems.warnings), n, str(path), fmt, source_crs,
-                        {k: val for k, val in columns.items() if val})
+                        {k: val for k, val in columns.items() if val}, points)
     _raise_if_unusable(result, strict=strict)
     return result
 
@@ -296,7 +310,8 @@ def _attributes(spec: LayerSpec, raw: pd.DataFrame, columns: dict[str, str | Non
         out[f.name] = convert_field(f, col, spec, problems, timezone, present=src is not None)
     if spec.name == "compounds":
         out["measures"] = compound_measures(raw, columns, mapping, problems)
-    apply_layer_rules(spec, out, problems)
+    apply_layer_rules(spec, out, problems, timezone=timezone,
+                      written={f: raw[c] for f, c in columns.items() if c is not None})
     if spec.id_field:
         reject_duplicates(out[spec.id_field], spec.id_field, problems)
     if spec.name == "population":
@@ -308,14 +323,19 @@ def _attributes(spec: LayerSpec, raw: pd.DataFrame, columns: dict[str, str | Non
 def _geometries(spec: LayerSpec, source: RawLayer, mapping: Mapping[str, str],
                 columns: dict[str, str | None], given: CrsSpec | None, out: pd.DataFrame,
                 problems: v.Problems, path: Path, fmt: str,
-                max_area_change: float) -> tuple[np.ndarray, CrsSpec]:
-    """The rows' geometries in EPSG:4326 and the CRS they were read in."""
+                max_area_change: float
+                ) -> tuple[np.ndarray, CrsSpec, SourcePoints | None]:
+    """The rows' geometries in EPSG:4326, their CRS, and (point layers) the points as written."""
     geoms, declared = source.geometries, source.declared_crs
+    xy_columns = None
     if geoms is None:
-        geoms, table_crs = table_geometry(source.table, mapping, columns, path, problems)
+        geoms, table_crs, xy_columns = table_geometry(source.table, mapping, columns, path,
+                                                      problems)
         declared = declared or table_crs
     use = choose_crs(given, declared, geoms, problems, path, fmt)
-    return check_geometry(spec, geoms, use, out, problems, max_area_change), use
+    points = (SourcePoints.from_geometries(geoms, use, columns=xy_columns)
+              if spec.geometry == "point" else None)
+    return check_geometry(spec, geoms, use, out, problems, max_area_change), use, points
 
 
 def _raise_if_unusable(result: ReadResult, *, strict: bool) -> None:

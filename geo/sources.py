@@ -3,8 +3,9 @@
 CSV (separator sniffed; UTF-8 with or without BOM, falling back to GB18030 with a warning) and
 plain Parquet give a table of text; GeoJSON, GeoPackage, Shapefile (zipped or not) go through
 pyogrio and GeoParquet through geopandas, giving attributes, geometries and the declared CRS. A
-shapefile read without ``--encoding`` whose text looks mis-decoded gets a warning. Problems that
-make the whole file unreadable raise :class:`geo.errors.InputError`.
+shapefile read without ``--encoding`` whose column names or text look mis-decoded gets a warning
+that names the encoding and shows the names decoded in it (:func:`geo.hints.misdecoding_hint`).
+Problems that make the whole file unreadable raise :class:`geo.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from geo.crs import CrsSpec, parse_crs
 from geo.errors import InputError
+from geo.hints import misdecoding_hint
 
 __all__ = ["RawLayer", "read_source", "short_error"]
 
@@ -143,8 +145,19 @@ def _read_vector(path: Path, fmt: str, *, encoding: str | None, gpkg_layer: str 
         raise InputError(f"{path}: cannot read: {short_error(exc)}") from None
     notes.extend(str(w.message) for w in caught if "encoding" in str(w.message).lower())
     if encoding is None and fmt == "shapefile":
-        _warn_mojibake(gdf, notes)
+        _warn_misdecoded(gdf, path, notes)
     return _split_gdf(gdf, notes)
+
+
+def _warn_misdecoded(gdf: gpd.GeoDataFrame, path: Path, notes: list[str]) -> None:
+    """Warn when names or text read as ISO-8859-1 (a shapefile with no .cpg) are GBK/UTF-8."""
+    text_columns = [c for c in gdf.columns if c != gdf.geometry.name and (
+        gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
+    hint = misdecoding_hint(list(gdf.columns),
+                            ((str(c), gdf[c].dropna().head(2000)) for c in text_columns),
+                            file_name=path.name)
+    if hint:
+        notes.append(hint)
 
 
 def _split_gdf(gdf: gpd.GeoDataFrame, notes: list[str]) -> RawLayer:
@@ -211,19 +224,6 @@ def _sniff_separator(path: Path, encoding: str | None) -> str:
     counts = {s: line.count(s) for s in (",", ";", "\t", "|")}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] else ","
-
-
-def _warn_mojibake(gdf: pd.DataFrame, notes: list[str]) -> None:
-    """Warn when text decoded as Latin-1 looks like GBK/UTF-8 bytes (a shapefile with no .cpg)."""
-    for col in gdf.columns:
-        if gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col]):
-            sample = " ".join(str(s) for s in gdf[col].dropna().head(50))
-            high = sum(1 for ch in sample if "\u0080" <= ch <= "\u00ff")
-            cjk = sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff")
-            if high > 4 and cjk == 0:
-                notes.append(f"text in column {col!r} looks mis-decoded (e.g. {sample[:20]!r}); "
-                             f"the file declares no encoding: pass --encoding gbk (or utf-8)")
-                return
 
 
 def _gb18030_sample(frame: pd.DataFrame) -> str:

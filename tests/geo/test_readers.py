@@ -554,3 +554,47 @@ def test_an_incident_in_the_future_is_rejected(tmp_path):
     assert [(r.row, r.field, r.reason) for r in res.rejections] == [
         (2, "occurred_at", "occurred_at is in the future")]
     assert res.rows_valid == 1
+
+
+def test_a_future_time_is_shown_as_written_and_in_the_loads_zone(tmp_path):
+    rows = incident_rows(3)
+    rows[1]["occurred_at"] = "2052/1/5 10:00"
+    rows[2]["occurred_at"] = "2052-01-05T10:00:30+01:00"
+    path = write_csv(tmp_path / "i.csv", rows)
+    res = read_layer(path, "incidents")
+    assert [(r.row, r.reason, r.value) for r in res.rejections] == [
+        (2, "occurred_at is in the future",
+         "2052-01-05 10:00（Asia/Shanghai；原文 2052/1/5 10:00）"),
+        (3, "occurred_at is in the future",
+         "2052-01-05 17:00:30（Asia/Shanghai；原文 2052-01-05T10:00:30+01:00）")]
+    chicago = read_layer(path, "incidents", timezone="America/Chicago")
+    assert [r.value for r in chicago.rejections] == [
+        "2052-01-05 10:00（America/Chicago；原文 2052/1/5 10:00）",
+        "2052-01-05 03:00:30（America/Chicago；原文 2052-01-05T10:00:30+01:00）"]
+
+
+GBK_FIXTURE = Path(__file__).parents[1] / "data" / "loading" / "gbk_communities_no_cpg.zip"
+GBK_HINT = ("文字疑似乱码 (text looks mis-decoded): gbk_communities_no_cpg.zip was read as "
+            "ISO-8859-1 because no .cpg file names its encoding; read as GBK, its column names "
+            "are 社区代码, 社区名称, 街道, 常住人口 (read now as ÉçÇø´úÂë, ÉçÇøÃû³Æ, ½ÖµÀ, "
+            "³£×¡ÈË¿Ú): pass --encoding gbk (or gb18030)")
+
+
+def test_a_gbk_shapefile_without_cpg_names_the_encoding_in_the_missing_column_error():
+    with pytest.raises(InputError) as missing:
+        read_layer(GBK_FIXTURE, "communities")
+    assert str(missing.value).endswith(
+        "columns: ÉçÇø´úÂë, ÉçÇøÃû³Æ, ½ÖµÀ, ³£×¡ÈË¿Ú. Map one with --field code=COLUMN\n"
+        f"warning: {GBK_HINT}")
+    with pytest.raises(InputError) as mapped:
+        read_layer(GBK_FIXTURE, "communities", fields={"code": "社区代码"})
+    assert str(mapped.value).endswith(f"the file has no column '社区代码'; columns: ÉçÇø´úÂë, "
+                                      f"ÉçÇøÃû³Æ, ½ÖµÀ, ³£×¡ÈË¿Ú\nwarning: {GBK_HINT}")
+    # Mapped by its mis-decoded names, it loads, still with the warning.
+    odd = read_layer(GBK_FIXTURE, "communities", fields={"code": "ÉçÇø´úÂë",
+                                                          "name": "ÉçÇøÃû³Æ"})
+    assert odd.warnings == (GBK_HINT,)
+    right = read_layer(GBK_FIXTURE, "communities", encoding="gbk")
+    assert right.warnings == ()
+    assert list(right.frame["name"]) == ["和平里社区", "安华里社区", "东四社区"]
+    assert list(right.frame["population"]) == [5200, 6100, 4300]
