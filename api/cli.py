@@ -141,6 +141,16 @@ def load_cmd(
     report: Annotated[Path | None, typer.Option(
         help="Where to write the rejection report CSV (default: ./pingan-rejected-LAYER.csv).")
     ] = None,
+    id_from_content: Annotated[bool, typer.Option(
+        "--id-from-content", help="Incidents without an id column: draw each id from the "
+        "row's raw time, coordinates, category and address (and its occurrence among "
+        "identical rows), so re-loading the same export updates instead of duplicating.")
+    ] = False,
+    snap_m: Annotated[float, typer.Option(
+        "--snap-m", help="Incidents: a point in no community goes to the only community "
+        "within this many metres (flagged assigned_by=snap; with two or more within it, it "
+        "stays unassigned). Kept with the load and applied again on re-assignment. "
+        "Default 0: none.")] = 0.0,
 ) -> None:
     """Load one file into the database as one transaction."""
     from api.loading import load_file
@@ -153,7 +163,8 @@ def load_cmd(
         rep = load_file(engine, file, layer.value, crs=crs, encoding=encoding, fields=fields,
                         gpkg_layer=gpkg_layer, strict=strict, replace=replace,
                         timezone=rt.settings.timezone, progress=True,
-                        loaded_by=os.environ.get("USER"))
+                        loaded_by=os.environ.get("USER"), id_from_content=id_from_content,
+                        snap_m=snap_m)
     except RejectedRowsError as exc:
         path = _write_rejections(exc.result.rejections_frame(), report, layer.value)
         _print_rejections(exc.result.rejections, exc.result.rows_rejected, path)
@@ -164,10 +175,11 @@ def load_cmd(
                + f" (load {rep.load_id}, data version {rep.data_version}, CRS "
                f"{rep.source_crs or '—'})")
     if layer is LayerName.incidents:
-        typer.echo(f"  {rep.incidents_unassigned:,} of the loaded incidents are in no community")
+        typer.echo(f"  {rep.incidents_unassigned:,} of the loaded incidents are in no community"
+                   + _snap_note(rep))
     if layer is LayerName.communities:
         typer.echo(f"  incidents re-assigned: {rep.incidents_reassigned:,}; "
-                   f"in no community: {rep.incidents_unassigned:,}")
+                   f"in no community: {rep.incidents_unassigned:,}" + _snap_note(rep))
     for w in rep.warnings:
         _err(f"warning: {w}")
     if rep.rejections:
@@ -177,6 +189,16 @@ def load_cmd(
         path = _write_rejections(frame.rename(columns={"record_id": "id"})[
             ["row", "id", "field", "reason", "value"]], report, layer.value)
         _print_rejections(rep.rejections, rep.rows_rejected, path)
+
+
+def _snap_note(rep: Any) -> str:
+    """What snapping did: "; M snapped within X m; K within X m of two or more …"."""
+    if not (rep.snap_m or rep.incidents_snapped or rep.incidents_snap_ambiguous):
+        return ""
+    within = f"within {rep.snap_m:g} m" if rep.snap_m else "within their load's --snap-m"
+    return (f"; {rep.incidents_snapped:,} snapped {within}; "
+            f"{rep.incidents_snap_ambiguous:,} {within} of two or more communities, "
+            f"left unassigned")
 
 
 def _write_rejections(frame: Any, report: Path | None, layer: str) -> Path:

@@ -3,8 +3,9 @@
 A load stages the valid rows in a temporary table, counts which ids already exist, upserts them
 into the layer's table (re-loading an id updates it, never duplicates it), applies ``--replace``
 (inventory rows missing from the file are marked removed/closed as of the load date, boundary
-communities missing from it are retired; nothing is deleted), assigns incidents to communities,
-writes the load log and bumps the data version. Any error rolls all of it back.
+communities missing from it are retired; nothing is deleted), assigns incidents to communities
+(by point, within the load's ``snap_m`` for points in none, else by reported code), writes the
+load log and bumps the data version. Any error rolls all of it back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,10 +33,11 @@ from api import dialect
 from api.db import bump_data_version, utcnow
 from api.models import LAYER_TABLES, communities, incidents, loads
 from api.release import record_keys_of
-from geo.assign import assign_to_communities
+from geo.errors import ParameterError
 from geo.hints import coordinate_hints
 from geo.layers import layer_spec
 from geo.readers import ReadResult, RejectedRowsError, Rejection, read_layer
+from geo.snap_assign import assign_with_snap
 
 __all__ = ["REPLACEABLE", "LoadReport", "load_file", "reassign_incidents", "store_layer"]
 
@@ -81,6 +84,12 @@ class LoadReport:
     community_mismatches
         Incidents whose point lies in another community than the code given in the file (the point
         wins).
+    incidents_snapped, incidents_snap_ambiguous
+        Incidents (same scope as ``incidents_unassigned``) in no community given to the only
+        community within the snapping tolerance, and those left unassigned because two or more
+        communities lie within it (counted in ``incidents_unassigned``).
+    snap_m
+        The snapping tolerance of an incidents load, in ground metres (0: none).
     """
 
     layer: str
@@ -98,6 +107,9 @@ class LoadReport:
     incidents_reassigned: int = 0
     incidents_unassigned: int = 0
     community_mismatches: int = 0
+    incidents_snapped: int = 0
+    incidents_snap_ambiguous: int = 0
+    snap_m: float = 0.0
     source_crs: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -107,7 +119,7 @@ class LoadReport:
             "layer", "file_name", "sha256", "load_id", "data_version", "rows_read",
             "rows_loaded", "rows_updated", "rows_rejected", "rows_removed",
             "incidents_reassigned", "incidents_unassigned", "community_mismatches",
-            "source_crs")}
+            "incidents_snapped", "incidents_snap_ambiguous", "snap_m", "source_crs")}
         out["warnings"] = list(self.warnings)
         out["rejections"] = [r.__dict__ for r in self.rejections]
         return out
@@ -137,6 +149,8 @@ def load_file(
     progress: bool = False,
     loaded_by: str | None = None,
     display_name: str | None = None,
+    id_from_content: bool = False,
+    snap_m: float = 0.0,
 ) -> LoadReport:
     """Read, validate and store one file as one transaction.
 
@@ -158,6 +172,13 @@ def load_file(
         Who loaded it, for the log.
     display_name
         File name to record (an upload's original name); default the path's name.
+    id_from_content
+        Incidents without an id column: draw ids from each row's content (see
+        :func:`geo.readers.read_layer`).
+    snap_m
+        Incidents: give a point in no community to the only community within this many
+        ground metres (:func:`geo.snap_assign.assign_with_snap`); 0 snaps nothing. Stored
+        with the load, so re-assignments after a boundary load apply it again.
 
     Returns
     -------
@@ -176,16 +197,29 @@ def load_file(
                          f"{', '.join(LAYER_TABLES)}")
     if replace and layer not in REPLACEABLE:
         raise ValueError(f"--replace applies to {', '.join(REPLACEABLE)}; not to {layer!r}")
+    _check_snap_m(snap_m, layer)
     try:
         result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,
-                            gpkg_layer=gpkg_layer, timezone=timezone, strict=strict)
+                            gpkg_layer=gpkg_layer, timezone=timezone, strict=strict,
+                            id_from_content=id_from_content)
     except RejectedRowsError as exc:
         raise _with_coordinate_hints(engine, exc) from None
     options = {"crs": crs, "encoding": encoding, "fields": dict(result.field_sources),
                "gpkg_layer": gpkg_layer, "strict": strict}
+    if id_from_content:
+        options["id_from_content"] = True
     return store_layer(engine, result, file_name=display_name or Path(path).name,
                        sha256=file_sha256(path), replace=replace, timezone=timezone,
-                       progress=progress, loaded_by=loaded_by, options=options)
+                       progress=progress, loaded_by=loaded_by, options=options, snap_m=snap_m)
+
+
+def _check_snap_m(snap_m: float, layer: str) -> None:
+    if not (isinstance(snap_m, int | float) and math.isfinite(snap_m) and snap_m >= 0):
+        raise ParameterError(f"--snap-m must be a distance in metres >= 0; got {snap_m!r}",
+                             parameter="snap_m")
+    if snap_m and layer != "incidents":
+        raise ParameterError(f"--snap-m applies to incidents only; not to {layer!r}",
+                             parameter="snap_m")
 
 
 def store_layer(
@@ -199,8 +233,11 @@ def store_layer(
     progress: bool = False,
     loaded_by: str | None = None,
     options: Mapping[str, Any] | None = None,
+    snap_m: float = 0.0,
 ) -> LoadReport:
     """Store a validated read result as one transaction (see the module docstring).
+
+    ``snap_m`` (incidents) is the snapping tolerance of :func:`load_file`.
 
     Returns
     -------
@@ -213,19 +250,20 @@ def store_layer(
     now = utcnow()
     load_day = dt.datetime.now(ZoneInfo(timezone)).date()
     frame = result.frame
+    _check_snap_m(snap_m, layer)
     with engine.begin() as conn:
         inserted = conn.execute(loads.insert().values(
             layer=layer, file_name=file_name, sha256=sha256, loaded_at=now,
             rows_read=result.rows_read, rows_loaded=0, rows_updated=0,
             rows_rejected=result.rows_rejected, rows_removed=0, replace=replace,
             source_crs=result.source_crs, options=json.dumps(options or {}, ensure_ascii=False),
-            loaded_by=loaded_by,
+            loaded_by=loaded_by, snap_m=float(snap_m) if layer == "incidents" else None,
         )).inserted_primary_key
         assert inserted is not None
         load_id = int(inserted[0])
         extra: dict[str, Any] = {}
         if layer == "incidents":
-            frame, extra = _assign_new_incidents(conn, frame)
+            frame, extra = _assign_new_incidents(conn, frame, float(snap_m))
             extra["warnings"] = [*extra["warnings"], *_coordinate_hints(conn, result, frame)]
             frame = frame.assign(rkey=record_keys_of(conn, frame["id"]))
         columns = _stored_columns(table, layer, spec.columns)
@@ -264,7 +302,9 @@ def store_layer(
         incidents_reassigned=int(extra.pop("reassigned", 0)),
         incidents_unassigned=int(extra.pop("unassigned", 0)),
         community_mismatches=int(extra.pop("mismatches", 0)),
-        source_crs=result.source_crs, extra=extra,
+        incidents_snapped=int(extra.pop("snapped", 0)),
+        incidents_snap_ambiguous=int(extra.pop("snap_ambiguous", 0)),
+        snap_m=float(snap_m), source_crs=result.source_crs, extra=extra,
     )
 
 
@@ -379,19 +419,41 @@ def _current_communities(conn: sa.Connection) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
-def _assign(points: gpd.GeoSeries, reported: pd.Series, comms: gpd.GeoDataFrame
-            ) -> tuple[pd.Series, pd.Series, int]:
-    """Community and method per incident: the point when there is one, else the reported code."""
+@dataclass(frozen=True)
+class _Assigned:
+    """Community and method (``assigned_by``) per incident, and what the load report counts."""
+
+    codes: pd.Series
+    method: pd.Series
+    mismatches: int
+    snapped: int
+    ambiguous: int
+
+    def counts(self) -> dict[str, int]:
+        return {"mismatches": self.mismatches, "unassigned": int(self.codes.isna().sum()),
+                "snapped": self.snapped, "snap_ambiguous": self.ambiguous}
+
+
+def _assign(points: gpd.GeoSeries, reported: pd.Series, comms: gpd.GeoDataFrame,
+            snap_m: float | np.ndarray) -> _Assigned:
+    """Community and method per incident: by the point, else by the reported code.
+
+    ``point``: a community contains the point; ``snap``: the point is in none and only one
+    community lies within ``snap_m`` metres; ``code``: no point, a known reported code.
+    """
     n = len(points)
     assigned = pd.Series(pd.NA, index=points.index, dtype="string")
     method = pd.Series(pd.NA, index=points.index, dtype="string")
     if n == 0:
-        return assigned, method, 0
+        return _Assigned(assigned, method, 0, 0, 0)
     has_point = ~points.isna().to_numpy()
+    snapped = ambiguous = 0
     if len(comms) and has_point.any():
-        by_point = assign_to_communities(points[has_point], comms, code_field="code")
-        assigned[has_point] = by_point.to_numpy()
-        method[has_point & assigned.notna().to_numpy()] = "point"
+        tolerance = snap_m[has_point] if isinstance(snap_m, np.ndarray) else snap_m
+        by_point = assign_with_snap(points[has_point], comms, snap_m=tolerance)
+        assigned[has_point] = by_point.community_code.to_numpy()
+        method[has_point] = by_point.assigned_by.to_numpy()
+        snapped, ambiguous = by_point.n_snapped, by_point.n_ambiguous
     known = set(comms["code"]) if len(comms) else set()
     code_only = ~has_point & reported.notna().to_numpy()
     if code_only.any():
@@ -402,26 +464,25 @@ def _assign(points: gpd.GeoSeries, reported: pd.Series, comms: gpd.GeoDataFrame
         method[idx] = "code"
     mismatch = has_point & reported.notna().to_numpy() & assigned.notna().to_numpy()
     mismatches = int((assigned[mismatch] != reported[mismatch]).sum()) if mismatch.any() else 0
-    return assigned, method, mismatches
+    return _Assigned(assigned, method, mismatches, snapped, ambiguous)
 
 
-def _assign_new_incidents(conn: sa.Connection, frame: pd.DataFrame
+def _assign_new_incidents(conn: sa.Connection, frame: pd.DataFrame, snap_m: float
                           ) -> tuple[pd.DataFrame, dict[str, Any]]:
     comms = _current_communities(conn)
     reported = frame["community_code"]
-    assigned, method, mismatches = _assign(frame.geometry, reported, comms)
+    result = _assign(frame.geometry, reported, comms, snap_m)
     out = frame.rename(columns={"community_code": "reported_community"})
-    out["community_code"] = assigned
-    out["assigned_by"] = method
+    out["community_code"] = result.codes
+    out["assigned_by"] = result.method
     notes = []
-    if mismatches:
-        notes.append(f"{mismatches} incidents lie in another community than their "
+    if result.mismatches:
+        notes.append(f"{result.mismatches} incidents lie in another community than their "
                      f"community_code says; their point wins")
     if not len(comms):
         notes.append("no communities are loaded yet: incidents stay unassigned until the "
                      "communities are loaded")
-    return out, {"mismatches": mismatches, "unassigned": int(assigned.isna().sum()),
-                 "warnings": notes}
+    return out, {**result.counts(), "warnings": notes}
 
 
 def _coordinate_hints(conn: sa.Connection, result: ReadResult,
@@ -467,20 +528,25 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
 
     Only the rows whose assignment changed are written.
 
+    Each incident keeps the snapping tolerance of the load that last wrote it
+    (``loads.snap_m``).
+
     Returns
     -------
     dict
-        ``reassigned`` (rows changed) and ``unassigned`` (incidents in no community).
+        ``reassigned`` (rows changed), ``unassigned`` (incidents in no community),
+        ``snapped`` and ``snap_ambiguous`` (see :class:`LoadReport`).
     """
     # Plain columns and x/y read straight from the driver's cursor: the rows need no type
     # processing, and reading them is most of the time of a re-assignment.
     result = conn.execute(sa.select(
         incidents.c.id, sa.func.ST_X(incidents.c.geom), sa.func.ST_Y(incidents.c.geom),
-        incidents.c.reported_community, incidents.c.community_code, incidents.c.assigned_by))
+        incidents.c.reported_community, incidents.c.community_code, incidents.c.assigned_by,
+        loads.c.snap_m).select_from(incidents.outerjoin(loads, incidents.c.load_id == loads.c.id)))
     rows = result.cursor.fetchall()
     result.close()
     if not rows:
-        return {"reassigned": 0, "unassigned": 0}
+        return {"reassigned": 0, "unassigned": 0, "snapped": 0, "snap_ambiguous": 0}
     cols = list(zip(*rows, strict=True))
     ids = pd.Index(cols[0])
     xy = np.array([cols[1], cols[2]], dtype=np.float64)  # NULL (no location) becomes NaN
@@ -491,7 +557,9 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
     reported = pd.Series(cols[3], index=ids, dtype="string")
     before = pd.Series(cols[4], index=ids, dtype="string")
     before_m = pd.Series(cols[5], index=ids, dtype="string")
-    assigned, method, _ = _assign(points, reported, _current_communities(conn))
+    snap_m = np.nan_to_num(np.array(cols[6], dtype=np.float64))  # NULL: a load without snapping
+    res = _assign(points, reported, _current_communities(conn), snap_m)
+    assigned, method = res.codes, res.method
     changed = ~((assigned == before).fillna(assigned.isna() & before.isna())
                 & (method == before_m).fillna(method.isna() & before_m.isna()))
     changed_ids = ids[changed.to_numpy()]
@@ -513,4 +581,6 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
                 community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
         finally:
             stage.drop(conn)
-    return {"reassigned": len(changed_ids), "unassigned": int(assigned.isna().sum())}
+    counts = res.counts()
+    return {"reassigned": len(changed_ids), "unassigned": counts["unassigned"],
+            "snapped": counts["snapped"], "snap_ambiguous": counts["snap_ambiguous"]}

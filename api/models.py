@@ -56,6 +56,9 @@ loads = sa.Table(
     sa.Column("source_crs", sa.String(200)),
     sa.Column("options", sa.Text),
     sa.Column("loaded_by", sa.String(200)),
+    # An incidents load's snapping tolerance in ground metres (NULL: none); re-assignments
+    # apply it again to the incidents the load last wrote.
+    sa.Column("snap_m", sa.Float),
 )
 
 meta = sa.Table(
@@ -98,6 +101,8 @@ incidents = sa.Table(
     sa.Column("reported_community", sa.String(64)),
     # The assigned community: by the point when there is one, else by the reported code.
     sa.Column("community_code", sa.String(64)),
+    # How: 'point' (a community contains the point), 'snap' (the only community within the
+    # load's snap_m), 'code' (no point; the reported code); NULL in no community.
     sa.Column("assigned_by", sa.String(8)),
     # The record key of the cell-key release method (geo/release.py), drawn from the id.
     sa.Column("rkey", sa.BigInteger),

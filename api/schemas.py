@@ -165,6 +165,9 @@ class IncidentOut(BaseModel):
     address: str | None
     location_precision: str
     community_code: str | None = Field(description="assigned community")
+    assigned_by: str | None = Field(description="how: point (the community contains the "
+                                    "point), snap (the only community within the load's "
+                                    "--snap-m), code (no point: the reported code)")
     reported_community: str | None = Field(description="community code given in the file")
     longitude: float | None
     latitude: float | None
@@ -288,6 +291,12 @@ class LoadReportOut(BaseModel):
     incidents_reassigned: int
     incidents_unassigned: int
     community_mismatches: int
+    incidents_snapped: int = Field(description="incidents in no community given to the only "
+                                   "community within the snapping tolerance")
+    incidents_snap_ambiguous: int = Field(description="incidents in no community within the "
+                                          "tolerance of two or more communities, left "
+                                          "unassigned")
+    snap_m: float = Field(description="the load's snapping tolerance in ground metres (0: none)")
     source_crs: str | None
     warnings: list[str]
     rejections: list[RejectionOut]

@@ -271,7 +271,7 @@ class IncidentQuery:
 
 
 _INCIDENT_COLS = ["id", "occurred_at", "category", "status", "address", "location_precision",
-                  "community_code", "reported_community"]
+                  "community_code", "assigned_by", "reported_community"]
 
 
 def read_incidents(conn: sa.Connection, query: IncidentQuery, *, limit: int | None = None,
@@ -288,7 +288,8 @@ def read_incidents(conn: sa.Connection, query: IncidentQuery, *, limit: int | No
     -------
     geopandas.GeoDataFrame
         Canonical incident columns, ``occurred_at`` tz-aware UTC, ``community_code`` the
-        assigned community, ``reported_community`` the code given in the file.
+        assigned community and ``assigned_by`` how (``point``, ``snap``, ``code``),
+        ``reported_community`` the code given in the file.
     """
     i = incidents.c
     cols = [*_INCIDENT_COLS, "rkey"] if keys else _INCIDENT_COLS

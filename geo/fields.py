@@ -136,10 +136,15 @@ def resolve_columns(spec: LayerSpec, raw: pd.DataFrame, mapping: Mapping[str, st
                 break
         out[f.name] = found
         if found is None and f.required:
+            # An export without incident numbers can still be loaded, with ids from content.
+            content = (", or pass --id-from-content to draw ids from each row's time, "
+                       "coordinates, category and address" if spec.name == "incidents"
+                       and f.name == spec.id_field else "")
             raise InputError(
                 f"{path}: layer {spec.name!r} needs a {f.name!r} column ({f.description}); "
                 f"looked for {', '.join((f.name, *f.aliases))}; columns: "
-                f"{', '.join(map(str, raw.columns))}. Map one with --field {f.name}=COLUMN")
+                f"{', '.join(map(str, raw.columns))}. Map one with --field {f.name}=COLUMN"
+                f"{content}")
     return out
 
 

@@ -24,7 +24,7 @@ from geo.crs import CrsSpec, area_of_use_mask, geometries_to_wgs84, parse_crs, v
 from geo.errors import InputError
 from geo.layers import LayerSpec
 
-__all__ = ["check_geometry", "choose_crs", "table_geometry"]
+__all__ = ["check_geometry", "choose_crs", "coordinate_columns", "table_geometry"]
 
 _LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "point_x")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "point_y")
@@ -66,18 +66,13 @@ def table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
     geo.errors.InputError
         When a mapped column is missing or no coordinates can be found.
     """
-    used = {c for c in columns.values() if c}
-    lon_col = mapping.get("lon") or _find(raw.drop(columns=list(used), errors="ignore"),
-                                          _LON_NAMES)
-    lat_col = mapping.get("lat") or _find(raw.drop(columns=list(used), errors="ignore"),
-                                          _LAT_NAMES)
-    wkt_col = mapping.get("wkt") or (None if (lon_col and lat_col) else _find(raw, _WKT_NAMES))
+    lon_col, lat_col, wkt_col = _coordinate_sources(raw, mapping, columns)
     for target in ("lon", "lat", "wkt"):
         if target in mapping and mapping[target] not in raw.columns:
             raise InputError(f"{path}: --field {target}={mapping[target]}: no such column; "
                              f"columns: {', '.join(map(str, raw.columns))}")
     n = len(raw)
-    if wkt_col and not (lon_col and lat_col and "wkt" not in mapping):
+    if wkt_col:
         text = v.clean_text(raw[wkt_col])
         srid = text.str.extract(r"^\s*SRID=(\d+)\s*;", expand=False)
         body = text.str.replace(r"^\s*SRID=\d+\s*;", "", regex=True)
@@ -107,6 +102,39 @@ def table_geometry(raw: pd.DataFrame, mapping: Mapping[str, str],
     geoms = np.full(n, None, dtype=object)
     geoms[both] = shapely.points(xa[both], ya[both])
     return geoms, None, (str(lon_col), str(lat_col))
+
+
+def coordinate_columns(raw: pd.DataFrame, mapping: Mapping[str, str],
+                       columns: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Return the columns :func:`table_geometry` reads a table's geometry from, in file order.
+
+    Parameters
+    ----------
+    raw, mapping, columns
+        As for :func:`table_geometry` (call it first: it checks the mapped columns exist).
+
+    Returns
+    -------
+    tuple of str
+        The WKT column, or the longitude and latitude columns (in the order they appear in the
+        file), or nothing when the table has no coordinates.
+    """
+    lon_col, lat_col, wkt_col = _coordinate_sources(raw, mapping, columns)
+    used = [wkt_col] if wkt_col else [c for c in (lon_col, lat_col) if c]
+    order = {str(c): i for i, c in enumerate(raw.columns)}
+    return tuple(sorted(used, key=lambda c: order.get(c, len(order))))
+
+
+def _coordinate_sources(raw: pd.DataFrame, mapping: Mapping[str, str],
+                        columns: Mapping[str, str | None]
+                        ) -> tuple[str | None, str | None, str | None]:
+    """The longitude, latitude and WKT columns (WKT: when mapped, or with no lon/lat pair)."""
+    used = {c for c in columns.values() if c}
+    rest = raw.drop(columns=list(used), errors="ignore")
+    lon_col = mapping.get("lon") or _find(rest, _LON_NAMES)
+    lat_col = mapping.get("lat") or _find(rest, _LAT_NAMES)
+    wkt_col = mapping.get("wkt") or (None if (lon_col and lat_col) else _find(raw, _WKT_NAMES))
+    return lon_col, lat_col, wkt_col
 
 
 def choose_crs(given: CrsSpec | None, declared: CrsSpec | None, geoms: np.ndarray,

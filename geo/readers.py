@@ -17,6 +17,7 @@ its columns (:mod:`geo.fields`), find, check and convert its geometries
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,9 @@ import pandas as pd
 import shapely
 
 from geo import validate as v
+from geo.content_ids import content_ids
 from geo.crs import CrsSpec, parse_crs
-from geo.errors import InputError
+from geo.errors import InputError, ParameterError
 from geo.fields import (
     apply_layer_rules,
     check_mapping_targets,
@@ -39,7 +41,12 @@ from geo.fields import (
     reject_duplicates,
     resolve_columns,
 )
-from geo.geometry_checks import check_geometry, choose_crs, table_geometry
+from geo.geometry_checks import (
+    check_geometry,
+    choose_crs,
+    coordinate_columns,
+    table_geometry,
+)
 from geo.hints import SourcePoints
 from geo.layers import LayerSpec, layer_spec
 from geo.period import DEFAULT_TIMEZONE
@@ -205,6 +212,7 @@ def read_layer(
     timezone: str = DEFAULT_TIMEZONE,
     strict: bool = False,
     max_area_change: float = 0.001,
+    id_from_content: bool = False,
 ) -> ReadResult:
     """Read and validate one input layer from a file.
 
@@ -234,6 +242,10 @@ def read_layer(
     max_area_change
         Largest relative area change accepted when repairing an invalid polygon with
         ``make_valid`` (default 0.1 %); larger changes reject the row.
+    id_from_content
+        Incidents only, for files without an id column: draw each row's id from its raw
+        time, coordinates, category, address and community code and its occurrence among
+        identical rows (:func:`geo.content_ids.content_ids`).
 
     Returns
     -------
@@ -242,13 +254,17 @@ def read_layer(
     Raises
     ------
     InputError
-        File-level problem (unreadable, unknown format or CRS, required column missing).
+        File-level problem (unreadable, unknown format or CRS, required column missing, an id
+        column with ``id_from_content``).
     RejectedRowsError
         Strict mode with rejected rows, or no valid row left.
     ValueError
-        Bad parameter (unknown layer, mapping target, time zone).
+        Bad parameter (unknown layer, mapping target, time zone, ``id_from_content`` for
+        another layer).
     """
     spec = layer_spec(layer)
+    if id_from_content:
+        spec = _without_id_column(spec)
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -274,6 +290,10 @@ def read_layer(
         # warnings (the encoding hint) belong in the error.
         raise InputError("".join([str(exc), *(f"\nwarning: {w}" for w in source.warnings)])
                          ) from None
+    if id_from_content and columns.get("id"):
+        raise InputError(
+            f"{path}: column {columns['id']!r} holds the ids; --id-from-content is for files "
+            f"without an id column: load without it to keep the file's ids")
     out = _attributes(spec, source.table, columns, mapping, problems, timezone)
     geoms: np.ndarray | None = None
     source_crs: str | None = None
@@ -283,6 +303,8 @@ def read_layer(
                                          problems, path, fmt, max_area_change)
         source_crs = use.text
         _warn_default_timezone(spec, columns, geoms, ~problems.bad, timezone, problems)
+    if id_from_content:
+        out["id"] = content_ids(_content_values(source, mapping, columns))
     keep = ~problems.bad
     ids = out[spec.id_field] if spec.id_field else None
     frame: pd.DataFrame
@@ -336,6 +358,44 @@ def _geometries(spec: LayerSpec, source: RawLayer, mapping: Mapping[str, str],
     points = (SourcePoints.from_geometries(geoms, use, columns=xy_columns)
               if spec.geometry == "point" else None)
     return check_geometry(spec, geoms, use, out, problems, max_area_change), use, points
+
+
+def _without_id_column(spec: LayerSpec) -> LayerSpec:
+    """The incidents layer with its id drawn from content: no id column is needed."""
+    if spec.name != "incidents":
+        raise ParameterError(f"--id-from-content applies to incidents only; not to "
+                             f"{spec.name!r}", parameter="id_from_content")
+    fields = tuple(dataclasses.replace(f, required=False) if f.name == "id" else f
+                   for f in spec.fields)
+    return dataclasses.replace(spec, fields=fields)
+
+
+def _content_values(source: RawLayer, mapping: Mapping[str, str],
+                    columns: Mapping[str, str | None]) -> list[pd.Series]:
+    """The raw values an incident's content id hashes, as in the file (before conversion).
+
+    In this order: time; the coordinates (a table's longitude and latitude columns in file
+    order, so a corrected lon/lat mapping keeps the ids, or its WKT column; a vector file's
+    geometry as WKB in the file's CRS); category; address; community code. Status is left
+    out: a record whose status changes keeps its id.
+    """
+    raw = source.table
+    none = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+
+    def column(name: str) -> pd.Series:
+        src = columns.get(name)
+        return raw[src] if src else none
+
+    if source.geometries is not None:
+        geoms = source.geometries
+        wkb = np.full(len(geoms), None, dtype=object)
+        present = ~shapely.is_missing(geoms)
+        wkb[present] = shapely.to_wkb(geoms[present], hex=True)
+        coords = [pd.Series(wkb, index=raw.index)]
+    else:
+        coords = [raw[c] for c in coordinate_columns(raw, mapping, columns)]
+    return [column("occurred_at"), *coords, column("category"), column("address"),
+            column("community_code")]
 
 
 def _raise_if_unusable(result: ReadResult, *, strict: bool) -> None:

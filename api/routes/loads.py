@@ -13,6 +13,7 @@ rows is refused with 422, the same report, and nothing stored.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import tempfile
@@ -40,7 +41,8 @@ router = APIRouter(prefix="/loads", tags=["loads"])
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_FORM_FIELDS = {"file", "crs", "encoding", "field", "layer_name", "strict", "replace"}
+_FORM_FIELDS = {"file", "crs", "encoding", "field", "layer_name", "strict", "replace",
+                "id_from_content", "snap_m"}
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
 
@@ -70,6 +72,11 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
             "layer_name": {"type": "string", "description": "layer inside a GeoPackage"},
             "strict": {"type": "boolean", "description": "store nothing if a row is rejected"},
             "replace": {"type": "boolean", "description": "the file is the whole layer"},
+            "id_from_content": {"type": "boolean", "description": "incidents without an id "
+                                "column: ids drawn from each row's raw time, coordinates, "
+                                "category and address"},
+            "snap_m": {"type": "number", "minimum": 0, "description": "incidents: a point in no "
+                       "community goes to the only community within this many metres"},
         },
     }}}}}
 
@@ -92,6 +99,18 @@ def _flag(form: FormData, name: str) -> bool:
         return False
     raise InvalidParameterError(f"{name} must be true or false", errors=[
         FieldError(f"body.{name}", f"expected true or false; got {text!r}")])
+
+
+def _metres(form: FormData, name: str) -> float:
+    text = _text(form, name)
+    try:
+        value = float(text) if text is not None else 0.0
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidParameterError(f"{name} must be a distance in metres >= 0", errors=[
+            FieldError(f"body.{name}", f"expected a number >= 0; got {text!r}")])
+    return value
 
 
 def _text(form: FormData, name: str) -> str | None:
@@ -142,6 +161,7 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
             crs, encoding = _text(form, "crs"), _text(form, "encoding")
             gpkg_layer = _text(form, "layer_name")
             strict, replace = _flag(form, "strict"), _flag(form, "replace")
+            id_from_content, snap_m = _flag(form, "id_from_content"), _metres(form, "snap_m")
             mappings = [str(v) for v in form.getlist("field")]
             try:
                 fields = parse_field_mappings(mappings)
@@ -150,7 +170,8 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
                                        ) from None
             params |= {"file_name": name, "crs": crs, "encoding": encoding,
                        "layer_name": gpkg_layer, "strict": strict, "replace": replace,
-                       "fields": fields}
+                       "fields": fields, "id_from_content": id_from_content,
+                       "snap_m": snap_m}
             with tempfile.TemporaryDirectory(prefix="pingan-upload-") as tmp:
                 path = Path(tmp) / (_SAFE_NAME.sub("_", name).lstrip(".") or "upload")
                 with open(path, "wb") as fh:
@@ -160,7 +181,7 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
                     max_unzipped_bytes=int(settings.api.max_unzipped_mb * 1024 * 1024),
                     crs=crs, encoding=encoding, fields=fields, gpkg_layer=gpkg_layer,
                     strict=strict, replace=replace, timezone=settings.timezone,
-                    loaded_by=key.name)
+                    loaded_by=key.name, id_from_content=id_from_content, snap_m=snap_m)
         finally:
             await form.close()
         out = report.as_dict()

@@ -25,7 +25,8 @@ __all__ = ["COMMUNITY_COLUMNS", "INCIDENT_COLUMNS", "communities_report", "commu
 
 #: Columns of an incident row (plus ``geometry`` in GeoJSON).
 INCIDENT_COLUMNS = ["id", "occurred_at", "category", "status", "address", "location_precision",
-                    "community_code", "reported_community", "longitude", "latitude"]
+                    "community_code", "assigned_by", "reported_community", "longitude",
+                    "latitude"]
 #: Columns of a community row.
 COMMUNITY_COLUMNS = ["code", "name", "subdistrict_code", "subdistrict", "district_code",
                      "district", "population", "households", "geometry"]
