@@ -504,6 +504,9 @@ PROTECTED_PROVENANCE = frozenset({
     "population_total", "population_covered_before", "population_covered_after",
     "coverage_before", "coverage_after", "solver_status", "solution_status",
     "candidates_given", "candidates_reaching", "candidates_used", "format", "reach",
+    "step", "steps", "cell_neighbours", "time_neighbours", "alpha", "method", "kernel",
+    "bandwidth_m", "bandwidth_rule", "mode", "min_bandwidth_m", "min_expected", "units",
+    "source",
 })
 
 

@@ -87,6 +87,8 @@ class ApiSettings(BaseModel):
     min_count_shown: int = Field(
         3, ge=2, description="counts below this are released as '<3' to planner and client keys")
     min_grid_cell_m: float = Field(250.0, ge=50.0)
+    min_kde_bandwidth_m: float = Field(
+        500.0, ge=0.0, description="smallest kernel density bandwidth for planner and client keys")
     category_groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description="category groups released to planner and client keys (name -> categories)")

@@ -59,8 +59,10 @@ __all__ = [
     "CATEGORIES",
     "MIN_STEPS",
     "STEPS",
+    "CubeClasses",
     "EmergingResult",
     "MannKendall",
+    "classify_cube",
     "emerging_hot_spots",
     "mann_kendall",
 ]
@@ -102,6 +104,32 @@ class MannKendall:
     z: NDArray[np.float64]
     p_value: NDArray[np.float64]
     tau: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class CubeClasses:
+    """The statistics and categories of a space-time cube of counts.
+
+    Attributes
+    ----------
+    gi_z, p_values, q_values
+        Each bin's Gi* z score, two-sided p value and Benjamini–Hochberg q value (cells ×
+        steps).
+    hot, cold
+        Bins significant as hot (cold) spots: ``q <= alpha`` and ``z`` positive (negative).
+    trend
+        The Mann-Kendall test of each cell's z scores over time.
+    categories
+        Each cell's category (one of :data:`CATEGORIES`).
+    """
+
+    gi_z: NDArray[np.float64]
+    p_values: NDArray[np.float64]
+    q_values: NDArray[np.float64]
+    hot: NDArray[np.bool_]
+    cold: NDArray[np.bool_]
+    trend: MannKendall
+    categories: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,20 +301,16 @@ def emerging_hot_spots(
     starts, end = _steps(days[timed], step, _period(period))
     cube, counted = _count_cube(grid, ix, iy, points.x[timed], points.y[timed], days[timed],
                                 starts, end, step)
-    z = _gi_star_cube(cube, ix, iy, cell_neighbours, time_neighbours)
-    p = 2.0 * norm.sf(np.abs(z))
-    q = st.bh_q_values(p.ravel()).reshape(p.shape)
-    hot = (q <= alpha) & (z > 0)
-    cold = (q <= alpha) & (z < 0)
-    trend = mann_kendall(z)
-    categories = _categories(hot, cold, trend.tau, trend.p_value, alpha)
+    classes = classify_cube(cube, ix, iy, cell_neighbours=cell_neighbours,
+                            time_neighbours=time_neighbours, alpha=alpha)
+    z, p, q, trend = classes.gi_z, classes.p_values, classes.q_values, classes.trend
     ids = pd.Index(grid.ids(ix, iy), name="cell")
     step_days = [st.date_of_day(d) for d in starts]
     frame = gpd.GeoDataFrame(
-        {"ix": ix, "iy": iy, "category": pd.array(categories, dtype="string"),
+        {"ix": ix, "iy": iy, "category": pd.array(list(classes.categories), dtype="string"),
          "trend_tau": trend.tau, "trend_z": trend.z, "trend_p": trend.p_value,
          "last_z": z[:, -1], "last_p": p[:, -1], "last_q": q[:, -1],
-         "hot_steps": hot.sum(axis=1), "cold_steps": cold.sum(axis=1),
+         "hot_steps": classes.hot.sum(axis=1), "cold_steps": classes.cold.sum(axis=1),
          "incidents": cube.sum(axis=1).astype(np.int64)},
         geometry=grid.boxes(ix, iy), index=ids, crs=crs).to_crs(area.crs)
 
@@ -313,6 +337,60 @@ def emerging_hot_spots(
         no_location=points.no_location, coarse_location=points.coarse_location,
         no_time=left["no_time"], outside_cells=left["outside_cells"],
         outside_steps=left["outside_steps"], notes=notes)
+
+
+def classify_cube(cube: ArrayLike, ix: ArrayLike, iy: ArrayLike, *, cell_neighbours: int = 1,
+                  time_neighbours: int = 1, alpha: float = 0.05) -> CubeClasses:
+    """Gi* per bin, FDR, Mann-Kendall trends and ArcGIS's categories of a cube of counts.
+
+    The steps of :func:`emerging_hot_spots` after the counting, for a cube counted elsewhere
+    (the released counts of a protected caller, for instance).
+
+    Parameters
+    ----------
+    cube
+        Counts (or released values), one row per cell and one column per step, oldest first.
+    ix, iy
+        Grid column and row of each cell (:class:`geo.grid.Grid`): they define the rings of
+        neighbours.
+    cell_neighbours, time_neighbours, alpha
+        As for :func:`emerging_hot_spots`.
+
+    Returns
+    -------
+    CubeClasses
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        If an option is out of range, the shapes disagree, or the cube has fewer than
+        :data:`MIN_STEPS` steps (naming ``period``).
+    geo.errors.MissingDataError
+        If every bin holds the same count.
+    """
+    values = np.asarray(cube, dtype=np.float64)
+    cx = np.asarray(ix, dtype=np.int64)
+    cy = np.asarray(iy, dtype=np.int64)
+    if values.ndim != 2 or values.shape[0] != len(cx) or cx.shape != cy.shape:
+        raise ParameterError(f"cube must have one row per cell ({len(cx)}) and one column per "
+                             f"step; got shape {values.shape}", parameter="cube")
+    if values.shape[1] < MIN_STEPS:
+        raise ParameterError(f"emerging hot spots need at least {MIN_STEPS} steps; the cube "
+                             f"has {values.shape[1]}", parameter="period")
+    if not len(cx):
+        raise MissingDataError("the cube has no cell")
+    rings = st.check_int(cell_neighbours, "cell_neighbours", minimum=0, maximum=20)
+    lags = st.check_int(time_neighbours, "time_neighbours", minimum=0)
+    alpha = st.check_number(alpha, "alpha", minimum=0.0, exclusive=True, maximum=1.0)
+    z = _gi_star_cube(values, cx, cy, rings, lags)
+    p = 2.0 * norm.sf(np.abs(z))
+    q = st.bh_q_values(p.ravel()).reshape(p.shape)
+    hot = (q <= alpha) & (z > 0)
+    cold = (q <= alpha) & (z < 0)
+    trend = mann_kendall(z)
+    categories = _categories(hot, cold, trend.tau, trend.p_value, alpha)
+    return CubeClasses(gi_z=z, p_values=p, q_values=q, hot=hot, cold=cold, trend=trend,
+                       categories=tuple(categories))
 
 
 def mann_kendall(values: ArrayLike) -> MannKendall:
