@@ -30,6 +30,10 @@ __all__ = [
     "CommunityOut",
     "CoverageList",
     "CoverageOut",
+    "DensityCellOut",
+    "DensityList",
+    "EmergingCellOut",
+    "EmergingList",
     "FieldErrorOut",
     "GapList",
     "GapOut",
@@ -639,3 +643,39 @@ class TodoList(_List):
     """A community's to-do list."""
 
     items: list[TodoOut]
+
+
+class EmergingCellOut(_Row):
+    """The emerging hot-spot category of a grid cell (planner and client keys: nothing else).
+
+    Exact callers also get ``trend_tau`` and ``trend_p`` (Mann-Kendall of the cell's Gi* z
+    over time), ``last_z`` and ``last_p`` (the final step's Gi*), ``hot_steps``,
+    ``cold_steps``, ``incidents`` and ``count_<step>`` per step.
+    """
+
+    cell_id: str
+    ix: int
+    iy: int
+    category: str = Field(description='an ArcGIS Pro category such as "new_hot_spot", or "<3"')
+
+
+class EmergingList(_List):
+    """Emerging hot spots of the grid cells."""
+
+    items: list[EmergingCellOut]
+
+
+class DensityCellOut(_Row):
+    """One cell of a kernel density surface."""
+
+    cell_id: str
+    ix: int
+    iy: int
+    density_per_km2: float = Field(description="incidents per km² at the cell's centre")
+    expected: float = Field(description="expected incidents in the cell")
+
+
+class DensityList(_List):
+    """A kernel density surface: its cells with a value."""
+
+    items: list[DensityCellOut]

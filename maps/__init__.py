@@ -7,6 +7,8 @@ Builders (each returns a :class:`folium.Map`; none queries a database):
   may see aggregates only;
 - :func:`rates_map`: case-rate choropleth classed with mapclassify;
 - :func:`hotspot_map`: Gi* hot and cold spots;
+- :func:`emerging_map`: emerging hot spots (ArcGIS Pro's categories) of grid cells;
+- :func:`density_map`: a kernel density surface as grid cells;
 - :func:`protection_map`: camera view sectors, blind spots, compound compliance;
 - :func:`coverage_map`: facilities, service areas, gaps with their residents, new sites;
 - :func:`standard_map`: communities by status band with each criterion and the to-do list.
@@ -19,6 +21,8 @@ hosts: :func:`render_html` points every script and style sheet at pingan's vendo
 """
 
 from maps.coverage import coverage_map
+from maps.density import density_map
+from maps.emerging import emerging_map
 from maps.export import BrowserNotFoundError, export_png, find_browser
 from maps.hotspots import hotspot_map
 from maps.incidents import (
@@ -45,7 +49,8 @@ from maps.rates import RATE_COLUMNS, SCHEMES, classify, rates_map
 from maps.standard import standard_map
 
 #: The map kinds, as the API's ``/maps/<kind>`` and ``pingan maps --kind`` name them.
-MAP_KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
+             "standard")
 
 __all__ = [
     "ASSET_DIR",
@@ -65,6 +70,8 @@ __all__ = [
     "asset_path",
     "classify",
     "coverage_map",
+    "density_map",
+    "emerging_map",
     "export_png",
     "find_browser",
     "find_remote_urls",

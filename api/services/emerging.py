@@ -129,10 +129,9 @@ def _exact_frame(result: EmergingResult, grid: Grid) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(result.frame.drop(columns="geometry")).reset_index()
     frame = frame.rename(columns={"cell": "cell_id"})
     frame["category"] = frame["category"].astype(object)
-    out = frame[list(EXACT_COLUMNS)].copy()
-    counts = result.counts.to_numpy()
-    for j, day in enumerate(result.steps):
-        out[COUNT_PREFIX + step_label(day, result.step)] = counts[:, j]
+    counts = pd.DataFrame(result.counts.to_numpy(), columns=[
+        COUNT_PREFIX + step_label(day, result.step) for day in result.steps])
+    out = pd.concat([frame[list(EXACT_COLUMNS)], counts], axis=1)
     return gpd.GeoDataFrame(out, geometry=grid.polygons_wgs84(out["ix"], out["iy"]),
                             crs="EPSG:4326")
 

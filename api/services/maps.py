@@ -37,6 +37,8 @@ from maps import (
     IncidentCells,
     MapOptions,
     coverage_map,
+    density_map,
+    emerging_map,
     hotspot_map,
     incident_map,
     protection_map,
@@ -140,6 +142,9 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
         "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, cats, comms, opts)),
         "hotspots": lambda: BuiltMap(_hotspot_page(ctx, vis, p, cats, hotspots_on, selection,
                                                    comms, opts)),
+        "emerging": lambda: BuiltMap(_emerging_page(ctx, vis, p, categories, selection, comms,
+                                                    opts)),
+        "kde": lambda: BuiltMap(_density_page(ctx, vis, p, categories, selection, comms, opts)),
         "protection": lambda: BuiltMap(_protection_page(ctx, vis, p, comms, opts)),
         "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts)),
         "standard": lambda: BuiltMap(_standard_page(ctx, vis, p, comms, opts)),
@@ -217,6 +222,28 @@ def _hotspot_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[s
                            options=opts)
     cells = gpd.GeoDataFrame(rep.frame, geometry="geometry", crs="EPSG:4326")
     return hotspot_map(comms, _classes_result(cells, "cell_id", "cell", result), options=opts)
+
+
+def _emerging_page(ctx: ServiceContext, vis: Visibility, p: Period, categories: Sequence[str],
+                   selection: Selection | None, comms: gpd.GeoDataFrame,
+                   opts: MapOptions) -> folium.Map:
+    from api.services.emerging import emerging_report
+
+    rep = emerging_report(ctx, vis, period=p, categories=categories, selection=selection)
+    pv = rep.provenance
+    return emerging_map(comms, rep.frame, cell_m=pv["cell_m"], step=pv["step"],
+                        steps=len(pv["steps"]), options=opts)
+
+
+def _density_page(ctx: ServiceContext, vis: Visibility, p: Period, categories: Sequence[str],
+                  selection: Selection | None, comms: gpd.GeoDataFrame,
+                  opts: MapOptions) -> folium.Map:
+    from api.services.density import density_report
+
+    rep = density_report(ctx, vis, period=p, categories=categories, selection=selection)
+    pv = rep.provenance
+    return density_map(comms, rep.frame, kernel=pv["kernel"], bandwidth_m=pv["bandwidth_m"],
+                       cell_m=pv["cell_m"], options=opts)
 
 
 def _protection_page(ctx: ServiceContext, vis: Visibility, p: Period,

@@ -57,3 +57,31 @@ def test_the_checks_catch_a_leak(city, client):
     rates = Case("GET", "/api/v1/hotspots", "/api/v1/hotspots", (("period", "2025"),))
     assert any("statistic" in p for p in check(rates, "client", send(
         client, rates, city.headers("admin"))))
+
+
+def test_the_checks_catch_a_leak_of_a_space_time_surface(city, client):
+    """An admin's emerging hot spots and density surfaces, checked as others', fail them."""
+    from tests.api.trust_matrix import Case
+
+    emerging = Case("GET", "/api/v1/emerging", "/api/v1/emerging", (("period", "2025"),))
+    problems = check(emerging, "planner", send(client, emerging, city.headers("admin")))
+    assert any("counts per step released" in p for p in problems)
+    assert any("statistic trend_tau" in p for p in problems), problems
+    # the D1 liaison's answer, with C3's incidents counted into a cell they share
+    liaison = Case("GET", "/api/v1/emerging", "/api/v1/emerging",
+                   (("period", "2025"), ("district", "D1")))
+    assert check(liaison, "liaison", send(client, liaison, city.headers("liaison"))) == []
+    fine = Case("GET", "/api/v1/kde", "/api/v1/kde",
+                (("period", "2025"), ("bandwidth_m", 100), ("cell_m", 100)))
+    for fmt in ("json", "tif"):
+        case = Case("GET", "/api/v1/kde", "/api/v1/kde", (*fine.params, ("format", fmt)))
+        problems = check(case, "client", send(client, case, city.headers("admin")))
+        assert any("bandwidth 100 m under 500 m" in p for p in problems), problems
+        assert any("100 m cells" in p for p in problems), problems
+    # an admin's surface of D1 is masked to D1 but made of every incident: C3's cluster
+    # reaches into C2 at 1,000 m, so as the D1 liaison's surface it is caught
+    wide = Case("GET", "/api/v1/kde", "/api/v1/kde",
+                (("period", "2025"), ("district", "D1"), ("bandwidth_m", 1000)))
+    assert any("differs from the surface of the caller's own incidents" in p for p in check(
+        wide, "liaison", send(client, wide, city.headers("admin"))))
+    assert check(wide, "liaison", send(client, wide, city.headers("liaison"))) == []

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.api import trust_spacetime
 from tests.api.appcity import X0, Y0, incident_points, incident_rows
 
 #: Credentials: the city's keys (``appcity.make_keys``) and none.
@@ -41,7 +42,8 @@ WORLDS: dict[str, set[str] | None] = {"admin": None, "liaison": {"C1", "C2"},
                                       "client": None}
 PROTECTED = ("planner", "client")
 PUBLIC = {"/health", "/version"}
-MAP_KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
+             "standard")
 
 #: The places a request may name: one alternative at a time (by code, by name, both
 #: districts, another community, a bbox over another district or over both).
@@ -67,10 +69,17 @@ VARIANTS: dict[str, list[Any]] = {
     "category": [None, "theft"],
     "type": ["police_office"],
     "limit": [None, 5],
+    "step": ["month", "week"],
+    "cell_neighbours": [None, 2],
+    "time_neighbours": [None, 0],
+    "kernel": ["quartic", "gaussian"],
+    "bandwidth_m": [None, 500, 100],
+    "mode": ["exact", "binned"],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
-PAIRWISE_ONLY = {"compare", "category", "level", "limit", "by"}
+PAIRWISE_ONLY = {"compare", "category", "level", "limit", "by", "cell_neighbours",
+                 "time_neighbours", "kernel", "mode"}
 #: In the full product: short and long periods and a month; three grid sizes.
 FULL_VALUES = {"period": 3, "cell_m": 4}
 #: Path parameters: another caller's place and one's own.
@@ -90,7 +99,7 @@ _OUTSIDE = {"liaison": {"district": {"D2", "西城区"}, "subdistrict": {"S21"},
 #: Routes that describe metrics (their names, as in a profile) rather than release values.
 _METADATA = ("/api/v1/catalogue", "/api/v1/profiles")
 _STATS = ("hotspot_gi_z", "gi_z_sim", "p_sim", "p_value", "q_value", "z_sim", "p_change",
-          "p_rise", "q_change")
+          "p_rise", "q_change", "trend_tau", "trend_p", "last_z", "last_p")
 _COUNTS = ("cases", "compare_cases", "incidents", "incidents_total", "incidents_in_view",
            "incidents_catchment", "incidents_within_radius")
 _DERIVED = re.compile(r"(rate|share|change|q_rise|significant|per_10k|_eb_)")
@@ -138,6 +147,8 @@ def _enum(param: Mapping[str, Any]) -> list[str]:
 def _formats(route: str) -> list[str]:
     if route.startswith("/maps/"):
         return ["json"]
+    if route == "/api/v1/kde":
+        return [*VARIANTS["format"], "tif"]
     return VARIANTS["format"]
 
 
@@ -301,6 +312,10 @@ def check(case: Case, credential: str, response: Any) -> list[str]:
         problems += _protected_problems(text)
     if status == 200 and WORLDS.get(credential) is not None:
         problems += _world_problems(text, WORLDS[credential] or set())
+    if status == 200 and case.route in trust_spacetime.ROUTES and credential in WORLDS:
+        problems += trust_spacetime.problems(case.route, case.params, credential,
+                                             WORLDS[credential], credential in PROTECTED,
+                                             response)
     return problems
 
 
@@ -324,6 +339,9 @@ def _protected_problems(text: str) -> list[str]:
         problems.append("Gi* z shown on a page")
     for row in _rows_of(text):
         hidden = any(v == "<3" for v in row.values())
+        per_step = [k for k in row if k.startswith("count_")]
+        if per_step:
+            problems.append(f"counts per step released: {per_step[:3]}")
         # a grid cell's value is its count (elsewhere "value" is a criterion's or a rate)
         for key in (*_COUNTS, "value") if "cell_id" in row else _COUNTS:
             v = row.get(key)

@@ -8,7 +8,7 @@ import pytest
 import shapely
 from scipy.stats import kendalltau, norm
 
-from geo.emerging import CATEGORIES, emerging_hot_spots, mann_kendall
+from geo.emerging import CATEGORIES, classify_cube, emerging_hot_spots, mann_kendall
 from geo.errors import InputError, MissingDataError, ParameterError, PeriodError
 
 GK_117 = "EPSG:4548"
@@ -103,6 +103,32 @@ def test_each_category_from_a_constructed_cube(categories_result):
     steady = frame.loc[(IX0 + centres["persistent_hot_spot"][0],
                         IY0 + centres["persistent_hot_spot"][1])]
     assert steady.trend_p > 0.05
+
+
+def test_classify_cube_gives_the_categories_of_a_cube_counted_elsewhere(categories_result):
+    cube, centres, result = categories_result
+    ix = result.frame["ix"].to_numpy()
+    iy = result.frame["iy"].to_numpy()
+    counts = result.counts.to_numpy()
+    assert (counts == cube[ix - IX0, iy - IY0, :]).all()
+    classes = classify_cube(counts, ix, iy, time_neighbours=0)
+    assert list(classes.categories) == list(result.frame["category"])
+    np.testing.assert_allclose(classes.gi_z, result.gi_z.to_numpy())
+    np.testing.assert_allclose(classes.q_values, result.q_values.to_numpy())
+    assert (classes.hot.sum(axis=1) == result.frame["hot_steps"].to_numpy()).all()
+
+
+def test_classify_cube_errors():
+    ix, iy = np.arange(4), np.zeros(4, dtype=int)
+    with pytest.raises(ParameterError, match="at least 10 steps; the cube has 9") as err:
+        classify_cube(np.arange(36).reshape(4, 9), ix, iy)
+    assert err.value.parameter == "period"
+    with pytest.raises(ParameterError, match="one row per cell"):
+        classify_cube(np.ones((3, 12)), ix, iy)
+    with pytest.raises(MissingDataError, match="same count"):
+        classify_cube(np.ones((4, 12)), ix, iy)
+    with pytest.raises(ParameterError, match="cell_neighbours"):
+        classify_cube(np.arange(48).reshape(4, 12), ix, iy, cell_neighbours=-1)
 
 
 def test_cube_frames(categories_result):
