@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -122,9 +122,10 @@ def kde_cmd(
     from api.services.density import density_report, density_surface
 
     sc, vis = context_and_admin(ctx)
-    options = {"period": period, "kernel": kernel.value, "bandwidth_m": bandwidth_m,
-               "cell_m": cell_m, "mode": mode.value, "categories": category or [],
-               "selection": _selection(sc, vis, district, subdistrict)}
+    options: dict[str, Any] = {"period": period, "kernel": kernel.value, "bandwidth_m": bandwidth_m,
+                               "cell_m": cell_m, "mode": mode.value,
+                               "categories": category or [],
+                               "selection": _selection(sc, vis, district, subdistrict)}
     if out is not None and out.suffix.lower() in (".tif", ".tiff"):
         from api.raster import density_cog
 

@@ -191,7 +191,8 @@ def _read(folder: Path) -> None:
         profile = {k: (v.to_wkt() if k == "crs" and v is not None else
                        list(v)[:6] if k == "transform" else v)
                    for k, v in ds.profile.items()}
-        if isinstance(profile.get("nodata"), float) and math.isnan(profile["nodata"]):
+        nodata = profile.get("nodata")
+        if isinstance(nodata, float) and math.isnan(nodata):
             profile["nodata"] = "nan"
         info = {"profile": profile, "overviews": ds.overviews(1), "count": ds.count,
                 "layout": ds.tags(ns="IMAGE_STRUCTURE"), "tags": ds.tags(),

@@ -9,7 +9,7 @@ cells under three expected incidents masked. ``format=tif`` sends a Cloud-Optimi
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -53,9 +53,9 @@ def get_kde(
     ] = "json",
 ) -> Response:
     """Kernel density of incidents (核密度): per km² and expected incidents per cell."""
-    options = {"period": period, "kernel": kernel, "bandwidth_m": bandwidth_m,
-               "cell_m": cell_m, "mode": mode, "categories": category or [],
-               "selection": area}
+    options: dict[str, Any] = {"period": period, "kernel": kernel, "bandwidth_m": bandwidth_m,
+                               "cell_m": cell_m, "mode": mode, "categories": category or [],
+                               "selection": area}
     if format == "tif":
         surface = density_surface(ctx, vis, **options)
         prov = base_provenance(ctx)

@@ -95,9 +95,9 @@ def test_emerging_for_a_planner_is_categories_only(client, city):
 
 
 def test_emerging_csv_and_geojson(client, city):
-    text = get(client, city, "/api/v1/emerging", period="2025", format="csv").text
-    assert "count_2025-12" in text.splitlines()[[i for i, ln in enumerate(text.splitlines())
-                                                 if not ln.startswith(("\ufeff#", "#"))][0]]
+    lines = get(client, city, "/api/v1/emerging", period="2025", format="csv").text.splitlines()
+    header = next(ln for ln in lines if not ln.startswith(("\ufeff#", "#")))
+    assert header.startswith("cell_id,ix,iy,category,") and "count_2025-12" in header
     doc = get(client, city, "/api/v1/emerging", period="2025", format="geojson",
               district="D1").json()
     assert doc["features"] and all(f["geometry"]["type"] == "Polygon" for f in doc["features"])

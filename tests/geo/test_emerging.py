@@ -106,7 +106,7 @@ def test_each_category_from_a_constructed_cube(categories_result):
 
 
 def test_classify_cube_gives_the_categories_of_a_cube_counted_elsewhere(categories_result):
-    cube, centres, result = categories_result
+    cube, _, result = categories_result
     ix = result.frame["ix"].to_numpy()
     iy = result.frame["iy"].to_numpy()
     counts = result.counts.to_numpy()
