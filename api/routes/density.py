@@ -24,7 +24,9 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["space-time"])
 
-TIFF_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+#: GeoTIFFs are sent as ``image/tiff`` (``profile=cloud-optimized`` is a parameter some clients
+#: refuse); the file's own metadata says it is a Cloud-Optimized GeoTIFF.
+TIFF_MEDIA_TYPE = "image/tiff"
 
 
 @router.get("/kde", response_model=DensityList,
@@ -61,7 +63,7 @@ def get_kde(
         prov = base_provenance(ctx)
         prov.update(surface.provenance)
         return Response(density_cog(surface.result, provenance=prov),
-                        media_type="image/tiff",
+                        media_type=TIFF_MEDIA_TYPE,
                         headers={"Content-Disposition": 'attachment; filename="kde.tif"',
                                  "Cache-Control": "private, max-age=0"})
     rep = density_report(ctx, vis, **options)

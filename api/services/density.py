@@ -24,6 +24,7 @@ make it (the caller's whole world), so a cell has the same value in every answer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import grid_cell_counts
 from api.services.units import world_communities
 from geo.density import KERNELS, MODES, DensityResult, kernel_density
-from geo.errors import ParameterError
+from geo.errors import LimitError, MissingDataError, ParameterError
 from geo.grid import Grid
 from geo.period import Period
 from geo.release import release_counts
@@ -50,6 +51,13 @@ __all__ = ["DEFAULT_CELL_M", "DensitySurface", "density_report", "density_surfac
 DEFAULT_CELL_M = 100.0
 #: Cell columns of a report.
 COLUMNS = ("cell_id", "ix", "iy", "density_per_km2", "expected")
+#: Most cells a surface served here may span (its bounding box on the grid, padded by the
+#: kernel's reach in binned mode): 4 million float64 cells are about 100 MB of arrays.
+MAX_CELLS = 4_000_000
+#: Most kernel evaluations an exact surface may take (incidents × cells within reach).
+MAX_EXACT_WORK = 5_000_000_000
+# Reach of the Gaussian in σ (geo.density leaves out terms below 1e-16 of its peak: 8.6 σ).
+_GAUSS_REACH = 8.6
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +105,35 @@ def _exact_incidents(ctx: ServiceContext, vis: Visibility, p: Period,
                                 case_definition=ctx.case_definition)
     with ctx.engine.connect() as conn:
         return store.read_incidents(conn, query)
+
+
+def _check_size(bounds: tuple[float, float, float, float], cell: float, kernel: str,
+                bandwidth_m: float | None, mode: str, n_points: int) -> None:
+    """Refuse surfaces too large to serve before any array is made.
+
+    Raises
+    ------
+    geo.errors.LimitError
+        Naming ``cell_m`` (too many cells), ``bandwidth_m`` (a binned kernel wider than the
+        grid allows) or ``mode`` (too much exact work).
+    """
+    w, s, e, n = bounds
+    nx, ny = math.ceil((e - w) / cell) + 1, math.ceil((n - s) / cell) + 1
+    if nx * ny > MAX_CELLS:
+        raise LimitError(f"cell_m: the surface would span {nx} x {ny} cells of {cell:g} m, "
+                         f"more than {MAX_CELLS:,}; use larger cells or a smaller area",
+                         parameter="cell_m")
+    if bandwidth_m is None:
+        return
+    pad = math.ceil(bandwidth_m * (1.0 if kernel == "quartic" else _GAUSS_REACH) / cell) + 1
+    if mode == "binned" and (nx + 2 * pad) * (ny + 2 * pad) > MAX_CELLS:
+        raise LimitError(f"bandwidth_m: a binned surface with a {bandwidth_m:g} m bandwidth on "
+                         f"{cell:g} m cells needs more than {MAX_CELLS:,} cells; use larger "
+                         f"cells or a smaller bandwidth", parameter="bandwidth_m")
+    if mode == "exact" and n_points * min(nx * ny, (2 * pad + 1) ** 2) > MAX_EXACT_WORK:
+        raise LimitError(f"mode: an exact surface of {n_points:,} incidents with a "
+                         f"{bandwidth_m:g} m bandwidth on {cell:g} m cells is too much work; "
+                         f"use mode=binned or larger cells", parameter="mode")
 
 
 def _check_choice(value: str, name: str, choices: Sequence[str]) -> str:
@@ -175,8 +212,12 @@ def density_surface(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         if given is None and vis.protected and len(points) < 2:
             # Too few released counts for ArcGIS's rule: the smallest bandwidth allowed.
             given = limits["min_bandwidth_m"]
+        if not len(study):
+            raise MissingDataError("no community in the caller's area: a surface needs one")
+        w, s, e, n = (float(v) for v in study.to_crs(crs).total_bounds)
+        _check_size((w, s, e, n), cell, kernel, given, mode, len(points))
         return kernel_density(points, study, cell_m=cell, kernel=kernel, bandwidth_m=given,
-                              mode=mode, metric_crs=crs, **limits)
+                              mode=mode, metric_crs=crs, max_cells=MAX_CELLS, **limits)
 
     result = ctx.cached("density", (p.label, kernel, bandwidth_m, cell, mode, cats, scope),
                         compute, vis=vis)

@@ -212,3 +212,11 @@ def test_cli_emerging_and_kde(city, tmp_path, capsys):
     assert main(["-d", url, "kde", "--period", "2025", "--bandwidth-m", "800"]) == 0
     table = capsys.readouterr().out
     assert "densest cells" in table and "100m:" in table
+
+
+def test_kde_refuses_surfaces_too_large_to_serve(client, city):
+    for params, field in (({"cell_m": 0.5}, "cell_m"),
+                          ({"cell_m": 10, "bandwidth_m": 90000, "mode": "binned"},
+                           "bandwidth_m")):
+        problem = get(client, city, "/api/v1/kde", "admin", 422, period="2025", **params).json()
+        assert problem["errors"][0]["field"] == f"query.{field}", problem
