@@ -41,6 +41,8 @@ COMMANDS: dict[str, list[str]] = {
     "hotspots-grid": ["hotspots", "--period", "2025", "--on", "grid"],
     "hotspots-grid-500-fdr": ["hotspots", "--period", "2025-Q2", "--on", "grid", "--cell-m",
                               "500", "--fdr"],
+    "emerging-1000": ["emerging", "--period", "2025", "--cell-m", "1000"],
+    "kde-500": ["kde", "--period", "2025", "--cell-m", "500", "--bandwidth-m", "600"],
     "protection": ["protection", "--period", "2025"],
     "protection-district": ["protection", "--period", "2025", "--level", "district"],
     "coverage-police-office": ["coverage", "--type", "police_office", "--period", "2025"],

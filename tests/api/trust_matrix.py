@@ -14,7 +14,11 @@ request. Each answer is checked by :func:`check`:
   count is 0, ``"<3"`` or at least 3, and a row with a hidden count carries no rate, share,
   change or test computed from it;
 - a liaison gets no row of a community outside their jurisdiction, and a parameter naming a
-  place outside it answers 403.
+  place outside it answers 403;
+- the space-time surfaces (:mod:`tests.api.trust_spacetime`): no count per step or statistic
+  of an emerging hot spot for a protected caller; a protected density surface keeps its
+  bandwidth, cell and mask rules; an exact caller's surface and cube equal those of their own
+  world's incidents.
 
 ``tests/api/test_trust_matrix.py`` runs the subset covering every (credential, parameter value)
 pair on both backends in CI;
