@@ -52,10 +52,10 @@ DEFAULT_CELL_M = 100.0
 #: Cell columns of a report.
 COLUMNS = ("cell_id", "ix", "iy", "density_per_km2", "expected")
 #: Most cells a surface served here may span (its bounding box on the grid, padded by the
-#: kernel's reach in binned mode): 4 million float64 cells are about 100 MB of arrays.
-MAX_CELLS = 4_000_000
+#: kernel's reach in binned mode, whose 15 moment grids then take about 120 MB).
+MAX_CELLS = 1_000_000
 #: Most kernel evaluations an exact surface may take (incidents × cells within reach).
-MAX_EXACT_WORK = 5_000_000_000
+MAX_EXACT_WORK = 2_000_000_000
 # Reach of the Gaussian in σ (geo.density leaves out terms below 1e-16 of its peak: 8.6 σ).
 _GAUSS_REACH = 8.6
 

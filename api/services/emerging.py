@@ -31,10 +31,10 @@ import pandas as pd
 from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.aggregates import cells_in, grid_cell_counts
+from api.services.aggregates import cells_in, grid_cell_counts, study_cells
 from api.services.units import world_communities
 from geo.emerging import MIN_STEPS, STEPS, EmergingResult, classify_cube, emerging_hot_spots
-from geo.errors import ParameterError
+from geo.errors import LimitError, ParameterError
 from geo.grid import Grid
 from geo.period import Period, parse_period
 from geo.release import hidden_label, release_counts
@@ -51,6 +51,10 @@ PROTECTED_COLUMNS = ("cell_id", "ix", "iy", "category")
 COUNT_PREFIX = "count_"
 
 _DEFAULT_ALPHA = 0.05
+#: Most time steps of a cube (ten years of weeks), and most bins (cells × steps): the
+#: space-time neighbourhoods are sums over dense step × step matrices.
+MAX_STEPS = 520
+MAX_BINS = 2_000_000
 
 
 def step_label(day: dt.date, step: str) -> str:
@@ -85,6 +89,26 @@ def _check_options(step: str, cell_neighbours: int, time_neighbours: int) -> Non
     if not 0 <= time_neighbours <= 12:
         raise ParameterError(f"time_neighbours must be between 0 and 12 steps; got "
                              f"{time_neighbours}", parameter="time_neighbours")
+
+
+def _check_size(ctx: ServiceContext, vis: Visibility, period: Period, step: str,
+                cell_m: float) -> None:
+    """Refuse cubes too large to serve before reading anything.
+
+    Raises
+    ------
+    geo.errors.LimitError
+        Naming ``period`` (too many steps) or ``cell_m`` (too many bins).
+    """
+    steps = period.days // 7 if step == "week" else len(month_periods(period))
+    if steps > MAX_STEPS:
+        raise LimitError(f"period: {period.label} holds {steps} {step}s, more than "
+                         f"{MAX_STEPS}; ask for a shorter period or longer steps",
+                         parameter="period")
+    cells = len(study_cells(ctx, vis, cell_m)[0])
+    if cells * steps > MAX_BINS:
+        raise LimitError(f"cell_m: {cells:,} cells x {steps} {step}s is more than {MAX_BINS:,} "
+                         f"bins; use larger cells or a shorter period", parameter="cell_m")
 
 
 def emerging_result(ctx: ServiceContext, vis: Visibility, *, period: Period, step: str,
@@ -222,6 +246,7 @@ def emerging_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
     cats = vis.check_categories(categories)
     cell = vis.check_cell(float(cell_m or ctx.settings.geo.grid_cell_m))
     grid = Grid(cell, ctx.metric_crs())
+    _check_size(ctx, vis, p, step, cell)
     prov = period_provenance(p, ctx.timezone)
     if vis.protected:
         if step != "month":

@@ -27,7 +27,8 @@ __all__ = ["driver", "serve", "wait_until"]  # driver: the module-scoped Chromiu
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+# The emerging map is left out: the test city is too sparse for a planner's cube (a 409).
+KINDS = ("incidents", "rates", "hotspots", "kde", "protection", "coverage", "standard")
 
 
 def _free_port() -> int:

@@ -220,3 +220,9 @@ def test_kde_refuses_surfaces_too_large_to_serve(client, city):
                            "bandwidth_m")):
         problem = get(client, city, "/api/v1/kde", "admin", 422, period="2025", **params).json()
         assert problem["errors"][0]["field"] == f"query.{field}", problem
+
+
+def test_emerging_refuses_cubes_too_large_to_serve(client, city):
+    problem = get(client, city, "/api/v1/emerging", "admin", 422, step="week",
+                  period="1990-01-01..2025-12-31").json()
+    assert problem["errors"][0]["field"] == "query.period" and "more than 520" in problem["detail"]

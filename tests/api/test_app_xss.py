@@ -35,7 +35,8 @@ NAME = "</script><script>window.__pwned='name';alert('name')</script>"
 CATEGORY = "<img src=x onerror=\"window.__pwned='category';alert('category')\">"
 ADDRESS = "<img src=x onerror=\"window.__pwned='address';alert('address')\">"
 PLACE = "\"><svg onload=\"window.__pwned='place';alert('place')\">"
-KINDS = ("incidents", "rates", "hotspots", "protection", "coverage", "standard")
+KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
+         "standard")
 RECORD_ALERTS = """
 window.__alerts = [];
 window.alert = function (m) { window.__alerts.push(String(m)); };

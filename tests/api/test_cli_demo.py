@@ -193,7 +193,8 @@ def test_demo_no_serve_prints_numbers_writes_maps_and_creates_keys(capsys, sampl
     assert re.search(r"^110191 .*\b(no|yes)$", out, re.M)  # significant rise, spelled out
     assert "police_office" in out and "of residents within 500 m" in out
     # Every map kind written and listed.
-    for kind in ("incidents", "rates", "hotspots", "protection", "coverage", "standard"):
+    for kind in ("incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
+                 "standard"):
         page = tmp_path / "demo" / "maps" / f"{kind}.html"
         assert page.is_file() and page.as_uri() in out
         assert f"http://127.0.0.1:8123/maps/{kind}" in out
