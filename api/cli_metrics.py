@@ -527,7 +527,7 @@ def maps_cmd(
     area = select(vis, sc.communities(), district=district) if district else None
     pages = write_maps(sc, vis, out, kinds=kinds, period=period, categories=category or [],
                        facility_type=facility_type, selection=area, language=lang, png=png,
-                       echo=lambda m: typer.echo(m, err=True))
+                       skip_unavailable=not kind, echo=lambda m: typer.echo(m, err=True))
     for page in pages:
         typer.echo(page.resolve().as_uri())
 

@@ -293,7 +293,7 @@ def _standard_page(ctx: ServiceContext, vis: Visibility, p: Period, comms: gpd.G
 
 
 def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,
-               kinds: Sequence[str], png: bool = False,
+               kinds: Sequence[str], png: bool = False, skip_unavailable: bool = False,
                echo: Callable[[str], object] = print, **kwargs: Any) -> list[Path]:
     """Write map pages (and the assets beside them) into a directory.
 
@@ -310,6 +310,9 @@ def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,
         Map kinds to write.
     png
         Also export each page as ``KIND.png`` with headless Chromium.
+    skip_unavailable
+        Skip (and say so) a map the data cannot make (too few steps for emerging hot spots, a
+        flat cube, no facility of the coverage map's types) instead of failing.
     echo
         Progress messages.
     **kwargs
@@ -327,7 +330,14 @@ def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,
     pages = []
     for kind in kinds:
         echo(f"building the {kind} map…")
-        page = write_map(build_map(ctx, vis, kind, **kwargs).map, out / f"{kind}.html")
+        try:
+            built = build_map(ctx, vis, kind, **kwargs)
+        except (MissingDataError, ParameterError) as exc:
+            if not skip_unavailable:
+                raise
+            echo(f"skipped the {kind} map: {exc}")
+            continue
+        page = write_map(built.map, out / f"{kind}.html")
         pages.append(page)
         if png:
             export_png(page, out / f"{kind}.png", browser=ctx.settings.maps.browser)

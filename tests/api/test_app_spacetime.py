@@ -226,3 +226,17 @@ def test_emerging_refuses_cubes_too_large_to_serve(client, city):
     problem = get(client, city, "/api/v1/emerging", "admin", 422, step="week",
                   period="1990-01-01..2025-12-31").json()
     assert problem["errors"][0]["field"] == "query.period" and "more than 520" in problem["detail"]
+
+
+def test_cli_maps_skip_a_map_the_data_cannot_make_unless_asked_for(city, tmp_path, capsys):
+    url = city.settings.database_url
+    out = tmp_path / "maps"
+    assert main(["-d", url, "maps", "--out", str(out), "--aggregate", "--period", "2025"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped the emerging map: every bin of the cube holds the same count" in err
+    assert (out / "kde.html").is_file() and not (out / "emerging.html").exists()
+    assert main(["-d", url, "maps", "--out", str(out), "--kind", "emerging", "--aggregate",
+                 "--period", "2025"]) == 1
+    assert main(["-d", url, "maps", "--out", str(out), "--kind", "emerging",
+                 "--period", "2025"]) == 0
+    assert (out / "emerging.html").is_file()
