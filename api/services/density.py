@@ -38,7 +38,7 @@ from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import grid_cell_counts
 from api.services.units import world_communities
-from geo.density import KERNELS, MODES, DensityResult, kernel_density
+from geo.density import KERNELS, MODES, DensityResult, default_bandwidth_m, kernel_density
 from geo.errors import LimitError, MissingDataError, ParameterError
 from geo.grid import Grid
 from geo.period import Period
@@ -49,6 +49,8 @@ __all__ = ["DEFAULT_CELL_M", "DensitySurface", "density_report", "density_surfac
 #: Default cell of an exact caller's surface (metres); a protected caller's is the smallest
 #: published cell.
 DEFAULT_CELL_M = 100.0
+#: Smallest cell and bandwidth of any surface (metres): finer is below any location's precision.
+MIN_CELL_M = 1.0
 #: Cell columns of a report.
 COLUMNS = ("cell_id", "ix", "iy", "density_per_km2", "expected")
 #: Most cells a surface served here may span (its bounding box on the grid, padded by the
@@ -136,6 +138,19 @@ def _check_size(bounds: tuple[float, float, float, float], cell: float, kernel: 
                          f"use mode=binned or larger cells", parameter="mode")
 
 
+def _likely_bandwidth(points: gpd.GeoDataFrame, crs: Any, given: float | None,
+                      limits: dict[str, Any]) -> float | None:
+    """The bandwidth a surface will use, for the size checks (ArcGIS's rule when not given)."""
+    if given is not None:
+        return given
+    located = points.geometry[~(points.geometry.isna() | points.geometry.is_empty)]
+    if len(located) < 2:
+        return None
+    xy = located.to_crs(crs)
+    rule = default_bandwidth_m(xy.x.to_numpy(), xy.y.to_numpy())
+    return max(rule, float(limits.get("min_bandwidth_m", 0.0))) or None
+
+
 def _check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}",
@@ -193,6 +208,12 @@ def density_surface(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         cell = vis.check_cell(float(cell_m or min(vis.cell_sizes_m)))
     else:
         cell = float(cell_m if cell_m is not None else DEFAULT_CELL_M)
+        if not cell >= MIN_CELL_M:
+            raise ParameterError(f"cell_m must be at least {MIN_CELL_M:g} m; got {cell:g}",
+                                 parameter="cell_m")
+    if bandwidth_m is not None and not bandwidth_m >= MIN_CELL_M:
+        raise ParameterError(f"bandwidth_m must be at least {MIN_CELL_M:g} m; got "
+                             f"{bandwidth_m:g}", parameter="bandwidth_m")
     limits: dict[str, Any] = {}
     if vis.protected:
         limits = {"min_bandwidth_m": ctx.settings.api.min_kde_bandwidth_m,
@@ -215,7 +236,8 @@ def density_surface(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         if not len(study):
             raise MissingDataError("no community in the caller's area: a surface needs one")
         w, s, e, n = (float(v) for v in study.to_crs(crs).total_bounds)
-        _check_size((w, s, e, n), cell, kernel, given, mode, len(points))
+        _check_size((w, s, e, n), cell, kernel, _likely_bandwidth(points, crs, given, limits),
+                    mode, len(points))
         return kernel_density(points, study, cell_m=cell, kernel=kernel, bandwidth_m=given,
                               mode=mode, metric_crs=crs, max_cells=MAX_CELLS, **limits)
 

@@ -215,9 +215,10 @@ def test_cli_emerging_and_kde(city, tmp_path, capsys):
 
 
 def test_kde_refuses_surfaces_too_large_to_serve(client, city):
-    for params, field in (({"cell_m": 0.5}, "cell_m"),
+    for params, field in (({"cell_m": 0.5}, "cell_m"), ({"bandwidth_m": 1e-300}, "bandwidth_m"),
                           ({"cell_m": 10, "bandwidth_m": 90000, "mode": "binned"},
-                           "bandwidth_m")):
+                           "bandwidth_m"),
+                          ({"cell_m": 1, "bandwidth_m": 90000}, "cell_m")):
         problem = get(client, city, "/api/v1/kde", "admin", 422, period="2025", **params).json()
         assert problem["errors"][0]["field"] == f"query.{field}", problem
 
