@@ -31,7 +31,7 @@ CATEGORY_CODES = {"0101": "盗窃", "0102": "盗窃", "0201": "伤害", "0301": 
 
 def communities() -> gpd.GeoDataFrame:
     rows = []
-    for k, (code, name) in enumerate(zip(CODES, NAMES)):
+    for k, (code, name) in enumerate(zip(CODES, NAMES, strict=True)):
         i, j = k % 4, k // 4
         x0, y0 = WEST + i * STEP, SOUTH + j * STEP
         rows.append({"社区代码": code, "社区名称": name, "街道": "西长安街街道", "区": "西城区",
@@ -55,7 +55,7 @@ def population() -> tuple[list[list[str]], list[list[str]]]:
     census = [["社区代码", "社区名称", "年份", "常住人口"]]
     yearly = [["社区代码", "年份", "年末常住人口"]]
     base = [4210, 3875, 5120, 2960, 3340, 4480, 3010, 2650]
-    for code, name, pop in zip(CODES, NAMES, base):
+    for code, name, pop in zip(CODES, NAMES, base, strict=True):
         census.append([code, name, "2020", str(pop)])
         yearly.append([code, "2022", str(round(pop * 1.03))])
         yearly.append([code, "2023", str(round(pop * 1.05))])
