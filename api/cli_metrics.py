@@ -494,8 +494,8 @@ def maps_cmd(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the pages.")],
     kind: Annotated[list[str] | None, typer.Option(
-        "--kind", help="incidents, rates, hotspots, emerging, kde, protection, coverage or "
-                       "standard "
+        "--kind", help="incidents, rates, hotspots, emerging, kde, near-repeat, alerts, "
+                       "protection, coverage or standard "
                        "(repeat; default all).")] = None,
     period: Annotated[str | None, typer.Option(
         help="Period (default: the year of the latest incident).")] = None,

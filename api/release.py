@@ -506,7 +506,8 @@ PROTECTED_PROVENANCE = frozenset({
     "candidates_given", "candidates_reaching", "candidates_used", "format", "reach",
     "step", "steps", "cell_neighbours", "time_neighbours", "alpha", "method", "kernel",
     "bandwidth_m", "bandwidth_rule", "mode", "min_bandwidth_m", "min_expected", "units",
-    "source",
+    "source", "as_of", "resolution", "ears", "sd_floor", "methods_run", "units_tested",
+    "space_m", "time_days", "cumulative", "min_ratio", "min_incidents",
 })
 
 

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.errors import PROBLEM_MEDIA_TYPE
 
 __all__ = [
+    "AlertList",
+    "AlertOut",
     "AuditEntryOut",
     "AuditList",
     "BlindSpotList",
@@ -45,6 +47,8 @@ __all__ = [
     "IncidentList",
     "IncidentOut",
     "KeyOut",
+    "KnoxBandOut",
+    "KnoxList",
     "LoadReportOut",
     "MetricList",
     "MetricOut",
@@ -59,6 +63,8 @@ __all__ = [
     "RateList",
     "RateOut",
     "RejectionOut",
+    "RiskZoneList",
+    "RiskZoneOut",
     "SiteOut",
     "SitePlanIn",
     "SitePlanOut",
@@ -679,3 +685,67 @@ class DensityList(_List):
     """A kernel density surface: its cells with a value."""
 
     items: list[DensityCellOut]
+
+
+class KnoxBandOut(_Row):
+    """One distance band × time band of a Knox table (planner and client keys: the class only).
+
+    Exact callers also get ``observed`` (pairs), ``expected`` (Monte Carlo mean),
+    ``knox_ratio``, ``p_value`` (one-sided pseudo p) and, for cumulative tables,
+    ``space_pairs``, ``time_pairs``, ``expected_analytic`` and ``p_poisson``.
+    """
+
+    space_band: str
+    time_band: str
+    space_from_m: float
+    space_to_m: float
+    time_from_days: int
+    time_to_days: int
+    near_repeat_class: str = Field(description='"raised", "not raised", or "<3"')
+
+
+class KnoxList(_List):
+    """A Knox table of near repeats."""
+
+    items: list[KnoxBandOut]
+
+
+class RiskZoneOut(_Row):
+    """A near-repeat risk zone around a recent incident (admin and liaison keys only)."""
+
+    incident_id: str
+    community_code: str | None
+    occurred_on: str
+    radius_m: float
+    days: int
+    expires_on: str = Field(description="last local day at raised risk")
+
+
+class RiskZoneList(_List):
+    """Near-repeat risk zones."""
+
+    items: list[RiskZoneOut]
+
+
+class AlertOut(_Row):
+    """A unit's early-warning test (planner and client keys: alerting units only, no figures).
+
+    Exact callers also get ``observed``, ``expected``, ``threshold``, ``statistic``,
+    ``p_value``, ``q_value``, ``history_steps`` and ``incidents_link``.
+    """
+
+    unit: str
+    name: str | None
+    level: str
+    resolution: str
+    step: str
+    last_day: str
+    method: str = Field(description="ears_c1, ears_c2, ears_c3, farrington or none")
+    alert: bool
+    first_fired: str | None
+
+
+class AlertList(_List):
+    """Early-warning alerts of the units."""
+
+    items: list[AlertOut]

@@ -19,6 +19,14 @@ EARS (CDC's Early Aberration Reporting System), for short histories
     the normal tail ``P(Z ≥ C)`` of the step's C1 or C2 statistic (for C3 its C2 statistic),
     the model EARS itself rests on. The default EARS variant is C2.
 
+    With ``sd_floor="poisson"`` the floor is also ``√m``, the standard deviation of a Poisson
+    count of the baseline's mean: seven counts of ordinary weeks often spread less than
+    Poisson counts do, and a baseline that happens to be steady would otherwise alert on an
+    ordinary week. The p value is then the Poisson tail ``P(Y ≥ x_t)`` for ``Y ~ Poisson(max(m,
+    min_sd²))``, since the normal tail of C is far too small for low counts. On the sample
+    city's weekly community series this cuts false alerts from 2.6 to 0.3 per 100
+    community-weeks (``bench/alerts.py``), finding every outbreak of k ≥ 3 all the same.
+
 The improved Farrington method (Noufaily et al. 2013, "An improved algorithm for outbreak
 detection in multiple surveillance systems", Stat. Med. 32:1206), with two or more years of history
     As R's ``surveillance::farringtonFlexible`` with the options Noufaily et al. recommend
@@ -77,6 +85,7 @@ __all__ = [
     "EARS_VARIANTS",
     "METHODS",
     "RESOLUTIONS",
+    "SD_FLOORS",
     "AlertsResult",
     "CountSeries",
     "count_series",
@@ -86,6 +95,7 @@ __all__ = [
 RESOLUTIONS = ("day", "week")
 METHODS = ("auto", "ears", "farrington")
 EARS_VARIANTS = ("c1", "c2", "c3")
+SD_FLOORS = ("fixed", "poisson")
 _STEP_DAYS = {"day": 1, "week": 7}
 _EARS_BASELINE = 7
 _WINDOW = 3
@@ -161,6 +171,8 @@ class AlertsResult:
         Time zone of the local days.
     notes
         Method and provenance notes.
+    sd_floor
+        ``fixed`` (``min_sd``) or ``poisson`` (also ``√mean``).
     """
 
     frame: pd.DataFrame
@@ -174,6 +186,7 @@ class AlertsResult:
     fdr: float | None
     timezone: str
     notes: tuple[str, ...]
+    sd_floor: str = "fixed"
 
     @property
     def alerts(self) -> pd.DataFrame:
@@ -267,6 +280,7 @@ def detect_alerts(
     min_sd: float = 0.5,
     fdr: float | None = 0.05,
     max_lookback: int = 52,
+    sd_floor: str = "fixed",
 ) -> AlertsResult:
     """Test the last complete step up to ``as_of`` of every unit for an unusual count.
 
@@ -292,6 +306,9 @@ def detect_alerts(
         own rules alone.
     max_lookback
         How many steps back ``first_fired`` is looked for.
+    sd_floor
+        ``fixed``: EARS's standard deviation is at least ``min_sd``; ``poisson``: also at
+        least the square root of the baseline's mean.
 
     Returns
     -------
@@ -309,6 +326,7 @@ def detect_alerts(
                              parameter="series")
     st.check_choice(method, "method", METHODS)
     st.check_choice(ears, "ears", EARS_VARIANTS)
+    st.check_choice(sd_floor, "sd_floor", SD_FLOORS)
     alpha = st.check_number(alpha, "alpha", minimum=0.0, exclusive=True, maximum=0.5)
     min_sd = st.check_number(min_sd, "min_sd", minimum=0.0)
     max_lookback = st.check_int(max_lookback, "max_lookback", minimum=0)
@@ -327,7 +345,7 @@ def detect_alerts(
     # No look-ahead: everything below sees the steps up to t only.
     counts = frame.to_numpy(dtype=np.float64)[: t + 1]
     dates = dates[: t + 1]
-    rule = _Rule(series.resolution, method, ears, alpha, min_sd, fdr)
+    rule = _Rule(series.resolution, method, ears, alpha, min_sd, fdr, sd_floor == "poisson")
     steps = _StepTables(rule, counts, dates)
     table = steps.at(t).copy()
     table.insert(0, "unit", frame.columns.to_numpy())
@@ -342,15 +360,17 @@ def detect_alerts(
     notes = (
         f"{len(table)} units as of {as_of}: {series.resolution} from {table['step'].iloc[0]} to "
         f"{table['last_day'].iloc[0]} ({series.timezone}); methods {methods}",
-        f"EARS {ears.upper()} with sd floor {min_sd:g}; improved Farrington (Noufaily et al. "
-        f"2013) at the {100 * (1 - alpha):g} % negative-binomial quantile; q: "
+        f"EARS {ears.upper()} with sd floor {min_sd:g}"
+        f"{' and sqrt(mean)' if sd_floor == 'poisson' else ''}; improved Farrington "
+        f"(Noufaily et al. 2013) at the {100 * (1 - alpha):g} % negative-binomial quantile; q: "
         f"Benjamini-Hochberg across units"
         f"{f', alerts need q <= {fdr:g}' if fdr is not None else ''}; "
         f"{int(table['alert'].sum())} alerts",
     )
     return AlertsResult(frame=table[order], as_of=as_of, step=table["step"].iloc[0],
                         resolution=series.resolution, method=method, ears=ears, alpha=alpha,
-                        min_sd=min_sd, fdr=fdr, timezone=series.timezone, notes=notes)
+                        min_sd=min_sd, fdr=fdr, timezone=series.timezone, notes=notes,
+                        sd_floor=sd_floor)
 
 
 class _Evaluation(NamedTuple):
@@ -376,6 +396,7 @@ class _Rule:
     alpha: float
     min_sd: float
     fdr: float | None
+    poisson_sd: bool = False
 
     def evaluate(self, counts: NDArray[np.float64], dates: NDArray[np.int64]) -> _Evaluation:
         """Test the last entry of ``counts`` (the steps up to it, first days in ``dates``)."""
@@ -384,7 +405,7 @@ class _Rule:
             return _farrington(counts, dates, years, self.resolution, self.alpha)
         if self.method == "farrington":
             return _Evaluation(counts[-1], np.nan, np.nan, "none", np.nan, np.nan, False, 0)
-        return _ears(counts, self.ears, self.min_sd)
+        return _ears(counts, self.ears, self.min_sd, self.poisson_sd)
 
 
 def _span(days: NDArray[np.int64], start: dt.date | None, end: dt.date | None,
@@ -422,7 +443,8 @@ def _evaluated_step(dates: NDArray[np.int64], as_of: int, resolution: str) -> in
     return t
 
 
-def _ears(counts: NDArray[np.float64], variant: str, min_sd: float) -> _Evaluation:
+def _ears(counts: NDArray[np.float64], variant: str, min_sd: float,
+          poisson_sd: bool = False) -> _Evaluation:
     """EARS C1, C2 or C3 at the last step of ``counts``."""
     t = len(counts) - 1
     lag = 1 if variant == "c1" else 3
@@ -433,13 +455,15 @@ def _ears(counts: NDArray[np.float64], variant: str, min_sd: float) -> _Evaluati
     def stat(s: int) -> tuple[float, float, float]:
         base = counts[s - lag - _EARS_BASELINE + 1: s - lag + 1]
         mean = float(base.mean())
-        sd = max(float(base.std(ddof=1)), min_sd)
+        sd = max(float(base.std(ddof=1)), min_sd, math.sqrt(mean) if poisson_sd else 0.0)
         if sd > 0:
             return mean, sd, (counts[s] - mean) / sd
         return mean, sd, float(np.sign(counts[s] - mean)) * math.inf
 
     mean, sd, c = stat(t)
-    p = float(norm.sf(c))
+    # The Poisson floor also takes p from the Poisson tail: the normal tail of C is far too
+    # small for the low counts of a community's week.
+    p = float(poisson.sf(counts[t] - 1, max(mean, min_sd ** 2)) if poisson_sd else norm.sf(c))
     if variant != "c3":
         threshold = mean + 3 * sd
         return _Evaluation(counts[t], mean, threshold, f"ears_{variant}", c, p,

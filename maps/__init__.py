@@ -9,6 +9,8 @@ Builders (each returns a :class:`folium.Map`; none queries a database):
 - :func:`hotspot_map`: Gi* hot and cold spots;
 - :func:`emerging_map`: emerging hot spots (ArcGIS Pro's categories) of grid cells;
 - :func:`density_map`: a kernel density surface as grid cells;
+- :func:`near_repeat_map`: near-repeat risk zones around recent incidents;
+- :func:`alerts_map`: early-warning alerts of communities or districts;
 - :func:`protection_map`: camera view sectors, blind spots, compound compliance;
 - :func:`coverage_map`: facilities, service areas, gaps with their residents, new sites;
 - :func:`standard_map`: communities by status band with each criterion and the to-do list.
@@ -20,6 +22,7 @@ hosts: :func:`render_html` points every script and style sheet at pingan's vendo
 :func:`export_png` takes a picture with headless Chromium.
 """
 
+from maps.alerts import alerts_map
 from maps.coverage import coverage_map
 from maps.density import density_map
 from maps.emerging import emerging_map
@@ -32,6 +35,7 @@ from maps.incidents import (
     aggregate_incidents,
     incident_map,
 )
+from maps.nearrepeat import near_repeat_map
 from maps.offline import (
     ASSET_DIR,
     DEFAULT_ASSET_BASE,
@@ -49,8 +53,8 @@ from maps.rates import RATE_COLUMNS, SCHEMES, classify, rates_map
 from maps.standard import standard_map
 
 #: The map kinds, as the API's ``/maps/<kind>`` and ``pingan maps --kind`` name them.
-MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
-             "standard")
+MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "near-repeat", "alerts",
+             "protection", "coverage", "standard")
 
 __all__ = [
     "ASSET_DIR",
@@ -66,6 +70,7 @@ __all__ = [
     "MapOptions",
     "RemoteAssetError",
     "aggregate_incidents",
+    "alerts_map",
     "asset_files",
     "asset_path",
     "classify",
@@ -77,6 +82,7 @@ __all__ = [
     "find_remote_urls",
     "hotspot_map",
     "incident_map",
+    "near_repeat_map",
     "protection_map",
     "rates_map",
     "render_html",

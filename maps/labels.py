@@ -145,6 +145,37 @@ TEXT: dict[str, tuple[str, str]] = {
                      "{kernel} kernel, bandwidth {h} m, {m} m cells; cells under 1 % of the "
                      "maximum are not drawn"),
     "density.quartic": ("四次（双权）", "Quartic (biweight)"),
+    # near repeats and early-warning alerts
+    "title.near_repeat": ("近重复风险区", "Near-repeat risk zones"),
+    "near_repeat.layer": ("近重复风险区", "Near-repeat risk zones"),
+    "near_repeat.zone": ("风险区（半径 {r} 米，{d} 天）", "Zone ({r} m, {d} days)"),
+    "near_repeat.note": ("近 {days} 天内案件周边的风险区，截至 {as_of}；"
+                         "Knox 检验 p ≤ 0.05 且比值 ≥ 1.2 的距离 × 时间带",
+                         "Zones around the incidents of the {days} days to {as_of}, from the "
+                         "Knox bands with p ≤ 0.05 and ratio ≥ 1.2"),
+    "near_repeat.none": ("无显著近重复（无风险区）", "No significant near repeats (no zones)"),
+    "field.incident": ("案件", "Incident"),
+    "field.occurred_on": ("发案日", "Occurred on"),
+    "field.expires_on": ("风险截止日", "At risk until"),
+    "field.radius_m": ("半径（米）", "Radius (m)"),
+    "title.alerts": ("发案预警", "Early-warning alerts"),
+    "alerts.layer": ("预警单元", "Alerting units"),
+    "alerts.alert": ("预警", "Alert"),
+    "alerts.quiet": ("无预警", "No alert"),
+    "alerts.untested": ("历史不足，未检测", "Too little history, not tested"),
+    "alerts.note": ("截至 {as_of}，{unit}：{step} 序列；EARS / 改进 Farrington，FDR 控制",
+                    "As of {as_of}, {unit}: {step} series; EARS / improved Farrington, "
+                    "FDR-controlled"),
+    "alerts.community": ("社区", "communities"),
+    "alerts.district": ("区", "districts"),
+    "alerts.week": ("周", "weekly"),
+    "alerts.day": ("日", "daily"),
+    "field.observed": ("观测数", "Observed"),
+    "field.expected": ("期望数", "Expected"),
+    "alerts.threshold": ("阈值", "Threshold"),
+    "field.method": ("方法", "Method"),
+    "field.first_fired": ("首次预警", "First fired"),
+    "field.step": ("检测期", "Step"),
     "density.gaussian": ("高斯", "Gaussian"),
     # protection
     "protection.sectors_working": ("摄像机视域（完好）", "Camera view (working)"),

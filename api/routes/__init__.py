@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from api.routes import (
     aggregates,
+    alerts,
     audit,
     auth,
     catalogue,
@@ -20,6 +21,7 @@ from api.routes import (
     emerging,
     incidents,
     loads,
+    nearrepeat,
     profiles,
     rates,
     standard,
@@ -38,6 +40,8 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     rates.router,
     emerging.router,
     density.router,
+    nearrepeat.router,
+    alerts.router,
     coverage.router,
     standard.router,
     catalogue.router,

@@ -35,8 +35,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
-Kind = Literal["incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
-               "standard"]
+Kind = Literal["incidents", "rates", "hotspots", "emerging", "kde", "near-repeat", "alerts",
+               "protection", "coverage", "standard"]
 _HTML: dict[int | str, Any] = {200: {"content": {"text/html": {"schema": {"type": "string"}}}}}
 
 

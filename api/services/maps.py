@@ -21,6 +21,7 @@ import geopandas as gpd
 import pandas as pd
 
 from api import store
+from api.errors import ForbiddenError
 from api.release import Selection, Visibility
 from api.services import ServiceContext
 from api.services.aggregates import grid_counts_report
@@ -36,11 +37,13 @@ from maps import (
     MAP_KINDS,
     IncidentCells,
     MapOptions,
+    alerts_map,
     coverage_map,
     density_map,
     emerging_map,
     hotspot_map,
     incident_map,
+    near_repeat_map,
     protection_map,
     rates_map,
     standard_map,
@@ -145,6 +148,10 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
         "emerging": lambda: BuiltMap(_emerging_page(ctx, vis, p, categories, selection, comms,
                                                     opts)),
         "kde": lambda: BuiltMap(_density_page(ctx, vis, p, categories, selection, comms, opts)),
+        "near-repeat": lambda: _near_repeat_page(ctx, vis, p, categories, selection, comms,
+                                                 opts),
+        "alerts": lambda: BuiltMap(_alerts_page(ctx, vis, p, categories, selection, comms,
+                                                opts)),
         "protection": lambda: BuiltMap(_protection_page(ctx, vis, p, comms, opts)),
         "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts)),
         "standard": lambda: BuiltMap(_standard_page(ctx, vis, p, comms, opts)),
@@ -246,6 +253,34 @@ def _density_page(ctx: ServiceContext, vis: Visibility, p: Period, categories: S
                        cell_m=pv["cell_m"], options=opts)
 
 
+def _near_repeat_page(ctx: ServiceContext, vis: Visibility, p: Period,
+                      categories: Sequence[str], selection: Selection | None,
+                      comms: gpd.GeoDataFrame, opts: MapOptions) -> BuiltMap:
+    """Risk zones of the period's last 14 days (raw readers only: a 403 for the others)."""
+    from api.services.nearrepeat import risk_zones_report
+
+    rep, zones = risk_zones_report(ctx, vis, period=p, categories=categories,
+                                   selection=selection)
+    page = near_repeat_map(comms, rep.frame, as_of=zones.as_of.isoformat(),
+                           recent_days=zones.recent_days, radius_m=zones.radius_m,
+                           days=zones.days, options=opts)
+    return BuiltMap(page, len(rep.frame))
+
+
+def _alerts_page(ctx: ServiceContext, vis: Visibility, p: Period, categories: Sequence[str],
+                 selection: Selection | None, comms: gpd.GeoDataFrame,
+                 opts: MapOptions) -> folium.Map:
+    """Weekly community alerts as of the period's last day (or the latest incident's)."""
+    from api.services.alerts import alerts_report, latest_day
+
+    as_of = min(p.last_day, latest_day(ctx))
+    rep = alerts_report(ctx, vis, level="community", as_of=as_of, categories=categories,
+                        selection=selection)
+    pv = rep.provenance
+    return alerts_map(comms, rep.frame, as_of=str(pv["as_of"]), level=str(pv["level"]),
+                      resolution=str(pv["resolution"]), options=opts)
+
+
 def _protection_page(ctx: ServiceContext, vis: Visibility, p: Period,
                      comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
     from api.services.coverage import protection_report
@@ -312,7 +347,8 @@ def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,
         Also export each page as ``KIND.png`` with headless Chromium.
     skip_unavailable
         Skip (and say so) a map the data cannot make (too few steps for emerging hot spots, a
-        flat cube, no facility of the coverage map's types) instead of failing.
+        flat cube, no facility of the coverage map's types) or the reader may not see (risk
+        zones for an aggregate reader) instead of failing.
     echo
         Progress messages.
     **kwargs
@@ -332,7 +368,7 @@ def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,
         echo(f"building the {kind} map…")
         try:
             built = build_map(ctx, vis, kind, **kwargs)
-        except (MissingDataError, ParameterError) as exc:
+        except (MissingDataError, ParameterError, ForbiddenError) as exc:
             if not skip_unavailable:
                 raise
             echo(f"skipped the {kind} map: {exc}")

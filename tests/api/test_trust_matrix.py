@@ -85,3 +85,29 @@ def test_the_checks_catch_a_leak_of_a_space_time_surface(city, client):
     assert any("differs from the surface of the caller's own incidents" in p for p in check(
         wide, "liaison", send(client, wide, city.headers("admin"))))
     assert check(wide, "liaison", send(client, wide, city.headers("liaison"))) == []
+
+
+def test_the_checks_catch_a_leak_of_near_repeats_and_alerts(city, client):
+    """An admin's Knox table, risk zones and alerts, checked as others', fail the checks."""
+    from tests.api.trust_matrix import Case
+
+    table = Case("GET", "/api/v1/near-repeat", "/api/v1/near-repeat", (("period", "2025"),))
+    admin = send(client, table, city.headers("admin"))
+    assert any("Knox figure 'observed' released" in p for p in check(table, "planner", admin))
+    # the admin's pairs include C3's and C4's: not those of the D1 liaison's world
+    assert any("not those of the caller's own" in p for p in check(table, "liaison", admin))
+    assert check(table, "liaison", send(client, table, city.headers("liaison"))) == []
+    zones = Case("GET", "/api/v1/near-repeat/zones", "/api/v1/near-repeat/zones",
+                 (("period", "2025"),))
+    assert any("risk zones released" in p for p in check(
+        zones, "client", send(client, zones, city.headers("admin"))))
+    alerts = Case("GET", "/api/v1/alerts", "/api/v1/alerts", (("as_of", "2025-03-16"),))
+    problems = check(alerts, "client", send(client, alerts, city.headers("admin")))
+    assert any("alert figure 'observed' released" in p for p in problems), problems
+    assert any("without an alert" in p for p in problems)
+    # the week of 10-16 March holds C1's and C3's March incidents: the admin's C1 row, as
+    # the S21 liaison's, counts an incident outside their world
+    liaison = check(alerts, "liaison_s21", send(client, alerts, city.headers("admin")))
+    assert liaison == ["alert of C1 observes 1.0; the caller's world has 0 in "
+                       "2025-03-10..2025-03-16"], liaison
+    assert check(alerts, "liaison_s21", send(client, alerts, city.headers("liaison_s21"))) == []

@@ -18,7 +18,10 @@ request. Each answer is checked by :func:`check`:
 - the space-time surfaces (:mod:`tests.api.trust_spacetime`): no count per step or statistic
   of an emerging hot spot for a protected caller; a protected density surface keeps its
   bandwidth, cell and mask rules; an exact caller's surface and cube equal those of their own
-  world's incidents.
+  world's incidents; near repeats: a protected caller gets band classes only and no risk
+  zone, an exact caller's Knox table counts the pairs of their own world's incidents; alerts:
+  a protected caller gets alerting units only with no figure, an exact caller's observed
+  counts are those of their own world.
 
 ``tests/api/test_trust_matrix.py`` runs the subset covering every (credential, parameter value)
 pair on both backends in CI;
@@ -46,8 +49,8 @@ WORLDS: dict[str, set[str] | None] = {"admin": None, "liaison": {"C1", "C2"},
                                       "client": None}
 PROTECTED = ("planner", "client")
 PUBLIC = {"/health", "/version"}
-MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "protection", "coverage",
-             "standard")
+MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "near-repeat", "alerts",
+             "protection", "coverage", "standard")
 
 #: The places a request may name: one alternative at a time (by code, by name, both
 #: districts, another community, a bbox over another district or over both).
@@ -79,11 +82,18 @@ VARIANTS: dict[str, list[Any]] = {
     "kernel": ["quartic", "gaussian"],
     "bandwidth_m": [None, 500, 100],
     "mode": ["exact", "binned"],
+    "as_of": [None, "2025-03-16"],
+    "cumulative": [None, True],
+    "alerts_only": [None, True],
+    "method": ["auto", "ears"],
+    "ears": ["c2", "c3"],
+    "recent_days": [None, 60],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
 PAIRWISE_ONLY = {"compare", "category", "level", "limit", "by", "cell_neighbours",
-                 "time_neighbours", "kernel", "mode"}
+                 "time_neighbours", "kernel", "mode", "as_of", "cumulative", "alerts_only",
+                 "method", "ears", "recent_days"}
 #: In the full product: short and long periods and a month; three grid sizes.
 FULL_VALUES = {"period": 3, "cell_m": 4}
 #: Path parameters: another caller's place and one's own.

@@ -1,4 +1,4 @@
-"""The trust matrix's checks of the space-time surfaces: ``/api/v1/emerging`` and ``/api/v1/kde``.
+"""The trust matrix's checks of the space-time routes: emerging, kde, near-repeat and alerts.
 
 :func:`problems` is called by :func:`tests.api.trust_matrix.check` for every answer of these
 routes. It recomputes what the caller may see from the city's own rows (never from the
@@ -10,7 +10,12 @@ database) and compares:
 - an exact caller's (admin, liaison) density surface equals :func:`geo.density.kernel_density`
   of the incidents of their world alone (a liaison's surface built with one incident outside
   their jurisdiction differs), and their emerging hot spots count, per cell, exactly the
-  incidents of their world.
+  incidents of their world;
+- near repeats: a protected caller gets each band's class only (no pair count, expectation,
+  ratio or p) and never a risk zone; an exact caller's Knox table counts exactly the pairs of
+  the incidents of their world inside the selection, and their zones' incidents are theirs;
+- alerts: a protected caller gets alerting units only, with no count or statistic; an exact
+  caller's observed counts are those of their own world's incidents in the step.
 """
 
 from __future__ import annotations
@@ -29,11 +34,24 @@ from shapely.geometry import box
 
 from geo.density import kernel_density
 from geo.grid import PUBLISHED_CELL_M, Grid
+from geo.nearrepeat import knox_table
 from tests.api.appcity import COMMUNITIES, GRID_CRS, Y0, incident_rows
 
 __all__ = ["ROUTES", "problems", "surface_of"]
 
-ROUTES = ("/api/v1/emerging", "/api/v1/kde")
+ROUTES = ("/api/v1/emerging", "/api/v1/kde", "/api/v1/near-repeat", "/api/v1/near-repeat/zones",
+          "/api/v1/alerts")
+_KNOX_FIGURES = ("observed", "expected", "knox_ratio", "p_value", "space_pairs", "time_pairs",
+                 "expected_analytic", "p_poisson")
+_ALERT_FIGURES = ("observed", "expected", "threshold", "statistic", "p_value", "q_value",
+                  "history_steps", "incidents_link")
+_NAMED = {"district": {"D1": {"C1", "C2"}, "东城区": {"C1", "C2"}, "D2": {"C3", "C4"},
+                       "西城区": {"C3", "C4"}},
+          "subdistrict": {"S11": {"C1"}, "S12": {"C2"}, "S21": {"C3", "C4"}}}
+_TEXT_COLUMNS = ("cell_id", "category", "space_band", "time_band", "near_repeat_class",
+                 "unit", "name", "level", "resolution", "step", "last_day", "method",
+                 "first_fired", "incidents_link", "incident_id", "community_code",
+                 "occurred_on", "expires_on", "alert")
 _MIN_BANDWIDTH_M = 500.0
 _MIN_EXPECTED = 3.0
 
@@ -55,7 +73,7 @@ def surface_of(response: Any) -> tuple[dict[str, Any], pd.DataFrame] | None:
         rows = list(csv.DictReader(io.StringIO(body)))
         frame = pd.DataFrame(rows)
         for col in frame.columns:
-            if col not in ("cell_id", "category"):
+            if col not in _TEXT_COLUMNS:
                 frame[col] = pd.to_numeric(frame[col], errors="coerce")
         return prov, frame
     try:
@@ -186,9 +204,95 @@ def _emerging_counts(prov: Mapping[str, Any], frame: pd.DataFrame, world: set[st
     return []
 
 
+def _code_of(row: Mapping[str, Any]) -> str:
+    return str(row.get("community_code") or str(row["id"]).split("-")[0])
+
+
+def _selected_rows(world: set[str] | None, prov: Mapping[str, Any],
+                   params: tuple[tuple[str, Any], ...]) -> list[dict[str, Any]]:
+    """The located incidents of the caller's selection, as the store reads them."""
+    start = dt.datetime.fromisoformat(str(prov["period_start"])).replace(tzinfo=None)
+    end = dt.datetime.fromisoformat(str(prov["period_end"])).replace(tzinfo=None)
+    cats = _categories(params)
+    named: set[str] | None = None
+    for name, value in params:
+        if value is None or name not in ("district", "subdistrict", "community"):
+            continue
+        codes = set(value) if name == "community" else _NAMED[name].get(str(value), set())
+        named = codes if named is None else named & codes
+    bbox = next((tuple(float(v) for v in str(v).split(",")) for k, v in params
+                 if k == "bbox" and v is not None), None)
+    rows = []
+    for r in incident_rows():
+        when = dt.datetime.fromisoformat(str(r["occurred_at"]))
+        code = _code_of(r)
+        if r["lon"] is None or not start <= when < end or (cats and r["category"] not in cats):
+            continue
+        if (world is not None and code not in world) or (named is not None and code not in
+                                                          named):
+            continue
+        if bbox is not None and not (bbox[0] <= float(r["lon"]) <= bbox[2]  # type: ignore[arg-type]
+                                     and bbox[1] <= float(r["lat"]) <= bbox[3]):  # type: ignore[arg-type]
+            continue
+        rows.append(r)
+    return sorted(rows, key=lambda r: (str(r["occurred_at"]), str(r["id"])))
+
+
+def _knox_problems(prov: Mapping[str, Any], frame: pd.DataFrame, world: set[str] | None,
+                   protected: bool, params: tuple[tuple[str, Any], ...]) -> list[str]:
+    if protected:
+        out = [f"Knox figure {c!r} released" for c in _KNOX_FIGURES if c in frame]
+        if "near_repeat_class" in frame:
+            odd = set(frame["near_repeat_class"]) - {"raised", "not raised", "<3"}
+            out += [f"near-repeat classes {sorted(odd)} released"] if odd else []
+        return out + [f"exact figure {k!r} in protected near repeats" for k in
+                      ("incidents", "notes", "left_out") if k in prov]
+    rows = _selected_rows(world, prov, params)
+    if len(rows) < 2 or "observed" not in frame:
+        return []
+    incidents = gpd.GeoDataFrame(
+        {"occurred_at": pd.to_datetime([r["occurred_at"] for r in rows]).tz_localize(
+            "Asia/Shanghai").tz_convert("UTC")},
+        geometry=gpd.points_from_xy([r["lon"] for r in rows], [r["lat"] for r in rows]),
+        crs="EPSG:4326")
+    want = knox_table(incidents, space_m=[float(v) for v in prov["space_m"]],
+                      time_days=[int(v) for v in prov["time_days"]],
+                      cumulative=bool(prov["cumulative"]), permutations=0,
+                      metric_crs=GRID_CRS).frame["observed"].tolist()
+    got = pd.to_numeric(frame["observed"]).astype(int).tolist()
+    return [] if got == want else [f"Knox pairs {got} are not those of the caller's own "
+                                   f"incidents {want}"]
+
+
+def _alert_problems(frame: pd.DataFrame, world: set[str] | None, protected: bool,
+                    params: tuple[tuple[str, Any], ...]) -> list[str]:
+    if not len(frame):
+        return []
+    if protected:
+        out = [f"alert figure {c!r} released" for c in _ALERT_FIGURES if c in frame]
+        quiet = frame["alert"].astype(str).str.lower() != "true"
+        return out + (["a unit without an alert released"] if quiet.any() else [])
+    cats = _categories(params)
+    out = []
+    for row in frame.to_dict("records"):
+        first, last = str(row["step"]), str(row["last_day"])
+        units = ({"D1": {"C1", "C2"}, "D2": {"C3", "C4"}}.get(str(row["unit"]), set())
+                 if row["level"] == "district" else {str(row["unit"])})
+        want = sum(1 for r in incident_rows()
+                   if first <= str(r["occurred_at"])[:10] <= last and _code_of(r) in units
+                   and _code_of(r) != "OUT" and (world is None or _code_of(r) in world)
+                   and (not cats or r["category"] in cats))
+        if int(float(row["observed"])) != want:
+            out.append(f"alert of {row['unit']} observes {row['observed']}; the caller's world "
+                       f"has {want} in {first}..{last}")
+    return out
+
+
 def problems(route: str, params: tuple[tuple[str, Any], ...], credential: str,
              world: set[str] | None, protected: bool, response: Any) -> list[str]:
     """Everything wrong with a 200 answer of a space-time route for ``credential``."""
+    if route == "/api/v1/near-repeat/zones" and protected:
+        return ["risk zones released to a protected caller"]
     parsed = surface_of(response)
     if parsed is None:
         return []
@@ -200,4 +304,11 @@ def problems(route: str, params: tuple[tuple[str, Any], ...], credential: str,
         return _exact_surface(prov, frame, world, cats)
     if route == "/api/v1/emerging" and not protected:
         return _emerging_counts(prov, frame, world, cats)
+    if route == "/api/v1/near-repeat":
+        return _knox_problems(prov, frame, world, protected, params)
+    if route == "/api/v1/near-repeat/zones" and world is not None and "incident_id" in frame:
+        outside = [i for i in frame["incident_id"] if str(i).split("-")[0] not in world]
+        return [f"risk zones of incidents outside the world: {outside[:3]}"] if outside else []
+    if route == "/api/v1/alerts":
+        return _alert_problems(frame, world, protected, params)
     return []

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import shapely
 import statsmodels.api as sm
-from scipy.stats import nbinom, norm
+from scipy.stats import nbinom, norm, poisson
 
 from geo.alerts import CountSeries, count_series, detect_alerts
 from geo.errors import InputError, MissingDataError, ParameterError
@@ -107,6 +107,25 @@ def test_sd_floor_stops_single_cases_on_zero_baselines():
     assert last_row([0] * 10 + [2], method="ears").alert
     assert last_row([0] * 10 + [1], method="ears").threshold == pytest.approx(1.5)
     assert last_row([0] * 10 + [1], method="ears", min_sd=0.2).alert
+
+
+def test_poisson_sd_floor_by_hand():
+    # A steady baseline of fives: sample sd 0, so the floor decides. Fixed: 0.5, threshold
+    # 6.5; Poisson: √5, threshold 5 + 3√5 = 11.71, p the Poisson tail P(Y ≥ x | 5).
+    counts = [5] * 10
+    fixed = last_row([*counts, 7], method="ears")
+    assert fixed.alert and fixed.threshold == pytest.approx(6.5)
+    quiet = last_row([*counts, 11], method="ears", sd_floor="poisson")
+    assert not quiet.alert and quiet.threshold == pytest.approx(5 + 3 * math.sqrt(5))
+    assert quiet.statistic == pytest.approx(6 / math.sqrt(5))
+    assert quiet.p_value == pytest.approx(poisson.sf(10, 5))
+    loud = last_row([*counts, 12], method="ears", sd_floor="poisson")
+    assert loud.alert and loud.p_value == pytest.approx(poisson.sf(11, 5))
+    # an all-zero baseline: the floor min_sd² = 0.25 stands in for the Poisson mean
+    zero = last_row([0] * 10 + [2], method="ears", sd_floor="poisson")
+    assert zero.alert and zero.p_value == pytest.approx(poisson.sf(1, 0.25))
+    with pytest.raises(ParameterError, match="sd_floor must be one of fixed, poisson"):
+        detect_alerts(series(counts), sd_floor="normal")
 
 
 def test_spike_alerts_and_flat_series_do_not():
