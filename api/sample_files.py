@@ -87,7 +87,8 @@ def write_sample(city: SampleCity, out_dir: str | Path) -> Path:
     if len(points):
         _write_geopackage(points, gpkg)
     _write_csv(incident_table(city.incidents), out / INCIDENTS_FILE)
-    manifest = sample_manifest(city.seed, with_compound_points=bool(len(points)))
+    manifest = sample_manifest(city.seed, with_compound_points=bool(len(points)),
+                               outbreaks=city.outbreaks, outbreak_rule=city.outbreak_rule)
     path = out / MANIFEST_FILE
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path

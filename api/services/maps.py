@@ -163,14 +163,9 @@ def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[
                    selection: Selection | None, comms: gpd.GeoDataFrame,
                    opts: MapOptions) -> BuiltMap:
     if vis.raw:
-        scope = selection.communities if selection is not None else None
-        if scope is None:
-            scope = vis.community_filter()
-        query = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
-                                    communities=scope, case_definition=ctx.case_definition,
-                                    bbox=selection.bbox if selection is not None else None)
-        with ctx.engine.connect() as conn:
-            incidents = store.read_incidents(conn, query)
+        from api.services.nearrepeat import selected_incidents
+
+        incidents = selected_incidents(ctx, vis, p, cats, selection)
         return BuiltMap(incident_map(comms, incidents, options=opts), len(incidents))
     cell = min(vis.cell_sizes_m)
     rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=cats,

@@ -47,7 +47,7 @@ from geo.period import Period
 from geo.release import hidden_label
 
 __all__ = ["CLASSES", "MIN_PROTECTED_INCIDENTS", "PROTECTED_COLUMNS", "ZONE_COLUMNS",
-           "knox_report", "knox_result", "risk_zones_report"]
+           "knox_report", "knox_result", "risk_zones_report", "selected_incidents"]
 
 #: The class of a band: raised risk (p ≤ alpha and Knox ratio ≥ min_ratio) or not.
 CLASSES = ("raised", "not raised")
@@ -65,8 +65,13 @@ _ALPHA = 0.05
 _MIN_RATIO = 1.2
 
 
-def _incidents(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
-               selection: Selection | None) -> gpd.GeoDataFrame:
+def selected_incidents(ctx: ServiceContext, vis: Visibility, p: Period,
+                       cats: tuple[str, ...], selection: Selection | None) -> gpd.GeoDataFrame:
+    """The raw incidents of a selection inside the caller's world (their points, ids, days).
+
+    The selection's communities (else the caller's world) and its bbox; the period and the
+    categories; the cases of the case definition. The caller must be a raw reader.
+    """
     scope = selection.communities if selection is not None else None
     if scope is None:
         scope = vis.community_filter()
@@ -118,7 +123,7 @@ def knox_result(ctx: ServiceContext, vis: Visibility, *, period: Period,
     geo.nearrepeat.KnoxResult
     """
     def compute() -> KnoxResult:
-        incidents = _incidents(ctx, vis, period, categories, selection)
+        incidents = selected_incidents(ctx, vis, period, categories, selection)
         if vis.protected and len(incidents) < MIN_PROTECTED_INCIDENTS:
             raise MissingDataError(
                 f"a {vis.role} key sees near-repeat classes of at least "
@@ -274,7 +279,7 @@ def risk_zones_report(ctx: ServiceContext, vis: Visibility, *, period: Period | 
                        space_m=tuple(float(v) for v in space_m),
                        time_days=tuple(int(v) for v in time_days), cumulative=False,
                        permutations=int(permutations), seed=int(seed))
-    incidents = _incidents(ctx, vis, p, cats, selection)
+    incidents = selected_incidents(ctx, vis, p, cats, selection)
     zones = risk_zones(incidents, knox, as_of=as_of, recent_days=recent_days, alpha=_ALPHA,
                        min_ratio=_MIN_RATIO)
     frame = zones.frame.to_crs("EPSG:4326")

@@ -15,6 +15,7 @@ from geo.sample.draws import (
     STREAM_DEVICES,
     STREAM_FACILITIES,
     STREAM_INCIDENTS,
+    STREAM_OUTBREAKS,
     STREAM_POPULATION,
     STREAM_QUALITY,
     check_int,
@@ -24,6 +25,7 @@ from geo.sample.facilities import draw_facilities
 from geo.sample.frames import to_wgs84_frame
 from geo.sample.incidents import draw_incidents
 from geo.sample.inventories import draw_compounds, draw_devices
+from geo.sample.outbreaks import draw_outbreaks
 from geo.sample.population import community_quality, population_by_year
 
 __all__ = ["SampleCity", "generate_city"]
@@ -55,6 +57,12 @@ class SampleCity:
         generated), ``in_hotspot`` (within one hot-spot radius of a hot-spot centre),
         ``facility_gap`` (left without police office, service station and health facility within
         800 m, on purpose).
+    outbreaks
+        The planted outbreaks (:mod:`geo.sample.outbreaks`), one row per outbreak:
+        ``outbreak``, ``community``, ``start`` (a Monday), ``end`` (a Sunday), ``k``,
+        ``expected``, ``added``, ``seed``; their incidents are among :attr:`incidents`.
+    outbreak_rule
+        The planting rule in one sentence.
     seed
         The seed it was generated from.
     """
@@ -66,6 +74,8 @@ class SampleCity:
     compounds: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     truth: pd.DataFrame
+    outbreaks: pd.DataFrame
+    outbreak_rule: str
     seed: int
 
 
@@ -101,8 +111,11 @@ def generate_city(*, seed: int = DEFAULT_SEED, n_communities: int = 130) -> Samp
     compounds_m = draw_compounds(rng_for(seed, STREAM_COMPOUNDS), comm_m, quality)
     devices_m = draw_devices(rng_for(seed, STREAM_DEVICES), comm_m, compounds_m, quality)
     facilities_m, gap = draw_facilities(rng_for(seed, STREAM_FACILITIES), comm_m, quality)
-    incidents_m, factor_2025, hot = draw_incidents(rng_for(seed, STREAM_INCIDENTS), comm_m,
-                                                   quality)
+    incidents_m, factor_2025, hot, means = draw_incidents(rng_for(seed, STREAM_INCIDENTS),
+                                                          comm_m, quality)
+    planted_m, outbreaks, rule = draw_outbreaks(rng_for(seed, STREAM_OUTBREAKS), comm_m, means)
+    incidents_m = pd.concat([incidents_m, planted_m.to_crs(incidents_m.crs)], ignore_index=True)
+    incidents_m = incidents_m.sort_values("occurred_at", kind="stable").reset_index(drop=True)
     truth = pd.DataFrame({
         "code": communities["code"].astype("string").reset_index(drop=True),
         "quality": quality,
@@ -118,6 +131,8 @@ def generate_city(*, seed: int = DEFAULT_SEED, n_communities: int = 130) -> Samp
         compounds=to_wgs84_frame(compounds_m, "compounds"),
         facilities=to_wgs84_frame(facilities_m, "facilities"),
         truth=truth,
+        outbreaks=outbreaks,
+        outbreak_rule=rule,
         seed=seed,
     )
 

@@ -20,10 +20,10 @@ from geo.period import DEFAULT_TIMEZONE
 from geo.sample.draws import FloatArray, IntArray, name_roots, points_in, sigmoid, unique_names
 from geo.sample.frames import WGS84, canonical_frame
 
-__all__ = ["draw_incidents"]
+__all__ = ["CATEGORIES", "CATEGORY_SHARE", "day_weights", "draw_incidents"]
 
-_CATEGORIES = ("theft", "fraud", "burglary", "vehicle_theft", "assault", "vandalism", "robbery")
-_CATEGORY_SHARE = (0.44, 0.18, 0.10, 0.09, 0.09, 0.07, 0.03)
+CATEGORIES = ("theft", "fraud", "burglary", "vehicle_theft", "assault", "vandalism", "robbery")
+CATEGORY_SHARE = (0.44, 0.18, 0.10, 0.09, 0.09, 0.07, 0.03)
 _HOTSPOT_CATEGORY_SHARE = (0.62, 0.10, 0.07, 0.08, 0.07, 0.04, 0.02)
 _BASE_RATE_PER_10K_YEAR = 235.0
 _ROAD_SUFFIXES = ("路", "街", "大街", "胡同", "东路", "西街", "北里", "南巷")
@@ -43,7 +43,8 @@ def _hour_profile(category: str) -> FloatArray:
     return w / w.sum()
 
 
-def _day_weights(category: str, days: pd.DatetimeIndex) -> FloatArray:
+def day_weights(category: str, days: pd.DatetimeIndex) -> FloatArray:
+    """Share of a category's incidents of a year on each of its ``days`` (season, weekday)."""
     month = days.month.to_numpy()
     season = 1.0 + 0.18 * np.cos(2.0 * np.pi * (month - 7) / 12.0)
     if category == "burglary":  # empty homes over the Spring Festival holiday
@@ -62,7 +63,8 @@ def _day_weights(category: str, days: pd.DatetimeIndex) -> FloatArray:
 
 
 def draw_incidents(rng: np.random.Generator, comm_m: gpd.GeoDataFrame,
-               quality: FloatArray) -> tuple[gpd.GeoDataFrame, FloatArray, NDArray[np.bool_]]:
+               quality: FloatArray
+               ) -> tuple[gpd.GeoDataFrame, FloatArray, NDArray[np.bool_], FloatArray]:
     """Draw the incidents of 2024-2025 with trends, hot spots and the usual imperfections.
 
     Parameters
@@ -78,7 +80,8 @@ def draw_incidents(rng: np.random.Generator, comm_m: gpd.GeoDataFrame,
     -------
     tuple
         Canonical incidents in the metric CRS; the planted 2025/2024 rate factor per community;
-        and the mask of communities within one hot-spot radius of a hot-spot centre.
+        the mask of communities within one hot-spot radius of a hot-spot centre; and each
+        community's expected background incidents of 2024 and 2025 (communities x 2).
     """
     n = len(comm_m)
     polys = comm_m.geometry.to_numpy()
@@ -118,8 +121,10 @@ def draw_incidents(rng: np.random.Generator, comm_m: gpd.GeoDataFrame,
     owner: list[IntArray] = []
     years: list[IntArray] = []
     source: list[IntArray] = []  # 0 background, 1 hot spot
+    means = np.empty((n, 2))
     for year, yf in ((2024, np.ones(n)), (2025, factor)):
         lam = pop / 1e4 * _BASE_RATE_PER_10K_YEAR * level * yf
+        means[:, year - 2024] = lam
         counts = rng.poisson(lam)
         for c in range(n):
             xs.append(points_in(rng, polys[c], int(counts[c])))
@@ -157,15 +162,15 @@ def draw_incidents(rng: np.random.Generator, comm_m: gpd.GeoDataFrame,
     m = len(xy)
 
     category = np.empty(m, dtype=object)
-    cat_idx = np.where(hot_src, rng.choice(len(_CATEGORIES), m, p=_HOTSPOT_CATEGORY_SHARE),
-                       rng.choice(len(_CATEGORIES), m, p=_CATEGORY_SHARE))
-    category[:] = np.array(_CATEGORIES, dtype=object)[cat_idx]
+    cat_idx = np.where(hot_src, rng.choice(len(CATEGORIES), m, p=_HOTSPOT_CATEGORY_SHARE),
+                       rng.choice(len(CATEGORIES), m, p=CATEGORY_SHARE))
+    category[:] = np.array(CATEGORIES, dtype=object)[cat_idx]
     local = np.empty(m, dtype="datetime64[s]")
     for year in (2024, 2025):
         days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
-        for ci, cat in enumerate(_CATEGORIES):
+        for ci, cat in enumerate(CATEGORIES):
             sel = np.flatnonzero((year_of == year) & (cat_idx == ci))
-            day = rng.choice(len(days), len(sel), p=_day_weights(cat, days))
+            day = rng.choice(len(days), len(sel), p=day_weights(cat, days))
             hour = rng.choice(24, len(sel), p=_hour_profile(cat))
             sec = rng.integers(0, 3600, len(sel))
             local[sel] = (days.to_numpy().astype("datetime64[s]")[day]
@@ -216,7 +221,8 @@ def draw_incidents(rng: np.random.Generator, comm_m: gpd.GeoDataFrame,
     hot_comm = np.zeros(n, dtype=bool)
     for centre, sigma in zip(hot_centres, hot_sigma, strict=True):
         hot_comm |= shapely.distance(shapely.points(centre), polys) <= sigma
-    return canonical_frame(frame, "incidents", geoms, crs=comm_m.crs), factor, hot_comm
+    return (canonical_frame(frame, "incidents", geoms, crs=comm_m.crs), factor, hot_comm,
+            means)
 
 
 def _addresses(rng: np.random.Generator, comm_m: gpd.GeoDataFrame, comm: IntArray,

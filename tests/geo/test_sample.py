@@ -170,8 +170,9 @@ def test_incidents_volume_time_and_categories(city: SampleCity) -> None:
     assert local.min() >= pd.Timestamp("2024-01-01", tz="Asia/Shanghai")
     assert local.max() < pd.Timestamp("2026-01-01", tz="Asia/Shanghai")
     assert inc["occurred_at"].is_monotonic_increasing
-    assert inc["id"].str.fullmatch(r"A202[45]\d{6}").all()
-    assert (inc["id"].str[1:5].astype(int) == local.dt.year).all()
+    background = inc["id"].str.fullmatch(r"A202[45]\d{6}")
+    assert (background | inc["id"].str.fullmatch(r"outbreak-\d{3}-\d{4}")).all()
+    assert (inc["id"][background].str[1:5].astype(int) == local[background].dt.year).all()
     assert set(inc["category"]) == {"theft", "burglary", "fraud", "robbery", "assault",
                                     "vehicle_theft", "vandalism"}
     share = inc["status"].value_counts(normalize=True)
@@ -337,3 +338,30 @@ def test_manifest_leaves_out_the_compound_points_file_when_there_are_none() -> N
         "communities.geojson", "population.csv", "facilities_gcj02.csv", "devices.parquet",
         "compounds.zip", "incidents.csv"]
     assert without["seed"] == 5 and without["timezone"] == "Asia/Shanghai"
+
+
+def test_planted_outbreaks_follow_the_documented_rule(city: SampleCity) -> None:
+    from geo.sample.outbreaks import FIRST_DAY, LAST_DAY, MIN_WEEKLY, OUTBREAK_SEED
+
+    m = city.outbreaks
+    assert len(m) == 36 and m["k"].value_counts().to_dict() == {2: 12, 3: 12, 5: 12}
+    assert (m["seed"] == OUTBREAK_SEED).all()
+    starts = pd.to_datetime(m["start"])
+    assert (starts.dt.day_of_week == 0).all() and (m["start"] >= FIRST_DAY).all()
+    assert (m["end"] <= LAST_DAY).all()
+    assert ((pd.to_datetime(m["end"]) - starts).dt.days == 13).all()
+    assert (m["added"] == [round((k - 1) * e) for k, e in zip(m["k"], m["expected"],
+                                                              strict=True)]).all()
+    # at least 3 a week on average over the year; a season's low is 18 % under it
+    assert (m["expected"] >= 2 * MIN_WEEKLY * 0.8).all()
+    inc = city.incidents
+    for row in m.itertuples():
+        mine = inc[inc["id"].str.startswith(f"outbreak-{row.outbreak:03d}-")]
+        assert len(mine) == row.added
+        days = mine["occurred_at"].dt.tz_convert("Asia/Shanghai").dt.date
+        assert days.min() >= row.start and days.max() <= row.end
+        polygon = city.communities.set_index("code").geometry[row.community]
+        assert shapely.contains_xy(polygon, mine.geometry.x, mine.geometry.y).all()
+        assert (mine["status"] == "filed").all() and mine["address"].str.startswith(
+            "北京市").all()
+    assert "36 outbreaks of 2 weeks" in city.outbreak_rule

@@ -88,3 +88,51 @@ def test_density_of_an_empty_surface_draws_the_communities(communities, options)
     html = page(density_map(communities, empty, kernel="quartic", bandwidth_m=500, cell_m=250,
                             options=options))
     assert layer_names(html) == ["社区边界", "核密度（每平方公里）"]
+
+
+def test_near_repeat_zones_tooltips_and_legend(communities, options):
+    from maps import near_repeat_map
+    from maps.nearrepeat import ZONE_STYLE
+
+    centres = shapely.points([X0 + 0.003, X0 + 0.012], [Y0 + 0.004, Y0 + 0.004])
+    zones = gpd.GeoDataFrame(
+        {"incident_id": ["A1", "A2"], "occurred_on": ["2025-12-08", "2025-12-15"],
+         "expires_on": ["2026-02-06", "2026-02-13"], "radius_m": [100.0, 100.0]},
+        geometry=list(shapely.buffer(centres, 0.001)), crs="EPSG:4326")
+    html = page(near_repeat_map(communities, zones, as_of="2025-12-21", recent_days=14,
+                                radius_m=100.0, days=60, options=options))
+    feats = features_by_key(html)
+    assert feats["A1"][1]["fillColor"] == ZONE_STYLE["fillColor"]
+    tip = feats["A2"][0]["properties"]["t"]
+    assert "<th>风险截止日</th><td>2026-02-13</td>" in tip and "案件 A2" in tip
+    assert "风险区（半径 100 米，60 天） (2)" in legend(html)
+    assert "截至 2025-12-21" in legend(html)
+    empty = page(near_repeat_map(communities, zones.iloc[:0], as_of="2025-12-21",
+                                 recent_days=14, radius_m=None, days=None, options=options))
+    assert "无显著近重复" in legend(empty)
+
+
+def test_alerts_states_and_what_each_reader_sees(communities, options):
+    from maps import alerts_map
+    from maps.alerts import ALERT_STYLES
+
+    units = gpd.GeoDataFrame(
+        {"unit": ["U1", "U2", "U3"], "name": ["甲", "乙", "丙"],
+         "method": ["ears_c2", "ears_c2", "none"], "alert": [True, False, False],
+         "first_fired": ["2025-07-14", None, None], "observed": [36, 4, 0],
+         "expected": [5.4, 4.1, np.nan], "threshold": [12.4, 11.2, np.nan],
+         "step": ["2025-07-14"] * 3}, geometry=cells(3), crs="EPSG:4326")
+    html = page(alerts_map(communities, units, as_of="2025-07-20", level="community",
+                           resolution="week", options=options))
+    feats = features_by_key(html)
+    assert feats["U1"][1]["fillColor"] == ALERT_STYLES["alert"]["fillColor"]
+    assert feats["U2"][1]["fillColor"] == ALERT_STYLES["quiet"]["fillColor"]
+    assert feats["U3"][1].get("dashArray") == "4"
+    tip = feats["U1"][0]["properties"]["t"]
+    assert "<th>观测数</th><td>36</td>" in tip and "<th>首次预警</th><td>2025-07-14</td>" in tip
+    assert "预警 (1)" in legend(html) and "截至 2025-07-20，社区：周 序列" in legend(html)
+    released = units[["unit", "name", "method", "alert", "first_fired", "geometry"]].iloc[:1]
+    tip = features_by_key(page(alerts_map(communities, released, as_of="2025-07-20",
+                                          level="community", resolution="week",
+                                          options=options)))["U1"][0]["properties"]["t"]
+    assert "观测数" not in tip and "阈值" not in tip and "ears_c2" in tip
