@@ -13,6 +13,7 @@ import pandas as pd
 
 from api.release import Visibility
 from api.services import ServiceContext
+from geo.codes import sort_by_code
 from geo.errors import ParameterError
 from geo.rollup import unit_keys
 
@@ -88,10 +89,10 @@ def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> p
     names = keys["name"].fillna("city") if level == "city" else keys["name"]
     frame = pd.DataFrame({"code": keys["unit"].to_numpy(), "name": names.to_numpy(),
                           "population": comms["population"].to_numpy()})
-    return (frame.groupby("code", dropna=True)
-            .agg(name=("name", "first"), communities=("code", "size"),
-                 population=("population", "sum"))
-            .reset_index())
+    return sort_by_code(frame.groupby("code", dropna=True)
+                        .agg(name=("name", "first"), communities=("code", "size"),
+                             population=("population", "sum"))
+                        .reset_index()).reset_index(drop=True)
 
 
 def unit_geometries(ctx: ServiceContext, vis: Visibility, level: str) -> pd.DataFrame:
