@@ -34,6 +34,10 @@ PeriodOpt = Annotated[str, typer.Option(
     help="Period: 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30 (local days).")]
 CategoryOpt = Annotated[list[str] | None, typer.Option(
     "--category", help="Count only this category (repeat for several).")]
+DistrictOpt = Annotated[str | None, typer.Option(
+    help="Only this district (code or name).")]
+SubdistrictOpt = Annotated[str | None, typer.Option(
+    help="Only this subdistrict, 街道 (code or name).")]
 
 
 def context(ctx: typer.Context) -> ServiceContext:
@@ -93,6 +97,15 @@ def _provenance_lines(prov: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _place(sc: ServiceContext, vis: Visibility, *, district: str | None = None,
+           subdistrict: str | None = None, community: str | None = None) -> Any:
+    """The selection named by --district/--subdistrict/--community (None: the whole city)."""
+    if not (district or subdistrict or community):
+        return None
+    return select(vis, sc.communities(), district=district, subdistrict=subdistrict,
+                  community=community)
+
+
 # --- rates / trend / hot spots ----------------------------------------------------------------
 
 RATE_HEADERS = {
@@ -129,15 +142,18 @@ def rates_cmd(
              "before (change %, Poisson test, Benjamini–Hochberg).")] = None,
     level: Annotated[Level, typer.Option(help="Community, or rolled up.")] = Level.community,
     category: CategoryOpt = None,
+    district: DistrictOpt = None,
+    subdistrict: SubdistrictOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
     """Case rates per 10,000 residents (万人发案率), smoothed, with their change."""
     from api.services.rates import rates_report
 
-    rep = rates_report(*context_and_admin(ctx), period=period,
-                       compare=compare.value if compare else None, level=level.value,
-                       categories=category or [])
+    sc, vis = context_and_admin(ctx)
+    rep = rates_report(sc, vis, period=period, compare=compare.value if compare else None,
+                       level=level.value, categories=category or [],
+                       selection=_place(sc, vis, district=district, subdistrict=subdistrict))
     cols = ["code", "name", "communities", "population", "cases", "case_rate_per_10k_annual"]
     if level is Level.community:
         cols = ["code", "name", "district", "population", "cases", "case_rate_per_10k_annual",
@@ -162,15 +178,17 @@ def trend_cmd(
     ] = TrendBy.month,
     community: Annotated[str | None, typer.Option(
         help="One community's code (default: the whole city).")] = None,
+    district: DistrictOpt = None,
+    subdistrict: SubdistrictOpt = None,
     category: CategoryOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
-    """Cases by month, or by local hour and weekday."""
+    """Cases by month, or by local hour and weekday, of the city or one place."""
     from api.services.rates import trend_report
 
     sc, vis = context_and_admin(ctx)
-    area = select(vis, sc.communities(), community=community) if community else None
+    area = _place(sc, vis, district=district, subdistrict=subdistrict, community=community)
     rep = trend_report(sc, vis, period=period, by=by.value, selection=area,
                        categories=category or [])
     if by is TrendBy.hour_weekday and fmt is Fmt.table:

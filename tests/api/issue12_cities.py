@@ -37,6 +37,23 @@ CHINA110_LOADS = [
 ]
 
 
+def two_districts(folder: Path) -> list[list[str]]:
+    """The 110 city's loads, its communities 5–8 moved to a second district and subdistrict.
+
+    The shipped boundaries are one subdistrict of one district; a district option is only
+    tested when it leaves something out.
+    """
+    import geopandas as gpd
+
+    comms = gpd.read_file(CHINA110 / "社区边界.zip", encoding="gbk")
+    east = comms.index >= 4
+    comms.loc[east, "区"] = "东城区"
+    comms.loc[east, "街道"] = "东华门街道"
+    path = folder / "两区社区.geojson"
+    comms.to_file(path, driver="GeoJSON")
+    return [["load", "communities", str(path), *CHINA110_LOADS[0][5:]], CHINA110_LOADS[1]]
+
+
 def run(args: list[str]) -> tuple[int, str, str]:
     """Run ``pingan ARGS``; return the exit code, stdout and stderr."""
     out, err = io.BytesIO(), io.StringIO()
