@@ -34,21 +34,33 @@ PeriodOpt = Annotated[str, typer.Option(
     help="Period: 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30 (local days).")]
 CategoryOpt = Annotated[list[str] | None, typer.Option(
     "--category", help="Count only this category (repeat for several).")]
+CategoriesMapOpt = Annotated[Path | None, typer.Option(
+    "--categories", help="Category mapping CSV (columns raw,canonical, e.g. THEFT,盗窃 or "
+                         "0101,盗窃): --category then names canonical categories. Default: "
+                         "the cases.categories_map setting.")]
 DistrictOpt = Annotated[str | None, typer.Option(
     help="Only this district (code or name).")]
 SubdistrictOpt = Annotated[str | None, typer.Option(
     help="Only this subdistrict, 街道 (code or name).")]
 
 
-def context(ctx: typer.Context) -> ServiceContext:
-    """The service context of this invocation (schema migrated)."""
+def context(ctx: typer.Context, *, categories_map: Path | None = None) -> ServiceContext:
+    """The service context of this invocation (schema migrated).
+
+    ``categories_map`` (``--categories``) replaces the ``cases.categories_map`` setting.
+    """
     rt = ctx.find_root().obj
-    return ServiceContext(rt.ready_engine(), rt.settings)
+    settings = rt.settings
+    if categories_map is not None:
+        cases = settings.cases.model_copy(update={"categories_map": categories_map})
+        settings = settings.model_copy(update={"cases": cases})
+    return ServiceContext(rt.ready_engine(), settings)
 
 
-def context_and_admin(ctx: typer.Context) -> tuple[ServiceContext, Visibility]:
+def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
+                      ) -> tuple[ServiceContext, Visibility]:
     """The service context and the command line's visibility: everything, exactly (admin)."""
-    sc = context(ctx)
+    sc = context(ctx, categories_map=categories_map)
     return sc, Visibility.admin(sc.settings)
 
 
@@ -56,6 +68,8 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
     """Print or write a report in the chosen format."""
     frame = report.frame
+    for warning in report.provenance.get("warnings", ()):
+        typer.echo(f"warning: {warning}", err=True)
     data: bytes
     if fmt is Fmt.table:
         lines = [report.title, *_provenance_lines(report.provenance), *summary, ""]
@@ -89,6 +103,9 @@ def _provenance_lines(prov: Mapping[str, Any]) -> list[str]:
         extras.append(f"profile {prov['profile']}")
     if prov.get("metric_crs"):
         extras.append(f"metric CRS {prov['metric_crs']}")
+    if prov.get("category_map"):
+        extras.append(f"categories mapped by {prov['category_map']['file']} "
+                      f"(sha256 {prov['category_map']['sha256']})")
     out.append("; ".join(extras))
     left = prov.get("left_out")
     if left:
@@ -142,6 +159,7 @@ def rates_cmd(
              "before (change %, Poisson test, Benjamini–Hochberg).")] = None,
     level: Annotated[Level, typer.Option(help="Community, or rolled up.")] = Level.community,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     district: DistrictOpt = None,
     subdistrict: SubdistrictOpt = None,
     fmt: FormatOpt = Fmt.table,
@@ -150,7 +168,7 @@ def rates_cmd(
     """Case rates per 10,000 residents (万人发案率), smoothed, with their change."""
     from api.services.rates import rates_report
 
-    sc, vis = context_and_admin(ctx)
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
     rep = rates_report(sc, vis, period=period, compare=compare.value if compare else None,
                        level=level.value, categories=category or [],
                        selection=_place(sc, vis, district=district, subdistrict=subdistrict))
@@ -181,13 +199,14 @@ def trend_cmd(
     district: DistrictOpt = None,
     subdistrict: SubdistrictOpt = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
     """Cases by month, or by local hour and weekday, of the city or one place."""
     from api.services.rates import trend_report
 
-    sc, vis = context_and_admin(ctx)
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
     area = _place(sc, vis, district=district, subdistrict=subdistrict, community=community)
     rep = trend_report(sc, vis, period=period, by=by.value, selection=area,
                        categories=category or [])
@@ -220,6 +239,7 @@ def hotspots_cmd(
     cell_m: Annotated[float | None, typer.Option(help="Grid cell size in metres (250).")
     ] = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     fdr: Annotated[bool, typer.Option(help="Class on FDR-adjusted p-values.")] = False,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
@@ -227,7 +247,8 @@ def hotspots_cmd(
     """Getis-Ord Gi* hot and cold spots at 90/95/99 % (999 permutations, seeded)."""
     from api.services.rates import hotspots_report
 
-    rep = hotspots_report(*context_and_admin(ctx), period=period, on=on.value, cell_m=cell_m,
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    rep = hotspots_report(sc, vis, period=period, on=on.value, cell_m=cell_m,
                           categories=category or [], fdr=fdr)
     frame = rep.frame
     counts = frame["hotspot_class"].value_counts()
@@ -518,6 +539,7 @@ def maps_cmd(
     period: Annotated[str | None, typer.Option(
         help="Period (default: the year of the latest incident).")] = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     facility_type: Annotated[str | None, typer.Option(
         "--type", help="Facility type of the coverage map (default: police office, service "
                        "station and health station).")] = None,
@@ -537,7 +559,7 @@ def maps_cmd(
     bad = [k for k in kinds if k not in MAP_KINDS]
     if bad:
         raise ValueError(f"--kind must be one of {', '.join(MAP_KINDS)}; got {bad[0]!r}")
-    sc, vis = context_and_admin(ctx)
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
     if aggregate:
         vis = Visibility("planner", None, protected=True, raw=False, unassigned=False,
                          min_count=sc.settings.api.min_count_shown,

@@ -314,6 +314,14 @@ def count_incidents(conn: sa.Connection, query: IncidentQuery) -> int:
                             .where(*query.clauses())).scalar_one())
 
 
+def category_counts(conn: sa.Connection, query: IncidentQuery) -> pd.Series:
+    """Records per category (as stored; records without a category left out)."""
+    i = incidents.c
+    rows = conn.execute(sa.select(i.category, sa.func.count()).where(
+        i.category.is_not(None), *query.clauses()).group_by(i.category)).all()
+    return pd.Series({str(c): int(n) for c, n in rows}, dtype="int64")
+
+
 def read_case_records(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
     """Light records for time series: community_code, category, occurred_at (UTC aware)."""
     i = incidents.c

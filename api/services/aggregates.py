@@ -23,6 +23,7 @@ import shapely
 from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
+from api.services.categories import resolve_categories
 from api.services.units import communities_in_year, world_communities
 from geo.cases import CaseDefinition
 from geo.grid import Grid
@@ -91,7 +92,7 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
         annualised), on the population of the period's year.
     """
     p = vis.check_period(period)
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     definition = _definition(ctx, cases_only)
 
     def compute() -> tuple[pd.DataFrame, dict[str, int], int]:
@@ -231,7 +232,7 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
         small one).
     """
     p = vis.check_period(period)
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     cell = vis.check_cell(cell_m)
     definition = _definition(ctx, cases_only)
     grid = Grid(cell, ctx.metric_crs())

@@ -37,6 +37,7 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import grid_cell_counts
+from api.services.categories import resolve_categories
 from api.services.units import world_communities
 from geo.density import KERNELS, MODES, DensityResult, default_bandwidth_m, kernel_density
 from geo.errors import LimitError, MissingDataError, ParameterError
@@ -203,7 +204,7 @@ def density_surface(ctx: ServiceContext, vis: Visibility, *, period: Period | st
     _check_choice(kernel, "kernel", KERNELS)
     _check_choice(mode, "mode", MODES)
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     if vis.protected:
         cell = vis.check_cell(float(cell_m or min(vis.cell_sizes_m)))
     else:

@@ -33,6 +33,7 @@ from api.release import (
 )
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import cells_in, grid_cell_counts
+from api.services.categories import resolve_categories
 from api.services.units import (
     LEVELS,
     check_level,
@@ -336,7 +337,8 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     """
     check_level(level)
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    chosen = resolve_categories(ctx, vis, categories)
+    cats = chosen.raw
     if vis.protected:
         frame = released_rates(ctx, vis, p, compare=compare, level=level, categories=cats)
         frame = frame.merge(unit_geometries(ctx, vis, level), on="code", how="left")
@@ -351,7 +353,7 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
         frame = _exact_rates_frame(ctx, vis, result, level)
         prov = _rates_provenance(ctx, result)
     frame = _select_units(ctx, vis, frame, level, selection)
-    prov.update({"level": level, "categories": list(categories),
+    prov.update({"level": level, "categories": list(categories), **chosen.provenance(),
                  **(selection.provenance() if selection else {})})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     title = f"case rates by {level}, {p.label}" + (
@@ -408,7 +410,8 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
                              parameter="by")
     vis.check_hour_filter(by == "hour-weekday", parameter="by")
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    named = resolve_categories(ctx, vis, categories)
+    cats = named.raw
     chosen = selection.communities if selection is not None else None
     scope = chosen if chosen is not None else vis.community_filter()
     code = _trend_code(selection)
@@ -420,7 +423,7 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "by": by,
                  "community": code if code != "city" else None,
-                 "categories": list(categories),
+                 "categories": list(categories), **named.provenance(),
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at(),
                  **(selection.provenance() if selection else {})})
@@ -644,7 +647,8 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         (no z, p or simulated value), with ``"<3"`` for units whose count is hidden.
     """
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    chosen = resolve_categories(ctx, vis, categories)
+    cats = chosen.raw
     result = hotspot_result(ctx, vis, period=p, on=on, cell_m=cell_m, categories=cats,
                             fdr=fdr)
     comms = world_communities(ctx, vis)
@@ -674,7 +678,7 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         "fdr": result.fdr, "islands": list(result.islands),
         "metric_crs": result.metric_crs.to_string() if result.metric_crs is not None else None,
         "cell_m": result.cell_m,
-        **({"categories": list(categories)} if categories else {}),
+        **({"categories": list(categories)} if categories else {}), **chosen.provenance(),
         "left_out": {"coarse_location": result.coarse_location,
                      "no_location": result.no_location, "outside_grid": result.outside_grid},
         "notes": list(result.notes), "generated_at": generated_at(),

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.api.issue12_cities import (
+    CHINA110,
     CHINA110_LOADS,
+    PORTAL,
     PORTAL_LOADS,
     as_json,
     build,
@@ -18,6 +22,8 @@ from tests.api.issue12_cities import (
 )
 
 AREAS = [str(k) for k in range(1, 13)]
+PORTAL_DIR: Path = PORTAL
+CHINA110_DIR: Path = CHINA110
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +123,113 @@ def test_trend_of_a_district_and_a_subdistrict(districts):
 def test_trend_of_an_unknown_district_names_it(districts):
     code, _, err = run([*districts, "trend", "--period", "2024", "--district", "海淀区"])
     assert code == 1 and "no district with code or name '海淀区'" in err
+
+
+# --- item 7: categories as written, mapped on request -----------------------------------------
+
+PORTAL_MAP = PORTAL_DIR / "categories_zh.csv"
+CHINA110_MAP = CHINA110_DIR / "110类别对照.csv"
+
+
+def _export(path: Path, column: str, encoding: str = "utf-8") -> pd.Series:
+    return pd.read_csv(path, dtype=str, encoding=encoding)[column]
+
+
+def _portal_2023() -> pd.DataFrame:
+    """The export's 2023 rows that load (rows with neither a point nor an area are rejected)."""
+    raw = pd.read_csv(PORTAL_DIR / "crimes_portal.csv", dtype=str)
+    placed = raw["Latitude"].notna() | raw["Community Area"].notna()
+    return raw[(raw["Date"].str[6:10] == "2023") & placed]
+
+
+def _city_cases(options: list[str], *args: str) -> tuple[int, dict, str]:
+    code, out, err = run([*options, "rates", "--period", "2023", "--level", "city",
+                          "--format", "json", *args])
+    assert code == 0, err
+    doc = as_json(out)
+    return doc["items"][0]["cases"], doc["provenance"], err
+
+
+def test_portal_categories_are_kept_as_written(portal):
+    in_2023 = _portal_2023()
+    theft = int((in_2023["Primary Type"] == "THEFT").sum())
+    assert theft > 100
+    cases, prov, err = _city_cases(portal, "--category", "THEFT")
+    assert cases == theft and err == "" and "category_map" not in prov
+
+
+def test_a_category_that_matches_nothing_is_warned_about(portal):
+    cases, prov, err = _city_cases(portal, "--category", "theft")
+    assert cases == 0
+    warning = ("warning: category 'theft' matches no incident (did you mean 'THEFT'? "
+               "categories are matched as written); the 7 most frequent categories: THEFT (")
+    assert err.startswith(warning)
+    assert "--categories map.csv" in err
+    assert prov["warnings"] == [err.removeprefix("warning: ").strip()]
+
+
+def test_a_mapping_counts_raw_categories_under_canonical_names(portal):
+    in_2023 = _portal_2023()
+    theft = int(in_2023["Primary Type"].isin(["THEFT", "MOTOR VEHICLE THEFT"]).sum())
+    cases, prov, err = _city_cases(portal, "--category", "盗窃", "--categories", str(PORTAL_MAP))
+    assert cases == theft and err == ""
+    assert prov["category_map"] == {
+        "file": "categories_zh.csv", "rows": 7,
+        "sha256": hashlib.sha256(PORTAL_MAP.read_bytes()).hexdigest()[:16]}
+    code, out, _ = run([*portal, "rates", "--period", "2023", "--level", "city", "--category",
+                        "盗窃", "--categories", str(PORTAL_MAP)])
+    assert code == 0 and "categories mapped by categories_zh.csv (sha256 " in out
+    # with the mapping, an unknown name lists the canonical categories
+    _, _, err = _city_cases(portal, "--category", "抢劫", "--categories", str(PORTAL_MAP))
+    assert "the 5 most frequent categories: 盗窃 (" in err
+    assert "the mapping categories_zh.csv maps no raw category to it" in err
+
+
+def test_110_codes_need_the_mapping(china110):
+    codes = _export(CHINA110_DIR / "110警情导出.csv", "警情类别代码", "gbk")
+    theft = int(codes.isin(["0101", "0102"]).sum())
+    code, out, err = run([*china110, "trend", "--period", "2024", "--category", "盗窃",
+                          "--format", "json"])
+    assert code == 0 and sum(r["cases"] for r in as_json(out)["items"]) == 0
+    assert "category '盗窃' matches no incident; the 5 most frequent categories: 0201 (" in err
+    code, out, err = run([*china110, "trend", "--period", "2024", "--category", "盗窃",
+                          "--categories", str(CHINA110_MAP), "--format", "json"])
+    assert code == 0 and err == ""
+    assert sum(r["cases"] for r in as_json(out)["items"]) == theft
+    assert as_json(out)["provenance"]["category_map"]["file"] == "110类别对照.csv"
+    code, out, err = run([*china110, "hotspots", "--period", "2024", "--category", "伤害",
+                          "--categories", str(CHINA110_MAP), "--format", "json"])
+    assert code == 0 and err == "" and as_json(out)["provenance"]["categories"] == ["伤害"]
+    code, _, err = run([*china110, "rates", "--period", "2024", "--category", "盗窃",
+                        "--categories", str(CHINA110_DIR / "110类别对照_有误.csv")])
+    assert code == 1 and "row 4 (line 5): raw '0201' is mapped to '斗殴'" in err
+
+
+def test_the_api_takes_the_mapping_from_the_settings(china110):
+    from api.db import create_db_engine
+    from api.release import Visibility
+    from api.services import ServiceContext
+    from api.services.rates import rates_report
+    from api.settings import load_settings
+    from geo.errors import ParameterError
+
+    codes = _export(CHINA110_DIR / "110警情导出.csv", "警情类别代码", "gbk")
+    theft = int(codes.isin(["0101", "0102"]).sum())
+    settings = load_settings(database_url=china110[1],
+                             cases={"categories_map": str(CHINA110_MAP)},
+                             api={"category_groups": {"盗窃类": ["盗窃"]}})
+    ctx = ServiceContext(create_db_engine(settings.database_url), settings)
+    admin = Visibility.admin(settings)
+    rep = rates_report(ctx, admin, period="2024", level="city", categories=["盗窃"])
+    assert rep.frame.set_index("code").loc["city", "cases"] == theft
+    assert rep.provenance["category_map"]["file"] == "110类别对照.csv"
+    planner = Visibility("planner", None, protected=True, raw=False, unassigned=False,
+                         min_count=3, category_groups=admin.category_groups)
+    rep = rates_report(ctx, planner, period="2024", level="city", categories=["盗窃类"])
+    released = rep.frame.set_index("code").loc["city", "cases"]
+    assert abs(released - theft) <= 2 and "warnings" not in rep.provenance
+    assert rep.provenance["category_map"]["sha256"] == hashlib.sha256(
+        CHINA110_MAP.read_bytes()).hexdigest()[:16]
+    with pytest.raises(ParameterError, match="counts by category group"):
+        rates_report(ctx, planner, period="2024", level="city", categories=["盗窃"])
+    ctx.engine.dispose()
