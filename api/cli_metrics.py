@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from api.cli_text import retitled
 from api.output import to_csv_bytes, to_geojson, to_json, to_table
 from api.release import Visibility, select
 from api.services import Report, ServiceContext
@@ -67,14 +69,19 @@ def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
     """Print or write a report in the chosen format."""
+    from api.cli_text import current_language, headers_for, provenance_lines, title_of
+
     frame = report.frame
     for warning in report.provenance.get("warnings", ()):
         typer.echo(f"warning: {warning}", err=True)
     data: bytes
     if fmt is Fmt.table:
-        lines = [report.title, *_provenance_lines(report.provenance), *summary, ""]
+        lang = current_language()
+        lines = [title_of(report, lang), *provenance_lines(report.provenance, lang), *summary,
+                 ""]
         shown = [c for c in columns if c in frame.columns]
-        lines.append(to_table(frame, columns=shown, headers=headers, digits=digits))
+        lines.append(to_table(frame, columns=shown, headers=headers_for(shown, headers, lang),
+                              digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
         data = to_csv_bytes(frame, provenance=report.provenance)
@@ -90,28 +97,6 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
     else:
         out.write_bytes(data)
         typer.echo(f"wrote {out} ({len(frame):,} rows)", err=True)
-
-
-def _provenance_lines(prov: Mapping[str, Any]) -> list[str]:
-    out = []
-    if "period" in prov:
-        cmp = f" vs {prov['compare_period']}" if prov.get("compare_period") else ""
-        out.append(f"period {prov['period']}{cmp}: {prov.get('period_start', '')} .. "
-                   f"{prov.get('period_end', '')} ({prov.get('timezone', '')})")
-    extras = [f"data version {prov.get('data_version')}"]
-    if prov.get("profile"):
-        extras.append(f"profile {prov['profile']}")
-    if prov.get("metric_crs"):
-        extras.append(f"metric CRS {prov['metric_crs']}")
-    if prov.get("category_map"):
-        extras.append(f"categories mapped by {prov['category_map']['file']} "
-                      f"(sha256 {prov['category_map']['sha256']})")
-    out.append("; ".join(extras))
-    left = prov.get("left_out")
-    if left:
-        out.append("left out: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(
-            v, int) else f"{k} {v}" for k, v in left.items()))
-    return out
 
 
 def _place(sc: ServiceContext, vis: Visibility, *, district: str | None = None,
@@ -211,13 +196,11 @@ def trend_cmd(
     rep = trend_report(sc, vis, period=period, by=by.value, selection=area,
                        categories=category or [])
     if by is TrendBy.hour_weekday and fmt is Fmt.table:
-        from api.services import Report
-
         pivot = rep.frame.pivot(index="weekday", columns="hour", values="cases")
         names = ["一 Mon", "二 Tue", "三 Wed", "四 Thu", "五 Fri", "六 Sat", "日 Sun"]
         pivot.columns = [f"{h:02d}" for h in pivot.columns]
         pivot.insert(0, "weekday", [names[i] for i in pivot.index])
-        rep = Report(pivot.reset_index(drop=True), rep.provenance, rep.title)
+        rep = replace(rep, frame=pivot.reset_index(drop=True))
         emit(rep, fmt, out, columns=list(pivot.columns), headers={"weekday": "星期"})
         return
     emit(rep, fmt, out, columns=["code", "month", "days", "cases"],
@@ -259,7 +242,7 @@ def hotspots_cmd(
         frame = frame[frame["hotspot_class"].isin(list(order))].copy()
         frame = frame.assign(_o=frame["hotspot_class"].map(order)).sort_values(
             ["_o", "hotspot_gi_z"], ascending=[True, False]).drop(columns="_o")
-        rep = Report(frame, rep.provenance, rep.title + " (significant units only)")
+        rep = retitled(rep, frame, en="(significant units only)", zh="（仅显著单元）")
     cols = (["code", "name", "district", "value", "hotspot_gi_z", "p_value", "hotspot_class"]
             if on is HotspotOn.rate else
             ["cell_id", "ix", "iy", "value", "hotspot_gi_z", "p_value", "hotspot_class"])
@@ -417,7 +400,7 @@ def plan_sites_cmd(
     frame = rep.frame.copy()
     frame["lon"] = frame.geometry.x
     frame["lat"] = frame.geometry.y
-    emit(Report(frame, rep.provenance, rep.title), fmt, out, digits=5, summary=summary,
+    emit(replace(rep, frame=frame), fmt, out, digits=5, summary=summary,
          columns=["candidate_id", "lon", "lat", "population_reached",
                   "population_newly_covered"],
          headers={"candidate_id": "候选点", "population_reached": "可达未覆盖人口",
@@ -441,7 +424,7 @@ def catalogue_cmd(fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
     from api.services.standard import catalogue_frame
 
     frame = catalogue_frame()
-    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue")
+    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue", "pingan 指标目录")
     if fmt is Fmt.geojson:
         raise ValueError("the catalogue has no geometry; use --format table, csv or json")
     emit(rep, fmt, out, columns=["name", "unit", "label_zh", "label_en", "better", "producer",
@@ -548,7 +531,9 @@ def maps_cmd(
     aggregate: Annotated[bool, typer.Option(
         "--aggregate", help="Incidents only as 250 m cells with small counts suppressed "
                             "(what planners and API clients see).")] = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="zh or en (default: pingan --lang, else the maps.language setting).")
+    ] = None,
     png: Annotated[bool, typer.Option(
         "--png", help="Also export each page as PNG with headless Chromium.")] = False,
 ) -> None:
@@ -565,8 +550,10 @@ def maps_cmd(
                          min_count=sc.settings.api.min_count_shown,
                          category_groups=vis.category_groups)
     area = select(vis, sc.communities(), district=district) if district else None
+    rt = ctx.find_root().obj
+    language = lang or (rt.lang if rt.lang_given else None)
     pages = write_maps(sc, vis, out, kinds=kinds, period=period, categories=category or [],
-                       facility_type=facility_type, selection=area, language=lang, png=png,
+                       facility_type=facility_type, selection=area, language=language, png=png,
                        skip_unavailable=not kind, echo=lambda m: typer.echo(m, err=True))
     for page in pages:
         typer.echo(page.resolve().as_uri())

@@ -129,7 +129,8 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
                  "case_definition": definition.as_sql_lists() | {"cases_only": cases_only},
                  **(selection.provenance() if selection else {})})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
-    return Report(gdf, release_provenance(prov, vis=vis), f"incidents by community, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"incidents by community, {p.label}",
+                  f"各社区发案数，{p.label}")
 
 
 def _left_out(conn: Any, p: Period, ctx: ServiceContext, cats: tuple[str, ...],
@@ -266,4 +267,5 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
                  "metric_crs": grid.crs_text, "cell_m": cell, "categories": list(categories),
                  "case_definition": definition.as_sql_lists() | {"cases_only": cases_only},
                  **(selection.provenance() if selection else {})})
-    return Report(frame, release_provenance(prov, vis=vis), f"incidents on the {cell:g} m grid")
+    return Report(frame, release_provenance(prov, vis=vis), f"incidents on the {cell:g} m grid",
+                  f"{cell:g} 米网格发案数")

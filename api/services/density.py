@@ -287,4 +287,5 @@ def density_report(ctx: ServiceContext, vis: Visibility, **options: Any) -> Repo
     prov["cells"] = len(cells)
     prov["max_density_per_km2"] = float(values.max()) if len(values) else None
     return Report(frame, prov, f"kernel density ({res.kernel}, {res.bandwidth_m:.0f} m), "
-                               f"{res.cell_m:g} m cells")
+                               f"{res.cell_m:g} m cells",
+                  f"核密度（{res.kernel}，带宽 {res.bandwidth_m:.0f} 米），{res.cell_m:g} 米网格")

@@ -278,4 +278,5 @@ def emerging_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         **(selection.provenance() if selection else {}),
     })
     return Report(frame, release_provenance(prov, vis=vis),
-                  f"emerging hot spots, {cell:g} m cells x {step}s, {p.label}")
+                  f"emerging hot spots, {cell:g} m cells x {step}s, {p.label}",
+                  f"时空热点，{cell:g} 米网格 × {'月' if step == 'month' else '周'}，{p.label}")

@@ -37,6 +37,7 @@ from api.services.categories import resolve_categories
 from api.services.units import (
     LEVELS,
     check_level,
+    level_zh,
     unit_geometries,
     unit_of,
     unit_table,
@@ -358,7 +359,9 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     title = f"case rates by {level}, {p.label}" + (
         f" vs {p.compare_period(compare).label}" if compare else "")
-    return Report(gdf, release_provenance(prov, vis=vis), title)
+    title_zh = f"万人发案率（{level_zh(level)}），{p.label}" + (
+        f" 对比 {p.compare_period(compare).label}" if compare else "")
+    return Report(gdf, release_provenance(prov, vis=vis), title, title_zh)
 
 
 def _select_units(ctx: ServiceContext, vis: Visibility, frame: pd.DataFrame, level: str,
@@ -427,7 +430,9 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at(),
                  **(selection.provenance() if selection else {})})
-    return Report(frame, release_provenance(prov, vis=vis), f"cases by {by}, {p.label}, {code}")
+    by_zh = "按月" if by == "month" else "按星期×小时"
+    return Report(frame, release_provenance(prov, vis=vis), f"cases by {by}, {p.label}, {code}",
+                  f"发案数（{by_zh}），{p.label}，{'全市' if code == 'city' else code}")
 
 
 def _trend_code(selection: Selection | None) -> str:
@@ -684,4 +689,6 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         "notes": list(result.notes), "generated_at": generated_at(),
         **(selection.provenance() if selection else {}),
     })
-    return Report(gdf, release_provenance(prov, vis=vis), f"hot spots ({on}), {p.label}")
+    on_zh = "平滑发案率" if on == "rate" else "网格发案数"
+    return Report(gdf, release_provenance(prov, vis=vis), f"hot spots ({on}), {p.label}",
+                  f"热点分析（{on_zh}），{p.label}")

@@ -17,11 +17,29 @@ from geo.codes import sort_by_code
 from geo.errors import ParameterError
 from geo.rollup import unit_keys
 
-__all__ = ["LEVELS", "check_level", "communities_in_year", "unit_geometries", "unit_of",
-           "unit_table", "world_communities"]
+__all__ = [
+    "LEVELS",
+    "LEVEL_ZH",
+    "check_level",
+    "communities_in_year",
+    "level_zh",
+    "unit_geometries",
+    "unit_of",
+    "unit_table",
+    "world_communities",
+]
 
 LEVELS = ("community", "subdistrict", "district", "city")
 _KEY = {"community": "code", "subdistrict": "subdistrict_code", "district": "district_code"}
+
+
+#: Chinese names of the levels (titles of printed tables).
+LEVEL_ZH = {"community": "社区", "subdistrict": "街道", "district": "区", "city": "全市"}
+
+
+def level_zh(level: str) -> str:
+    """A level in a Chinese title: ``按街道`` (by subdistrict), or ``全市`` for the city."""
+    return "全市" if level == "city" else f"按{LEVEL_ZH.get(level, level)}"
 
 
 def check_level(level: str) -> str:

@@ -176,9 +176,12 @@ def test_a_mapping_counts_raw_categories_under_canonical_names(portal):
     assert prov["category_map"] == {
         "file": "categories_zh.csv", "rows": 7,
         "sha256": hashlib.sha256(PORTAL_MAP.read_bytes()).hexdigest()[:16]}
-    code, out, _ = run([*portal, "rates", "--period", "2023", "--level", "city", "--category",
-                        "盗窃", "--categories", str(PORTAL_MAP)])
+    code, out, _ = run([*portal, "--lang", "en", "rates", "--period", "2023", "--level",
+                        "city", "--category", "盗窃", "--categories", str(PORTAL_MAP)])
     assert code == 0 and "categories mapped by categories_zh.csv (sha256 " in out
+    code, out, _ = run([*portal, "--lang", "zh", "rates", "--period", "2023", "--level",
+                        "city", "--category", "盗窃", "--categories", str(PORTAL_MAP)])
+    assert code == 0 and "类别对照 categories_zh.csv (sha256 " in out
     # with the mapping, an unknown name lists the canonical categories
     _, _, err = _city_cases(portal, "--category", "抢劫", "--categories", str(PORTAL_MAP))
     assert "the 5 most frequent categories: 盗窃 (" in err
@@ -233,3 +236,56 @@ def test_the_api_takes_the_mapping_from_the_settings(china110):
     with pytest.raises(ParameterError, match="counts by category group"):
         rates_report(ctx, planner, period="2024", level="city", categories=["盗窃"])
     ctx.engine.dispose()
+
+
+# --- item 14: --lang zh|en ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "lang"), [
+    ({}, "zh"), ({"LANG": "C.UTF-8"}, "zh"), ({"LANG": "POSIX"}, "zh"),
+    ({"LANG": "zh_CN.UTF-8"}, "zh"), ({"LANG": "zh_TW.Big5"}, "zh"),
+    ({"LANG": "en_US.UTF-8"}, "en"), ({"LANG": "de_DE@euro"}, "en"),
+    # POSIX precedence: LC_ALL over LC_MESSAGES over LANG
+    ({"LC_ALL": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh"),
+    ({"LC_MESSAGES": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}, "en"),
+    ({"LC_ALL": "", "LANG": "en_US.UTF-8"}, "en"),
+])
+def test_the_default_language_follows_the_locale(env, lang):
+    from api.cli_text import default_language
+
+    assert default_language(env) == lang
+
+
+def test_tables_in_chinese_and_in_english(china110, monkeypatch):
+    args = ["rates", "--period", "2024", "--compare", "previous", "--level", "subdistrict"]
+    code, zh, _ = run([*china110, "--lang", "zh", *args])
+    assert code == 0
+    lines = zh.splitlines()
+    assert lines[0] == "万人发案率（按街道），2024 对比 2023"
+    assert lines[1].startswith("时段 2024 对比 2023: 2024-01-01T00:00:00+08:00")
+    assert lines[2] == "数据版本 2" and lines[3].startswith("未计入: 不在任何社区 0")
+    assert lines[5].split() == ["代码", "名称", "社区数", "人口", "发案数", "万人发案率(年化)",
+                                "对比期发案数", "对比期发案率", "变化%", "上升q值", "显著上升"]
+    code, en, _ = run([*china110, "--lang", "en", *args])
+    assert code == 0
+    lines = en.splitlines()
+    assert lines[0] == "case rates by subdistrict, 2024 vs 2023"
+    assert lines[2] == "data version 2" and lines[3].startswith("left out: unassigned 0")
+    assert "rate per 10k (annual)" in lines[5] and "代码" not in en
+    # the locale decides without the option; JSON does not depend on the language
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    code, out, _ = run([*china110, "trend", "--period", "2024"])
+    assert out.splitlines()[0] == "cases by month, 2024, city"
+    monkeypatch.setenv("LC_ALL", "zh_CN.UTF-8")
+    code, out, _ = run([*china110, "trend", "--period", "2024"])
+    assert out.splitlines()[0] == "发案数（按月），2024，全市"
+    assert out.splitlines()[4].split() == ["代码", "月份", "天数", "发案数"]
+    json_zh = run([*china110, "--lang", "zh", *args, "--format", "json"])[1]
+    json_en = run([*china110, "--lang", "en", *args, "--format", "json"])[1]
+    strip = [line for line in json_zh.splitlines() if "generated_at" not in line]
+    assert strip == [line for line in json_en.splitlines() if "generated_at" not in line]
+
+
+def test_a_usage_error_for_another_language(china110):
+    code, _, err = run([*china110, "--lang", "fr", "status"])
+    assert code == 2 and "'fr' is not one of 'zh', 'en'" in err
