@@ -241,8 +241,8 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
 
     Each unit's count (and its comparison count) is released with its own record-key sum;
     rates, the smoothed rate, the change and its test are then computed from the released
-    counts exactly as for exact counts, and every figure of a unit with a hidden count is
-    withheld.
+    counts exactly as for exact counts, and every figure of a unit with a hidden count — of
+    either period — is withheld.
 
     Parameters
     ----------
@@ -285,17 +285,18 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
             left_on="code", right_index=True, how="left")
         out["cases"] = rel.shown
         hidden = rel.hidden.copy()
-        for col in _CURRENT_DERIVED:
-            if col in out.columns:
-                out.loc[hidden, col] = np.nan
         if cmp_rel is not None:
             out["compare_cases"] = cmp_rel.shown
-            either = hidden | cmp_rel.hidden
+            # No derived figure stands beside a hidden count: a row with either period's
+            # count hidden shows its two counts (or "<3") and nothing computed from them.
+            hidden = hidden | cmp_rel.hidden
             for col in _CHANGE_DERIVED:
                 if col in out.columns:
                     out[col] = out[col].astype(object)
-                    out.loc[either, col] = None
-            hidden = either
+                    out.loc[hidden, col] = None
+        for col in _CURRENT_DERIVED:
+            if col in out.columns:
+                out.loc[hidden, col] = np.nan
         if level != "community":
             out = out.drop(columns=["case_rate_eb_per_10k_annual"], errors="ignore")
         out["suppressed"] = hidden
