@@ -307,3 +307,23 @@ def test_raw_incidents_filter_through_the_mapping_too(china110):
     assert total == int((codes == "0201").sum()) and set(rep.frame["category"]) == {"0201"}
     assert rep.provenance["category_map"]["file"] == "110类别对照.csv"
     ctx.engine.dispose()
+
+
+def test_a_planners_maps_of_a_category_group(china110, tmp_path):
+    """The map pages resolve a planner's group once (it used to be refused as a union)."""
+    from api.db import create_db_engine
+    from api.release import Visibility
+    from api.services import ServiceContext
+    from api.services.maps import write_maps
+    from api.settings import load_settings
+
+    settings = load_settings(database_url=china110[1],
+                             cases={"categories_map": str(CHINA110_MAP)},
+                             api={"category_groups": {"盗窃类": ["盗窃"]}})
+    ctx = ServiceContext(create_db_engine(settings.database_url), settings)
+    planner = Visibility("planner", None, protected=True, raw=False, unassigned=False,
+                         min_count=3, category_groups=(("盗窃类", ("盗窃",)),))
+    pages = write_maps(ctx, planner, tmp_path, kinds=["incidents", "rates", "hotspots"],
+                       period="2024", categories=["盗窃类"])
+    assert [p.name for p in pages] == ["incidents.html", "rates.html", "hotspots.html"]
+    ctx.engine.dispose()
