@@ -34,15 +34,28 @@ app = typer.Typer(
 )
 
 
+class Lang(str, Enum):
+    """Languages of printed tables."""
+
+    zh = "zh"
+    en = "en"
+
+
 class UserError(Exception):
     """A mistake the user can fix; printed as one line, exit code 1."""
 
 
 @dataclass
 class Runtime:
-    """Settings and a lazily created engine, shared by the commands of one invocation."""
+    """Settings, the table language and a lazily created engine, shared by one invocation.
+
+    ``lang`` is ``pingan --lang``, else the locale's (:func:`api.cli_text.default_language`);
+    ``lang_given`` says the option was given (map pages then use it over ``maps.language``).
+    """
 
     settings: Settings
+    lang: str = "zh"
+    lang_given: bool = False
     _engine: Any = field(default=None, repr=False)
 
     @property
@@ -83,9 +96,17 @@ def _options(
     timezone: Annotated[str | None, typer.Option(
         help="Time zone of naive timestamps and of period bounds (default Asia/Shanghai).")
     ] = None,
+    lang: Annotated[Lang | None, typer.Option(
+        "--lang", help="Language of table titles and headers: zh or en (default: the "
+        "locale's — zh unless LC_ALL/LC_MESSAGES/LANG names another language).")] = None,
 ) -> None:
     """Global options."""
-    ctx.obj = Runtime(load_settings(database_url=database, timezone=timezone))
+    from api.cli_text import default_language, use_language
+
+    language = "en" if lang is Lang.en else "zh" if lang is Lang.zh else default_language()
+    use_language(language)
+    ctx.obj = Runtime(load_settings(database_url=database, timezone=timezone), lang=language,
+                      lang_given=lang is not None)
 
 
 # --- init / load / status ---------------------------------------------------------------------
@@ -228,10 +249,11 @@ def status_cmd(ctx: typer.Context) -> None:
     st = database_status(rt.ready_engine())
     typer.echo(f"database: {_mask_url(rt.settings.database_url)}  "
                f"(data version {st['data_version']})")
+    from api.cli_text import current_language, headers_for
     from api.output import to_table
 
-    typer.echo(to_table(st["layers"], headers={"layer": "layer", "current": "current",
-                                               "retired": "removed/retired"}))
+    typer.echo(to_table(st["layers"], headers=headers_for(
+        ["layer", "current", "retired"], {}, current_language())))
     inc = st["incidents"]
     typer.echo(f"incidents: {inc['total']:,} total; {inc['assigned']:,} in a community; "
                f"{inc['unassigned']:,} unassigned (of which {inc['no_location']:,} have no "

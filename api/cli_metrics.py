@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from api.cli_text import retitled
 from api.output import to_csv_bytes, to_geojson, to_json, to_table
 from api.release import Visibility, select
 from api.services import Report, ServiceContext
@@ -34,29 +36,52 @@ PeriodOpt = Annotated[str, typer.Option(
     help="Period: 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30 (local days).")]
 CategoryOpt = Annotated[list[str] | None, typer.Option(
     "--category", help="Count only this category (repeat for several).")]
+CategoriesMapOpt = Annotated[Path | None, typer.Option(
+    "--categories", help="Category mapping CSV (columns raw,canonical, e.g. THEFT,盗窃 or "
+                         "0101,盗窃): --category then names canonical categories. Default: "
+                         "the cases.categories_map setting.")]
+DistrictOpt = Annotated[str | None, typer.Option(
+    help="Only this district (code or name).")]
+SubdistrictOpt = Annotated[str | None, typer.Option(
+    help="Only this subdistrict, 街道 (code or name).")]
 
 
-def context(ctx: typer.Context) -> ServiceContext:
-    """The service context of this invocation (schema migrated)."""
+def context(ctx: typer.Context, *, categories_map: Path | None = None) -> ServiceContext:
+    """The service context of this invocation (schema migrated).
+
+    ``categories_map`` (``--categories``) replaces the ``cases.categories_map`` setting.
+    """
     rt = ctx.find_root().obj
-    return ServiceContext(rt.ready_engine(), rt.settings)
+    settings = rt.settings
+    if categories_map is not None:
+        cases = settings.cases.model_copy(update={"categories_map": categories_map})
+        settings = settings.model_copy(update={"cases": cases})
+    return ServiceContext(rt.ready_engine(), settings)
 
 
-def context_and_admin(ctx: typer.Context) -> tuple[ServiceContext, Visibility]:
+def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
+                      ) -> tuple[ServiceContext, Visibility]:
     """The service context and the command line's visibility: everything, exactly (admin)."""
-    sc = context(ctx)
+    sc = context(ctx, categories_map=categories_map)
     return sc, Visibility.admin(sc.settings)
 
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
     """Print or write a report in the chosen format."""
+    from api.cli_text import current_language, headers_for, provenance_lines, title_of
+
     frame = report.frame
+    for warning in report.provenance.get("warnings", ()):
+        typer.echo(f"warning: {warning}", err=True)
     data: bytes
     if fmt is Fmt.table:
-        lines = [report.title, *_provenance_lines(report.provenance), *summary, ""]
+        lang = current_language()
+        lines = [title_of(report, lang), *provenance_lines(report.provenance, lang), *summary,
+                 ""]
         shown = [c for c in columns if c in frame.columns]
-        lines.append(to_table(frame, columns=shown, headers=headers, digits=digits))
+        lines.append(to_table(frame, columns=shown, headers=headers_for(shown, headers, lang),
+                              digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
         data = to_csv_bytes(frame, provenance=report.provenance)
@@ -74,23 +99,13 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
         typer.echo(f"wrote {out} ({len(frame):,} rows)", err=True)
 
 
-def _provenance_lines(prov: Mapping[str, Any]) -> list[str]:
-    out = []
-    if "period" in prov:
-        cmp = f" vs {prov['compare_period']}" if prov.get("compare_period") else ""
-        out.append(f"period {prov['period']}{cmp}: {prov.get('period_start', '')} .. "
-                   f"{prov.get('period_end', '')} ({prov.get('timezone', '')})")
-    extras = [f"data version {prov.get('data_version')}"]
-    if prov.get("profile"):
-        extras.append(f"profile {prov['profile']}")
-    if prov.get("metric_crs"):
-        extras.append(f"metric CRS {prov['metric_crs']}")
-    out.append("; ".join(extras))
-    left = prov.get("left_out")
-    if left:
-        out.append("left out: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(
-            v, int) else f"{k} {v}" for k, v in left.items()))
-    return out
+def _place(sc: ServiceContext, vis: Visibility, *, district: str | None = None,
+           subdistrict: str | None = None, community: str | None = None) -> Any:
+    """The selection named by --district/--subdistrict/--community (None: the whole city)."""
+    if not (district or subdistrict or community):
+        return None
+    return select(vis, sc.communities(), district=district, subdistrict=subdistrict,
+                  community=community)
 
 
 # --- rates / trend / hot spots ----------------------------------------------------------------
@@ -129,15 +144,19 @@ def rates_cmd(
              "before (change %, Poisson test, Benjamini–Hochberg).")] = None,
     level: Annotated[Level, typer.Option(help="Community, or rolled up.")] = Level.community,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
+    district: DistrictOpt = None,
+    subdistrict: SubdistrictOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
     """Case rates per 10,000 residents (万人发案率), smoothed, with their change."""
     from api.services.rates import rates_report
 
-    rep = rates_report(*context_and_admin(ctx), period=period,
-                       compare=compare.value if compare else None, level=level.value,
-                       categories=category or [])
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    rep = rates_report(sc, vis, period=period, compare=compare.value if compare else None,
+                       level=level.value, categories=category or [],
+                       selection=_place(sc, vis, district=district, subdistrict=subdistrict))
     cols = ["code", "name", "communities", "population", "cases", "case_rate_per_10k_annual"]
     if level is Level.community:
         cols = ["code", "name", "district", "population", "cases", "case_rate_per_10k_annual",
@@ -162,25 +181,26 @@ def trend_cmd(
     ] = TrendBy.month,
     community: Annotated[str | None, typer.Option(
         help="One community's code (default: the whole city).")] = None,
+    district: DistrictOpt = None,
+    subdistrict: SubdistrictOpt = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
-    """Cases by month, or by local hour and weekday."""
+    """Cases by month, or by local hour and weekday, of the city or one place."""
     from api.services.rates import trend_report
 
-    sc, vis = context_and_admin(ctx)
-    area = select(vis, sc.communities(), community=community) if community else None
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    area = _place(sc, vis, district=district, subdistrict=subdistrict, community=community)
     rep = trend_report(sc, vis, period=period, by=by.value, selection=area,
                        categories=category or [])
     if by is TrendBy.hour_weekday and fmt is Fmt.table:
-        from api.services import Report
-
         pivot = rep.frame.pivot(index="weekday", columns="hour", values="cases")
         names = ["一 Mon", "二 Tue", "三 Wed", "四 Thu", "五 Fri", "六 Sat", "日 Sun"]
         pivot.columns = [f"{h:02d}" for h in pivot.columns]
         pivot.insert(0, "weekday", [names[i] for i in pivot.index])
-        rep = Report(pivot.reset_index(drop=True), rep.provenance, rep.title)
+        rep = replace(rep, frame=pivot.reset_index(drop=True))
         emit(rep, fmt, out, columns=list(pivot.columns), headers={"weekday": "星期"})
         return
     emit(rep, fmt, out, columns=["code", "month", "days", "cases"],
@@ -202,6 +222,7 @@ def hotspots_cmd(
     cell_m: Annotated[float | None, typer.Option(help="Grid cell size in metres (250).")
     ] = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     fdr: Annotated[bool, typer.Option(help="Class on FDR-adjusted p-values.")] = False,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
@@ -209,7 +230,8 @@ def hotspots_cmd(
     """Getis-Ord Gi* hot and cold spots at 90/95/99 % (999 permutations, seeded)."""
     from api.services.rates import hotspots_report
 
-    rep = hotspots_report(*context_and_admin(ctx), period=period, on=on.value, cell_m=cell_m,
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    rep = hotspots_report(sc, vis, period=period, on=on.value, cell_m=cell_m,
                           categories=category or [], fdr=fdr)
     frame = rep.frame
     counts = frame["hotspot_class"].value_counts()
@@ -220,7 +242,7 @@ def hotspots_cmd(
         frame = frame[frame["hotspot_class"].isin(list(order))].copy()
         frame = frame.assign(_o=frame["hotspot_class"].map(order)).sort_values(
             ["_o", "hotspot_gi_z"], ascending=[True, False]).drop(columns="_o")
-        rep = Report(frame, rep.provenance, rep.title + " (significant units only)")
+        rep = retitled(rep, frame, en="(significant units only)", zh="（仅显著单元）")
     cols = (["code", "name", "district", "value", "hotspot_gi_z", "p_value", "hotspot_class"]
             if on is HotspotOn.rate else
             ["cell_id", "ix", "iy", "value", "hotspot_gi_z", "p_value", "hotspot_class"])
@@ -378,7 +400,7 @@ def plan_sites_cmd(
     frame = rep.frame.copy()
     frame["lon"] = frame.geometry.x
     frame["lat"] = frame.geometry.y
-    emit(Report(frame, rep.provenance, rep.title), fmt, out, digits=5, summary=summary,
+    emit(replace(rep, frame=frame), fmt, out, digits=5, summary=summary,
          columns=["candidate_id", "lon", "lat", "population_reached",
                   "population_newly_covered"],
          headers={"candidate_id": "候选点", "population_reached": "可达未覆盖人口",
@@ -402,7 +424,7 @@ def catalogue_cmd(fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
     from api.services.standard import catalogue_frame
 
     frame = catalogue_frame()
-    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue")
+    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue", "pingan 指标目录")
     if fmt is Fmt.geojson:
         raise ValueError("the catalogue has no geometry; use --format table, csv or json")
     emit(rep, fmt, out, columns=["name", "unit", "label_zh", "label_en", "better", "producer",
@@ -500,6 +522,7 @@ def maps_cmd(
     period: Annotated[str | None, typer.Option(
         help="Period (default: the year of the latest incident).")] = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     facility_type: Annotated[str | None, typer.Option(
         "--type", help="Facility type of the coverage map (default: police office, service "
                        "station and health station).")] = None,
@@ -508,7 +531,9 @@ def maps_cmd(
     aggregate: Annotated[bool, typer.Option(
         "--aggregate", help="Incidents only as 250 m cells with small counts suppressed "
                             "(what planners and API clients see).")] = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="zh or en (default: pingan --lang, else the maps.language setting).")
+    ] = None,
     png: Annotated[bool, typer.Option(
         "--png", help="Also export each page as PNG with headless Chromium.")] = False,
 ) -> None:
@@ -519,14 +544,16 @@ def maps_cmd(
     bad = [k for k in kinds if k not in MAP_KINDS]
     if bad:
         raise ValueError(f"--kind must be one of {', '.join(MAP_KINDS)}; got {bad[0]!r}")
-    sc, vis = context_and_admin(ctx)
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
     if aggregate:
         vis = Visibility("planner", None, protected=True, raw=False, unassigned=False,
                          min_count=sc.settings.api.min_count_shown,
                          category_groups=vis.category_groups)
     area = select(vis, sc.communities(), district=district) if district else None
+    rt = ctx.find_root().obj
+    language = lang or (rt.lang if rt.lang_given else None)
     pages = write_maps(sc, vis, out, kinds=kinds, period=period, categories=category or [],
-                       facility_type=facility_type, selection=area, language=lang, png=png,
+                       facility_type=facility_type, selection=area, language=language, png=png,
                        skip_unavailable=not kind, echo=lambda m: typer.echo(m, err=True))
     for page in pages:
         typer.echo(page.resolve().as_uri())

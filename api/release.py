@@ -506,7 +506,7 @@ PROTECTED_PROVENANCE = frozenset({
     "candidates_given", "candidates_reaching", "candidates_used", "format", "reach",
     "step", "steps", "cell_neighbours", "time_neighbours", "alpha", "method", "kernel",
     "bandwidth_m", "bandwidth_rule", "mode", "min_bandwidth_m", "min_expected", "units",
-    "source",
+    "source", "category_map",
 })
 
 

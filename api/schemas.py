@@ -93,6 +93,7 @@ class Problem(BaseModel):
 
     type: str = Field(description="URI of the problem type")
     title: str
+    title_zh: str = Field(description="the problem type's title in Chinese")
     status: int
     detail: str
     errors: list[FieldErrorOut] = Field(default_factory=list)

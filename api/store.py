@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from api.models import communities, community_population, compounds, devices, facilities, incidents
 from geo.cases import CaseCounts, CaseDefinition
+from geo.codes import sort_by_code
 from geo.period import Period
 
 __all__ = [
@@ -125,7 +126,8 @@ def read_communities(conn: sa.Connection, *, include_retired: bool = False,
     _strings(gdf, [x for x in cols if x not in ("population", "households")])
     for x in ("population", "households"):
         gdf[x] = gdf[x].astype("float64")
-    return gdf
+    # SQL orders codes as text (1, 10, 2); tables list them naturally (1, 2, 10).
+    return sort_by_code(gdf).reset_index(drop=True)
 
 
 def read_population(conn: sa.Connection) -> pd.DataFrame:
@@ -310,6 +312,14 @@ def count_incidents(conn: sa.Connection, query: IncidentQuery) -> int:
     """Number of incidents matching ``query``."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(incidents)
                             .where(*query.clauses())).scalar_one())
+
+
+def category_counts(conn: sa.Connection, query: IncidentQuery) -> pd.Series:
+    """Records per category (as stored; records without a category left out)."""
+    i = incidents.c
+    rows = conn.execute(sa.select(i.category, sa.func.count()).where(
+        i.category.is_not(None), *query.clauses()).group_by(i.category)).all()
+    return pd.Series({str(c): int(n) for c, n in rows}, dtype="int64")
 
 
 def read_case_records(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:

@@ -53,6 +53,7 @@ from geo.checks import (
     check_same_crs,
     check_workers,
 )
+from geo.codes import sort_by_code
 from geo.errors import ParameterError
 from geo.inventory import facilities_of_type
 from geo.nearest import nearest
@@ -359,12 +360,12 @@ def _mean_distance(
 
 def _ranking(frame: pd.DataFrame) -> pd.DataFrame:
     """Communities by uncovered residents, most first: :attr:`FacilityCoverage.ranking`."""
+    # Ties (equal uncovered residents) in the natural order of their codes.
     ranking = (
-        frame[["name", "population", "facility_uncovered_population",
-               "facility_covered_population_share"]]
-        .reset_index()
-        .sort_values(["facility_uncovered_population", "code"], ascending=[False, True],
-                     na_position="last", kind="stable")
+        sort_by_code(frame[["name", "population", "facility_uncovered_population",
+                            "facility_covered_population_share"]].reset_index())
+        .sort_values("facility_uncovered_population", ascending=False, na_position="last",
+                     kind="stable")
         .reset_index(drop=True)
     )
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))

@@ -50,6 +50,7 @@ from geo.cases import (
     distinct_texts,
     require_columns,
 )
+from geo.codes import natural_order
 from geo.errors import ParameterError
 from geo.period import Period
 
@@ -294,7 +295,7 @@ def _rates(
     if compare_counts is not None:
         compare = (compare_counts, compare_counts.by_community(category))
         codes = codes.union(compare[1].index)
-    codes = codes.sort_values().rename(_CODE)
+    codes = codes[natural_order(codes)].rename(_CODE)
 
     frame = pd.DataFrame(index=codes)
     frame["cases"] = cases.reindex(codes, fill_value=0).astype("int64")

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geo.cases import require_columns
+from geo.codes import sort_by_code
 from geo.errors import InputError, ParameterError
 from geo.period import Period
 from geo.rates import (
@@ -455,7 +456,7 @@ def roll_up(result: RatesResult, communities: pd.DataFrame, *,
         {c: pd.Series([known.get(c)], dtype=out[c].dtype).array for c in out.columns},
         index=pd.Index([UNASSIGNED], name="code", dtype="string"),
     )
-    out = pd.concat([out.sort_index(), line])
+    out = pd.concat([sort_by_code(out, None), line])
     notes.append(
         f"{result.unassigned} cases without a community are the line {UNASSIGNED!r}, outside "
         "every rate"

@@ -19,7 +19,7 @@ import pandas as pd
 from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.units import check_level, unit_geometries, world_communities
+from api.services.units import check_level, level_zh, unit_geometries, world_communities
 from geo.cameras import CameraMetrics, camera_metrics
 from geo.compounds import CompoundCompliance, compound_compliance
 from geo.coverage import (
@@ -42,6 +42,7 @@ from geo.rollup import (
     roll_up_metrics,
 )
 from geo.siting import SitePlan, plan_facility_sites
+from maps.labels import term
 
 __all__ = ["blind_spots_report", "camera_result", "compound_result", "coverage_report",
            "coverage_result", "gaps_report", "protection_report", "service_areas",
@@ -202,7 +203,8 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
            if vis.communities is None else {}),
         "generated_at": generated_at(), **(selection.provenance() if selection else {}),
     })
-    return Report(gdf, release_provenance(prov, vis=vis), f"protection by {level}, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"protection by {level}, {p.label}",
+                  f"技防物防（{level_zh(level)}），{p.label}")
 
 
 def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
@@ -215,7 +217,8 @@ def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
     prov.update({"data_version": ctx.data_version(), "metric_crs": cams.metric_crs.to_string(),
                  "generated_at": generated_at()})
     return Report(_rows_in(cams.blind_spots, vis, selection),
-                  release_provenance(prov, vis=vis), f"camera blind spots, {p.label}")
+                  release_provenance(prov, vis=vis), f"camera blind spots, {p.label}",
+                  f"视频监控盲区，{p.label}")
 
 
 # --- facility coverage ------------------------------------------------------------------------
@@ -311,7 +314,9 @@ def coverage_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     prov = _coverage_provenance(ctx, res, p)
     prov["level"] = level
     return Report(gdf, release_provenance(prov, vis=vis),
-                  f"{facility_type} coverage within {res.radius_m:g} m by {level}, {p.label}")
+                  f"{facility_type} coverage within {res.radius_m:g} m by {level}, {p.label}",
+                  f"{term('facility', facility_type, 'zh')} {res.radius_m:g} 米服务覆盖（"
+                  f"{level_zh(level)}），{p.label}")
 
 
 def gaps_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
@@ -323,7 +328,9 @@ def gaps_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     gaps = _rows_in(res.gaps, vis, selection)
     gaps = gaps.sort_values("population", ascending=False).reset_index(drop=True)
     return Report(gaps, release_provenance(_coverage_provenance(ctx, res, p), vis=vis),
-                  f"{facility_type} gaps (outside {res.radius_m:g} m), {p.label}")
+                  f"{facility_type} gaps (outside {res.radius_m:g} m), {p.label}",
+                  f"{term('facility', facility_type, 'zh')}服务盲区（{res.radius_m:g} 米以外），"
+                  f"{p.label}")
 
 
 def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | None = None,
@@ -445,7 +452,8 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
                  "incidents_out_of_reach": res.incidents_out_of_reach,
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at()})
-    return Report(gdf, release_provenance(prov, vis=vis), f"{facility_type} workload, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"{facility_type} workload, {p.label}",
+                  f"{term('facility', facility_type, 'zh')}工作量，{p.label}")
 
 
 def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str, k: int,
@@ -509,4 +517,5 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
         "notes": list(plan.notes), "generated_at": generated_at(),
     })
     return Report(plan.sites, release_provenance(prov, vis=vis),
-                  f"{plan.k_used} new {facility_type} sites, {p.label}")
+                  f"{plan.k_used} new {facility_type} sites, {p.label}",
+                  f"新增 {plan.k_used} 处{term('facility', facility_type, 'zh')}选址，{p.label}")

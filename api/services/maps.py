@@ -24,6 +24,7 @@ from api import store
 from api.release import Selection, Visibility
 from api.services import ServiceContext
 from api.services.aggregates import grid_counts_report
+from api.services.categories import category_map, resolve_categories
 from api.services.coverage import camera_result, compound_result, coverage_result
 from api.services.rates import hotspot_result, hotspots_report, rates_result, released_rates
 from api.services.standard import active_profile, evaluation, incident_criteria
@@ -136,7 +137,7 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
     p = vis.check_period(ctx.period(period))
     opts = map_options(ctx, period=p, language=language)
     comms = _drawn(ctx, vis, selection)
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     builders: dict[str, Callable[[], BuiltMap]] = {
         "incidents": lambda: _incident_page(ctx, vis, p, cats, selection, comms, opts),
         "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, cats, comms, opts)),
@@ -164,6 +165,10 @@ def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[
                                     bbox=selection.bbox if selection is not None else None)
         with ctx.engine.connect() as conn:
             incidents = store.read_incidents(conn, query)
+        mapping = category_map(ctx)
+        if mapping is not None:  # the legend names canonical categories
+            incidents = incidents.assign(category=incidents["category"].map(
+                lambda c: mapping.canonical(c) if isinstance(c, str) else c))
         return BuiltMap(incident_map(comms, incidents, options=opts), len(incidents))
     cell = min(vis.cell_sizes_m)
     rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=cats,

@@ -33,9 +33,11 @@ from api.release import (
 )
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import cells_in, grid_cell_counts
+from api.services.categories import resolve_categories
 from api.services.units import (
     LEVELS,
     check_level,
+    level_zh,
     unit_geometries,
     unit_of,
     unit_table,
@@ -239,8 +241,8 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
 
     Each unit's count (and its comparison count) is released with its own record-key sum;
     rates, the smoothed rate, the change and its test are then computed from the released
-    counts exactly as for exact counts, and every figure of a unit with a hidden count is
-    withheld.
+    counts exactly as for exact counts, and every figure of a unit with a hidden count — of
+    either period — is withheld.
 
     Parameters
     ----------
@@ -283,17 +285,18 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
             left_on="code", right_index=True, how="left")
         out["cases"] = rel.shown
         hidden = rel.hidden.copy()
-        for col in _CURRENT_DERIVED:
-            if col in out.columns:
-                out.loc[hidden, col] = np.nan
         if cmp_rel is not None:
             out["compare_cases"] = cmp_rel.shown
-            either = hidden | cmp_rel.hidden
+            # No derived figure stands beside a hidden count: a row with either period's
+            # count hidden shows its two counts (or "<3") and nothing computed from them.
+            hidden = hidden | cmp_rel.hidden
             for col in _CHANGE_DERIVED:
                 if col in out.columns:
                     out[col] = out[col].astype(object)
-                    out.loc[either, col] = None
-            hidden = either
+                    out.loc[hidden, col] = None
+        for col in _CURRENT_DERIVED:
+            if col in out.columns:
+                out.loc[hidden, col] = np.nan
         if level != "community":
             out = out.drop(columns=["case_rate_eb_per_10k_annual"], errors="ignore")
         out["suppressed"] = hidden
@@ -336,7 +339,8 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     """
     check_level(level)
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    chosen = resolve_categories(ctx, vis, categories)
+    cats = chosen.raw
     if vis.protected:
         frame = released_rates(ctx, vis, p, compare=compare, level=level, categories=cats)
         frame = frame.merge(unit_geometries(ctx, vis, level), on="code", how="left")
@@ -351,12 +355,14 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
         frame = _exact_rates_frame(ctx, vis, result, level)
         prov = _rates_provenance(ctx, result)
     frame = _select_units(ctx, vis, frame, level, selection)
-    prov.update({"level": level, "categories": list(categories),
+    prov.update({"level": level, "categories": list(categories), **chosen.provenance(),
                  **(selection.provenance() if selection else {})})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     title = f"case rates by {level}, {p.label}" + (
         f" vs {p.compare_period(compare).label}" if compare else "")
-    return Report(gdf, release_provenance(prov, vis=vis), title)
+    title_zh = f"万人发案率（{level_zh(level)}），{p.label}" + (
+        f" 对比 {p.compare_period(compare).label}" if compare else "")
+    return Report(gdf, release_provenance(prov, vis=vis), title, title_zh)
 
 
 def _select_units(ctx: ServiceContext, vis: Visibility, frame: pd.DataFrame, level: str,
@@ -408,7 +414,8 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
                              parameter="by")
     vis.check_hour_filter(by == "hour-weekday", parameter="by")
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    named = resolve_categories(ctx, vis, categories)
+    cats = named.raw
     chosen = selection.communities if selection is not None else None
     scope = chosen if chosen is not None else vis.community_filter()
     code = _trend_code(selection)
@@ -420,11 +427,13 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "by": by,
                  "community": code if code != "city" else None,
-                 "categories": list(categories),
+                 "categories": list(categories), **named.provenance(),
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at(),
                  **(selection.provenance() if selection else {})})
-    return Report(frame, release_provenance(prov, vis=vis), f"cases by {by}, {p.label}, {code}")
+    by_zh = "按月" if by == "month" else "按星期×小时"
+    return Report(frame, release_provenance(prov, vis=vis), f"cases by {by}, {p.label}, {code}",
+                  f"发案数（{by_zh}），{p.label}，{'全市' if code == 'city' else code}")
 
 
 def _trend_code(selection: Selection | None) -> str:
@@ -644,7 +653,8 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         (no z, p or simulated value), with ``"<3"`` for units whose count is hidden.
     """
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    chosen = resolve_categories(ctx, vis, categories)
+    cats = chosen.raw
     result = hotspot_result(ctx, vis, period=p, on=on, cell_m=cell_m, categories=cats,
                             fdr=fdr)
     comms = world_communities(ctx, vis)
@@ -674,10 +684,12 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         "fdr": result.fdr, "islands": list(result.islands),
         "metric_crs": result.metric_crs.to_string() if result.metric_crs is not None else None,
         "cell_m": result.cell_m,
-        **({"categories": list(categories)} if categories else {}),
+        **({"categories": list(categories)} if categories else {}), **chosen.provenance(),
         "left_out": {"coarse_location": result.coarse_location,
                      "no_location": result.no_location, "outside_grid": result.outside_grid},
         "notes": list(result.notes), "generated_at": generated_at(),
         **(selection.provenance() if selection else {}),
     })
-    return Report(gdf, release_provenance(prov, vis=vis), f"hot spots ({on}), {p.label}")
+    on_zh = "平滑发案率" if on == "rate" else "网格发案数"
+    return Report(gdf, release_provenance(prov, vis=vis), f"hot spots ({on}), {p.label}",
+                  f"热点分析（{on_zh}），{p.label}")

@@ -21,7 +21,7 @@ from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.coverage import camera_result, compound_result, coverage_result
 from api.services.rates import hotspots_report, rates_result
-from api.services.units import communities_in_year, unit_geometries
+from api.services.units import communities_in_year, level_zh, unit_geometries
 from geo.catalogue import CATALOGUE, metric
 from geo.errors import MissingDataError, NotFoundError, ParameterError
 from geo.period import Period
@@ -234,7 +234,9 @@ def standard_report(ctx: ServiceContext, vis: Visibility, *, profile: Profile | 
     prov = _provenance(ctx, prof, p, res, level=level, status_counts=counts.to_dict(),
                        **(selection.provenance() if selection else {}))
     return Report(gdf, release_provenance(prov, vis=vis),
-                  f"safe-community standard by {level}, {p.label} ({prof.name} {prof.version})")
+                  f"safe-community standard by {level}, {p.label} ({prof.name} {prof.version})",
+                  f"平安社区标准评价（{level_zh(level)}），{p.label}（{prof.name} "
+                  f"{prof.version}）")
 
 
 def _evaluation_of(ev: Evaluation, codes: set[str]) -> Evaluation:
@@ -282,4 +284,6 @@ def todo_report(ctx: ServiceContext, vis: Visibility, code: str, *,
                        score=row["score"])
     return Report(crit.reset_index(drop=True), release_provenance(prov, vis=vis),
                   f"to-do list of {name} ({code}): {STATUS_LABELS_ZH.get(str(row['status']))}, "
-                  f"score {row['score']:.0f}")
+                  f"score {row['score']:.0f}",
+                  f"{name}（{code}）整改清单：{STATUS_LABELS_ZH.get(str(row['status']))}，"
+                  f"得分 {row['score']:.0f}")

@@ -13,14 +13,33 @@ import pandas as pd
 
 from api.release import Visibility
 from api.services import ServiceContext
+from geo.codes import sort_by_code
 from geo.errors import ParameterError
 from geo.rollup import unit_keys
 
-__all__ = ["LEVELS", "check_level", "communities_in_year", "unit_geometries", "unit_of",
-           "unit_table", "world_communities"]
+__all__ = [
+    "LEVELS",
+    "LEVEL_ZH",
+    "check_level",
+    "communities_in_year",
+    "level_zh",
+    "unit_geometries",
+    "unit_of",
+    "unit_table",
+    "world_communities",
+]
 
 LEVELS = ("community", "subdistrict", "district", "city")
 _KEY = {"community": "code", "subdistrict": "subdistrict_code", "district": "district_code"}
+
+
+#: Chinese names of the levels (titles of printed tables).
+LEVEL_ZH = {"community": "社区", "subdistrict": "街道", "district": "区", "city": "全市"}
+
+
+def level_zh(level: str) -> str:
+    """A level in a Chinese title: ``按街道`` (by subdistrict), or ``全市`` for the city."""
+    return "全市" if level == "city" else f"按{LEVEL_ZH.get(level, level)}"
 
 
 def check_level(level: str) -> str:
@@ -88,10 +107,10 @@ def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> p
     names = keys["name"].fillna("city") if level == "city" else keys["name"]
     frame = pd.DataFrame({"code": keys["unit"].to_numpy(), "name": names.to_numpy(),
                           "population": comms["population"].to_numpy()})
-    return (frame.groupby("code", dropna=True)
-            .agg(name=("name", "first"), communities=("code", "size"),
-                 population=("population", "sum"))
-            .reset_index())
+    return sort_by_code(frame.groupby("code", dropna=True)
+                        .agg(name=("name", "first"), communities=("code", "size"),
+                             population=("population", "sum"))
+                        .reset_index()).reset_index(drop=True)
 
 
 def unit_geometries(ctx: ServiceContext, vis: Visibility, level: str) -> pd.DataFrame:
