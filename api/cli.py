@@ -172,6 +172,16 @@ def load_cmd(
         "within this many metres (flagged assigned_by=snap; with two or more within it, it "
         "stays unassigned). Kept with the load and applied again on re-assignment. "
         "Default 0: none.")] = 0.0,
+    reference_date: Annotated[str | None, typer.Option(
+        "--reference-date", help="Population: the day residents were counted on, MM-DD for "
+        "every year of the file (七普: 11-01; 年末: 12-31) or YYYY-MM-DD. Default 07-01. A "
+        "period's population is interpolated linearly between known dates, flat beyond.")
+    ] = None,
+    covers: Annotated[str | None, typer.Option(
+        "--covers", help="Incidents: the days the file covers, FIRST..LAST (e.g. "
+        "2024-01-01..2024-12-31) or a period (2024). Default: the first..last day in the "
+        "file. Recorded per district present in it; a comparison period not wholly covered "
+        "is unknown (待补数据), never a rise.")] = None,
 ) -> None:
     """Load one file into the database as one transaction."""
     from api.loading import load_file
@@ -185,7 +195,7 @@ def load_cmd(
                         gpkg_layer=gpkg_layer, strict=strict, replace=replace,
                         timezone=rt.settings.timezone, progress=True,
                         loaded_by=os.environ.get("USER"), id_from_content=id_from_content,
-                        snap_m=snap_m)
+                        snap_m=snap_m, reference_date=reference_date, covers=covers)
     except RejectedRowsError as exc:
         path = _write_rejections(exc.result.rejections_frame(), report, layer.value)
         _print_rejections(exc.result.rejections, exc.result.rows_rejected, path)

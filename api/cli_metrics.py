@@ -116,7 +116,7 @@ RATE_HEADERS = {
     "case_rate_per_10k": "万人发案率", "case_rate_per_10k_annual": "万人发案率(年化)",
     "case_rate_eb_per_10k_annual": "平滑发案率(年化)", "compare_cases": "对比期发案数",
     "compare_case_rate_per_10k_annual": "对比期发案率", "case_change_pct": "变化%",
-    "q_rise": "上升q值", "case_rise_significant": "显著上升",
+    "q_rise": "上升q值", "case_rise_significant": "显著上升", "change_class": "同比判断",
 }
 
 
@@ -163,7 +163,13 @@ def rates_cmd(
                 "case_rate_eb_per_10k_annual"]
     if compare:
         cols += ["compare_cases", "compare_case_rate_per_10k_annual", "case_change_pct",
-                 "q_rise", "case_rise_significant"]
+                 "q_rise", "case_rise_significant", "change_class"]
+        if fmt is Fmt.table and "change_class" in rep.frame.columns:
+            from geo.rates import CHANGE_CLASSES
+
+            shown = rep.frame.assign(change_class=rep.frame["change_class"].map(
+                lambda c: CHANGE_CLASSES.get(c, ("—", ""))[0] if isinstance(c, str) else "—"))
+            rep = Report(shown, rep.provenance, rep.title)
     emit(rep, fmt, out, columns=cols, headers=RATE_HEADERS)
 
 

@@ -151,6 +151,8 @@ def provenance_lines(prov: Mapping[str, Any], lang: Language) -> list[str]:
         extras.append(f"类别对照 {m['file']} (sha256 {m['sha256']})" if zh else
                       f"categories mapped by {m['file']} (sha256 {m['sha256']})")
     out.append("; ".join(extras))
+    if prov.get("population"):
+        out.append(str(prov["population"]))  # which population rule each community used
     left = prov.get("left_out")
     if left:
         def label(k: str) -> str:

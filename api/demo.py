@@ -42,7 +42,7 @@ def load_sample(engine: Any, manifest: Path, *, timezone: str,
         rep = load_file(engine, entry["path"], entry["layer"], crs=entry.get("crs"),
                         encoding=entry.get("encoding"), fields=entry.get("fields") or None,
                         gpkg_layer=entry.get("gpkg_layer"), timezone=timezone, progress=True,
-                        loaded_by="pingan demo")
+                        loaded_by="pingan demo", covers=entry.get("covers"))
         echo(f"  {rep.layer:<12} {entry['file']:<28} {rep.rows_loaded:>7,} new "
              f"{rep.rows_updated:>7,} updated {rep.rows_rejected:>4,} rejected")
 

@@ -24,6 +24,7 @@ __all__ = [
     "devices",
     "facilities",
     "incidents",
+    "load_coverage",
     "loads",
     "meta",
     "metadata",
@@ -88,6 +89,18 @@ community_population = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("population", sa.Float, nullable=False),
     sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    # The day residents were counted on; NULL: 1 July of ``year`` (geo.exposure).
+    sa.Column("reference_date", sa.Date),
+)
+
+#: The days each incidents load covers, per district present in it (geo.completeness).
+load_coverage = sa.Table(
+    "load_coverage", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False, index=True),
+    sa.Column("district_code", sa.String(64)),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
 )
 
 incidents = sa.Table(

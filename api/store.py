@@ -19,7 +19,15 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from api.models import communities, community_population, compounds, devices, facilities, incidents
+from api.models import (
+    communities,
+    community_population,
+    compounds,
+    devices,
+    facilities,
+    incidents,
+    load_coverage,
+)
 from geo.cases import CaseCounts, CaseDefinition
 from geo.codes import sort_by_code
 from geo.period import Period
@@ -33,6 +41,7 @@ __all__ = [
     "read_case_records",
     "read_communities",
     "read_compounds",
+    "read_coverage",
     "read_devices",
     "read_facilities",
     "read_incidents",
@@ -131,14 +140,27 @@ def read_communities(conn: sa.Connection, *, include_retired: bool = False,
 
 
 def read_population(conn: sa.Connection) -> pd.DataFrame:
-    """Population by year: columns code, year, population."""
+    """Population by year: columns code, year, population, reference_date (None: 1 July)."""
     p = community_population.c
-    rows = conn.execute(sa.select(p.code, p.year, p.population).order_by(p.code, p.year)).all()
-    out = pd.DataFrame(rows, columns=["code", "year", "population"])
+    rows = conn.execute(sa.select(p.code, p.year, p.population, p.reference_date)
+                        .order_by(p.code, p.year)).all()
+    out = pd.DataFrame(rows, columns=["code", "year", "population", "reference_date"])
     out["code"] = out["code"].astype("string")
     out["year"] = out["year"].astype("int64")
     out["population"] = out["population"].astype("float64")
+    out["reference_date"] = out["reference_date"].astype(object)
     return out
+
+
+def read_coverage(conn: sa.Connection) -> pd.DataFrame:
+    """The days each incidents load covers: columns load_id, district_code, first_day, last_day.
+
+    See :mod:`geo.completeness`.
+    """
+    c = load_coverage.c
+    rows = conn.execute(sa.select(c.load_id, c.district_code, c.first_day, c.last_day)
+                        .order_by(c.load_id, c.id)).all()
+    return pd.DataFrame(rows, columns=["load_id", "district_code", "first_day", "last_day"])
 
 
 def read_devices(conn: sa.Connection) -> gpd.GeoDataFrame:

@@ -432,10 +432,15 @@ def roll_up(result: RatesResult, communities: pd.DataFrame, *,
         out["compare_cases_no_population"] = sums["compare_cases_no_population"].astype(
             "Int64")
         out["compare_population"] = sums["compare_population"].astype("float64")
+        # A unit's comparison is covered only where every one of its communities' is.
+        covered = frame["compare_covered"].fillna(True).astype(bool).groupby(
+            keys.to_numpy()).all()
+        covered.index = pd.Index(covered.index.astype("string"), name="code")
         out = out.join(comparison_columns(
             in_rate_cases, out["population"], result.period.days,
             out["compare_cases"] - out["compare_cases_no_population"],
             out["compare_population"], result.compare_period.days, result.alpha,
+            covered=covered,
         ))
         notes.append(comparison_note(out, result.compare_period, result.alpha))
     else:

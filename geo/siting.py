@@ -75,7 +75,7 @@ from geo.checks import (
     check_same_crs,
 )
 from geo.coverage import service_radius
-from geo.errors import ParameterError
+from geo.errors import LimitError, ParameterError
 from geo.inventory import existing_during, facilities_of_type
 from geo.nearest import nearest
 from geo.period import Period, parse_period
@@ -85,6 +85,8 @@ from geo.projection import choose_metric_crs
 #: Most candidate–demand pairs within the radius a plan may walk (a larger radius or more
 #: candidates is refused with a ValueError that says so).
 MAX_PAIRS = 100_000_000
+# Grid candidate points before clipping to the communities (a few hundred MB of points).
+MAX_GRID_POINTS = 2_000_000
 #: Pairs per KD-tree search chunk (bounds memory: 24 bytes a pair while a chunk is held).
 PAIRS_PER_CHUNK = 2_000_000
 
@@ -216,6 +218,15 @@ def candidate_sites(
         owners.append(owner[inside])
         points.append(centre[inside])
     xmin, ymin, xmax, ymax = shapely.total_bounds(comm)
+    nx = math.ceil(xmax / spacing_m) - math.floor(xmin / spacing_m)
+    ny = math.ceil(ymax / spacing_m) - math.floor(ymin / spacing_m)
+    if nx * ny > MAX_GRID_POINTS:
+        # Checked before any array is made: a tiny spacing (or radius) would otherwise ask
+        # for a grid larger than memory.
+        raise LimitError(f"spacing_m: a {spacing_m:g} m candidate grid over the communities has "
+                         f"{nx * ny:,} points (limit {MAX_GRID_POINTS:,}); use a coarser "
+                         f"spacing (or a larger radius) or give the candidates",
+                         parameter="spacing_m")
     xs = (np.arange(math.floor(xmin / spacing_m), math.ceil(xmax / spacing_m)) + 0.5) * spacing_m
     ys = (np.arange(math.floor(ymin / spacing_m), math.ceil(ymax / spacing_m)) + 0.5) * spacing_m
     gx, gy = np.meshgrid(xs, ys)
@@ -690,8 +701,13 @@ def plan_facility_sites(
     effective = radius / float(detour_factor)
     if candidates is None:
         spacing = effective / 2.0 if candidate_spacing_m is None else candidate_spacing_m
-        candidates = candidate_sites(communities, compounds=compounds, spacing_m=spacing,
-                                     period=p, metric_crs=crs)
+        try:
+            candidates = candidate_sites(communities, compounds=compounds, spacing_m=spacing,
+                                         period=p, metric_crs=crs)
+        except LimitError as exc:
+            # The spacing follows from the radius unless it was given: name what the caller set.
+            named = "radius_m" if candidate_spacing_m is None else "candidate_spacing_m"
+            raise LimitError(f"{named}: {exc}", parameter=named) from None
     existing = facilities_of_type(facilities, facility_type, p)
     return plan_sites(demand, demand["population"].to_numpy(), candidates, existing,
                       k=k, radius_m=effective, metric_crs=crs,

@@ -289,6 +289,9 @@ def _rate_tooltips(joined: pd.DataFrame, names: list[str], rates: RatesResult,
             change = fmt_percent(row.get("case_change_pct"), lang)
             if _is_one(row.get("case_rise_significant")):
                 change += f" ({text('field.significant_rise', lang)})"
+            elif row.get("change_class") == "unknown" and not pd.isna(
+                    row.get("compare_covered")) and not bool(row.get("compare_covered")):
+                change = text("field.change_unknown", lang)
             items.append((f"{text('field.change', lang)} ({compare})", change))
         if hot is not None:
             items.append((text("field.hotspot_class", lang),

@@ -24,7 +24,7 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.categories import resolve_categories
-from api.services.units import communities_in_year, world_communities
+from api.services.units import communities_in_period, world_communities
 from geo.cases import CaseDefinition
 from geo.grid import Grid
 from geo.period import Period
@@ -89,14 +89,14 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
     -------
     Report
         :data:`COMMUNITY_COLUMNS` and geometry; ``incidents_per_10k`` is for the period (not
-        annualised), on the population of the period's year.
+        annualised), on the mean population over the period (:mod:`geo.exposure`).
     """
     p = vis.check_period(period)
     cats = resolve_categories(ctx, vis, categories).raw
     definition = _definition(ctx, cases_only)
 
     def compute() -> tuple[pd.DataFrame, dict[str, int], int]:
-        comms = communities_in_year(ctx, vis, p.year)
+        comms = communities_in_period(ctx, vis, p)
         query = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
                                     communities=tuple(comms["code"]),
                                     case_definition=definition)

@@ -44,6 +44,7 @@ from api.services.units import (
     world_communities,
 )
 from geo.cases import CaseCounts
+from geo.completeness import covered_districts
 from geo.errors import ParameterError
 from geo.grid import Grid
 from geo.hotspots import HotspotResult, community_hotspots, grid_hotspots
@@ -53,27 +54,29 @@ from geo.release import ReleasedCounts, release_counts
 from geo.rollup import roll_up
 from geo.trends import hour_weekday_profile, monthly_series
 
-__all__ = ["LEVELS", "hotspot_result", "hotspots_report", "rates_report", "rates_result",
-           "released_rates", "trend_report"]
+__all__ = ["LEVELS", "compare_covered", "hotspot_result", "hotspots_report", "rates_report",
+           "rates_result", "released_rates", "trend_report"]
 
 UNASSIGNED_NAME = "不在任何社区 (unassigned)"
 
-_RATE_COLUMNS = ["cases", "population", "case_rate_per_10k", "case_rate_per_10k_annual",
-                 "case_rate_eb_per_10k_annual", "compare_cases",
+_RATE_COLUMNS = ["cases", "population", "population_rule", "case_rate_per_10k",
+                 "case_rate_per_10k_annual", "case_rate_eb_per_10k_annual", "compare_cases",
                  "compare_case_rate_per_10k_annual", "case_change_pct", "p_change", "p_rise",
-                 "q_change", "q_rise", "case_rise_significant", "no_population"]
+                 "q_change", "q_rise", "case_rise_significant", "change_class",
+                 "no_population"]
 
 #: What a protected caller may receive of a rates report.
 PROTECTED_RATE_COLUMNS = ("code", "name", "subdistrict", "district", "communities",
                           "population", "cases", "case_rate_per_10k",
                           "case_rate_per_10k_annual", "case_rate_eb_per_10k_annual",
                           "compare_cases", "compare_case_rate_per_10k_annual",
-                          "case_change_pct", "q_rise", "case_rise_significant", "suppressed")
+                          "case_change_pct", "q_rise", "case_rise_significant",
+                          "change_class", "suppressed")
 
 _CURRENT_DERIVED = ("case_rate_per_10k", "case_rate_per_10k_annual",
                     "case_rate_eb_per_10k_annual")
 _CHANGE_DERIVED = ("compare_case_rate_per_10k_annual", "case_change_pct", "p_change",
-                   "p_rise", "q_change", "q_rise", "case_rise_significant")
+                   "p_rise", "q_change", "q_rise", "case_rise_significant", "change_class")
 
 
 def _categories(categories: Sequence[str]) -> tuple[str, ...]:
@@ -95,6 +98,22 @@ def population_table(ctx: ServiceContext) -> pd.DataFrame:
         with ctx.engine.connect() as conn:
             return store.read_population(conn)
     return ctx.cached("population_table", (), load)
+
+
+def compare_covered(ctx: ServiceContext, comms: pd.DataFrame, period: Period) -> pd.Series:
+    """Whether the incident loads wholly cover ``period``, per community code.
+
+    A community is covered when its district's covered days (:mod:`geo.completeness`, from
+    ``load_coverage``) hold every day of the period.
+    """
+    def load() -> pd.DataFrame:
+        with ctx.engine.connect() as conn:
+            return store.read_coverage(conn)
+    coverage = ctx.cached("load_coverage", (), load)
+    districts = comms["district_code"].astype(object).where(comms["district_code"].notna(),
+                                                            None).tolist()
+    by_district = covered_districts(coverage, period.start, period.last_day, districts)
+    return pd.Series(by_district.to_numpy(dtype=bool), index=comms["code"].astype(str).to_numpy())
 
 
 # --- exact rates ------------------------------------------------------------------------------
@@ -150,9 +169,11 @@ def rates_result(ctx: ServiceContext, vis: Visibility, period: Period | str, *,
         years = years[years["code"].isin(comms["code"])]
         boundary = pd.Series(comms["population"].to_numpy(), index=comms["code"].to_numpy())
         populations: Any = years if len(years) else boundary
+        covered = (compare_covered(ctx, comms, p.compare_period(compare)) if compare
+                   else None)
         return compute_rates(counts, populations,
                              boundary_populations=boundary if len(years) else None,
-                             compare_counts=compare_counts)
+                             compare_counts=compare_counts, compare_covered=covered)
 
     return ctx.cached("rates", (p.label, compare, cats), compute, vis=vis)
 
@@ -161,8 +182,10 @@ def _rates_provenance(ctx: ServiceContext, result: RatesResult, **extra: Any) ->
     prov = period_provenance(result.period, ctx.timezone)
     if result.compare_period is not None:
         prov["compare_period"] = result.compare_period.label
+    population = [n for n in result.notes if n.startswith("population")]
     prov.update({
         "data_version": ctx.data_version(),
+        **({"population": population[0]} if population else {}),
         "case_definition": result.case_definition.as_sql_lists(),
         "left_out": {"unassigned": result.unassigned, "no_location": result.no_location,
                      "not_counted": result.not_counted},
@@ -210,7 +233,7 @@ def _unit_counts(ctx: ServiceContext, vis: Visibility, period: Period,
         counts = store.count_keyed(conn, query, by=("community_code",))
     unit = counts["community_code"].map(unit_of(comms, level))
     grouped = counts.groupby(unit.to_numpy())[["count", "key_sum"]].sum()
-    units = unit_table(ctx, vis, level, period.year)["code"]
+    units = unit_table(ctx, vis, level, period)["code"]
     return grouped.reindex(units, fill_value=0)
 
 
@@ -228,10 +251,10 @@ def _as_case_counts(ctx: ServiceContext, rel: ReleasedCounts, codes: pd.Index,
 
 
 def _unit_populations(ctx: ServiceContext, vis: Visibility, level: str,
-                      years: Sequence[int]) -> pd.DataFrame:
-    rows = [unit_table(ctx, vis, level, y)[["code", "population"]].assign(year=y)
-            for y in sorted(set(years))]
-    return pd.concat(rows, ignore_index=True)[["code", "year", "population"]]
+                      period: Period) -> pd.Series:
+    """Mean residents of each unit over the period (the rule of :mod:`geo.exposure`)."""
+    units = unit_table(ctx, vis, level, period)
+    return pd.Series(units["population"].to_numpy(), index=units["code"].astype(str))
 
 
 def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *,
@@ -265,20 +288,23 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
     cats = _categories(categories)
 
     def compute() -> pd.DataFrame:
-        units = unit_table(ctx, vis, level, p.year)
+        units = unit_table(ctx, vis, level, p)
         cur = _unit_counts(ctx, vis, p, cats, level)
         rel = _released(cur, vis)
         counts = _as_case_counts(ctx, rel, cur.index, p)
-        cmp_rel, compare_counts = None, None
-        years = [p.year]
+        cmp_rel, compare_counts, compare_pops, by_unit = None, None, None, None
         if compare:
             q = p.compare_period(compare)
             cmp = _unit_counts(ctx, vis, q, cats, level)
             cmp_rel = _released(cmp, vis)
             compare_counts = _as_case_counts(ctx, cmp_rel, cmp.index, q)
-            years.append(q.year)
-        pops = _unit_populations(ctx, vis, level, years)
-        result = compute_rates(counts, pops, compare_counts=compare_counts)
+            compare_pops = _unit_populations(ctx, vis, level, q)
+            comms = world_communities(ctx, vis)
+            by_unit = compare_covered(ctx, comms, q).groupby(
+                unit_of(comms, level).reindex(comms["code"]).to_numpy()).all()
+        result = compute_rates(counts, _unit_populations(ctx, vis, level, p),
+                               compare_counts=compare_counts, compare_populations=compare_pops,
+                               compare_covered=by_unit)
         frame = result.frame.reindex(units["code"].to_numpy())
         out = units.drop(columns=["population"]).merge(
             frame.drop(columns=["cases", "compare_cases"], errors="ignore"),

@@ -15,13 +15,15 @@ from api.release import Visibility
 from api.services import ServiceContext
 from geo.codes import sort_by_code
 from geo.errors import ParameterError
+from geo.exposure import period_population
+from geo.period import Period
 from geo.rollup import unit_keys
 
 __all__ = [
     "LEVELS",
     "LEVEL_ZH",
     "check_level",
-    "communities_in_year",
+    "communities_in_period",
     "level_zh",
     "unit_geometries",
     "unit_of",
@@ -63,21 +65,26 @@ def world_communities(ctx: ServiceContext, vis: Visibility) -> gpd.GeoDataFrame:
     return comms[vis.in_world(comms["code"])].reset_index(drop=True)
 
 
-def communities_in_year(ctx: ServiceContext, vis: Visibility, year: int) -> gpd.GeoDataFrame:
-    """The world's communities with ``population`` of the given year where the table has it.
+def communities_in_period(ctx: ServiceContext, vis: Visibility,
+                          period: Period) -> gpd.GeoDataFrame:
+    """The world's communities with ``population`` over the period (mean residents).
 
-    Communities without a row for the year keep the boundary file's population.
+    The population of a period comes from the population table by
+    :func:`geo.exposure.period_population` (linear between known dates, flat beyond: the same
+    rule as the rates); communities without any row keep the boundary file's population.
+    ``population_rule`` says which rule each community used.
     """
     from api.services.rates import population_table
 
     def compute() -> gpd.GeoDataFrame:
         comms = ctx.communities().copy()
-        table = population_table(ctx)
-        year_pop = table[table["year"] == year].set_index("code")["population"]
-        comms["population"] = year_pop.reindex(comms["code"]).fillna(
-            comms.set_index("code")["population"]).to_numpy()
+        boundary = pd.Series(comms["population"].to_numpy(), index=comms["code"].astype(str))
+        found = period_population(population_table(ctx), period.start, period.end,
+                                  boundary=boundary, codes=pd.Index(boundary.index))
+        comms["population"] = found.population.to_numpy()
+        comms["population_rule"] = found.rule.to_numpy()
         return comms
-    comms = ctx.cached("communities_in_year", year, compute)
+    comms = ctx.cached("communities_in_period", period.label, compute)
     if vis.communities is None:
         return comms
     return comms[vis.in_world(comms["code"])].reset_index(drop=True)
@@ -92,13 +99,14 @@ def unit_of(comms: pd.DataFrame, level: str) -> pd.Series:
     return unit_keys(comms, level)["unit"]
 
 
-def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> pd.DataFrame:
+def unit_table(ctx: ServiceContext, vis: Visibility, level: str,
+               period: Period) -> pd.DataFrame:
     """One row per unit of the world at ``level``: code, name, communities, population.
 
-    Community rows also carry subdistrict and district names. Populations are those of
-    ``year`` (:func:`communities_in_year`), summed over the unit's communities.
+    Community rows also carry subdistrict and district names. Populations are those of the
+    period (:func:`communities_in_period`), summed over the unit's communities.
     """
-    comms = communities_in_year(ctx, vis, year)
+    comms = communities_in_period(ctx, vis, period)
     if level == "community":
         out = comms[["code", "name", "subdistrict", "district", "population"]].copy()
         out["communities"] = 1

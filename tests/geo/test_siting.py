@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.errors import LimitError
 from geo.siting import candidate_sites, plan_facility_sites, plan_sites
 
 GK = 4548
@@ -179,3 +180,21 @@ def test_too_many_pairs_is_refused_before_any_work(monkeypatch):
     with pytest.raises(ValueError, match=r"reach 2\d,\d{3} uncovered demand points.*"
                                          r"radius_m=50000 is too large for 60 candidates"):
         plan_sites(demand, weights, cands, None, k=1, radius_m=50_000, metric_crs=GK)
+
+
+def test_a_candidate_grid_too_fine_is_refused_before_it_is_made():
+    # 1 km² at 0.5 m spacing is 4 million points: refused, naming what the caller set
+    comm = gpd.GeoDataFrame({"code": ["A"], "population": [1.0]},
+                            geometry=gpd.GeoSeries([_box(0, 0, 1000, 1000)], crs=GK)
+                            .to_crs(4326).to_numpy(), crs=4326)
+    with pytest.raises(LimitError, match=r"spacing_m: a 0.5 m candidate grid .* 4,00\d,\d{3} "
+                                         r"points \(limit 2,000,000\)") as info:
+        candidate_sites(comm, spacing_m=0.5, metric_crs=GK)
+    assert info.value.parameter == "spacing_m"
+    assert len(candidate_sites(comm, spacing_m=2.0, metric_crs=GK)) == 250_000
+    fac = _points([(200, 200)], {"id": ["p1"], "type": ["police_station"]})
+    # a 1e-6 m radius gives a 5e-7 m spacing: the error names radius_m
+    with pytest.raises(LimitError, match="radius_m: ") as info:
+        plan_facility_sites(comm, fac, facility_type="police_station", k=1, radius_m=1e-6,
+                            cell_m=100, metric_crs=GK)
+    assert info.value.parameter == "radius_m"
