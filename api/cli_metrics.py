@@ -169,7 +169,7 @@ def rates_cmd(
 
             shown = rep.frame.assign(change_class=rep.frame["change_class"].map(
                 lambda c: CHANGE_CLASSES.get(c, ("—", ""))[0] if isinstance(c, str) else "—"))
-            rep = Report(shown, rep.provenance, rep.title)
+            rep = replace(rep, frame=shown)
     emit(rep, fmt, out, columns=cols, headers=RATE_HEADERS)
 
 
