@@ -139,10 +139,11 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
     comms = _drawn(ctx, vis, selection)
     cats = resolve_categories(ctx, vis, categories).raw
     builders: dict[str, Callable[[], BuiltMap]] = {
-        "incidents": lambda: _incident_page(ctx, vis, p, cats, selection, comms, opts),
-        "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, cats, comms, opts)),
-        "hotspots": lambda: BuiltMap(_hotspot_page(ctx, vis, p, cats, hotspots_on, selection,
-                                                   comms, opts)),
+        "incidents": lambda: _incident_page(ctx, vis, p, (categories, cats), selection, comms,
+                                            opts),
+        "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, (categories, cats), comms, opts)),
+        "hotspots": lambda: BuiltMap(_hotspot_page(ctx, vis, p, (categories, cats), hotspots_on,
+                                                   selection, comms, opts)),
         "emerging": lambda: BuiltMap(_emerging_page(ctx, vis, p, categories, selection, comms,
                                                     opts)),
         "kde": lambda: BuiltMap(_density_page(ctx, vis, p, categories, selection, comms, opts)),
@@ -153,9 +154,15 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
     return builders[kind]()
 
 
-def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+#: The categories of a map: as asked (for report services, which resolve them for the caller,
+#: groups included) and as resolved (stored categories, for result services).
+_Cats = tuple[Sequence[str], tuple[str, ...]]
+
+
+def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, both: _Cats,
                    selection: Selection | None, comms: gpd.GeoDataFrame,
                    opts: MapOptions) -> BuiltMap:
+    asked, cats = both
     if vis.raw:
         scope = selection.communities if selection is not None else None
         if scope is None:
@@ -171,7 +178,7 @@ def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[
                 lambda c: mapping.canonical(c) if isinstance(c, str) else c))
         return BuiltMap(incident_map(comms, incidents, options=opts), len(incidents))
     cell = min(vis.cell_sizes_m)
-    rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=cats,
+    rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=asked,
                              selection=selection)
     frame = pd.DataFrame({
         "ix": rep.frame["ix"].to_numpy(), "iy": rep.frame["iy"].to_numpy(),
@@ -200,11 +207,12 @@ def _classes_result(frame: pd.DataFrame, key: str, unit: str, result: HotspotRes
     return replace(result, frame=frame.set_index(key), unit=unit)  # type: ignore[arg-type]
 
 
-def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, both: _Cats,
                 comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+    asked, cats = both
     if vis.protected:
         rates = _protected_rates_result(ctx, vis, p, cats)
-        spots = hotspots_report(ctx, vis, period=p, on="rate", categories=cats).frame
+        spots = hotspots_report(ctx, vis, period=p, on="rate", categories=asked).frame
         classes = _classes_result(pd.DataFrame(spots.drop(columns="geometry")), "code",
                                   "community", hotspot_result(ctx, vis, period=p,
                                                               categories=cats))
@@ -214,13 +222,14 @@ def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str
     return rates_map(comms, rates, hotspots=spots_exact, options=opts)
 
 
-def _hotspot_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+def _hotspot_page(ctx: ServiceContext, vis: Visibility, p: Period, both: _Cats,
                   on: str, selection: Selection | None, comms: gpd.GeoDataFrame,
                   opts: MapOptions) -> folium.Map:
+    asked, cats = both
     result = hotspot_result(ctx, vis, period=p, on=on, categories=cats)
     if not vis.protected:
         return hotspot_map(comms, result, options=opts)
-    rep = hotspots_report(ctx, vis, period=p, on=on, categories=cats, selection=selection)
+    rep = hotspots_report(ctx, vis, period=p, on=on, categories=asked, selection=selection)
     if on == "rate":
         frame = pd.DataFrame(rep.frame.drop(columns="geometry"))
         return hotspot_map(comms, _classes_result(frame, "code", "community", result),

@@ -289,3 +289,41 @@ def test_tables_in_chinese_and_in_english(china110, monkeypatch):
 def test_a_usage_error_for_another_language(china110):
     code, _, err = run([*china110, "--lang", "fr", "status"])
     assert code == 2 and "'fr' is not one of 'zh', 'en'" in err
+
+
+def test_raw_incidents_filter_through_the_mapping_too(china110):
+    from api.db import create_db_engine
+    from api.release import Visibility
+    from api.services import ServiceContext
+    from api.services.incidents import incidents_report
+    from api.settings import load_settings
+
+    codes = _export(CHINA110_DIR / "110警情导出.csv", "警情类别代码", "gbk")
+    settings = load_settings(database_url=china110[1],
+                             cases={"categories_map": str(CHINA110_MAP)})
+    ctx = ServiceContext(create_db_engine(settings.database_url), settings)
+    rep, total = incidents_report(ctx, Visibility.admin(settings), period=None,
+                                  categories=["伤害"], limit=5)
+    assert total == int((codes == "0201").sum()) and set(rep.frame["category"]) == {"0201"}
+    assert rep.provenance["category_map"]["file"] == "110类别对照.csv"
+    ctx.engine.dispose()
+
+
+def test_a_planners_maps_of_a_category_group(china110, tmp_path):
+    """The map pages resolve a planner's group once (it used to be refused as a union)."""
+    from api.db import create_db_engine
+    from api.release import Visibility
+    from api.services import ServiceContext
+    from api.services.maps import write_maps
+    from api.settings import load_settings
+
+    settings = load_settings(database_url=china110[1],
+                             cases={"categories_map": str(CHINA110_MAP)},
+                             api={"category_groups": {"盗窃类": ["盗窃"]}})
+    ctx = ServiceContext(create_db_engine(settings.database_url), settings)
+    planner = Visibility("planner", None, protected=True, raw=False, unassigned=False,
+                         min_count=3, category_groups=(("盗窃类", ("盗窃",)),))
+    pages = write_maps(ctx, planner, tmp_path, kinds=["incidents", "rates", "hotspots"],
+                       period="2024", categories=["盗窃类"])
+    assert [p.name for p in pages] == ["incidents.html", "rates.html", "hotspots.html"]
+    ctx.engine.dispose()
