@@ -100,6 +100,7 @@ class LayerName(str, Enum):
     devices = "devices"
     compounds = "compounds"
     facilities = "facilities"
+    roads = "roads"
 
 
 def _mask_url(url: str) -> str:
@@ -123,7 +124,8 @@ def load_cmd(
     ctx: typer.Context,
     layer: Annotated[LayerName, typer.Argument(help="Which layer the file holds.")],
     file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, zipped Shapefile, "
-                                               "GeoParquet or CSV file.")],
+                                               "GeoParquet or CSV file (roads: a line file, "
+                                               "or an OSM .osm/.pbf extract).")],
     crs: Annotated[str | None, typer.Option(
         help="CRS of the coordinates: EPSG:4548, ESRI:102649, a PROJ string, gcj02 or bd09. "
              "Default: what the file declares, else EPSG:4326.")] = None,
@@ -146,17 +148,25 @@ def load_cmd(
         "row's raw time, coordinates, category and address (and its occurrence among "
         "identical rows), so re-loading the same export updates instead of duplicating.")
     ] = False,
-    snap_m: Annotated[float, typer.Option(
+    snap_m: Annotated[float | None, typer.Option(
         "--snap-m", help="Incidents: a point in no community goes to the only community "
         "within this many metres (flagged assigned_by=snap; with two or more within it, it "
         "stays unassigned). Kept with the load and applied again on re-assignment. "
-        "Default 0: none.")] = 0.0,
+        "Default 0: none. Roads: line ends this close merge and dangling ends this close "
+        "join the nearby line (default 1 m).")] = None,
 ) -> None:
     """Load one file into the database as one transaction."""
     from api.loading import load_file
     from geo.readers import RejectedRowsError, parse_field_mappings
 
     rt = _rt(ctx)
+    if layer is LayerName.roads:
+        from api.cli_roads import load_roads_cmd
+
+        load_roads_cmd(rt, file, crs=crs, encoding=encoding, field_map=field_map or [],
+                       gpkg_layer=gpkg_layer, snap_m=snap_m, replace=replace,
+                       echo=typer.echo, err=_err)
+        return
     fields = parse_field_mappings(field_map or [])
     engine = rt.ready_engine()
     try:
@@ -164,7 +174,7 @@ def load_cmd(
                         gpkg_layer=gpkg_layer, strict=strict, replace=replace,
                         timezone=rt.settings.timezone, progress=True,
                         loaded_by=os.environ.get("USER"), id_from_content=id_from_content,
-                        snap_m=snap_m)
+                        snap_m=snap_m or 0.0)
     except RejectedRowsError as exc:
         path = _write_rejections(exc.result.rejections_frame(), report, layer.value)
         _print_rejections(exc.result.rejections, exc.result.rows_rejected, path)

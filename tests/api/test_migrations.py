@@ -81,3 +81,18 @@ def test_load_tolerances_are_added_and_snapped_incidents_unassigned_going_down(d
             assert conn.execute(sa.text("SELECT snap_m FROM loads")).scalar_one() is None
     finally:
         engine.dispose()
+
+
+def test_the_roads_table_comes_and_goes(db_url):
+    engine = create_db_engine(db_url)
+    try:
+        migrate(engine)
+        cols = {c["name"] for c in sa.inspect(engine).get_columns("roads")}
+        assert {"u", "v", "road_class", "oneway", "speed_kmh", "bridge", "tunnel", "layer",
+                "length_m", "removed_on", "geom"} <= cols
+        command.downgrade(_config(engine), "0005")
+        assert "roads" not in sa.inspect(engine).get_table_names()
+        migrate(engine)
+        assert "roads" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
