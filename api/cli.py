@@ -292,10 +292,11 @@ def demo_cmd(
 
 
 def _register_commands() -> None:
-    from api import cli_admin, cli_density, cli_metrics
+    from api import cli_admin, cli_density, cli_metrics, cli_roads
 
     cli_metrics.register(app)
     cli_density.register(app)
+    cli_roads.register(app)
     cli_admin.register(app)
 
 

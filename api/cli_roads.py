@@ -1,13 +1,15 @@
-"""``pingan load roads``: load a road network and print its topology report."""
+"""``pingan load roads`` (a road network and its topology report) and ``pingan response``."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-__all__ = ["load_roads_cmd", "print_roads_report"]
+import typer
+
+__all__ = ["load_roads_cmd", "print_roads_report", "register", "response_cmd"]
 
 #: Isolated pieces listed by the load report (the rest are counted).
 ISOLATED_SHOWN = 10
@@ -68,3 +70,45 @@ def print_roads_report(rep: Any, *, echo: Callable[[str], Any],
         err(f"warning: {w}")
     for r in rep.rejections[:10]:
         err(f"  row {r.row}, {r.field}: {r.reason}")
+
+
+def response_cmd(
+    ctx: typer.Context,
+    period: Annotated[str | None, typer.Option(
+        help="Period of the incidents (default: the year of the latest incident).")] = None,
+    minutes: Annotated[list[float] | None, typer.Option(
+        "--minutes", help="Response-time bands in minutes (repeat; default 3, 5 and 10).")
+    ] = None,
+    facility_type: Annotated[str, typer.Option(
+        "--type", help="The responding facility type.")] = "police_station",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")
+    ] = None,
+) -> None:
+    """Police response: incidents and residents beyond 3/5/10 minutes' drive of every station.
+
+    Searched from the stations along drivable roads, obeying one-way streets (station ->
+    incident); needs a roads layer (pingan load roads).
+    """
+    from api.cli_metrics import Fmt, context_and_admin, emit
+    from api.services.reach import response_report
+    from geo.reach import RESPONSE_MINUTES
+
+    rep = response_report(*context_and_admin(ctx), period=period,
+                          minutes=tuple(minutes or RESPONSE_MINUTES),
+                          facility_type=facility_type)
+    pv = rep.provenance
+    emit(rep, Fmt(fmt), out, digits=3, columns=[
+        "minutes", "incidents_beyond", "incidents_beyond_share", "residents_beyond",
+        "residents_beyond_share"], headers={
+        "minutes": "分钟", "incidents_beyond": "超时发案", "incidents_beyond_share": "发案占比",
+        "residents_beyond": "超时人口", "residents_beyond_share": "人口占比"},
+        summary=[f"stations: {pv['stations_used']:,}; incidents: {pv['incidents_total']:,} "
+                 f"({pv['incidents_unreachable']:,} farther than {pv['max_offset_m']:g} m from "
+                 f"a drivable road); residents: {pv['residents_total']:,.0f} "
+                 f"({pv['residents_unreachable']:,.0f} unreachable)"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add the roads commands (``pingan response``) to the ``pingan`` app."""
+    app.command("response")(response_cmd)

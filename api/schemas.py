@@ -543,6 +543,8 @@ class CoverageOut(_Row):
     facility_covered_area_share: float | None
     facility_covered_population_share: float | None
     facility_uncovered_population: float | None
+    facility_minutes: float | None = Field(
+        None, description="reach=walk/drive: population-weighted minutes to the nearest")
 
 
 class CoverageList(_List):

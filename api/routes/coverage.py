@@ -40,12 +40,10 @@ from api.schemas import (
 )
 from api.services.coverage import (
     blind_spots_report,
-    coverage_report,
-    gaps_report,
     protection_report,
     site_plan_report,
-    workload_report,
 )
+from api.services.reach import coverage_by_reach, gaps_by_reach, workload_by_reach
 
 __all__ = ["router"]
 
@@ -59,6 +57,11 @@ TypeParam = Annotated[str, Query(
                 "health_station, health_center, fire_station or any loaded type")]
 RadiusParam = Annotated[float | None, Query(
     gt=0, le=50_000, description="service radius in metres (default: the type's)")]
+ReachParam = Annotated[Literal["line", "walk", "drive"], Query(
+    description="line: straight line; walk: metres along the roads; drive: minutes along "
+                "drivable roads (walk and drive need a roads layer)")]
+MinutesParam = Annotated[float | None, Query(
+    gt=0, le=240, description="reach=drive: driving time in minutes (default: the type's)")]
 
 
 @router.get("/protection", response_model=ProtectionList,
@@ -101,10 +104,12 @@ def get_coverage(
     radius_m: RadiusParam = None,
     level: LevelParam = "community",
     format: ListFormat = "json",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Shares of area and residents within reach of a facility type, ranked by residents out."""
-    rep = coverage_report(ctx, vis, facility_type=type, radius_m=radius_m, level=level,
-                          period=period, selection=area)
+    rep = coverage_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                            radius_m=radius_m, level=level, period=period, selection=area)
     return render_report(ctx, rep, format, filename=f"coverage-{type}-{level}")
 
 
@@ -118,10 +123,12 @@ def get_gaps(
     type: TypeParam,
     radius_m: RadiusParam = None,
     format: ListFormat = "geojson",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Gap polygons (outside every service area of the type) with their estimated residents."""
-    rep = gaps_report(ctx, vis, facility_type=type, radius_m=radius_m, period=period,
-                      selection=area)
+    rep = gaps_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                        radius_m=radius_m, period=period, selection=area)
     return render_report(ctx, rep, format, filename=f"gaps-{type}")
 
 
@@ -134,9 +141,12 @@ def get_workload(
     type: TypeParam,
     radius_m: RadiusParam = None,
     format: ListFormat = "json",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Incidents per facility: nearest-facility catchment and incidents within the radius."""
-    rep = workload_report(ctx, vis, facility_type=type, period=period, radius_m=radius_m)
+    rep = workload_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                            period=period, radius_m=radius_m)
     return render_report(ctx, rep, format, filename=f"workload-{type}")
 
 

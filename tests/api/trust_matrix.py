@@ -79,6 +79,8 @@ VARIANTS: dict[str, list[Any]] = {
     "kernel": ["quartic", "gaussian"],
     "bandwidth_m": [None, 500, 100],
     "mode": ["exact", "binned"],
+    "reach": ["line", "walk", "drive"],
+    "minutes": [None, 5],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
