@@ -384,14 +384,16 @@ def plan_sites_cmd(
     ] = 60.0,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Suggest new sites (maximal covering location) that cover the most uncovered residents."""
-    from api.services.coverage import site_plan_report
+    from api.services.reach import site_plan_by_reach
 
     cand = _read_candidates(candidates) if candidates else None
-    rep = site_plan_report(*context_and_admin(ctx), facility_type=facility_type, k=add,
-                           radius_m=radius_m, candidates=cand, period=period,
-                           time_limit_s=time_limit)
+    rep = site_plan_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                             facility_type=facility_type, k=add, radius_m=radius_m,
+                             candidates=cand, period=period, time_limit_s=time_limit)
     pv = rep.provenance
     summary = [
         f"residents within reach: {pv['population_covered_before']:,.0f} "

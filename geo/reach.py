@@ -58,6 +58,7 @@ __all__ = [
     "drive_minutes",
     "network_coverage",
     "network_workload",
+    "reach_limit",
     "response_shares",
 ]
 
@@ -147,9 +148,33 @@ class NetworkCoverage:
     notes: tuple[str, ...]
 
 
-def _limits(network: RoadNetwork, facility_type: str, radius_m: float | None,
-            minutes: float | None) -> tuple[float, str, dict[str, float]]:
-    """The threshold, its unit and the keyword of :meth:`NearestFacility.reached`."""
+def reach_limit(network: RoadNetwork, facility_type: str, radius_m: float | None,
+                minutes: float | None) -> tuple[float, str, dict[str, float]]:
+    """The limit of a facility type's reach on a network: metres walking, minutes driving.
+
+    Parameters
+    ----------
+    network
+        The network (its mode decides the unit).
+    facility_type
+        The type (for its default radius or driving time).
+    radius_m, minutes
+        The limit asked for (one, for the network's mode), or ``None`` for the default.
+
+    Returns
+    -------
+    threshold : float
+        Metres or minutes.
+    unit : str
+        ``m`` or ``min``.
+    limit : dict
+        The keyword of :meth:`geo.network.NearestFacility.reached` (``max_m`` or ``max_min``).
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        When the limit given does not fit the mode, or is out of range.
+    """
     if network.mode == "walk":
         if minutes is not None:
             raise ParameterError("minutes: walking reach is judged in metres (radius_m), as "
@@ -220,7 +245,7 @@ def network_coverage(
     if compounds is not None:
         check_frame(compounds, "compounds", POINT_OR_POLYGON, ("id",))
     check_same_crs(communities=communities, facilities=facilities, compounds=compounds)
-    threshold, unit, limit = _limits(network, facility_type, radius_m, minutes)
+    threshold, unit, limit = reach_limit(network, facility_type, radius_m, minutes)
     p = None if period is None else parse_period(period)
     crs = network.crs
     placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
@@ -356,7 +381,7 @@ def network_workload(
     """
     check_frame(incidents, "incidents", POINT, ())
     check_frame(facilities, "facilities", POINT, ("id", "type"))
-    threshold, _, limit = _limits(network, facility_type, radius_m, minutes)
+    threshold, _, limit = reach_limit(network, facility_type, radius_m, minutes)
     p = None if period is None else parse_period(period)
     fac = facilities_of_type(facilities, facility_type, p)
     fac = _located(fac)

@@ -38,12 +38,13 @@ from api.schemas import (
     WorkloadList,
     responses,
 )
-from api.services.coverage import (
-    blind_spots_report,
-    protection_report,
-    site_plan_report,
+from api.services.coverage import blind_spots_report, protection_report
+from api.services.reach import (
+    coverage_by_reach,
+    gaps_by_reach,
+    site_plan_by_reach,
+    workload_by_reach,
 )
-from api.services.reach import coverage_by_reach, gaps_by_reach, workload_by_reach
 
 __all__ = ["router"]
 
@@ -170,9 +171,10 @@ def post_site_plan(
             {"id": pd.array(ids, dtype="string")},
             geometry=gpd.points_from_xy([c.lon for c in body.candidates],
                                         [c.lat for c in body.candidates]), crs="EPSG:4326")
-    rep = site_plan_report(ctx, vis, facility_type=body.facility_type, k=body.add,
-                           radius_m=body.radius_m, candidates=candidates, period=per,
-                           time_limit_s=body.time_limit_s)
+    rep = site_plan_by_reach(ctx, vis, reach=body.reach, minutes=body.minutes,
+                             facility_type=body.facility_type, k=body.add,
+                             radius_m=body.radius_m, candidates=candidates, period=per,
+                             time_limit_s=body.time_limit_s)
     audit.record(engine, "site_plan", key=key, endpoint=endpoint_label(request),
                  params=body.model_dump(exclude={"candidates"}), rows=len(rep.frame),
                  status=200, client=client_address(request))

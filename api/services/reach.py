@@ -33,6 +33,7 @@ from geo.errors import MissingDataError, ParameterError
 from geo.inventory import facilities_of_type
 from geo.isochrones import DEFAULT_TRIM_M
 from geo.network import DEFAULT_MAX_OFFSET_M, RoadNetwork, build_network
+from geo.network_siting import plan_sites_along_roads
 from geo.period import Period
 from geo.population import place_population
 from geo.reach import (
@@ -51,8 +52,8 @@ from maps.coverage import ServiceAreas
 
 __all__ = ["check_reach", "coverage_by_reach", "coverage_for_map", "gaps_by_reach",
            "network_coverage_result", "reach_coverage_report", "reach_gaps_report",
-           "reach_workload_report", "response_report", "road_network",
-           "workload_by_reach"]
+           "reach_site_plan_report", "reach_workload_report", "response_report",
+           "road_network", "site_plan_by_reach", "workload_by_reach"]
 
 _SUMS = (*COVERAGE_SUMS, "population_unreachable")
 _RATIOS = {**COVERAGE_RATIOS,
@@ -417,3 +418,54 @@ def coverage_for_map(ctx: ServiceContext, facility_type: str, *, reach: str, per
         facilities_used=res.facilities_used, circle_segments=0, metric_crs=res.metric_crs,
         period=res.period, placement=res.placement, notes=res.notes)
     return as_line, ServiceAreas(res.areas, reach, res.threshold)
+
+
+def reach_site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
+                           k: int, reach: str, radius_m: float | None = None,
+                           minutes: float | None = None,
+                           candidates: gpd.GeoDataFrame | None = None,
+                           period: Period | str | None = None,
+                           time_limit_s: float = 60.0) -> Report:
+    """New sites (maximal covering location) with reach along the roads.
+
+    As :func:`api.services.coverage.site_plan_report`, with the walking distance or driving
+    time of :func:`geo.network_siting.plan_sites_along_roads`.
+    """
+    p = vis.check_period(ctx.period(period))
+    radius, limit_min = _limits(ctx, facility_type, check_reach(reach), radius_m, minutes)
+    network = road_network(ctx, reach)
+    with ctx.engine.connect() as conn:
+        facilities = store.read_facilities(conn)
+        comps = store.read_compounds(conn)
+    plan = plan_sites_along_roads(
+        world_communities(ctx, vis), facilities, network, facility_type=facility_type,
+        k=int(k), radius_m=radius, minutes=limit_min, compounds=comps, candidates=candidates,
+        period=p, time_limit_s=time_limit_s)
+    prov = period_provenance(p, ctx.timezone)
+    prov.update({
+        "data_version": ctx.data_version(), "facility_type": facility_type, "reach": reach,
+        **({"radius_m": plan.radius_m} if reach == "walk" else {"minutes": plan.radius_m}),
+        "walk_speed_mps": network.walk_speed_mps, "k_requested": plan.k_requested,
+        "k_used": plan.k_used, "population_total": plan.population_total,
+        "population_covered_before": plan.population_covered_before,
+        "population_covered_after": plan.population_covered_after,
+        "coverage_before": plan.coverage_before, "coverage_after": plan.coverage_after,
+        "solver_status": plan.solver_status, "solution_status": plan.solution_status,
+        "candidates_given": plan.candidates_given,
+        "candidates_reaching": plan.candidates_reaching,
+        "candidates_used": plan.candidates_used, "metric_crs": plan.metric_crs.to_string(),
+        "notes": list(plan.notes), "generated_at": generated_at(),
+    })
+    return Report(plan.sites, release_provenance(prov, vis=vis),
+                  f"{plan.k_used} new {facility_type} sites along roads ({reach}), {p.label}")
+
+
+def site_plan_by_reach(ctx: ServiceContext, vis: Visibility, *, reach: str = "line",
+                       minutes: float | None = None, **kwargs: Any) -> Report:
+    """A site plan with the reach asked for (see :func:`coverage_by_reach`)."""
+    if check_reach(reach) != "line":
+        return reach_site_plan_report(ctx, vis, reach=reach, minutes=minutes, **kwargs)
+    from api.services.coverage import site_plan_report
+
+    _line_only(minutes)
+    return site_plan_report(ctx, vis, **kwargs)

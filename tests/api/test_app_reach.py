@@ -86,3 +86,17 @@ def test_the_coverage_map_draws_service_areas_along_roads(client, city):
     line = client.get("/maps/coverage", params={"type": "police_office"},
                       headers=city.headers("planner"))
     assert "沿路步行" not in line.text and "半径 500 米" in line.text
+
+
+def test_site_plans_along_roads(client, city):
+    body = {"facility_type": "police_office", "add": 1, "time_limit_s": 20, "reach": "walk"}
+    r = client.post("/api/v1/site-plans", json=body, headers=city.headers("planner"))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["provenance"]["reach"] == "walk" and doc["provenance"]["radius_m"] == 500.0
+    # the new office covers residents no existing one reaches along the streets
+    assert doc["provenance"]["coverage_after"] > doc["provenance"]["coverage_before"]
+    assert len(doc["items"]) == 1
+    bad = client.post("/api/v1/site-plans", json={**body, "reach": "bike"},
+                      headers=city.headers("planner"))
+    assert bad.status_code == 422 and "reach" in bad.text

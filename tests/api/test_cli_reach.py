@@ -67,3 +67,13 @@ def test_reach_without_roads_names_the_command(tmp_path, capsys):
     db = str(tmp_path / "empty.db")
     assert main(["-d", db, "coverage", "--type", "police_office", "--reach", "walk"]) == 1
     assert "pingan load roads" in capsys.readouterr().err
+
+
+def test_plan_sites_along_roads(city_db, capsys):
+    plan = _json(capsys, "-d", city_db, "plan-sites", "--type", "police_office", "--add", "2",
+                 "--reach", "walk", "--time-limit-s", "20", "-f", "json")
+    pv = plan["provenance"]
+    assert pv["reach"] == "walk" and pv["k_used"] == 2
+    assert pv["population_covered_after"] > pv["population_covered_before"]
+    assert sum(r["population_newly_covered"] for r in plan["items"]) == pytest.approx(
+        pv["population_covered_after"] - pv["population_covered_before"])

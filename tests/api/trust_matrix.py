@@ -220,6 +220,9 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
             out.append(Case(method, route, concrete, tuple(params)))
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
                     body={"facility_type": "police_office", "add": 1, "time_limit_s": 20}))
+    out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", "json"),),
+                    body={"facility_type": "police_office", "add": 1, "time_limit_s": 20,
+                          "reach": "walk"}))
     return list(dict.fromkeys(out))
 
 

@@ -110,3 +110,21 @@ def test_workload_and_response_follow_the_roads(river):
     assert out.frame["residents_beyond"].tolist() == [10.0, 0.0]
     assert out.frame["residents_beyond_share"].tolist() == [0.25, 0.0]
     assert np.isclose(out.residents_total, 40.0) and out.incidents_total == 2
+
+
+def test_site_plans_along_roads_cross_the_river_where_the_line_would_not(river):
+    from geo.network_siting import plan_sites_along_roads
+
+    edges, comms, fac = river
+    walk = build_network(edges, mode="walk", metric_crs=GK)
+    cands = gpd.GeoDataFrame({"id": ["N1", "S1"]}, geometry=[
+        shapely.Point(X0 + 1000, Y0 + 200), shapely.Point(X0 + 1900, Y0)], crs=GK)
+    plan = plan_sites_along_roads(comms, fac, walk, facility_type="police_office", k=1,
+                                  radius_m=500.0, candidates=cands, cell_m=50.0)
+    assert plan.sites["candidate_id"].tolist() == ["N1"]
+    # N1 reaches the north bank from x = 500 to 1,500 m: half its residents, less the offsets
+    assert 420 < plan.sites["population_newly_covered"].iloc[0] < 520
+    assert plan.population_covered_before == pytest.approx(
+        0.3 * 1000, abs=15)  # the south bank's first 600 m
+    assert plan.coverage_after > plan.coverage_before
+    assert plan.solver_status == "Optimal" and plan.radius_m == 500.0
