@@ -121,6 +121,7 @@ class LayerName(str, Enum):
     devices = "devices"
     compounds = "compounds"
     facilities = "facilities"
+    roads = "roads"
 
 
 def _mask_url(url: str) -> str:
@@ -144,7 +145,8 @@ def load_cmd(
     ctx: typer.Context,
     layer: Annotated[LayerName, typer.Argument(help="Which layer the file holds.")],
     file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, zipped Shapefile, "
-                                               "GeoParquet or CSV file.")],
+                                               "GeoParquet or CSV file (roads: a line file, "
+                                               "or an OSM .osm/.pbf extract).")],
     crs: Annotated[str | None, typer.Option(
         help="CRS of the coordinates: EPSG:4548, ESRI:102649, a PROJ string, gcj02 or bd09. "
              "Default: what the file declares, else EPSG:4326.")] = None,
@@ -167,11 +169,12 @@ def load_cmd(
         "row's raw time, coordinates, category and address (and its occurrence among "
         "identical rows), so re-loading the same export updates instead of duplicating.")
     ] = False,
-    snap_m: Annotated[float, typer.Option(
+    snap_m: Annotated[float | None, typer.Option(
         "--snap-m", help="Incidents: a point in no community goes to the only community "
         "within this many metres (flagged assigned_by=snap; with two or more within it, it "
         "stays unassigned). Kept with the load and applied again on re-assignment. "
-        "Default 0: none.")] = 0.0,
+        "Default 0: none. Roads: line ends this close merge and dangling ends this close "
+        "join the nearby line (default 1 m).")] = None,
     reference_date: Annotated[str | None, typer.Option(
         "--reference-date", help="Population: the day residents were counted on, MM-DD for "
         "every year of the file (七普: 11-01; 年末: 12-31) or YYYY-MM-DD. Default 07-01. A "
@@ -188,6 +191,13 @@ def load_cmd(
     from geo.readers import RejectedRowsError, parse_field_mappings
 
     rt = _rt(ctx)
+    if layer is LayerName.roads:
+        from api.cli_roads import load_roads_cmd
+
+        load_roads_cmd(rt, file, crs=crs, encoding=encoding, field_map=field_map or [],
+                       gpkg_layer=gpkg_layer, snap_m=snap_m, replace=replace,
+                       echo=typer.echo, err=_err)
+        return
     fields = parse_field_mappings(field_map or [])
     engine = rt.ready_engine()
     try:
@@ -195,7 +205,8 @@ def load_cmd(
                         gpkg_layer=gpkg_layer, strict=strict, replace=replace,
                         timezone=rt.settings.timezone, progress=True,
                         loaded_by=os.environ.get("USER"), id_from_content=id_from_content,
-                        snap_m=snap_m, reference_date=reference_date, covers=covers)
+                        snap_m=snap_m or 0.0, reference_date=reference_date,
+                        covers=covers)
     except RejectedRowsError as exc:
         path = _write_rejections(exc.result.rejections_frame(), report, layer.value)
         _print_rejections(exc.result.rejections, exc.result.rows_rejected, path)
@@ -314,10 +325,11 @@ def demo_cmd(
 
 
 def _register_commands() -> None:
-    from api import cli_admin, cli_density, cli_metrics
+    from api import cli_admin, cli_density, cli_metrics, cli_roads
 
     cli_metrics.register(app)
     cli_density.register(app)
+    cli_roads.register(app)
     cli_admin.register(app)
 
 

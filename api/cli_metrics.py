@@ -267,6 +267,23 @@ TypeOpt = Annotated[str, typer.Option(
 RadiusOpt = Annotated[float | None, typer.Option(
     "--radius-m", help="Service radius in metres (default: the type's sourced default).")]
 
+
+class Reach(str, Enum):
+    """How reach is measured."""
+
+    line = "line"
+    walk = "walk"
+    drive = "drive"
+
+
+ReachOpt = Annotated[Reach, typer.Option(
+    "--reach", help="line: straight line (default); walk: metres along the roads (minutes "
+                    "at 1.2 m/s shown for information); drive: minutes along drivable roads. "
+                    "walk and drive need a roads layer (pingan load roads).")]
+MinutesOpt = Annotated[float | None, typer.Option(
+    "--minutes", help="--reach drive: driving time in minutes (default: police and fire "
+                      "stations 5, other types 10).")]
+
 PROTECTION_HEADERS = {
     "code": "代码", "name": "名称", "district": "区", "communities": "社区数",
     "camera_count": "视频监控", "camera_working_ratio": "完好率",
@@ -299,6 +316,7 @@ COVERAGE_HEADERS = {
     "population": "人口", "facility_covered_area_share": "面积覆盖率",
     "facility_covered_population_share": "人口覆盖率", "facility_distance_m": "加权距离(m)",
     "facility_uncovered_population": "未覆盖人口", "gap_area_m2": "盲区面积(m²)",
+    "facility_minutes": "加权时间(分)",
 }
 
 
@@ -310,17 +328,20 @@ def coverage_cmd(
     period: OptPeriodOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Share of area and residents within reach of a facility type, ranked by residents left out."""
-    from api.services.coverage import coverage_report
+    from api.services.reach import coverage_by_reach
 
-    rep = coverage_report(*context_and_admin(ctx), facility_type=facility_type, radius_m=radius_m,
-                          level=level.value, period=period)
+    rep = coverage_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                            facility_type=facility_type, radius_m=radius_m, level=level.value,
+                            period=period)
     first = ["rank", "code", "name", "district"] if level is Level.community else [
         "code", "name", "communities"]
     emit(rep, fmt, out, headers=COVERAGE_HEADERS, digits=3, columns=[
         *first, "population", "facility_covered_area_share",
-        "facility_covered_population_share", "facility_distance_m",
+        "facility_covered_population_share", "facility_distance_m", "facility_minutes",
         "facility_uncovered_population"])
 
 
@@ -340,12 +361,14 @@ def gaps_cmd(
     fmt: Annotated[GapFormat, typer.Option("--format", "-f", help="Output format.")
     ] = GapFormat.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Gap polygons: community area outside every service area of the type, with residents."""
-    from api.services.coverage import gaps_report
+    from api.services.reach import gaps_by_reach
 
-    rep = gaps_report(*context_and_admin(ctx), facility_type=facility_type, radius_m=radius_m,
-                      period=period)
+    rep = gaps_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                        facility_type=facility_type, radius_m=radius_m, period=period)
     emit(rep, Fmt(fmt.value), out, headers=COVERAGE_HEADERS, digits=0,
          columns=["code", "name", "gap_area_m2", "population"])
 
@@ -358,12 +381,14 @@ def workload_cmd(
     radius_m: RadiusOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Incidents per facility: nearest-facility catchment and incidents within the radius."""
-    from api.services.coverage import workload_report
+    from api.services.reach import workload_by_reach
 
-    rep = workload_report(*context_and_admin(ctx), facility_type=facility_type, period=period,
-                          radius_m=radius_m)
+    rep = workload_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                            facility_type=facility_type, period=period, radius_m=radius_m)
     emit(rep, fmt, out, digits=3,
          columns=["id", "name", "incidents_catchment", "catchment_share",
                   "incidents_within_radius", "within_radius_share"],
@@ -387,14 +412,16 @@ def plan_sites_cmd(
     ] = 60.0,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Suggest new sites (maximal covering location) that cover the most uncovered residents."""
-    from api.services.coverage import site_plan_report
+    from api.services.reach import site_plan_by_reach
 
     cand = _read_candidates(candidates) if candidates else None
-    rep = site_plan_report(*context_and_admin(ctx), facility_type=facility_type, k=add,
-                           radius_m=radius_m, candidates=cand, period=period,
-                           time_limit_s=time_limit)
+    rep = site_plan_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                             facility_type=facility_type, k=add, radius_m=radius_m,
+                             candidates=cand, period=period, time_limit_s=time_limit)
     pv = rep.provenance
     summary = [
         f"residents within reach: {pv['population_covered_before']:,.0f} "
@@ -542,6 +569,9 @@ def maps_cmd(
     ] = None,
     png: Annotated[bool, typer.Option(
         "--png", help="Also export each page as PNG with headless Chromium.")] = False,
+    reach: Annotated[Reach, typer.Option(
+        "--reach", help="The coverage map's reach: line (circles), walk or drive (service "
+                        "areas along the roads).")] = Reach.line,
 ) -> None:
     """Write offline map pages (with their assets) that open from disk with no server."""
     from api.services.maps import MAP_KINDS, write_maps
@@ -560,6 +590,7 @@ def maps_cmd(
     language = lang or (rt.lang if rt.lang_given else None)
     pages = write_maps(sc, vis, out, kinds=kinds, period=period, categories=category or [],
                        facility_type=facility_type, selection=area, language=language, png=png,
+                       reach=reach.value,
                        skip_unavailable=not kind, echo=lambda m: typer.echo(m, err=True))
     for page in pages:
         typer.echo(page.resolve().as_uri())

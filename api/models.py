@@ -29,6 +29,7 @@ __all__ = [
     "meta",
     "metadata",
     "profiles",
+    "roads",
     "sessions",
 ]
 
@@ -160,6 +161,28 @@ facilities = sa.Table(
     sa.Column("closed_on", sa.Date),
     sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
     _geom("POINT"),
+)
+
+#: The road network: one row per edge of the noded graph (:class:`geo.noding.RoadEdges`), its
+#: ends ``u``/``v`` numbered per load (OSM node ids for extracts). A roads load stores a whole
+#: network; ``--replace`` marks the edges of the earlier network removed, never deletes them.
+roads = sa.Table(
+    "roads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("u", sa.BigInteger, nullable=False),
+    sa.Column("v", sa.BigInteger, nullable=False),
+    sa.Column("road_class", sa.String(32), nullable=False),
+    sa.Column("oneway", sa.Boolean, nullable=False),
+    sa.Column("speed_kmh", sa.Float),
+    sa.Column("bridge", sa.Boolean, nullable=False),
+    sa.Column("tunnel", sa.Boolean, nullable=False),
+    sa.Column("layer", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("source_row", sa.BigInteger),
+    sa.Column("length_m", sa.Float, nullable=False),
+    sa.Column("removed_on", sa.Date, index=True),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("LINESTRING"),
 )
 
 api_keys = sa.Table(

@@ -506,7 +506,8 @@ PROTECTED_PROVENANCE = frozenset({
     "candidates_given", "candidates_reaching", "candidates_used", "format", "reach",
     "step", "steps", "cell_neighbours", "time_neighbours", "alpha", "method", "kernel",
     "bandwidth_m", "bandwidth_rule", "mode", "min_bandwidth_m", "min_expected", "units",
-    "source", "category_map",
+    "source", "category_map", "minutes", "walk_minutes", "walk_speed_mps", "trim_m",
+    "max_offset_m", "population_unreachable",
 })
 
 

@@ -11,7 +11,7 @@ document what that produces and the schemathesis test checks that the two agree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -544,6 +544,8 @@ class CoverageOut(_Row):
     facility_covered_area_share: float | None
     facility_covered_population_share: float | None
     facility_uncovered_population: float | None
+    facility_minutes: float | None = Field(
+        None, description="reach=walk/drive: population-weighted minutes to the nearest")
 
 
 class CoverageList(_List):
@@ -602,6 +604,11 @@ class SitePlanIn(BaseModel):
         None, max_length=5000,
         description="candidate points (EPSG:4326); default: compound centroids and a grid")
     time_limit_s: float = Field(30.0, gt=0, le=120)
+    reach: Literal["line", "walk", "drive"] = Field(
+        "line", description="line: straight line; walk: metres along the roads; drive: "
+                            "minutes along drivable roads (walk and drive need a roads layer)")
+    minutes: float | None = Field(None, gt=0, le=240,
+                                  description="reach=drive: driving time in minutes")
 
 
 class SiteOut(_Row):

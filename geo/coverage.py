@@ -69,6 +69,7 @@ __all__ = [
     "FacilityWorkload",
     "facility_coverage",
     "facility_workload",
+    "rank_by_uncovered",
     "service_radius",
 ]
 
@@ -298,7 +299,7 @@ def facility_coverage(
     return FacilityCoverage(
         frame=frame,
         gaps=gaps,
-        ranking=_ranking(frame),
+        ranking=rank_by_uncovered(frame),
         facility_type=facility_type,
         radius_m=radius,
         detour_factor=float(detour_factor),
@@ -358,8 +359,20 @@ def _mean_distance(
     return distance
 
 
-def _ranking(frame: pd.DataFrame) -> pd.DataFrame:
-    """Communities by uncovered residents, most first: :attr:`FacilityCoverage.ranking`."""
+def rank_by_uncovered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rank communities by uncovered residents, most first (:attr:`FacilityCoverage.ranking`).
+
+    Parameters
+    ----------
+    frame
+        A coverage frame indexed by ``code``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``code``, ``name``, ``population``, ``facility_uncovered_population``,
+        ``facility_covered_population_share``.
+    """
     # Ties (equal uncovered residents) in the natural order of their codes.
     ranking = (
         sort_by_code(frame[["name", "population", "facility_uncovered_population",

@@ -177,6 +177,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "coverage.candidate": ("候选点", "Candidate"),
     "coverage.before_after": ("人口覆盖率 {a} → {b}", "Residents covered {a} → {b}"),
     "coverage.radius": ("半径 {r} 米", "radius {r} m"),
+    "coverage.walk": ("沿路步行 {r} 米", "{r} m walk along roads"),
+    "coverage.drive": ("驾车 {r} 分钟", "{r} min drive"),
     "coverage.type": ("类型", "Type"),
     # standard
     "standard.meets": ("达标", "Meets"),

@@ -38,13 +38,12 @@ from api.schemas import (
     WorkloadList,
     responses,
 )
-from api.services.coverage import (
-    blind_spots_report,
-    coverage_report,
-    gaps_report,
-    protection_report,
-    site_plan_report,
-    workload_report,
+from api.services.coverage import blind_spots_report, protection_report
+from api.services.reach import (
+    coverage_by_reach,
+    gaps_by_reach,
+    site_plan_by_reach,
+    workload_by_reach,
 )
 
 __all__ = ["router"]
@@ -59,6 +58,11 @@ TypeParam = Annotated[str, Query(
                 "health_station, health_center, fire_station or any loaded type")]
 RadiusParam = Annotated[float | None, Query(
     gt=0, le=50_000, description="service radius in metres (default: the type's)")]
+ReachParam = Annotated[Literal["line", "walk", "drive"], Query(
+    description="line: straight line; walk: metres along the roads; drive: minutes along "
+                "drivable roads (walk and drive need a roads layer)")]
+MinutesParam = Annotated[float | None, Query(
+    gt=0, le=240, description="reach=drive: driving time in minutes (default: the type's)")]
 
 
 @router.get("/protection", response_model=ProtectionList,
@@ -101,10 +105,12 @@ def get_coverage(
     radius_m: RadiusParam = None,
     level: LevelParam = "community",
     format: ListFormat = "json",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Shares of area and residents within reach of a facility type, ranked by residents out."""
-    rep = coverage_report(ctx, vis, facility_type=type, radius_m=radius_m, level=level,
-                          period=period, selection=area)
+    rep = coverage_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                            radius_m=radius_m, level=level, period=period, selection=area)
     return render_report(ctx, rep, format, filename=f"coverage-{type}-{level}")
 
 
@@ -118,10 +124,12 @@ def get_gaps(
     type: TypeParam,
     radius_m: RadiusParam = None,
     format: ListFormat = "geojson",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Gap polygons (outside every service area of the type) with their estimated residents."""
-    rep = gaps_report(ctx, vis, facility_type=type, radius_m=radius_m, period=period,
-                      selection=area)
+    rep = gaps_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                        radius_m=radius_m, period=period, selection=area)
     return render_report(ctx, rep, format, filename=f"gaps-{type}")
 
 
@@ -134,9 +142,12 @@ def get_workload(
     type: TypeParam,
     radius_m: RadiusParam = None,
     format: ListFormat = "json",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Incidents per facility: nearest-facility catchment and incidents within the radius."""
-    rep = workload_report(ctx, vis, facility_type=type, period=period, radius_m=radius_m)
+    rep = workload_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                            period=period, radius_m=radius_m)
     return render_report(ctx, rep, format, filename=f"workload-{type}")
 
 
@@ -160,9 +171,10 @@ def post_site_plan(
             {"id": pd.array(ids, dtype="string")},
             geometry=gpd.points_from_xy([c.lon for c in body.candidates],
                                         [c.lat for c in body.candidates]), crs="EPSG:4326")
-    rep = site_plan_report(ctx, vis, facility_type=body.facility_type, k=body.add,
-                           radius_m=body.radius_m, candidates=candidates, period=per,
-                           time_limit_s=body.time_limit_s)
+    rep = site_plan_by_reach(ctx, vis, reach=body.reach, minutes=body.minutes,
+                             facility_type=body.facility_type, k=body.add,
+                             radius_m=body.radius_m, candidates=candidates, period=per,
+                             time_limit_s=body.time_limit_s)
     audit.record(engine, "site_plan", key=key, endpoint=endpoint_label(request),
                  params=body.model_dump(exclude={"candidates"}), rows=len(rep.frame),
                  status=200, client=client_address(request))

@@ -25,7 +25,7 @@ from api.release import Selection, Visibility
 from api.services import ServiceContext
 from api.services.aggregates import grid_counts_report
 from api.services.categories import category_map, resolve_categories
-from api.services.coverage import camera_result, compound_result, coverage_result
+from api.services.coverage import camera_result, compound_result
 from api.services.rates import hotspot_result, hotspots_report, rates_result, released_rates
 from api.services.standard import active_profile, evaluation, incident_criteria
 from api.services.units import world_communities
@@ -92,7 +92,8 @@ def _drawn(ctx: ServiceContext, vis: Visibility, selection: Selection | None
 def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
               period: Period | str | None = None, categories: Sequence[str] = (),
               facility_type: str | None = None, selection: Selection | None = None,
-              hotspots_on: str = "rate", language: str | None = None) -> BuiltMap:
+              hotspots_on: str = "rate", language: str | None = None,
+              reach: str = "line") -> BuiltMap:
     """Build one map as the caller may see it.
 
     Parameters
@@ -119,6 +120,9 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
         ``geo.grid_cell_m`` setting).
     language
         ``zh`` or ``en`` (default: the ``maps.language`` setting).
+    reach
+        The coverage map's reach: ``line`` (circles), ``walk`` or ``drive`` (service areas
+        along the roads; :mod:`api.services.reach`).
 
     Returns
     -------
@@ -148,7 +152,8 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
                                                     opts)),
         "kde": lambda: BuiltMap(_density_page(ctx, vis, p, categories, selection, comms, opts)),
         "protection": lambda: BuiltMap(_protection_page(ctx, vis, p, comms, opts)),
-        "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts)),
+        "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts,
+                                                    reach)),
         "standard": lambda: BuiltMap(_standard_page(ctx, vis, p, comms, opts)),
     }
     return builders[kind]()
@@ -277,7 +282,11 @@ def _protection_page(ctx: ServiceContext, vis: Visibility, p: Period,
 
 
 def _coverage_page(ctx: ServiceContext, p: Period, facility_type: str | None,
-                   comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+                   comms: gpd.GeoDataFrame, opts: MapOptions, reach: str = "line"
+                   ) -> folium.Map:
+    from api.services.reach import check_reach, coverage_for_map
+
+    check_reach(reach)
     with ctx.engine.connect() as conn:
         facilities = store.read_facilities(conn)
         present = set(store.facility_types(conn))
@@ -286,11 +295,15 @@ def _coverage_page(ctx: ServiceContext, p: Period, facility_type: str | None,
         raise MissingDataError("no facilities of the coverage map's types are loaded")
     codes = set(comms["code"])
     results = []
+    areas = {}
     for t in types:
-        res = coverage_result(ctx, t, radius_m=None, period=p)
+        res, polygons = coverage_for_map(ctx, t, reach=reach, period=p)
         results.append(replace(res, frame=res.frame[res.frame.index.isin(codes)],
                                gaps=res.gaps[res.gaps["code"].isin(codes)]))
-    return coverage_map(comms, results, facilities=facilities, options=opts)
+        if polygons is not None:
+            areas[t] = polygons
+    return coverage_map(comms, results, facilities=facilities, options=opts,
+                        service_areas=areas or None)
 
 
 def _standard_page(ctx: ServiceContext, vis: Visibility, p: Period, comms: gpd.GeoDataFrame,

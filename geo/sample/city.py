@@ -17,6 +17,7 @@ from geo.sample.draws import (
     STREAM_INCIDENTS,
     STREAM_POPULATION,
     STREAM_QUALITY,
+    STREAM_ROADS,
     check_int,
     rng_for,
 )
@@ -25,6 +26,7 @@ from geo.sample.frames import to_wgs84_frame
 from geo.sample.incidents import draw_incidents
 from geo.sample.inventories import draw_compounds, draw_devices
 from geo.sample.population import community_quality, population_by_year
+from geo.sample.roads import draw_roads
 
 __all__ = ["SampleCity", "generate_city"]
 
@@ -57,6 +59,9 @@ class SampleCity:
         800 m, on purpose).
     seed
         The seed it was generated from.
+    roads
+        The street network (:mod:`geo.sample.roads`): lines with Chinese road fields
+        (EPSG:4326).
     """
 
     communities: gpd.GeoDataFrame
@@ -67,6 +72,7 @@ class SampleCity:
     facilities: gpd.GeoDataFrame
     truth: pd.DataFrame
     seed: int
+    roads: gpd.GeoDataFrame
 
 
 def generate_city(*, seed: int = DEFAULT_SEED, n_communities: int = 130) -> SampleCity:
@@ -119,6 +125,7 @@ def generate_city(*, seed: int = DEFAULT_SEED, n_communities: int = 130) -> Samp
         facilities=to_wgs84_frame(facilities_m, "facilities"),
         truth=truth,
         seed=seed,
+        roads=draw_roads(rng_for(seed, STREAM_ROADS), comm_m).to_crs(4326),
     )
 
 

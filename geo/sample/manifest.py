@@ -33,6 +33,8 @@ __all__ = [
     "INCIDENTS_FILE",
     "MANIFEST_FILE",
     "POPULATION_FILE",
+    "ROADS_FIELDS",
+    "ROADS_FILE",
     "community_features",
     "compound_points",
     "compound_polygons",
@@ -51,6 +53,10 @@ COMPOUNDS_FILE = "compounds.zip"
 COMPOUND_POINTS_FILE = "compounds_points.gpkg"
 COMPOUND_POINTS_LAYER = "compounds"
 INCIDENTS_FILE = "incidents.csv"
+ROADS_FILE = "roads.geojson"
+#: How the roads file's columns map onto the road fields (``pingan load roads --field``).
+ROADS_FIELDS = {"road_class": "等级", "oneway": "单行", "speed_kmh": "限速", "bridge": "高架",
+                "layer": "层", "name": "名称"}
 #: Stamped into DBF and GeoPackage headers instead of "today", so files are byte-stable.
 FIXED_FILE_DATE = "2025-12-31"
 
@@ -86,7 +92,9 @@ def sample_manifest(seed: int, *, with_compound_points: bool) -> dict[str, Any]:
     dict
         ``name``, ``description``, ``seed``, ``synthetic``, ``timezone`` and ``layers``: one
         entry per file with its ``layer``, ``file``, ``crs``, ``encoding``, ``gpkg_layer``,
-        ``timezone`` and ``fields`` (target -> column of the file).
+        ``timezone`` and ``fields`` (target -> column of the file); ``roads``: the street
+        network's file and field mapping (loaded by ``pingan load roads``, not a
+        :func:`geo.readers.read_layer` layer).
     """
     compound_fields = dict(_COMPOUND_SHP_FIELDS)
     compound_fields.update({m: col for m, col in _MEASURE_COLUMNS.items() if m != col})
@@ -114,6 +122,7 @@ def sample_manifest(seed: int, *, with_compound_points: bool) -> dict[str, Any]:
         "synthetic": True,
         "timezone": DEFAULT_TIMEZONE,
         "layers": layers,
+        "roads": {"file": ROADS_FILE, "fields": dict(ROADS_FIELDS)},
     }
 
 

@@ -123,3 +123,18 @@ def test_population_dates_and_load_coverage_are_added_and_backfilled(db_url):
         migrate(engine)
     finally:
         engine.dispose()
+
+
+def test_the_roads_table_comes_and_goes(db_url):
+    engine = create_db_engine(db_url)
+    try:
+        migrate(engine)
+        cols = {c["name"] for c in sa.inspect(engine).get_columns("roads")}
+        assert {"u", "v", "road_class", "oneway", "speed_kmh", "bridge", "tunnel", "layer",
+                "length_m", "removed_on", "geom"} <= cols
+        command.downgrade(_config(engine), "0005")
+        assert "roads" not in sa.inspect(engine).get_table_names()
+        migrate(engine)
+        assert "roads" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

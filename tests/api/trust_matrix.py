@@ -79,6 +79,8 @@ VARIANTS: dict[str, list[Any]] = {
     "kernel": ["quartic", "gaussian"],
     "bandwidth_m": [None, 500, 100],
     "mode": ["exact", "binned"],
+    "reach": ["line", "walk", "drive"],
+    "minutes": [None, 5],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
@@ -218,6 +220,9 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
             out.append(Case(method, route, concrete, tuple(params)))
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
                     body={"facility_type": "police_office", "add": 1, "time_limit_s": 20}))
+    out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", "json"),),
+                    body={"facility_type": "police_office", "add": 1, "time_limit_s": 20,
+                          "reach": "walk"}))
     return list(dict.fromkeys(out))
 
 
