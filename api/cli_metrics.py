@@ -331,19 +331,25 @@ def workload_cmd(
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
-    """Incidents per facility: nearest-facility catchment and incidents within the radius."""
+    """Incidents per facility: nearest-facility catchment and incidents within the radius.
+
+    Without --radius-m the type's default radius is used; a type with none gets its
+    catchments only.
+    """
     from api.services.coverage import workload_report
 
     rep = workload_report(*context_and_admin(ctx), facility_type=facility_type, period=period,
                           radius_m=radius_m)
+    pv = rep.provenance
+    summary = [f"incidents: {pv['incidents_total']:,}" + (
+        f"; out of reach of every facility: {pv['incidents_out_of_reach']:,}"
+        if "incidents_out_of_reach" in pv else ""), *[f"note: {n}" for n in pv.get("notes", [])]]
     emit(rep, fmt, out, digits=3,
          columns=["id", "name", "incidents_catchment", "catchment_share",
                   "incidents_within_radius", "within_radius_share"],
          headers={"id": "编号", "name": "名称", "incidents_catchment": "辖区发案",
                   "catchment_share": "占比", "incidents_within_radius": "半径内发案",
-                  "within_radius_share": "半径内占比"},
-         summary=[f"incidents: {rep.provenance['incidents_total']:,}; out of reach of every "
-                  f"facility: {rep.provenance['incidents_out_of_reach']:,}"])
+                  "within_radius_share": "半径内占比"}, summary=summary)
 
 
 def plan_sites_cmd(

@@ -570,7 +570,9 @@ class WorkloadOut(_Row):
 
     id: str
     incidents_catchment: Count
-    incidents_within_radius: Count
+    incidents_within_radius: Count | None = Field(
+        None, description="absent when the type has no service radius (none given, none "
+                          "configured): catchments only")
     suppressed: bool = False
 
 

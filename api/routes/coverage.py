@@ -135,7 +135,11 @@ def get_workload(
     radius_m: RadiusParam = None,
     format: ListFormat = "json",
 ) -> Response:
-    """Incidents per facility: nearest-facility catchment and incidents within the radius."""
+    """Incidents per facility: nearest-facility catchment and incidents within the radius.
+
+    ``radius_m`` is optional: without it the type's configured radius is used, and a type
+    with none gets its catchments only (the nearest facility needs no radius).
+    """
     rep = workload_report(ctx, vis, facility_type=type, period=period, radius_m=radius_m)
     return render_report(ctx, rep, format, filename=f"workload-{type}")
 
