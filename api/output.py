@@ -21,10 +21,34 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["FORMATS", "csv_text", "display_width", "to_csv_bytes", "to_geojson", "to_json",
-           "to_table"]
+__all__ = ["FORMATS", "csv_text", "display_width", "is_people_count", "to_csv_bytes",
+           "to_geojson", "to_json", "to_table"]
 
 FORMATS = ("table", "csv", "json", "geojson")
+
+_PEOPLE = re.compile(r"(^|_)(population|residents|households)(_|$)")
+_NOT_A_COUNT = re.compile(r"(share|ratio|rate|per_|density|pct)")
+
+
+def is_people_count(column: str) -> bool:
+    """Whether a column holds a number of people (or households): shown as a whole number.
+
+    Residents are placed on parts of communities, so covered and uncovered residents are
+    estimates with fractions (14,148.343). Tables and maps show them rounded to whole people;
+    JSON, GeoJSON and CSV keep full precision, and totals are computed from the unrounded
+    values (rounding is for display only). Shares, rates and densities of people are not
+    counts.
+
+    Parameters
+    ----------
+    column
+        A column name such as ``population`` or ``facility_uncovered_population``.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(_PEOPLE.search(column)) and not _NOT_A_COUNT.search(column)
 
 
 def display_width(text: str) -> int:
@@ -62,7 +86,8 @@ def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
     headers
         Display names of columns.
     digits
-        Decimals for non-integral floats.
+        Decimals for non-integral floats; columns of people (:func:`is_people_count`) are
+        rounded to whole numbers.
     max_rows
         Print at most this many rows and say how many were left out.
 
@@ -74,7 +99,8 @@ def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
         c for c in frame.columns if c != "geometry"]
     headers = headers or {}
     shown = frame if max_rows is None else frame.head(max_rows)
-    cells = [[_cell(v, digits) for v in shown[c].tolist()] for c in cols]
+    cells = [[_cell(v, 0 if is_people_count(str(c)) else digits) for v in shown[c].tolist()]
+             for c in cols]
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(
         shown[c]) for c in cols]
     names = [headers.get(c, c) for c in cols]
