@@ -11,7 +11,9 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from api.output import to_csv_bytes, to_geojson, to_json, to_table
+from api.cli_csv import current_csv_options, with_csv_options
+from api.output import to_geojson, to_json, to_table
+from api.provenance import csv_body, write_csv_file
 from api.release import Visibility, select
 from api.services import Report, ServiceContext
 
@@ -50,16 +52,26 @@ def context_and_admin(ctx: typer.Context) -> tuple[ServiceContext, Visibility]:
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
-    """Print or write a report in the chosen format."""
+    """Print or write a report in the chosen format.
+
+    A CSV holds the header and rows only; written to a file, its provenance goes to the
+    sidecar ``FILE.provenance.json`` (``--csv-comments``: into leading comment lines instead;
+    to the terminal, only then).
+    """
     frame = report.frame
     data: bytes
+    if fmt is Fmt.csv and out is not None:
+        side = write_csv_file(out, frame, report.provenance, current_csv_options())
+        typer.echo(f"wrote {out} ({len(frame):,} rows)" + (f" and {side}" if side else ""),
+                   err=True)
+        return
     if fmt is Fmt.table:
         lines = [report.title, *_provenance_lines(report.provenance), *summary, ""]
         shown = [c for c in columns if c in frame.columns]
         lines.append(to_table(frame, columns=shown, headers=headers, digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
-        data = to_csv_bytes(frame, provenance=report.provenance)
+        data = csv_body(frame, report.provenance, current_csv_options())
     elif fmt is Fmt.json:
         data = to_json(frame, provenance=report.provenance).encode("utf-8")
     else:
@@ -444,6 +456,7 @@ STANDARD_HEADERS = {"code": "代码", "name": "名称", "district": "区", "scor
 
 
 @standard_app.command("evaluate")
+@with_csv_options
 def standard_evaluate_cmd(
     ctx: typer.Context,
     profile: ProfileOpt = None,
@@ -473,6 +486,7 @@ def standard_evaluate_cmd(
 
 
 @standard_app.command("todo")
+@with_csv_options
 def standard_todo_cmd(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Community code.")],
@@ -540,14 +554,14 @@ def maps_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the metric commands to the ``pingan`` app."""
-    app.command("rates")(rates_cmd)
-    app.command("trend")(trend_cmd)
-    app.command("hotspots")(hotspots_cmd)
-    app.command("protection")(protection_cmd)
-    app.command("coverage")(coverage_cmd)
-    app.command("gaps")(gaps_cmd)
-    app.command("workload")(workload_cmd)
-    app.command("plan-sites")(plan_sites_cmd)
-    app.command("catalogue")(catalogue_cmd)
+    app.command("rates")(with_csv_options(rates_cmd))
+    app.command("trend")(with_csv_options(trend_cmd))
+    app.command("hotspots")(with_csv_options(hotspots_cmd))
+    app.command("protection")(with_csv_options(protection_cmd))
+    app.command("coverage")(with_csv_options(coverage_cmd))
+    app.command("gaps")(with_csv_options(gaps_cmd))
+    app.command("workload")(with_csv_options(workload_cmd))
+    app.command("plan-sites")(with_csv_options(plan_sites_cmd))
+    app.command("catalogue")(with_csv_options(catalogue_cmd))
     app.add_typer(standard_app, name="standard")
     app.command("maps")(maps_cmd)

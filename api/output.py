@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["FORMATS", "csv_text", "display_width", "is_people_count", "to_csv_bytes",
+__all__ = ["FORMATS", "csv_text", "display_width", "is_people_count", "plain", "to_csv_bytes",
            "to_geojson", "to_json", "to_table"]
 
 FORMATS = ("table", "csv", "json", "geojson")
@@ -121,7 +121,8 @@ def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
     return "\n".join(lines)
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """A value as JSON can hold it (NaN -> None, numpy scalars -> Python, times ISO 8601)."""
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, float | np.floating):
@@ -135,23 +136,23 @@ def _plain(v: Any) -> Any:
     if isinstance(v, dt.datetime | dt.date):
         return v.isoformat()
     if isinstance(v, Mapping):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): plain(x) for k, x in v.items()}
     if isinstance(v, list | tuple | np.ndarray):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     return v
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts (NaN -> null, timestamps ISO 8601), without geometry."""
     cols = [c for c in frame.columns if c != "geometry"]
-    return [{c: _plain(v) for c, v in zip(cols, row, strict=True)}
+    return [{c: plain(v) for c, v in zip(cols, row, strict=True)}
             for row in frame[cols].itertuples(index=False, name=None)]
 
 
 def to_json(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None,
             key: str = "items") -> str:
     """Serialise rows and provenance as one JSON document ``{provenance, count, items}``."""
-    doc = {"provenance": _plain(dict(provenance or {})), "count": len(frame),
+    doc = {"provenance": plain(dict(provenance or {})), "count": len(frame),
            key: records(frame)}
     return json.dumps(doc, ensure_ascii=False, indent=1)
 
@@ -182,7 +183,7 @@ def to_geojson(frame: gpd.GeoDataFrame, *, provenance: Mapping[str, Any] | None 
     for p, g in zip(props, texts, strict=True):
         parts.append('{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False)
                      + ',"geometry":' + (g if g is not None else "null") + "}")
-    pingan = json.dumps(_plain(dict(provenance or {})), ensure_ascii=False)
+    pingan = json.dumps(plain(dict(provenance or {})), ensure_ascii=False)
     return ('{"type":"FeatureCollection","features":[' + ",".join(parts)
             + '],"pingan":' + pingan + "}")
 
@@ -282,20 +283,24 @@ def _comment_line(key: Any, value: Any) -> str:
     return ",".join(csv_text(piece) for piece in line.split(","))
 
 
-def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None) -> bytes:
-    """Serialise rows as CSV: UTF-8 with BOM, provenance as leading ``# key: value`` lines.
+def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None,
+                 bom: bool = True) -> bytes:
+    """Serialise rows as CSV: UTF-8 (with BOM by default), optional ``# key: value`` lines.
 
     Every CSV pingan writes goes through here. Fields are quoted as RFC 4180 says (a field
     holding a comma, quote or line break is quoted and its quotes doubled); text cells that a
     spreadsheet would run as a formula are prefixed with ``'`` (:func:`csv_text`), while numbers
-    stay numbers. JSON and GeoJSON keep the original text. The comment lines are only written
-    when ``provenance`` is given; Excel shows them as the first rows.
+    stay numbers, in every form (with or without BOM and comment lines). JSON and GeoJSON keep
+    the original text. The comment lines are only written when ``provenance`` is given
+    (``--csv-comments``); Excel shows them as the first rows, but they make the file unreadable
+    as plain CSV, so pingan normally puts provenance beside the CSV (:mod:`api.provenance`).
+    ``bom=False`` leaves out the byte-order mark (Excel on Chinese Windows needs it).
     """
     buf = io.StringIO()
     if provenance:
-        for k, val in _plain(dict(provenance)).items():
+        for k, val in plain(dict(provenance)).items():
             buf.write(_comment_line(k, val) + "\n")
     cols = [c for c in frame.columns if c != "geometry"]
     _csv_safe_frame(pd.DataFrame(frame[cols])).to_csv(
         buf, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL, doublequote=True)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return (("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8")

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import PROBLEM_MEDIA_TYPE
+from api.provenance import PROVENANCE_MEDIA_TYPE
 
 __all__ = [
     "AuditEntryOut",
@@ -75,6 +76,16 @@ __all__ = [
 ]
 
 CSV_MEDIA_TYPE = "text/csv"
+#: The provenance document of a CSV (``format=provenance``).
+_PROVENANCE_DOCUMENT: dict[str, Any] = {
+    "type": "object", "required": ["provenance", "describes"],
+    "properties": {
+        "provenance": {"type": "object"},
+        "describes": {"type": "object", "required": ["media_type", "rows", "columns"],
+                      "properties": {"media_type": {"type": "string"},
+                                     "rows": {"type": "integer"},
+                                     "columns": {"type": "array",
+                                                 "items": {"type": "string"}}}}}}
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 
 
@@ -409,10 +420,16 @@ def responses(*statuses: int, csv: bool = False, geojson: bool = False,
     content: dict[str, Any] = dict(media or {})
     if csv:
         content[CSV_MEDIA_TYPE] = {"schema": {"type": "string"}}
+        content[PROVENANCE_MEDIA_TYPE] = {"schema": _PROVENANCE_DOCUMENT}
     if geojson:
         content[GEOJSON_MEDIA_TYPE] = {"schema": _FEATURE_COLLECTION}
     if content:
         out[200] = {"content": content}
+    if csv:
+        out[200]["headers"] = {"Link": {
+            "description": 'with format=csv: <URL>; rel="describedby", the provenance document '
+                           "of the same request (format=provenance)",
+            "schema": {"type": "string"}}}
     for s in sorted(set(statuses) | {500}):
         out[s] = {"model": Problem,
                   "description": _PROBLEM_TEXT.get(s, "Internal error (with an error id)")}

@@ -27,6 +27,7 @@ from api.deps import (
     client_address,
     endpoint_label,
 )
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import (
     BlindSpotList,
@@ -64,6 +65,7 @@ RadiusParam = Annotated[float | None, Query(
 @router.get("/protection", response_model=ProtectionList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_protection(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -73,12 +75,13 @@ def get_protection(
 ) -> Response:
     """Cameras (count, working ratio, density, view coverage) and compound compliance."""
     rep = protection_report(ctx, vis, period=period, level=level, selection=area)
-    return render_report(ctx, rep, format, filename=f"protection-{level}")
+    return render_report(ctx, rep, format, filename=f"protection-{level}", csv=csv)
 
 
 @router.get("/protection/blind-spots", response_model=BlindSpotList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_blind_spots(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -87,12 +90,13 @@ def get_blind_spots(
 ) -> Response:
     """Community area outside working camera view, per community (polygons)."""
     rep = blind_spots_report(ctx, vis, period=period, selection=area)
-    return render_report(ctx, rep, format, filename="blind-spots")
+    return render_report(ctx, rep, format, filename="blind-spots", csv=csv)
 
 
 @router.get("/coverage", response_model=CoverageList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_coverage(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -105,12 +109,13 @@ def get_coverage(
     """Shares of area and residents within reach of a facility type, ranked by residents out."""
     rep = coverage_report(ctx, vis, facility_type=type, radius_m=radius_m, level=level,
                           period=period, selection=area)
-    return render_report(ctx, rep, format, filename=f"coverage-{type}-{level}")
+    return render_report(ctx, rep, format, filename=f"coverage-{type}-{level}", csv=csv)
 
 
 @router.get("/gaps", response_model=GapList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_gaps(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -122,12 +127,13 @@ def get_gaps(
     """Gap polygons (outside every service area of the type) with their estimated residents."""
     rep = gaps_report(ctx, vis, facility_type=type, radius_m=radius_m, period=period,
                       selection=area)
-    return render_report(ctx, rep, format, filename=f"gaps-{type}")
+    return render_report(ctx, rep, format, filename=f"gaps-{type}", csv=csv)
 
 
 @router.get("/workload", response_model=WorkloadList,
             responses=responses(400, 401, 403, 409, 422, 429, csv=True, geojson=True))
 def get_workload(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -141,7 +147,7 @@ def get_workload(
     with none gets its catchments only (the nearest facility needs no radius).
     """
     rep = workload_report(ctx, vis, facility_type=type, period=period, radius_m=radius_m)
-    return render_report(ctx, rep, format, filename=f"workload-{type}")
+    return render_report(ctx, rep, format, filename=f"workload-{type}", csv=csv)
 
 
 @router.post("/site-plans", response_model=SitePlanOut,

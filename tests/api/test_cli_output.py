@@ -42,3 +42,38 @@ def test_people_are_whole_numbers_in_tables_totals_from_unrounded(capsys, db):
     assert line.endswith(f"{round(first):,}") and f"{first:,.3f}" not in table
     city_table = run(capsys, *args, "--level", "city")
     assert city_table.rstrip().endswith(f"{round(sum(uncovered)):,}")
+
+
+def test_csv_file_reads_in_pandas_with_its_provenance_beside_it(capsys, db, tmp_path):
+    import io
+
+    import pandas as pd
+
+    out = tmp_path / "gaps.csv"
+    run(capsys, "-d", db, "gaps", "--type", "service_station", "--period", "2025",
+        "--format", "csv", "--out", str(out))
+    data = out.read_bytes()
+    assert data.startswith("\ufeffcode,name,".encode())  # the BOM stays by default (Excel)
+    frame = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})
+    assert list(frame.columns) == ["code", "name", "gap_area_m2", "population"]
+    side = tmp_path / "gaps.csv.provenance.json"
+    doc = json.loads(side.read_text(encoding="utf-8"))
+    assert doc["describes"] == {"media_type": "text/csv", "rows": len(frame),
+                                "columns": list(frame.columns), "file": "gaps.csv"}
+    geo = json.loads(run(capsys, "-d", db, "gaps", "--type", "service_station", "--period",
+                         "2025", "--format", "geojson"))
+    drop = {"generated_at"}
+    assert ({k: v for k, v in doc["provenance"].items() if k not in drop}
+            == {k: v for k, v in geo["pingan"].items() if k not in drop})
+    assert frame["population"].sum() == pytest.approx(sum(f["properties"]["population"]
+                                                          for f in geo["features"]))
+    # to the terminal: the same CSV; --no-bom for machines; --csv-comments, the old form
+    printed = run(capsys, "-d", db, "gaps", "--type", "service_station", "--period", "2025",
+                  "--format", "csv", "--no-bom")
+    assert printed.startswith("code,name,")
+    assert pd.read_csv(io.StringIO(printed)).shape == frame.shape
+    old = tmp_path / "old.csv"
+    run(capsys, "-d", db, "gaps", "--type", "service_station", "--period", "2025",
+        "--format", "csv", "--out", str(old), "--csv-comments")
+    assert old.read_bytes().startswith("\ufeff# period: 2025\n".encode())
+    assert not (tmp_path / "old.csv.provenance.json").exists()
