@@ -393,13 +393,11 @@ def plan_sites_cmd(
         f"solver: {pv['solver_status']} / {pv['solution_status']}; candidates "
         f"{pv['candidates_given']:,} given, {pv['candidates_reaching']:,} reaching someone, "
         f"{pv['candidates_used']:,} used", *[f"note: {n}" for n in pv.get("notes", [])]]
-    frame = rep.frame.copy()
-    frame["lon"] = frame.geometry.x
-    frame["lat"] = frame.geometry.y
-    emit(Report(frame, rep.provenance, rep.title), fmt, out, digits=5, summary=summary,
-         columns=["candidate_id", "lon", "lat", "population_reached",
-                  "population_newly_covered"],
-         headers={"candidate_id": "候选点", "population_reached": "可达未覆盖人口",
+    emit(rep, fmt, out, digits=5, summary=summary,
+         columns=["candidate_id", "community_code", "community_name", "lon", "lat",
+                  "population_reached", "population_newly_covered"],
+         headers={"candidate_id": "候选点", "community_code": "社区代码",
+                  "community_name": "所在社区", "population_reached": "可达未覆盖人口",
                   "population_newly_covered": "新覆盖人口"})
 
 

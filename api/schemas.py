@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.provenance import PROVENANCE_MEDIA_TYPE
@@ -608,11 +608,20 @@ class CandidateIn(BaseModel):
 
 
 class SitePlanIn(BaseModel):
-    """A site-planning request."""
+    """A site-planning request.
+
+    The facility type is ``type``, as in the query of ``/coverage`` and ``--type`` of the
+    command line; ``facility_type`` is a deprecated alias that still works.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    facility_type: str = Field(min_length=1, max_length=64)
+    type: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$",
+                             description="facility type to site (police_office…), as the "
+                                         "type parameter of /coverage")
+    facility_type: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$", deprecated=True,
+        description="deprecated alias of type (still accepted; give one of the two)")
     add: int = Field(ge=1, le=100, description="new sites to choose")
     radius_m: float | None = Field(None, gt=0, le=50_000)
     period: str | None = Field(None, max_length=40)
@@ -621,11 +630,30 @@ class SitePlanIn(BaseModel):
         description="candidate points (EPSG:4326); default: compound centroids and a grid")
     time_limit_s: float = Field(30.0, gt=0, le=120)
 
+    @model_validator(mode="after")
+    def _one_type(self) -> SitePlanIn:
+        # read through __dict__: reading a deprecated field as an attribute warns
+        alias = self.__dict__.get("facility_type")
+        given = {v for v in (self.type, alias) if v is not None}
+        if len(given) != 1:
+            raise ValueError("give the facility type as type (facility_type is its deprecated "
+                             f"alias); got type={self.type!r}, facility_type={alias!r}")
+        return self
+
+    @property
+    def site_type(self) -> str:
+        """The facility type, from ``type`` or its deprecated alias ``facility_type``."""
+        return str(self.type if self.type is not None else self.__dict__.get("facility_type"))
+
 
 class SiteOut(_Row):
-    """A chosen site."""
+    """A chosen site, where it is and what it reaches."""
 
     candidate_id: str
+    community_code: str | None = Field(description="the community the site lies in")
+    community_name: str | None
+    lon: float
+    lat: float
     population_reached: float
     population_newly_covered: float
 

@@ -66,8 +66,10 @@ __all__ = [
     "SERVICE_RADIUS_M",
     "FacilityCoverage",
     "FacilityWorkload",
+    "covered_residents",
     "facility_coverage",
     "facility_workload",
+    "service_circles",
     "service_radius",
 ]
 
@@ -251,9 +253,7 @@ def facility_coverage(
                                  persons_per_household=persons_per_household, metric_crs=crs)
     fac = facilities_of_type(facilities, facility_type, p)
     fac_xy = arrays.xy(arrays.project(arrays.geoms(fac), fac.crs, crs))
-    circles = np.asarray(
-        shapely.buffer(shapely.points(fac_xy), effective, quad_segs=circle_segments // 4),
-        dtype=object)
+    circles = service_circles(fac_xy, effective, circle_segments=circle_segments)
     notes: list[str] = []
     if not len(fac_xy):
         notes.append(f"no facility of type {facility_type!r} existed during the period: "
@@ -310,6 +310,61 @@ def facility_coverage(
         notes=tuple(notes),
     )
 
+def service_circles(centres_xy: NDArray[np.float64], radius_m: float, *,
+                    circle_segments: int = 64) -> NDArray[np.object_]:
+    """Service circles: buffers of ``radius_m`` with ``circle_segments`` segments each.
+
+    Parameters
+    ----------
+    centres_xy
+        (n, 2) facility coordinates in a metric CRS.
+    radius_m
+        The (effective) radius.
+    circle_segments
+        Segments per circle (a multiple of 4; see the module docstring for the tolerance).
+
+    Returns
+    -------
+    numpy.ndarray
+        One polygon per centre, in the centres' CRS.
+    """
+    return np.asarray(shapely.buffer(shapely.points(centres_xy), radius_m,
+                                     quad_segs=circle_segments // 4), dtype=object)
+
+
+def covered_residents(placement: PopulationPlacement, centres_xy: NDArray[np.float64], *,
+                      radius_m: float, circle_segments: int = 64,
+                      workers: int | None = None) -> tuple[float, float]:
+    """Residents within ``radius_m`` of a centre, and all residents placed, as coverage counts.
+
+    The rule of :func:`facility_coverage`: the part of each placed area (compound, rest of a
+    community) inside the service circles, by area, and placed points inside a circle. Site
+    plans measure coverage before and after with it, so that their "before" is the coverage
+    report's figure.
+
+    Parameters
+    ----------
+    placement
+        The residents (:func:`geo.population.place_population`, in the centres' metric CRS).
+    centres_xy
+        (n, 2) facility coordinates in that CRS.
+    radius_m
+        The effective radius.
+    circle_segments
+        Segments per circle.
+    workers
+        Threads for the polygon arithmetic.
+
+    Returns
+    -------
+    tuple of float
+        ``(covered, total)``.
+    """
+    index = pd.Index(placement.population.index.astype("string"), name="code", dtype="string")
+    circles = service_circles(centres_xy, radius_m, circle_segments=circle_segments)
+    uncovered = _uncovered_population(placement, circles, index, workers)
+    total = float(placement.population.sum())
+    return total - float(uncovered.sum()), total
 
 
 def _uncovered_population(

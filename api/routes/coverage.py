@@ -161,7 +161,12 @@ def post_site_plan(
     body: SitePlanIn,
     format: Annotated[Literal["json", "geojson"], Query()] = "json",
 ) -> Response:
-    """Choose new facility sites that cover the most uncovered residents (maximal covering)."""
+    """Choose new facility sites that cover the most uncovered residents (maximal covering).
+
+    The body names the facility type ``type`` (``facility_type`` is a deprecated alias that
+    still works). Each site comes with ``lon``/``lat`` and the community it lies in; the
+    provenance's coverage before is the coverage report's figure (``/coverage``, city level).
+    """
     per = ctx.period(body.period, parameter="body.period")
     candidates = None
     if body.candidates:
@@ -170,7 +175,7 @@ def post_site_plan(
             {"id": pd.array(ids, dtype="string")},
             geometry=gpd.points_from_xy([c.lon for c in body.candidates],
                                         [c.lat for c in body.candidates]), crs="EPSG:4326")
-    rep = site_plan_report(ctx, vis, facility_type=body.facility_type, k=body.add,
+    rep = site_plan_report(ctx, vis, facility_type=body.site_type, k=body.add,
                            radius_m=body.radius_m, candidates=candidates, period=per,
                            time_limit_s=body.time_limit_s)
     audit.record(engine, "site_plan", key=key, endpoint=endpoint_label(request),

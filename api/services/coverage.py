@@ -486,7 +486,8 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
     Returns
     -------
     Report
-        The chosen sites; coverage before and after in the provenance.
+        The chosen sites with their position and community; coverage before and after in
+        the provenance, measured as :func:`coverage_report` measures it.
 
     Raises
     ------
@@ -504,7 +505,7 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
         world_communities(ctx, vis), facilities, facility_type=facility_type, k=int(k),
         radius_m=radius, detour_factor=ctx.settings.geo.detour_factor, compounds=comps,
         candidates=candidates, period=p, metric_crs=ctx.metric_crs(),
-        time_limit_s=time_limit_s)
+        time_limit_s=time_limit_s, circle_segments=ctx.settings.geo.arc_segments)
     prov = period_provenance(p, ctx.timezone)
     prov.update({
         "data_version": ctx.data_version(), "facility_type": facility_type,

@@ -77,3 +77,30 @@ def test_csv_file_reads_in_pandas_with_its_provenance_beside_it(capsys, db, tmp_
         "--format", "csv", "--out", str(old), "--csv-comments")
     assert old.read_bytes().startswith("\ufeff# period: 2025\n".encode())
     assert not (tmp_path / "old.csv.provenance.json").exists()
+
+
+def test_plan_sites_before_is_coverage_and_sites_say_where_they_are(capsys, db, tmp_path):
+    """Issue 12, item 11: plan-sites' "before" was 33.4 % where coverage said 33.2 %."""
+    import pandas as pd
+
+    base = ["-d", db, "--type", "service_station", "--period", "2025"]
+    city = json.loads(run(capsys, base[0], base[1], "coverage", *base[2:], "--level", "city",
+                          "--format", "json"))["items"][0]
+    args = [base[0], base[1], "plan-sites", *base[2:], "--add", "2", "--time-limit-s", "30"]
+    plan = json.loads(run(capsys, *args, "--format", "json"))
+    pv = plan["provenance"]
+    assert pv["coverage_before"] == pytest.approx(city["facility_covered_population_share"],
+                                                  rel=1e-9)
+    assert pv["population_total"] == pytest.approx(city["population"], rel=1e-12)
+    assert pv["coverage_after"] > pv["coverage_before"]
+    for item in plan["items"]:
+        assert 115 < item["lon"] < 118 and 39 < item["lat"] < 41
+        assert len(item["community_code"]) == 12 and item["community_name"]
+    table = run(capsys, *args)
+    assert f"({pv['coverage_before']:.1%}) before" in table
+    assert "所在社区" in table and plan["items"][0]["community_name"] in table
+    out = tmp_path / "sites.csv"
+    run(capsys, *args, "--format", "csv", "--out", str(out))
+    frame = pd.read_csv(out, encoding="utf-8-sig", dtype={"community_code": str})
+    assert {"community_code", "community_name", "lon", "lat"} <= set(frame.columns)
+    assert frame["community_code"].tolist() == [i["community_code"] for i in plan["items"]]

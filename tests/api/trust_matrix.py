@@ -221,7 +221,7 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
                     params.append((name, tuple(value) if isinstance(value, list) else value))
             out.append(Case(method, route, concrete, tuple(params)))
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
-                    body={"facility_type": "police_office", "add": 1, "time_limit_s": 20}))
+                    body={"type": "police_office", "add": 1, "time_limit_s": 20}))
     return list(dict.fromkeys(out))
 
 
