@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_csv import with_csv_options
 from api.cli_metrics import CategoryOpt, Fmt, FormatOpt, OutOpt, context_and_admin, emit
 from api.cli_text import retitled
 from api.release import Selection, Visibility, select
@@ -151,5 +152,5 @@ def kde_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the space-time surface commands to the ``pingan`` app."""
-    app.command("emerging")(emerging_cmd)
-    app.command("kde")(kde_cmd)
+    app.command("emerging")(with_csv_options(emerging_cmd))
+    app.command("kde")(with_csv_options(kde_cmd))

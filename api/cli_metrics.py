@@ -12,8 +12,10 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from api.cli_csv import current_csv_options, with_csv_options
 from api.cli_text import retitled
-from api.output import to_csv_bytes, to_geojson, to_json, to_table
+from api.output import to_geojson, to_json, to_table
+from api.provenance import csv_body, write_csv_file
 from api.release import Visibility, select
 from api.services import Report, ServiceContext
 
@@ -68,13 +70,23 @@ def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
-    """Print or write a report in the chosen format."""
+    """Print or write a report in the chosen format.
+
+    A CSV holds the header and rows only; written to a file, its provenance goes to the
+    sidecar ``FILE.provenance.json`` (``--csv-comments``: into leading comment lines instead;
+    to the terminal, only then).
+    """
     from api.cli_text import current_language, headers_for, provenance_lines, title_of
 
     frame = report.frame
     for warning in report.provenance.get("warnings", ()):
         typer.echo(f"warning: {warning}", err=True)
     data: bytes
+    if fmt is Fmt.csv and out is not None:
+        side = write_csv_file(out, frame, report.provenance, current_csv_options())
+        typer.echo(f"wrote {out} ({len(frame):,} rows)" + (f" and {side}" if side else ""),
+                   err=True)
+        return
     if fmt is Fmt.table:
         lang = current_language()
         lines = [title_of(report, lang), *provenance_lines(report.provenance, lang), *summary,
@@ -84,7 +96,7 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
                               digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
-        data = to_csv_bytes(frame, provenance=report.provenance)
+        data = csv_body(frame, report.provenance, current_csv_options())
     elif fmt is Fmt.json:
         data = to_json(frame, provenance=report.provenance).encode("utf-8")
     else:
@@ -384,19 +396,25 @@ def workload_cmd(
     reach: ReachOpt = Reach.line,
     minutes: MinutesOpt = None,
 ) -> None:
-    """Incidents per facility: nearest-facility catchment and incidents within the radius."""
+    """Incidents per facility: nearest-facility catchment and incidents within the radius.
+
+    Without --radius-m the type's default radius is used; a type with none gets its
+    catchments only.
+    """
     from api.services.reach import workload_by_reach
 
     rep = workload_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
                             facility_type=facility_type, period=period, radius_m=radius_m)
+    pv = rep.provenance
+    summary = [f"incidents: {pv.get('incidents_total', 0):,}" + (
+        f"; out of reach of every facility: {pv['incidents_out_of_reach']:,}"
+        if "incidents_out_of_reach" in pv else ""), *[f"note: {n}" for n in pv.get("notes", [])]]
     emit(rep, fmt, out, digits=3,
          columns=["id", "name", "incidents_catchment", "catchment_share",
                   "incidents_within_radius", "within_radius_share"],
          headers={"id": "编号", "name": "名称", "incidents_catchment": "辖区发案",
                   "catchment_share": "占比", "incidents_within_radius": "半径内发案",
-                  "within_radius_share": "半径内占比"},
-         summary=[f"incidents: {rep.provenance['incidents_total']:,}; out of reach of every "
-                  f"facility: {rep.provenance['incidents_out_of_reach']:,}"])
+                  "within_radius_share": "半径内占比"}, summary=summary)
 
 
 def plan_sites_cmd(
@@ -430,13 +448,11 @@ def plan_sites_cmd(
         f"solver: {pv['solver_status']} / {pv['solution_status']}; candidates "
         f"{pv['candidates_given']:,} given, {pv['candidates_reaching']:,} reaching someone, "
         f"{pv['candidates_used']:,} used", *[f"note: {n}" for n in pv.get("notes", [])]]
-    frame = rep.frame.copy()
-    frame["lon"] = frame.geometry.x
-    frame["lat"] = frame.geometry.y
-    emit(replace(rep, frame=frame), fmt, out, digits=5, summary=summary,
-         columns=["candidate_id", "lon", "lat", "population_reached",
-                  "population_newly_covered"],
-         headers={"candidate_id": "候选点", "population_reached": "可达未覆盖人口",
+    emit(rep, fmt, out, digits=5, summary=summary,
+         columns=["candidate_id", "community_code", "community_name", "lon", "lat",
+                  "population_reached", "population_newly_covered"],
+         headers={"candidate_id": "候选点", "community_code": "社区代码",
+                  "community_name": "所在社区", "population_reached": "可达未覆盖人口",
                   "population_newly_covered": "新覆盖人口"})
 
 
@@ -493,6 +509,7 @@ STANDARD_HEADERS = {"code": "代码", "name": "名称", "district": "区", "scor
 
 
 @standard_app.command("evaluate")
+@with_csv_options
 def standard_evaluate_cmd(
     ctx: typer.Context,
     profile: ProfileOpt = None,
@@ -522,6 +539,7 @@ def standard_evaluate_cmd(
 
 
 @standard_app.command("todo")
+@with_csv_options
 def standard_todo_cmd(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Community code.")],
@@ -598,14 +616,14 @@ def maps_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the metric commands to the ``pingan`` app."""
-    app.command("rates")(rates_cmd)
-    app.command("trend")(trend_cmd)
-    app.command("hotspots")(hotspots_cmd)
-    app.command("protection")(protection_cmd)
-    app.command("coverage")(coverage_cmd)
-    app.command("gaps")(gaps_cmd)
-    app.command("workload")(workload_cmd)
-    app.command("plan-sites")(plan_sites_cmd)
-    app.command("catalogue")(catalogue_cmd)
+    app.command("rates")(with_csv_options(rates_cmd))
+    app.command("trend")(with_csv_options(trend_cmd))
+    app.command("hotspots")(with_csv_options(hotspots_cmd))
+    app.command("protection")(with_csv_options(protection_cmd))
+    app.command("coverage")(with_csv_options(coverage_cmd))
+    app.command("gaps")(with_csv_options(gaps_cmd))
+    app.command("workload")(with_csv_options(workload_cmd))
+    app.command("plan-sites")(with_csv_options(plan_sites_cmd))
+    app.command("catalogue")(with_csv_options(catalogue_cmd))
     app.add_typer(standard_app, name="standard")
     app.command("maps")(maps_cmd)

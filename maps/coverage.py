@@ -298,6 +298,14 @@ def _facility_layers(m: folium.Map, fac: gpd.GeoDataFrame, types: list[str],
     legend.section(text("coverage.facilities", lang), entries)
 
 
+def _site_community(row: pd.Series, lang: Language) -> str:
+    """The name and code of the community a suggested site lies in, or the no-data label."""
+    code, name = row.get("community_code"), row.get("community_name")
+    if not isinstance(code, str):
+        return text("no_data", lang)
+    return f"{name} ({code})" if isinstance(name, str) else code
+
+
 def _plan_layers(m: folium.Map, plan: SitePlan, options: MapOptions, legend: Legend) -> None:
     lang = options.language
     sites = wgs84_frame(plan.sites, "plan.sites")
@@ -320,6 +328,9 @@ def _plan_layers(m: folium.Map, plan: SitePlan, options: MapOptions, legend: Leg
             row = sites.iloc[i]
             popups.append(table_html([
                 (text("coverage.candidate", lang), ids[i]),
+                (text("coverage.site_community", lang), _site_community(row, lang)),
+                (text("coverage.site_lonlat", lang),
+                 f"{row.geometry.x:.6f}, {row.geometry.y:.6f}"),
                 (text("coverage.newly_covered", lang),
                  fmt_count(row.get("population_newly_covered"), lang)),
                 (text("coverage.reached", lang), fmt_count(row.get("population_reached"), lang)),

@@ -175,6 +175,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "coverage.newly_covered": ("新增覆盖人口", "Residents newly covered"),
     "coverage.reached": ("服务范围内原未覆盖人口", "Uncovered residents within reach"),
     "coverage.candidate": ("候选点", "Candidate"),
+    "coverage.site_community": ("所在社区", "Community"),
+    "coverage.site_lonlat": ("经度, 纬度", "Longitude, latitude"),
     "coverage.before_after": ("人口覆盖率 {a} → {b}", "Residents covered {a} → {b}"),
     "coverage.radius": ("半径 {r} 米", "radius {r} m"),
     "coverage.walk": ("沿路步行 {r} 米", "{r} m walk along roads"),

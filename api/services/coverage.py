@@ -352,19 +352,22 @@ def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | 
 
 
 def _configured_radius(ctx: ServiceContext, vis: Visibility, facility_type: str,
-                       radius: float | None) -> float:
-    """A protected caller's workload radius: the configured one.
+                       radius: float | None) -> float | None:
+    """A protected caller's workload radius: the configured one (``None``: catchments only).
 
     Counts within two radii would difference into the ring between them, so a protected
-    caller's release space holds one radius per facility type.
+    caller's release space holds one radius per facility type. A type with no configured
+    radius has catchments only.
 
     Raises
     ------
     geo.errors.ParameterError
-        When another radius is asked for, or the type has no configured radius.
+        When another radius is asked for, or a radius is asked for a type with none configured.
     """
     configured = ctx.settings.geo.service_radius_m.get(facility_type,
                                                        SERVICE_RADIUS_M.get(facility_type))
+    if configured is None and radius is None:
+        return None
     if configured is None:
         raise ParameterError(f"radius_m: {facility_type!r} has no configured radius (setting "
                              f"geo.service_radius_m), and a {vis.role} key sees workload "
@@ -387,13 +390,14 @@ def released_workload(frame: pd.DataFrame, res: FacilityWorkload, vis: Visibilit
     cell-key method (``"<3"`` when hidden) and shares of the released total of located
     incidents (none in a row where either count is hidden). The key sums go.
     """
-    out = frame.drop(columns=list(_WORKLOAD_KEYS))
+    out = frame.drop(columns=[c for c in _WORKLOAD_KEYS if c in frame.columns])
     if not vis.protected:
         return out
     total = release_counts([res.incidents_located], [res.incidents_located_key_sum],
                            min_count=vis.min_count)
-    pairs = (("incidents_catchment", "catchment_share"),
-             ("incidents_within_radius", "within_radius_share"))
+    pairs = tuple((count, share) for count, share in (
+        ("incidents_catchment", "catchment_share"),
+        ("incidents_within_radius", "within_radius_share")) if count in frame.columns)
     released = {count: release_counts(frame[count].to_numpy(dtype=np.int64),
                                       frame[f"{count}_key_sum"].to_numpy(dtype=np.int64),
                                       min_count=vis.min_count) for count, _ in pairs}
@@ -414,10 +418,14 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     """Incidents per facility: its nearest-facility catchment and those within its radius.
 
     An exact caller's incidents are those of their world; a protected caller's counts are
-    released by the cell-key method (:func:`released_workload`).
+    released by the cell-key method (:func:`released_workload`). Without ``radius_m`` the
+    type's configured or default radius is used; a type with neither gets its catchments only
+    (the nearest facility needs no radius).
     """
     p = vis.check_period(ctx.period(period))
     radius = _radius(facility_type, radius_m, ctx)
+    if radius is None:
+        radius = SERVICE_RADIUS_M.get(facility_type)
     if vis.protected:
         radius = _configured_radius(ctx, vis, facility_type, radius)
 
@@ -449,7 +457,10 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
                  "radius_m": res.radius_m, "metric_crs": res.metric_crs.to_string(),
                  "incidents_total": res.incidents_total,
                  "left_out": {"incidents_without_location": res.incidents_unlocated},
-                 "incidents_out_of_reach": res.incidents_out_of_reach,
+                 **({"incidents_out_of_reach": res.incidents_out_of_reach}
+                    if res.radius_m is not None else
+                    {"notes": [f"{facility_type!r} has no service radius (none given, none "
+                               "configured): catchments only"]}),
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at()})
     return Report(gdf, release_provenance(prov, vis=vis), f"{facility_type} workload, {p.label}",
@@ -483,7 +494,8 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
     Returns
     -------
     Report
-        The chosen sites; coverage before and after in the provenance.
+        The chosen sites with their position and community; coverage before and after in
+        the provenance, measured as :func:`coverage_report` measures it.
 
     Raises
     ------
@@ -501,7 +513,7 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
         world_communities(ctx, vis), facilities, facility_type=facility_type, k=int(k),
         radius_m=radius, detour_factor=ctx.settings.geo.detour_factor, compounds=comps,
         candidates=candidates, period=p, metric_crs=ctx.metric_crs(),
-        time_limit_s=time_limit_s)
+        time_limit_s=time_limit_s, circle_segments=ctx.settings.geo.arc_segments)
     prov = period_provenance(p, ctx.timezone)
     prov.update({
         "data_version": ctx.data_version(), "facility_type": facility_type,

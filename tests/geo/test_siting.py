@@ -118,8 +118,43 @@ def test_plan_facility_sites_end_to_end():
                                cell_m=100, candidate_spacing_m=200, metric_crs=GK)
     assert plan.coverage_before == pytest.approx(500 / 1500)
     assert plan.coverage_after == pytest.approx(1.0)
-    assert plan.sites["code"].tolist() == ["A"]
+    site = plan.sites.iloc[0]
+    assert (site["community_code"], site["community_name"]) == ("A", "a")
+    assert (site["lon"], site["lat"]) == pytest.approx((site.geometry.x, site.geometry.y),
+                                                       abs=1e-7)
+    assert "code" not in plan.sites.columns
     assert plan.sites["population_newly_covered"].iloc[0] == pytest.approx(1000.0)
+
+
+def test_plan_coverage_before_is_the_coverage_reports():
+    """Issue 12, item 11: the plan's "before" is facility_coverage's covered residents.
+
+    B's station covers 44 % of B's area at 150 m, but only 4 of B's 16 demand points; the
+    plan used to count the points (25 %).
+    """
+    from geo.coverage import facility_coverage
+
+    comm = gpd.GeoDataFrame(
+        {"code": ["A", "B"], "name": ["a", "b"], "population": [1000.0, 500.0]},
+        geometry=gpd.GeoSeries([_box(3000, 0, 3400, 400), _box(0, 0, 400, 400)], crs=GK)
+        .to_crs(4326).to_numpy(), crs=4326)
+    fac = _points([(200, 200)], {"id": ["p1"], "type": ["police_station"]})
+    options = {"facility_type": "police_station", "radius_m": 150, "cell_m": 100,
+               "metric_crs": GK}
+    res = facility_coverage(comm, fac, **options)
+    covered = float((res.frame["population"] - res.frame["facility_uncovered_population"]).sum())
+    assert covered == pytest.approx(500 * np.pi * 150**2 / 400**2, rel=2e-3)
+    plan = plan_facility_sites(comm, fac, k=1, candidate_spacing_m=200, **options)
+    assert plan.population_covered_before == pytest.approx(covered, rel=1e-12)
+    assert plan.coverage_before == pytest.approx(covered / 1500, rel=1e-12)
+    assert plan.population_total == pytest.approx(1500)
+    # after: the same rule with the new site's circle added
+    with_site = pd.concat([fac, _points([(0, 0)], {"id": ["new"], "type": ["police_station"]})
+                           .set_geometry(plan.sites.geometry.to_numpy())], ignore_index=True)
+    after = facility_coverage(comm, gpd.GeoDataFrame(with_site, crs=4326), **options)
+    assert plan.population_covered_after == pytest.approx(float(
+        (after.frame["population"] - after.frame["facility_uncovered_population"]).sum()))
+    assert any("as the coverage report measures it" in n for n in plan.notes)
 
 
 def test_plan_sites_errors():
