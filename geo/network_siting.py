@@ -31,7 +31,7 @@ from geo.network import DEFAULT_MAX_OFFSET_M, RoadNetwork
 from geo.period import parse_period
 from geo.population import place_population
 from geo.reach import reach_limit
-from geo.siting import SitePlan, candidate_sites
+from geo.siting import SitePlan, candidate_sites, placed_sites
 
 __all__ = ["plan_sites_along_roads"]
 
@@ -122,8 +122,8 @@ def plan_sites_along_roads(
     before = float(weights[covered].sum())
     after = before + newly
     return SitePlan(
-        sites=sites, population_total=total, population_covered_before=before,
-        population_covered_after=after,
+        sites=placed_sites(sites, communities), population_total=total,
+        population_covered_before=before, population_covered_after=after,
         coverage_before=before / total if total > 0 else float("nan"),
         coverage_after=after / total if total > 0 else float("nan"),
         k_requested=int(k), k_used=len(chosen), radius_m=threshold, solver_status=solver,

@@ -89,7 +89,13 @@ MAX_PAIRS = 100_000_000
 #: Pairs per KD-tree search chunk (bounds memory: 24 bytes a pair while a chunk is held).
 PAIRS_PER_CHUNK = 2_000_000
 
-__all__ = ["SitePlan", "candidate_sites", "plan_facility_sites", "plan_sites"]
+__all__ = [
+    "SitePlan",
+    "candidate_sites",
+    "placed_sites",
+    "plan_facility_sites",
+    "plan_sites",
+]
 
 
 @dataclass(frozen=True)
@@ -638,15 +644,29 @@ def plan_facility_sites(
             "and their reached and newly covered residents counted, on residents gathered at "
             f"{placement.cell_m:g} m demand points")
     return replace(
-        plan, sites=_placed_sites(plan.sites, communities),
+        plan, sites=placed_sites(plan.sites, communities),
         population_total=total, population_covered_before=before,
         population_covered_after=after,
         coverage_before=before / total if total > 0 else math.nan,
         coverage_after=after / total if total > 0 else math.nan, notes=(*plan.notes, note))
 
 
-def _placed_sites(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The sites with their ``lon``/``lat`` and the code and name of the community they lie in."""
+def placed_sites(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Give each chosen site its ``lon``/``lat`` and the community it lies in.
+
+    Parameters
+    ----------
+    sites
+        Chosen sites (points); a ``code`` column, if any, is replaced.
+    communities
+        Community polygons with ``code`` and ``name``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The sites with ``community_code``, ``community_name`` (none outside every community),
+        ``lon`` and ``lat`` (EPSG:4326, 7 decimals) after ``candidate_id``.
+    """
     code = assign_to_communities(sites.geometry.to_crs(communities.crs), communities)
     names = pd.Series(arrays.names(communities), index=arrays.codes(communities))
     out = sites.drop(columns=["code"], errors="ignore")

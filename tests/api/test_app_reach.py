@@ -89,7 +89,7 @@ def test_the_coverage_map_draws_service_areas_along_roads(client, city):
 
 
 def test_site_plans_along_roads(client, city):
-    body = {"facility_type": "police_office", "add": 1, "time_limit_s": 20, "reach": "walk"}
+    body = {"type": "police_office", "add": 1, "time_limit_s": 20, "reach": "walk"}
     r = client.post("/api/v1/site-plans", json=body, headers=city.headers("planner"))
     assert r.status_code == 200, r.text
     doc = r.json()
@@ -97,6 +97,12 @@ def test_site_plans_along_roads(client, city):
     # the new office covers residents no existing one reaches along the streets
     assert doc["provenance"]["coverage_after"] > doc["provenance"]["coverage_before"]
     assert len(doc["items"]) == 1
+    # a site chosen along the roads carries its position and community as every plan does
+    site = doc["items"][0]
+    codes = {c["code"] for c in client.get("/api/v1/communities",
+                                           headers=city.headers("admin")).json()["items"]}
+    assert site["community_code"] in codes and site["community_name"]
+    assert -180 <= site["lon"] <= 180 and -90 <= site["lat"] <= 90
     bad = client.post("/api/v1/site-plans", json={**body, "reach": "bike"},
                       headers=city.headers("planner"))
     assert bad.status_code == 422 and "reach" in bad.text
