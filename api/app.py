@@ -58,7 +58,7 @@ shown as `"<3"`, hot spots as classes (see docs/release.md). No incident reaches
 **Formats**: lists take `format=json|csv|geojson`; CSV is UTF-8 with a byte-order mark (Excel
 shows Chinese correctly). Every response carries the provenance of its numbers.
 
-**Errors** are `application/problem+json` documents (type, title, status, detail, errors).
+**Errors** are `application/problem+json` documents (type, title, title_zh, status, detail, errors).
 Requests are rate limited per key, per server process.
 """
 

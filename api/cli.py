@@ -34,15 +34,28 @@ app = typer.Typer(
 )
 
 
+class Lang(str, Enum):
+    """Languages of printed tables."""
+
+    zh = "zh"
+    en = "en"
+
+
 class UserError(Exception):
     """A mistake the user can fix; printed as one line, exit code 1."""
 
 
 @dataclass
 class Runtime:
-    """Settings and a lazily created engine, shared by the commands of one invocation."""
+    """Settings, the table language and a lazily created engine, shared by one invocation.
+
+    ``lang`` is ``pingan --lang``, else the locale's (:func:`api.cli_text.default_language`);
+    ``lang_given`` says the option was given (map pages then use it over ``maps.language``).
+    """
 
     settings: Settings
+    lang: str = "zh"
+    lang_given: bool = False
     _engine: Any = field(default=None, repr=False)
 
     @property
@@ -83,9 +96,17 @@ def _options(
     timezone: Annotated[str | None, typer.Option(
         help="Time zone of naive timestamps and of period bounds (default Asia/Shanghai).")
     ] = None,
+    lang: Annotated[Lang | None, typer.Option(
+        "--lang", help="Language of table titles and headers: zh or en (default: the "
+        "locale's — zh unless LC_ALL/LC_MESSAGES/LANG names another language).")] = None,
 ) -> None:
     """Global options."""
-    ctx.obj = Runtime(load_settings(database_url=database, timezone=timezone))
+    from api.cli_text import default_language, use_language
+
+    language = "en" if lang is Lang.en else "zh" if lang is Lang.zh else default_language()
+    use_language(language)
+    ctx.obj = Runtime(load_settings(database_url=database, timezone=timezone), lang=language,
+                      lang_given=lang is not None)
 
 
 # --- init / load / status ---------------------------------------------------------------------
@@ -100,6 +121,7 @@ class LayerName(str, Enum):
     devices = "devices"
     compounds = "compounds"
     facilities = "facilities"
+    roads = "roads"
 
 
 def _mask_url(url: str) -> str:
@@ -123,7 +145,8 @@ def load_cmd(
     ctx: typer.Context,
     layer: Annotated[LayerName, typer.Argument(help="Which layer the file holds.")],
     file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, zipped Shapefile, "
-                                               "GeoParquet or CSV file.")],
+                                               "GeoParquet or CSV file (roads: a line file, "
+                                               "or an OSM .osm/.pbf extract).")],
     crs: Annotated[str | None, typer.Option(
         help="CRS of the coordinates: EPSG:4548, ESRI:102649, a PROJ string, gcj02 or bd09. "
              "Default: what the file declares, else EPSG:4326.")] = None,
@@ -146,17 +169,35 @@ def load_cmd(
         "row's raw time, coordinates, category and address (and its occurrence among "
         "identical rows), so re-loading the same export updates instead of duplicating.")
     ] = False,
-    snap_m: Annotated[float, typer.Option(
+    snap_m: Annotated[float | None, typer.Option(
         "--snap-m", help="Incidents: a point in no community goes to the only community "
         "within this many metres (flagged assigned_by=snap; with two or more within it, it "
         "stays unassigned). Kept with the load and applied again on re-assignment. "
-        "Default 0: none.")] = 0.0,
+        "Default 0: none. Roads: line ends this close merge and dangling ends this close "
+        "join the nearby line (default 1 m).")] = None,
+    reference_date: Annotated[str | None, typer.Option(
+        "--reference-date", help="Population: the day residents were counted on, MM-DD for "
+        "every year of the file (七普: 11-01; 年末: 12-31) or YYYY-MM-DD. Default 07-01. A "
+        "period's population is interpolated linearly between known dates, flat beyond.")
+    ] = None,
+    covers: Annotated[str | None, typer.Option(
+        "--covers", help="Incidents: the days the file covers, FIRST..LAST (e.g. "
+        "2024-01-01..2024-12-31) or a period (2024). Default: the first..last day in the "
+        "file. Recorded per district present in it; a comparison period not wholly covered "
+        "is unknown (待补数据), never a rise.")] = None,
 ) -> None:
     """Load one file into the database as one transaction."""
     from api.loading import load_file
     from geo.readers import RejectedRowsError, parse_field_mappings
 
     rt = _rt(ctx)
+    if layer is LayerName.roads:
+        from api.cli_roads import load_roads_cmd
+
+        load_roads_cmd(rt, file, crs=crs, encoding=encoding, field_map=field_map or [],
+                       gpkg_layer=gpkg_layer, snap_m=snap_m, replace=replace,
+                       echo=typer.echo, err=_err)
+        return
     fields = parse_field_mappings(field_map or [])
     engine = rt.ready_engine()
     try:
@@ -164,7 +205,8 @@ def load_cmd(
                         gpkg_layer=gpkg_layer, strict=strict, replace=replace,
                         timezone=rt.settings.timezone, progress=True,
                         loaded_by=os.environ.get("USER"), id_from_content=id_from_content,
-                        snap_m=snap_m)
+                        snap_m=snap_m or 0.0, reference_date=reference_date,
+                        covers=covers)
     except RejectedRowsError as exc:
         path = _write_rejections(exc.result.rejections_frame(), report, layer.value)
         _print_rejections(exc.result.rejections, exc.result.rows_rejected, path)
@@ -228,10 +270,11 @@ def status_cmd(ctx: typer.Context) -> None:
     st = database_status(rt.ready_engine())
     typer.echo(f"database: {_mask_url(rt.settings.database_url)}  "
                f"(data version {st['data_version']})")
+    from api.cli_text import current_language, headers_for
     from api.output import to_table
 
-    typer.echo(to_table(st["layers"], headers={"layer": "layer", "current": "current",
-                                               "retired": "removed/retired"}))
+    typer.echo(to_table(st["layers"], headers=headers_for(
+        ["layer", "current", "retired"], {}, current_language())))
     inc = st["incidents"]
     typer.echo(f"incidents: {inc['total']:,} total; {inc['assigned']:,} in a community; "
                f"{inc['unassigned']:,} unassigned (of which {inc['no_location']:,} have no "
@@ -282,11 +325,12 @@ def demo_cmd(
 
 
 def _register_commands() -> None:
-    from api import cli_admin, cli_density, cli_metrics, cli_spacetime
+    from api import cli_admin, cli_density, cli_metrics, cli_roads, cli_spacetime
 
     cli_metrics.register(app)
     cli_density.register(app)
     cli_spacetime.register(app)
+    cli_roads.register(app)
     cli_admin.register(app)
 
 

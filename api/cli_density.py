@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_csv import with_csv_options
 from api.cli_metrics import CategoryOpt, Fmt, FormatOpt, OutOpt, context_and_admin, emit
+from api.cli_text import retitled
 from api.release import Selection, Visibility, select
-from api.services import Report, ServiceContext
+from api.services import ServiceContext
 
 __all__ = ["register"]
 
@@ -77,8 +79,9 @@ def emerging_cmd(
     summary = ["categories: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
     if fmt is Fmt.table:
         patterned = frame[frame["category"] != "no_pattern"]
-        rep = Report(patterned.sort_values(["category", "last_z"], ascending=[True, False]),
-                     rep.provenance, rep.title + " (cells with a pattern)")
+        rep = retitled(rep, patterned.sort_values(["category", "last_z"],
+                                                  ascending=[True, False]),
+                       en="(cells with a pattern)", zh="（有模式的网格）")
     emit(rep, fmt, out, columns=["cell_id", "category", "trend_tau", "trend_p", "last_z",
                                  "last_p", "hot_steps", "cold_steps", "incidents"],
          headers=EMERGING_HEADERS, digits=3, summary=summary)
@@ -142,12 +145,12 @@ def kde_cmd(
                f"{pv.get('incidents', 0):,} incidents"]
     if fmt is Fmt.table:
         top = rep.frame.sort_values("density_per_km2", ascending=False).head(20)
-        rep = Report(top, pv, rep.title + " (the 20 densest cells)")
+        rep = retitled(rep, top, en="(the 20 densest cells)", zh="（密度最高的 20 个网格）")
     emit(rep, fmt, out, columns=["cell_id", "density_per_km2", "expected"],
          headers=KDE_HEADERS, digits=3, summary=summary)
 
 
 def register(app: typer.Typer) -> None:
     """Add the space-time surface commands to the ``pingan`` app."""
-    app.command("emerging")(emerging_cmd)
-    app.command("kde")(kde_cmd)
+    app.command("emerging")(with_csv_options(emerging_cmd))
+    app.command("kde")(with_csv_options(kde_cmd))

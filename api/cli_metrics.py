@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,10 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from api.output import to_csv_bytes, to_geojson, to_json, to_table
+from api.cli_csv import current_csv_options, with_csv_options
+from api.cli_text import retitled
+from api.output import to_geojson, to_json, to_table
+from api.provenance import csv_body, write_csv_file
 from api.release import Visibility, select
 from api.services import Report, ServiceContext
 
@@ -34,32 +38,65 @@ PeriodOpt = Annotated[str, typer.Option(
     help="Period: 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30 (local days).")]
 CategoryOpt = Annotated[list[str] | None, typer.Option(
     "--category", help="Count only this category (repeat for several).")]
+CategoriesMapOpt = Annotated[Path | None, typer.Option(
+    "--categories", help="Category mapping CSV (columns raw,canonical, e.g. THEFT,盗窃 or "
+                         "0101,盗窃): --category then names canonical categories. Default: "
+                         "the cases.categories_map setting.")]
+DistrictOpt = Annotated[str | None, typer.Option(
+    help="Only this district (code or name).")]
+SubdistrictOpt = Annotated[str | None, typer.Option(
+    help="Only this subdistrict, 街道 (code or name).")]
 
 
-def context(ctx: typer.Context) -> ServiceContext:
-    """The service context of this invocation (schema migrated)."""
+def context(ctx: typer.Context, *, categories_map: Path | None = None) -> ServiceContext:
+    """The service context of this invocation (schema migrated).
+
+    ``categories_map`` (``--categories``) replaces the ``cases.categories_map`` setting.
+    """
     rt = ctx.find_root().obj
-    return ServiceContext(rt.ready_engine(), rt.settings)
+    settings = rt.settings
+    if categories_map is not None:
+        cases = settings.cases.model_copy(update={"categories_map": categories_map})
+        settings = settings.model_copy(update={"cases": cases})
+    return ServiceContext(rt.ready_engine(), settings)
 
 
-def context_and_admin(ctx: typer.Context) -> tuple[ServiceContext, Visibility]:
+def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
+                      ) -> tuple[ServiceContext, Visibility]:
     """The service context and the command line's visibility: everything, exactly (admin)."""
-    sc = context(ctx)
+    sc = context(ctx, categories_map=categories_map)
     return sc, Visibility.admin(sc.settings)
 
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
-    """Print or write a report in the chosen format."""
+    """Print or write a report in the chosen format.
+
+    A CSV holds the header and rows only; written to a file, its provenance goes to the
+    sidecar ``FILE.provenance.json`` (``--csv-comments``: into leading comment lines instead;
+    to the terminal, only then).
+    """
+    from api.cli_text import current_language, headers_for, provenance_lines, title_of
+
     frame = report.frame
+    for warning in report.provenance.get("warnings", ()):
+        typer.echo(f"warning: {warning}", err=True)
     data: bytes
+    if fmt is Fmt.csv and out is not None:
+        side = write_csv_file(out, frame, report.provenance, current_csv_options())
+        typer.echo(f"wrote {out} ({len(frame):,} rows)" + (f" and {side}" if side else ""),
+                   err=True)
+        return
     if fmt is Fmt.table:
-        lines = [report.title, *_provenance_lines(report.provenance), *summary, ""]
+        lang = current_language()
+        lines = [title_of(report, lang), *provenance_lines(report.provenance, lang), *summary,
+                 ""]
         shown = [c for c in columns if c in frame.columns]
-        lines.append(to_table(frame, columns=shown, headers=headers, digits=digits))
+        lines.append(to_table(frame, columns=shown, headers=headers_for(shown, headers, lang),
+                              digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
-        data = to_csv_bytes(frame, provenance=report.provenance)
+        data = csv_body(frame, report.provenance, current_csv_options())
     elif fmt is Fmt.json:
         data = to_json(frame, provenance=report.provenance).encode("utf-8")
     else:
@@ -74,23 +111,13 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
         typer.echo(f"wrote {out} ({len(frame):,} rows)", err=True)
 
 
-def _provenance_lines(prov: Mapping[str, Any]) -> list[str]:
-    out = []
-    if "period" in prov:
-        cmp = f" vs {prov['compare_period']}" if prov.get("compare_period") else ""
-        out.append(f"period {prov['period']}{cmp}: {prov.get('period_start', '')} .. "
-                   f"{prov.get('period_end', '')} ({prov.get('timezone', '')})")
-    extras = [f"data version {prov.get('data_version')}"]
-    if prov.get("profile"):
-        extras.append(f"profile {prov['profile']}")
-    if prov.get("metric_crs"):
-        extras.append(f"metric CRS {prov['metric_crs']}")
-    out.append("; ".join(extras))
-    left = prov.get("left_out")
-    if left:
-        out.append("left out: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(
-            v, int) else f"{k} {v}" for k, v in left.items()))
-    return out
+def _place(sc: ServiceContext, vis: Visibility, *, district: str | None = None,
+           subdistrict: str | None = None, community: str | None = None) -> Any:
+    """The selection named by --district/--subdistrict/--community (None: the whole city)."""
+    if not (district or subdistrict or community):
+        return None
+    return select(vis, sc.communities(), district=district, subdistrict=subdistrict,
+                  community=community)
 
 
 # --- rates / trend / hot spots ----------------------------------------------------------------
@@ -101,7 +128,7 @@ RATE_HEADERS = {
     "case_rate_per_10k": "万人发案率", "case_rate_per_10k_annual": "万人发案率(年化)",
     "case_rate_eb_per_10k_annual": "平滑发案率(年化)", "compare_cases": "对比期发案数",
     "compare_case_rate_per_10k_annual": "对比期发案率", "case_change_pct": "变化%",
-    "q_rise": "上升q值", "case_rise_significant": "显著上升",
+    "q_rise": "上升q值", "case_rise_significant": "显著上升", "change_class": "同比判断",
 }
 
 
@@ -129,22 +156,32 @@ def rates_cmd(
              "before (change %, Poisson test, Benjamini–Hochberg).")] = None,
     level: Annotated[Level, typer.Option(help="Community, or rolled up.")] = Level.community,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
+    district: DistrictOpt = None,
+    subdistrict: SubdistrictOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
     """Case rates per 10,000 residents (万人发案率), smoothed, with their change."""
     from api.services.rates import rates_report
 
-    rep = rates_report(*context_and_admin(ctx), period=period,
-                       compare=compare.value if compare else None, level=level.value,
-                       categories=category or [])
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    rep = rates_report(sc, vis, period=period, compare=compare.value if compare else None,
+                       level=level.value, categories=category or [],
+                       selection=_place(sc, vis, district=district, subdistrict=subdistrict))
     cols = ["code", "name", "communities", "population", "cases", "case_rate_per_10k_annual"]
     if level is Level.community:
         cols = ["code", "name", "district", "population", "cases", "case_rate_per_10k_annual",
                 "case_rate_eb_per_10k_annual"]
     if compare:
         cols += ["compare_cases", "compare_case_rate_per_10k_annual", "case_change_pct",
-                 "q_rise", "case_rise_significant"]
+                 "q_rise", "case_rise_significant", "change_class"]
+        if fmt is Fmt.table and "change_class" in rep.frame.columns:
+            from geo.rates import CHANGE_CLASSES
+
+            shown = rep.frame.assign(change_class=rep.frame["change_class"].map(
+                lambda c: CHANGE_CLASSES.get(c, ("—", ""))[0] if isinstance(c, str) else "—"))
+            rep = replace(rep, frame=shown)
     emit(rep, fmt, out, columns=cols, headers=RATE_HEADERS)
 
 
@@ -162,25 +199,26 @@ def trend_cmd(
     ] = TrendBy.month,
     community: Annotated[str | None, typer.Option(
         help="One community's code (default: the whole city).")] = None,
+    district: DistrictOpt = None,
+    subdistrict: SubdistrictOpt = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
-    """Cases by month, or by local hour and weekday."""
+    """Cases by month, or by local hour and weekday, of the city or one place."""
     from api.services.rates import trend_report
 
-    sc, vis = context_and_admin(ctx)
-    area = select(vis, sc.communities(), community=community) if community else None
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    area = _place(sc, vis, district=district, subdistrict=subdistrict, community=community)
     rep = trend_report(sc, vis, period=period, by=by.value, selection=area,
                        categories=category or [])
     if by is TrendBy.hour_weekday and fmt is Fmt.table:
-        from api.services import Report
-
         pivot = rep.frame.pivot(index="weekday", columns="hour", values="cases")
         names = ["一 Mon", "二 Tue", "三 Wed", "四 Thu", "五 Fri", "六 Sat", "日 Sun"]
         pivot.columns = [f"{h:02d}" for h in pivot.columns]
         pivot.insert(0, "weekday", [names[i] for i in pivot.index])
-        rep = Report(pivot.reset_index(drop=True), rep.provenance, rep.title)
+        rep = replace(rep, frame=pivot.reset_index(drop=True))
         emit(rep, fmt, out, columns=list(pivot.columns), headers={"weekday": "星期"})
         return
     emit(rep, fmt, out, columns=["code", "month", "days", "cases"],
@@ -202,6 +240,7 @@ def hotspots_cmd(
     cell_m: Annotated[float | None, typer.Option(help="Grid cell size in metres (250).")
     ] = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     fdr: Annotated[bool, typer.Option(help="Class on FDR-adjusted p-values.")] = False,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
@@ -209,7 +248,8 @@ def hotspots_cmd(
     """Getis-Ord Gi* hot and cold spots at 90/95/99 % (999 permutations, seeded)."""
     from api.services.rates import hotspots_report
 
-    rep = hotspots_report(*context_and_admin(ctx), period=period, on=on.value, cell_m=cell_m,
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
+    rep = hotspots_report(sc, vis, period=period, on=on.value, cell_m=cell_m,
                           categories=category or [], fdr=fdr)
     frame = rep.frame
     counts = frame["hotspot_class"].value_counts()
@@ -220,7 +260,7 @@ def hotspots_cmd(
         frame = frame[frame["hotspot_class"].isin(list(order))].copy()
         frame = frame.assign(_o=frame["hotspot_class"].map(order)).sort_values(
             ["_o", "hotspot_gi_z"], ascending=[True, False]).drop(columns="_o")
-        rep = Report(frame, rep.provenance, rep.title + " (significant units only)")
+        rep = retitled(rep, frame, en="(significant units only)", zh="（仅显著单元）")
     cols = (["code", "name", "district", "value", "hotspot_gi_z", "p_value", "hotspot_class"]
             if on is HotspotOn.rate else
             ["cell_id", "ix", "iy", "value", "hotspot_gi_z", "p_value", "hotspot_class"])
@@ -238,6 +278,23 @@ TypeOpt = Annotated[str, typer.Option(
                    "health_station, health_center, fire_station, or any loaded type.")]
 RadiusOpt = Annotated[float | None, typer.Option(
     "--radius-m", help="Service radius in metres (default: the type's sourced default).")]
+
+
+class Reach(str, Enum):
+    """How reach is measured."""
+
+    line = "line"
+    walk = "walk"
+    drive = "drive"
+
+
+ReachOpt = Annotated[Reach, typer.Option(
+    "--reach", help="line: straight line (default); walk: metres along the roads (minutes "
+                    "at 1.2 m/s shown for information); drive: minutes along drivable roads. "
+                    "walk and drive need a roads layer (pingan load roads).")]
+MinutesOpt = Annotated[float | None, typer.Option(
+    "--minutes", help="--reach drive: driving time in minutes (default: police and fire "
+                      "stations 5, other types 10).")]
 
 PROTECTION_HEADERS = {
     "code": "代码", "name": "名称", "district": "区", "communities": "社区数",
@@ -271,6 +328,7 @@ COVERAGE_HEADERS = {
     "population": "人口", "facility_covered_area_share": "面积覆盖率",
     "facility_covered_population_share": "人口覆盖率", "facility_distance_m": "加权距离(m)",
     "facility_uncovered_population": "未覆盖人口", "gap_area_m2": "盲区面积(m²)",
+    "facility_minutes": "加权时间(分)",
 }
 
 
@@ -282,17 +340,20 @@ def coverage_cmd(
     period: OptPeriodOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Share of area and residents within reach of a facility type, ranked by residents left out."""
-    from api.services.coverage import coverage_report
+    from api.services.reach import coverage_by_reach
 
-    rep = coverage_report(*context_and_admin(ctx), facility_type=facility_type, radius_m=radius_m,
-                          level=level.value, period=period)
+    rep = coverage_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                            facility_type=facility_type, radius_m=radius_m, level=level.value,
+                            period=period)
     first = ["rank", "code", "name", "district"] if level is Level.community else [
         "code", "name", "communities"]
     emit(rep, fmt, out, headers=COVERAGE_HEADERS, digits=3, columns=[
         *first, "population", "facility_covered_area_share",
-        "facility_covered_population_share", "facility_distance_m",
+        "facility_covered_population_share", "facility_distance_m", "facility_minutes",
         "facility_uncovered_population"])
 
 
@@ -312,12 +373,14 @@ def gaps_cmd(
     fmt: Annotated[GapFormat, typer.Option("--format", "-f", help="Output format.")
     ] = GapFormat.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Gap polygons: community area outside every service area of the type, with residents."""
-    from api.services.coverage import gaps_report
+    from api.services.reach import gaps_by_reach
 
-    rep = gaps_report(*context_and_admin(ctx), facility_type=facility_type, radius_m=radius_m,
-                      period=period)
+    rep = gaps_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                        facility_type=facility_type, radius_m=radius_m, period=period)
     emit(rep, Fmt(fmt.value), out, headers=COVERAGE_HEADERS, digits=0,
          columns=["code", "name", "gap_area_m2", "population"])
 
@@ -330,20 +393,28 @@ def workload_cmd(
     radius_m: RadiusOpt = None,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
-    """Incidents per facility: nearest-facility catchment and incidents within the radius."""
-    from api.services.coverage import workload_report
+    """Incidents per facility: nearest-facility catchment and incidents within the radius.
 
-    rep = workload_report(*context_and_admin(ctx), facility_type=facility_type, period=period,
-                          radius_m=radius_m)
+    Without --radius-m the type's default radius is used; a type with none gets its
+    catchments only.
+    """
+    from api.services.reach import workload_by_reach
+
+    rep = workload_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                            facility_type=facility_type, period=period, radius_m=radius_m)
+    pv = rep.provenance
+    summary = [f"incidents: {pv.get('incidents_total', 0):,}" + (
+        f"; out of reach of every facility: {pv['incidents_out_of_reach']:,}"
+        if "incidents_out_of_reach" in pv else ""), *[f"note: {n}" for n in pv.get("notes", [])]]
     emit(rep, fmt, out, digits=3,
          columns=["id", "name", "incidents_catchment", "catchment_share",
                   "incidents_within_radius", "within_radius_share"],
          headers={"id": "编号", "name": "名称", "incidents_catchment": "辖区发案",
                   "catchment_share": "占比", "incidents_within_radius": "半径内发案",
-                  "within_radius_share": "半径内占比"},
-         summary=[f"incidents: {rep.provenance['incidents_total']:,}; out of reach of every "
-                  f"facility: {rep.provenance['incidents_out_of_reach']:,}"])
+                  "within_radius_share": "半径内占比"}, summary=summary)
 
 
 def plan_sites_cmd(
@@ -359,14 +430,16 @@ def plan_sites_cmd(
     ] = 60.0,
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
+    reach: ReachOpt = Reach.line,
+    minutes: MinutesOpt = None,
 ) -> None:
     """Suggest new sites (maximal covering location) that cover the most uncovered residents."""
-    from api.services.coverage import site_plan_report
+    from api.services.reach import site_plan_by_reach
 
     cand = _read_candidates(candidates) if candidates else None
-    rep = site_plan_report(*context_and_admin(ctx), facility_type=facility_type, k=add,
-                           radius_m=radius_m, candidates=cand, period=period,
-                           time_limit_s=time_limit)
+    rep = site_plan_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
+                             facility_type=facility_type, k=add, radius_m=radius_m,
+                             candidates=cand, period=period, time_limit_s=time_limit)
     pv = rep.provenance
     summary = [
         f"residents within reach: {pv['population_covered_before']:,.0f} "
@@ -375,13 +448,11 @@ def plan_sites_cmd(
         f"solver: {pv['solver_status']} / {pv['solution_status']}; candidates "
         f"{pv['candidates_given']:,} given, {pv['candidates_reaching']:,} reaching someone, "
         f"{pv['candidates_used']:,} used", *[f"note: {n}" for n in pv.get("notes", [])]]
-    frame = rep.frame.copy()
-    frame["lon"] = frame.geometry.x
-    frame["lat"] = frame.geometry.y
-    emit(Report(frame, rep.provenance, rep.title), fmt, out, digits=5, summary=summary,
-         columns=["candidate_id", "lon", "lat", "population_reached",
-                  "population_newly_covered"],
-         headers={"candidate_id": "候选点", "population_reached": "可达未覆盖人口",
+    emit(rep, fmt, out, digits=5, summary=summary,
+         columns=["candidate_id", "community_code", "community_name", "lon", "lat",
+                  "population_reached", "population_newly_covered"],
+         headers={"candidate_id": "候选点", "community_code": "社区代码",
+                  "community_name": "所在社区", "population_reached": "可达未覆盖人口",
                   "population_newly_covered": "新覆盖人口"})
 
 
@@ -402,7 +473,7 @@ def catalogue_cmd(fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
     from api.services.standard import catalogue_frame
 
     frame = catalogue_frame()
-    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue")
+    rep = Report(frame, {"metrics": len(frame)}, "pingan metric catalogue", "pingan 指标目录")
     if fmt is Fmt.geojson:
         raise ValueError("the catalogue has no geometry; use --format table, csv or json")
     emit(rep, fmt, out, columns=["name", "unit", "label_zh", "label_en", "better", "producer",
@@ -438,6 +509,7 @@ STANDARD_HEADERS = {"code": "代码", "name": "名称", "district": "区", "scor
 
 
 @standard_app.command("evaluate")
+@with_csv_options
 def standard_evaluate_cmd(
     ctx: typer.Context,
     profile: ProfileOpt = None,
@@ -467,6 +539,7 @@ def standard_evaluate_cmd(
 
 
 @standard_app.command("todo")
+@with_csv_options
 def standard_todo_cmd(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Community code.")],
@@ -500,6 +573,7 @@ def maps_cmd(
     period: Annotated[str | None, typer.Option(
         help="Period (default: the year of the latest incident).")] = None,
     category: CategoryOpt = None,
+    categories_map: CategoriesMapOpt = None,
     facility_type: Annotated[str | None, typer.Option(
         "--type", help="Facility type of the coverage map (default: police office, service "
                        "station and health station).")] = None,
@@ -508,9 +582,14 @@ def maps_cmd(
     aggregate: Annotated[bool, typer.Option(
         "--aggregate", help="Incidents only as 250 m cells with small counts suppressed "
                             "(what planners and API clients see).")] = False,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", help="zh or en (default: pingan --lang, else the maps.language setting).")
+    ] = None,
     png: Annotated[bool, typer.Option(
         "--png", help="Also export each page as PNG with headless Chromium.")] = False,
+    reach: Annotated[Reach, typer.Option(
+        "--reach", help="The coverage map's reach: line (circles), walk or drive (service "
+                        "areas along the roads).")] = Reach.line,
 ) -> None:
     """Write offline map pages (with their assets) that open from disk with no server."""
     from api.services.maps import MAP_KINDS, write_maps
@@ -519,14 +598,17 @@ def maps_cmd(
     bad = [k for k in kinds if k not in MAP_KINDS]
     if bad:
         raise ValueError(f"--kind must be one of {', '.join(MAP_KINDS)}; got {bad[0]!r}")
-    sc, vis = context_and_admin(ctx)
+    sc, vis = context_and_admin(ctx, categories_map=categories_map)
     if aggregate:
         vis = Visibility("planner", None, protected=True, raw=False, unassigned=False,
                          min_count=sc.settings.api.min_count_shown,
                          category_groups=vis.category_groups)
     area = select(vis, sc.communities(), district=district) if district else None
+    rt = ctx.find_root().obj
+    language = lang or (rt.lang if rt.lang_given else None)
     pages = write_maps(sc, vis, out, kinds=kinds, period=period, categories=category or [],
-                       facility_type=facility_type, selection=area, language=lang, png=png,
+                       facility_type=facility_type, selection=area, language=language, png=png,
+                       reach=reach.value,
                        skip_unavailable=not kind, echo=lambda m: typer.echo(m, err=True))
     for page in pages:
         typer.echo(page.resolve().as_uri())
@@ -534,14 +616,14 @@ def maps_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the metric commands to the ``pingan`` app."""
-    app.command("rates")(rates_cmd)
-    app.command("trend")(trend_cmd)
-    app.command("hotspots")(hotspots_cmd)
-    app.command("protection")(protection_cmd)
-    app.command("coverage")(coverage_cmd)
-    app.command("gaps")(gaps_cmd)
-    app.command("workload")(workload_cmd)
-    app.command("plan-sites")(plan_sites_cmd)
-    app.command("catalogue")(catalogue_cmd)
+    app.command("rates")(with_csv_options(rates_cmd))
+    app.command("trend")(with_csv_options(trend_cmd))
+    app.command("hotspots")(with_csv_options(hotspots_cmd))
+    app.command("protection")(with_csv_options(protection_cmd))
+    app.command("coverage")(with_csv_options(coverage_cmd))
+    app.command("gaps")(with_csv_options(gaps_cmd))
+    app.command("workload")(with_csv_options(workload_cmd))
+    app.command("plan-sites")(with_csv_options(plan_sites_cmd))
+    app.command("catalogue")(with_csv_options(catalogue_cmd))
     app.add_typer(standard_app, name="standard")
     app.command("maps")(maps_cmd)

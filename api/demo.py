@@ -29,6 +29,10 @@ def ensure_sample(directory: Path, *, echo: Callable[[str], Any]) -> Path:
     if manifest.is_file():
         meta = json.loads(manifest.read_text(encoding="utf-8"))
         files = [directory / e["file"] for e in meta.get("layers", [])]
+        if "roads" in meta:
+            files.append(directory / meta["roads"]["file"])
+        else:
+            files = []  # a sample written before the city had streets: write it again
         if meta.get("seed") == DEFAULT_SEED and files and all(f.is_file() for f in files):
             return manifest
     echo(f"generating the sample city in {directory}/ …")
@@ -42,9 +46,20 @@ def load_sample(engine: Any, manifest: Path, *, timezone: str,
         rep = load_file(engine, entry["path"], entry["layer"], crs=entry.get("crs"),
                         encoding=entry.get("encoding"), fields=entry.get("fields") or None,
                         gpkg_layer=entry.get("gpkg_layer"), timezone=timezone, progress=True,
-                        loaded_by="pingan demo")
+                        loaded_by="pingan demo", covers=entry.get("covers"))
         echo(f"  {rep.layer:<12} {entry['file']:<28} {rep.rows_loaded:>7,} new "
              f"{rep.rows_updated:>7,} updated {rep.rows_rejected:>4,} rejected")
+    roads = json.loads(manifest.read_text(encoding="utf-8")).get("roads")
+    if roads:
+        from api.roads import count_roads, load_roads
+
+        with engine.connect() as conn:
+            replace = count_roads(conn) > 0
+        rr = load_roads(engine, manifest.parent / roads["file"], fields=roads.get("fields"),
+                        replace=replace, timezone=timezone, loaded_by="pingan demo")
+        t = rr.topology
+        echo(f"  {'roads':<12} {roads['file']:<28} {t.edges:>7,} edges "
+             f"{t.nodes:>7,} nodes {t.components:>4,} components")
 
 
 DEMO_KEY_PREFIX = "pingan demo"

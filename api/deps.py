@@ -72,8 +72,10 @@ __all__ = [
     "require_role",
 ]
 
-ListFormat = Literal["json", "csv", "geojson"]
-TableFormat = Literal["json", "csv"]
+#: Formats of a list; ``provenance`` is the provenance document of the same request's CSV
+#: (the URL of the CSV's ``Link: rel="describedby"``, :mod:`api.provenance`).
+ListFormat = Literal["json", "csv", "geojson", "provenance"]
+TableFormat = Literal["json", "csv", "provenance"]
 
 
 # --- app state --------------------------------------------------------------------------------

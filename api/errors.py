@@ -9,7 +9,8 @@ and :func:`install_error_handlers` turns any of them into an ``application/probl
 response::
 
     {"type": "https://pingan.dev/problems/invalid-parameter", "title": "Invalid parameter",
-     "status": 422, "detail": "…", "errors": [{"field": "query.cell_m", "message": "…"}]}
+     "title_zh": "参数无效", "status": 422, "detail": "…",
+     "errors": [{"field": "query.cell_m", "message": "…"}]}
 
 Only pingan's own classes are mapped: a built-in ``ValueError`` or ``KeyError`` escaping a
 handler is a bug and answers 500 with an error id that is logged server-side with the
@@ -52,6 +53,7 @@ __all__ = [
     "PROBLEM_BASE",
     "PROBLEM_MEDIA_TYPE",
     "STATUS_TABLE",
+    "TITLES_ZH",
     "ApiError",
     "ConflictError",
     "FieldError",
@@ -224,6 +226,20 @@ STATUS_TABLE: tuple[tuple[type[Exception], _Mapping], ...] = (
     (sa.exc.DataError, _Mapping(400, "bad-request", "Bad request")),
 )
 
+#: The Chinese title of every problem type (``title_zh`` of every problem document; details and
+#: ``/docs`` stay English).
+TITLES_ZH: dict[str, str] = {
+    "bad-request": "请求有误", "not-authenticated": "未认证", "forbidden": "无权访问",
+    "not-found": "未找到", "conflict": "冲突", "payload-too-large": "上传内容过大",
+    "invalid-parameter": "参数无效", "rate-limited": "请求过于频繁",
+    "rejected-rows": "有数据行被拒绝", "invalid-profile": "标准配置无效",
+    "invalid-input": "输入文件无效", "invalid-period": "时段无效", "ambiguous-name": "名称有歧义",
+    "limit-exceeded": "超出计算限制", "missing-data": "数据未加载",
+    "database-unavailable": "数据库不可用", "method-not-allowed": "不支持该请求方法",
+    "not-acceptable": "无法提供所请求的格式", "unsupported-media-type": "不支持的内容类型",
+    "internal-error": "内部错误", "credential-in-url": "网址中含有凭据", "http-error": "HTTP 错误",
+}
+
 _HTTP_SLUGS = {400: "bad-request", 401: "not-authenticated", 403: "forbidden",
                404: "not-found", 405: "method-not-allowed", 406: "not-acceptable",
                409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type",
@@ -242,7 +258,8 @@ def problem_response(status: int, slug: str, title: str, detail: str, *,
     slug
         Problem type name, appended to :data:`PROBLEM_BASE`.
     title
-        Short summary of the problem type.
+        Short summary of the problem type (English; ``title_zh`` is added from
+        :data:`TITLES_ZH`).
     detail
         Explanation of this occurrence.
     errors
@@ -256,8 +273,10 @@ def problem_response(status: int, slug: str, title: str, detail: str, *,
     -------
     starlette.responses.JSONResponse
     """
-    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status,
-                            "detail": detail, "errors": [e.as_dict() for e in errors]}
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title,
+                            "title_zh": TITLES_ZH.get(slug, TITLES_ZH["http-error"]),
+                            "status": status, "detail": detail,
+                            "errors": [e.as_dict() for e in errors]}
     body.update(extra or {})
     return JSONResponse(body, status_code=status, headers=dict(headers or {}),
                         media_type=PROBLEM_MEDIA_TYPE)

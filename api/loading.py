@@ -31,9 +31,11 @@ from sqlalchemy.engine import Engine
 
 from api import dialect
 from api.db import bump_data_version, utcnow
-from api.models import LAYER_TABLES, communities, incidents, loads
+from api.models import LAYER_TABLES, communities, incidents, load_coverage, loads
 from api.release import record_keys_of
+from geo.completeness import parse_covers
 from geo.errors import ParameterError
+from geo.exposure import ReferenceDate, parse_reference_date, reference_dates
 from geo.hints import coordinate_hints
 from geo.layers import layer_spec
 from geo.readers import ReadResult, RejectedRowsError, Rejection, read_layer
@@ -151,6 +153,8 @@ def load_file(
     display_name: str | None = None,
     id_from_content: bool = False,
     snap_m: float = 0.0,
+    reference_date: str | None = None,
+    covers: str | None = None,
 ) -> LoadReport:
     """Read, validate and store one file as one transaction.
 
@@ -179,6 +183,13 @@ def load_file(
         Incidents: give a point in no community to the only community within this many
         ground metres (:func:`geo.snap_assign.assign_with_snap`); 0 snaps nothing. Stored
         with the load, so re-assignments after a boundary load apply it again.
+    reference_date
+        Population: the day residents were counted on, ``MM-DD`` (every year) or
+        ``YYYY-MM-DD``; default 07-01 (:func:`geo.exposure.parse_reference_date`).
+    covers
+        Incidents: the days the file covers, ``FIRST..LAST`` or a period
+        (:func:`geo.completeness.parse_covers`); default the first..last local day in it.
+        Recorded for each district present in the file.
 
     Returns
     -------
@@ -198,6 +209,7 @@ def load_file(
     if replace and layer not in REPLACEABLE:
         raise ValueError(f"--replace applies to {', '.join(REPLACEABLE)}; not to {layer!r}")
     _check_snap_m(snap_m, layer)
+    reference, covered = _check_dates_options(layer, reference_date, covers)
     try:
         result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,
                             gpkg_layer=gpkg_layer, timezone=timezone, strict=strict,
@@ -208,9 +220,28 @@ def load_file(
                "gpkg_layer": gpkg_layer, "strict": strict}
     if id_from_content:
         options["id_from_content"] = True
+    if reference is not None:
+        options["reference_date"] = reference_date
+        result = dataclasses.replace(result, frame=result.frame.assign(
+            reference_date=reference_dates(result.frame["year"], reference)))
+    if covered is not None:
+        options["covers"] = f"{covered[0]}..{covered[1]}"
     return store_layer(engine, result, file_name=display_name or Path(path).name,
                        sha256=file_sha256(path), replace=replace, timezone=timezone,
-                       progress=progress, loaded_by=loaded_by, options=options, snap_m=snap_m)
+                       progress=progress, loaded_by=loaded_by, options=options, snap_m=snap_m,
+                       covers=covered)
+
+
+def _check_dates_options(layer: str, reference_date: str | None, covers: str | None
+                         ) -> tuple[ReferenceDate | None, tuple[dt.date, dt.date] | None]:
+    if reference_date and layer != "population":
+        raise ParameterError(f"--reference-date applies to population only; not to {layer!r}",
+                             parameter="reference_date")
+    if covers and layer != "incidents":
+        raise ParameterError(f"--covers applies to incidents only; not to {layer!r}",
+                             parameter="covers")
+    reference = parse_reference_date(reference_date) if layer == "population" else None
+    return reference, parse_covers(covers) if covers else None
 
 
 def _check_snap_m(snap_m: float, layer: str) -> None:
@@ -234,10 +265,13 @@ def store_layer(
     loaded_by: str | None = None,
     options: Mapping[str, Any] | None = None,
     snap_m: float = 0.0,
+    covers: tuple[dt.date, dt.date] | None = None,
 ) -> LoadReport:
     """Store a validated read result as one transaction (see the module docstring).
 
-    ``snap_m`` (incidents) is the snapping tolerance of :func:`load_file`.
+    ``snap_m`` (incidents) is the snapping tolerance of :func:`load_file`; ``covers``
+    (incidents) the first and last day the file covers (default: its first..last local day),
+    recorded for each district present in it.
 
     Returns
     -------
@@ -266,6 +300,7 @@ def store_layer(
             frame, extra = _assign_new_incidents(conn, frame, float(snap_m))
             extra["warnings"] = [*extra["warnings"], *_coordinate_hints(conn, result, frame)]
             frame = frame.assign(rkey=record_keys_of(conn, frame["id"]))
+            _record_coverage(conn, load_id, frame, covers, timezone)
         columns = _stored_columns(table, layer, spec.columns)
         stage = _stage_table(table, columns)
         stage.create(conn)
@@ -308,17 +343,36 @@ def store_layer(
     )
 
 
+def _record_coverage(conn: sa.Connection, load_id: int, frame: pd.DataFrame,
+                     covers: tuple[dt.date, dt.date] | None, timezone: str) -> None:
+    """Record the days an incidents load covers for each district its incidents lie in."""
+    if covers is None:
+        if not len(frame):
+            return
+        local = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(timezone)
+        covers = (local.min().date(), local.max().date())
+    codes = frame["community_code"].dropna().unique().tolist()
+    if not codes:
+        return
+    rows = conn.execute(sa.select(communities.c.district_code).distinct()
+                        .where(communities.c.code.in_(codes))).all()
+    conn.execute(load_coverage.insert(), [
+        {"load_id": load_id, "district_code": r[0], "first_day": covers[0],
+         "last_day": covers[1]} for r in rows])
+
+
 def _stored_columns(table: sa.Table, layer: str, canonical: Sequence[str]) -> list[str]:
     """Columns written by a load: the layer's fields, geometry, and the retirement mark.
 
-    A load clears ``retired_on`` of every community in the file.
+    A load clears ``retired_on`` of every community in the file; a population load writes
+    each row's ``reference_date``.
     """
     cols = [c.name for c in table.columns if c.name != "load_id"]
     if layer == "incidents":
         return cols
     missing = [c for c in canonical if c not in cols]
     assert not missing, f"table {table.name} lacks {missing}"
-    return [c for c in cols if c in canonical or c in ("geom", "retired_on")]
+    return [c for c in cols if c in canonical or c in ("geom", "retired_on", "reference_date")]
 
 
 def _stage_table(table: sa.Table, columns: Sequence[str]) -> sa.Table:

@@ -24,10 +24,12 @@ __all__ = [
     "devices",
     "facilities",
     "incidents",
+    "load_coverage",
     "loads",
     "meta",
     "metadata",
     "profiles",
+    "roads",
     "sessions",
 ]
 
@@ -88,6 +90,18 @@ community_population = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("population", sa.Float, nullable=False),
     sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    # The day residents were counted on; NULL: 1 July of ``year`` (geo.exposure).
+    sa.Column("reference_date", sa.Date),
+)
+
+#: The days each incidents load covers, per district present in it (geo.completeness).
+load_coverage = sa.Table(
+    "load_coverage", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False, index=True),
+    sa.Column("district_code", sa.String(64)),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
 )
 
 incidents = sa.Table(
@@ -147,6 +161,28 @@ facilities = sa.Table(
     sa.Column("closed_on", sa.Date),
     sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
     _geom("POINT"),
+)
+
+#: The road network: one row per edge of the noded graph (:class:`geo.noding.RoadEdges`), its
+#: ends ``u``/``v`` numbered per load (OSM node ids for extracts). A roads load stores a whole
+#: network; ``--replace`` marks the edges of the earlier network removed, never deletes them.
+roads = sa.Table(
+    "roads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("u", sa.BigInteger, nullable=False),
+    sa.Column("v", sa.BigInteger, nullable=False),
+    sa.Column("road_class", sa.String(32), nullable=False),
+    sa.Column("oneway", sa.Boolean, nullable=False),
+    sa.Column("speed_kmh", sa.Float),
+    sa.Column("bridge", sa.Boolean, nullable=False),
+    sa.Column("tunnel", sa.Boolean, nullable=False),
+    sa.Column("layer", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("source_row", sa.BigInteger),
+    sa.Column("length_m", sa.Float, nullable=False),
+    sa.Column("removed_on", sa.Date, index=True),
+    sa.Column("load_id", sa.Integer, sa.ForeignKey("loads.id"), nullable=False),
+    _geom("LINESTRING"),
 )
 
 api_keys = sa.Table(

@@ -21,10 +21,34 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["FORMATS", "csv_text", "display_width", "to_csv_bytes", "to_geojson", "to_json",
-           "to_table"]
+__all__ = ["FORMATS", "csv_text", "display_width", "is_people_count", "plain", "to_csv_bytes",
+           "to_geojson", "to_json", "to_table"]
 
 FORMATS = ("table", "csv", "json", "geojson")
+
+_PEOPLE = re.compile(r"(^|_)(population|residents|households)(_|$)")
+_NOT_A_COUNT = re.compile(r"(share|ratio|rate|per_|density|pct)")
+
+
+def is_people_count(column: str) -> bool:
+    """Whether a column holds a number of people (or households): shown as a whole number.
+
+    Residents are placed on parts of communities, so covered and uncovered residents are
+    estimates with fractions (14,148.343). Tables and maps show them rounded to whole people;
+    JSON, GeoJSON and CSV keep full precision, and totals are computed from the unrounded
+    values (rounding is for display only). Shares, rates and densities of people are not
+    counts.
+
+    Parameters
+    ----------
+    column
+        A column name such as ``population`` or ``facility_uncovered_population``.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(_PEOPLE.search(column)) and not _NOT_A_COUNT.search(column)
 
 
 def display_width(text: str) -> int:
@@ -62,7 +86,8 @@ def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
     headers
         Display names of columns.
     digits
-        Decimals for non-integral floats.
+        Decimals for non-integral floats; columns of people (:func:`is_people_count`) are
+        rounded to whole numbers.
     max_rows
         Print at most this many rows and say how many were left out.
 
@@ -74,7 +99,8 @@ def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
         c for c in frame.columns if c != "geometry"]
     headers = headers or {}
     shown = frame if max_rows is None else frame.head(max_rows)
-    cells = [[_cell(v, digits) for v in shown[c].tolist()] for c in cols]
+    cells = [[_cell(v, 0 if is_people_count(str(c)) else digits) for v in shown[c].tolist()]
+             for c in cols]
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(
         shown[c]) for c in cols]
     names = [headers.get(c, c) for c in cols]
@@ -95,7 +121,8 @@ def to_table(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
     return "\n".join(lines)
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """A value as JSON can hold it (NaN -> None, numpy scalars -> Python, times ISO 8601)."""
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, float | np.floating):
@@ -109,23 +136,23 @@ def _plain(v: Any) -> Any:
     if isinstance(v, dt.datetime | dt.date):
         return v.isoformat()
     if isinstance(v, Mapping):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): plain(x) for k, x in v.items()}
     if isinstance(v, list | tuple | np.ndarray):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     return v
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts (NaN -> null, timestamps ISO 8601), without geometry."""
     cols = [c for c in frame.columns if c != "geometry"]
-    return [{c: _plain(v) for c, v in zip(cols, row, strict=True)}
+    return [{c: plain(v) for c, v in zip(cols, row, strict=True)}
             for row in frame[cols].itertuples(index=False, name=None)]
 
 
 def to_json(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None,
             key: str = "items") -> str:
     """Serialise rows and provenance as one JSON document ``{provenance, count, items}``."""
-    doc = {"provenance": _plain(dict(provenance or {})), "count": len(frame),
+    doc = {"provenance": plain(dict(provenance or {})), "count": len(frame),
            key: records(frame)}
     return json.dumps(doc, ensure_ascii=False, indent=1)
 
@@ -156,7 +183,7 @@ def to_geojson(frame: gpd.GeoDataFrame, *, provenance: Mapping[str, Any] | None 
     for p, g in zip(props, texts, strict=True):
         parts.append('{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False)
                      + ',"geometry":' + (g if g is not None else "null") + "}")
-    pingan = json.dumps(_plain(dict(provenance or {})), ensure_ascii=False)
+    pingan = json.dumps(plain(dict(provenance or {})), ensure_ascii=False)
     return ('{"type":"FeatureCollection","features":[' + ",".join(parts)
             + '],"pingan":' + pingan + "}")
 
@@ -256,20 +283,24 @@ def _comment_line(key: Any, value: Any) -> str:
     return ",".join(csv_text(piece) for piece in line.split(","))
 
 
-def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None) -> bytes:
-    """Serialise rows as CSV: UTF-8 with BOM, provenance as leading ``# key: value`` lines.
+def to_csv_bytes(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = None,
+                 bom: bool = True) -> bytes:
+    """Serialise rows as CSV: UTF-8 (with BOM by default), optional ``# key: value`` lines.
 
     Every CSV pingan writes goes through here. Fields are quoted as RFC 4180 says (a field
     holding a comma, quote or line break is quoted and its quotes doubled); text cells that a
     spreadsheet would run as a formula are prefixed with ``'`` (:func:`csv_text`), while numbers
-    stay numbers. JSON and GeoJSON keep the original text. The comment lines are only written
-    when ``provenance`` is given; Excel shows them as the first rows.
+    stay numbers, in every form (with or without BOM and comment lines). JSON and GeoJSON keep
+    the original text. The comment lines are only written when ``provenance`` is given
+    (``--csv-comments``); Excel shows them as the first rows, but they make the file unreadable
+    as plain CSV, so pingan normally puts provenance beside the CSV (:mod:`api.provenance`).
+    ``bom=False`` leaves out the byte-order mark (Excel on Chinese Windows needs it).
     """
     buf = io.StringIO()
     if provenance:
-        for k, val in _plain(dict(provenance)).items():
+        for k, val in plain(dict(provenance)).items():
             buf.write(_comment_line(k, val) + "\n")
     cols = [c for c in frame.columns if c != "geometry"]
     _csv_safe_frame(pd.DataFrame(frame[cols])).to_csv(
         buf, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL, doublequote=True)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return (("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8")

@@ -507,7 +507,9 @@ PROTECTED_PROVENANCE = frozenset({
     "step", "steps", "cell_neighbours", "time_neighbours", "alpha", "method", "kernel",
     "bandwidth_m", "bandwidth_rule", "mode", "min_bandwidth_m", "min_expected", "units",
     "source", "as_of", "resolution", "ears", "sd_floor", "methods_run", "units_tested",
-    "space_m", "time_days", "cumulative", "min_ratio", "min_incidents",
+    "space_m", "time_days", "cumulative", "min_ratio", "min_incidents", "category_map",
+    "minutes", "walk_minutes", "walk_speed_mps", "trim_m", "max_offset_m",
+    "population_unreachable",
 })
 
 

@@ -2,7 +2,9 @@
 
 Routes call :func:`render_report` (a list) or :func:`render_one` (one row); the frame they pass
 is already released for the caller (:mod:`api.release`), so rendering only serialises. Raw
-incidents are sent with ``Cache-Control: no-store``; everything else ``private``.
+incidents are sent with ``Cache-Control: no-store``; everything else ``private``. A CSV holds
+only its header and rows, and links to its provenance (``format=provenance`` of the same
+request, :mod:`api.provenance`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ import sqlalchemy as sa
 from fastapi.responses import Response
 
 from api.db import data_version
-from api.output import records, to_csv_bytes, to_geojson
+from api.output import records, to_geojson
+from api.provenance import (
+    PROVENANCE_MEDIA_TYPE,
+    CsvOptions,
+    csv_body,
+    describedby_link,
+    provenance_document,
+)
 from api.services import Report, ServiceContext
 from api.settings import Settings
 from geo.errors import ParameterError
@@ -46,7 +55,8 @@ def _now() -> str:
 
 
 def render(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *, filename: str,
-           page: Mapping[str, int] | None = None, sensitive: bool = False) -> Response:
+           page: Mapping[str, int] | None = None, sensitive: bool = False,
+           csv: CsvOptions | None = None) -> Response:
     """Render rows as JSON, CSV (UTF-8 with BOM) or GeoJSON, with their provenance.
 
     Parameters
@@ -54,9 +64,11 @@ def render(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *, f
     frame
         Rows; a GeoDataFrame (EPSG:4326) for GeoJSON.
     format
-        ``json`` (``{provenance, count, [total, limit, offset,] items}``), ``csv`` (provenance
-        as leading ``# key: value`` lines) or ``geojson`` (a FeatureCollection with the
-        provenance in the foreign member ``pingan``).
+        ``json`` (``{provenance, count, [total, limit, offset,] items}``), ``csv`` (header and
+        rows; the provenance at the URL of its ``Link: rel="describedby"`` header, or in leading
+        ``# key: value`` lines with ``csv.comments``), ``geojson`` (a FeatureCollection with
+        the provenance in the foreign member ``pingan``) or ``provenance`` (the provenance
+        document of the CSV of the same request, :func:`api.provenance.provenance_document`).
     provenance
         Provenance members.
     filename
@@ -66,6 +78,9 @@ def render(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *, f
         ``X-Total-Count``).
     sensitive
         Raw incidents: ``Cache-Control: no-store`` instead of ``private``.
+    csv
+        CSV options (BOM, comment lines, the provenance URL); default: BOM, no comment lines,
+        no link.
 
     Returns
     -------
@@ -85,12 +100,17 @@ def render(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *, f
                 "items": records(frame)}
         return Response(json.dumps(body, ensure_ascii=False, default=str),
                         media_type="application/json", headers=headers)
+    if format in ("csv", "provenance") and page is not None:
+        prov["page"] = dict(page)
     if format == "csv":
         headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-        if page is not None:
-            prov["page"] = dict(page)
-        return Response(to_csv_bytes(frame, provenance=prov), media_type="text/csv; charset=utf-8",
+        if csv is not None and csv.describedby:
+            headers["Link"] = describedby_link(csv.describedby)
+        return Response(csv_body(frame, prov, csv), media_type="text/csv; charset=utf-8",
                         headers=headers)
+    if format == "provenance":
+        return Response(json.dumps(provenance_document(frame, prov), ensure_ascii=False),
+                        media_type=PROVENANCE_MEDIA_TYPE, headers=headers)
     if format == "geojson":
         if not isinstance(frame, gpd.GeoDataFrame):
             raise ParameterError("format=geojson needs rows with geometry; use json or csv",
@@ -99,7 +119,7 @@ def render(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], *, f
             prov["page"] = dict(page)
         return Response(to_geojson(frame, provenance=prov), media_type="application/geo+json",
                         headers=headers)
-    raise ParameterError(f"format must be json, csv or geojson; got {format!r}",
+    raise ParameterError(f"format must be json, csv, geojson or provenance; got {format!r}",
                          parameter="format")
 
 
@@ -121,7 +141,8 @@ def render_one(frame: pd.DataFrame, format: str, provenance: Mapping[str, Any], 
 
 
 def render_report(ctx: ServiceContext, report: Report, format: str, *, filename: str,
-                  page: Mapping[str, int] | None = None, sensitive: bool = False) -> Response:
+                  page: Mapping[str, int] | None = None, sensitive: bool = False,
+                  csv: CsvOptions | None = None) -> Response:
     """Render a service's :class:`api.services.Report` with :func:`render`.
 
     The report's provenance is laid over the response's base (data version, time zone…), so
@@ -129,4 +150,5 @@ def render_report(ctx: ServiceContext, report: Report, format: str, *, filename:
     """
     prov = base_provenance(ctx)
     prov.update(report.provenance)
-    return render(report.frame, format, prov, filename=filename, page=page, sensitive=sensitive)
+    return render(report.frame, format, prov, filename=filename, page=page, sensitive=sensitive,
+                  csv=csv)

@@ -30,6 +30,7 @@ from geo.sample.manifest import (
     INCIDENTS_FILE,
     MANIFEST_FILE,
     POPULATION_FILE,
+    ROADS_FILE,
     community_features,
     compound_points,
     compound_polygons,
@@ -87,6 +88,9 @@ def write_sample(city: SampleCity, out_dir: str | Path) -> Path:
     if len(points):
         _write_geopackage(points, gpkg)
     _write_csv(incident_table(city.incidents), out / INCIDENTS_FILE)
+    roads = out / ROADS_FILE
+    roads.unlink(missing_ok=True)
+    city.roads.to_file(roads, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=7)
     manifest = sample_manifest(city.seed, with_compound_points=bool(len(points)),
                                outbreaks=city.outbreaks, outbreak_rule=city.outbreak_rule)
     path = out / MANIFEST_FILE

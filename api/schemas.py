@@ -11,11 +11,12 @@ document what that produces and the schemathesis test checks that the two agree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.errors import PROBLEM_MEDIA_TYPE
+from api.provenance import PROVENANCE_MEDIA_TYPE
 
 __all__ = [
     "AlertList",
@@ -81,6 +82,16 @@ __all__ = [
 ]
 
 CSV_MEDIA_TYPE = "text/csv"
+#: The provenance document of a CSV (``format=provenance``).
+_PROVENANCE_DOCUMENT: dict[str, Any] = {
+    "type": "object", "required": ["provenance", "describes"],
+    "properties": {
+        "provenance": {"type": "object"},
+        "describes": {"type": "object", "required": ["media_type", "rows", "columns"],
+                      "properties": {"media_type": {"type": "string"},
+                                     "rows": {"type": "integer"},
+                                     "columns": {"type": "array",
+                                                 "items": {"type": "string"}}}}}}
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 
 
@@ -99,6 +110,7 @@ class Problem(BaseModel):
 
     type: str = Field(description="URI of the problem type")
     title: str
+    title_zh: str = Field(description="the problem type's title in Chinese")
     status: int
     detail: str
     errors: list[FieldErrorOut] = Field(default_factory=list)
@@ -415,10 +427,16 @@ def responses(*statuses: int, csv: bool = False, geojson: bool = False,
     content: dict[str, Any] = dict(media or {})
     if csv:
         content[CSV_MEDIA_TYPE] = {"schema": {"type": "string"}}
+        content[PROVENANCE_MEDIA_TYPE] = {"schema": _PROVENANCE_DOCUMENT}
     if geojson:
         content[GEOJSON_MEDIA_TYPE] = {"schema": _FEATURE_COLLECTION}
     if content:
         out[200] = {"content": content}
+    if csv:
+        out[200]["headers"] = {"Link": {
+            "description": 'with format=csv: <URL>; rel="describedby", the provenance document '
+                           "of the same request (format=provenance)",
+            "schema": {"type": "string"}}}
     for s in sorted(set(statuses) | {500}):
         out[s] = {"model": Problem,
                   "description": _PROBLEM_TEXT.get(s, "Internal error (with an error id)")}
@@ -549,6 +567,8 @@ class CoverageOut(_Row):
     facility_covered_area_share: float | None
     facility_covered_population_share: float | None
     facility_uncovered_population: float | None
+    facility_minutes: float | None = Field(
+        None, description="reach=walk/drive: population-weighted minutes to the nearest")
 
 
 class CoverageList(_List):
@@ -576,7 +596,9 @@ class WorkloadOut(_Row):
 
     id: str
     incidents_catchment: Count
-    incidents_within_radius: Count
+    incidents_within_radius: Count | None = Field(
+        None, description="absent when the type has no service radius (none given, none "
+                          "configured): catchments only")
     suppressed: bool = False
 
 
@@ -595,11 +617,20 @@ class CandidateIn(BaseModel):
 
 
 class SitePlanIn(BaseModel):
-    """A site-planning request."""
+    """A site-planning request.
+
+    The facility type is ``type``, as in the query of ``/coverage`` and ``--type`` of the
+    command line; ``facility_type`` is a deprecated alias that still works.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    facility_type: str = Field(min_length=1, max_length=64)
+    type: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$",
+                             description="facility type to site (police_office…), as the "
+                                         "type parameter of /coverage")
+    facility_type: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$", deprecated=True,
+        description="deprecated alias of type (still accepted; give one of the two)")
     add: int = Field(ge=1, le=100, description="new sites to choose")
     radius_m: float | None = Field(None, gt=0, le=50_000)
     period: str | None = Field(None, max_length=40)
@@ -607,12 +638,36 @@ class SitePlanIn(BaseModel):
         None, max_length=5000,
         description="candidate points (EPSG:4326); default: compound centroids and a grid")
     time_limit_s: float = Field(30.0, gt=0, le=120)
+    reach: Literal["line", "walk", "drive"] = Field(
+        "line", description="line: straight line; walk: metres along the roads; drive: "
+                            "minutes along drivable roads (walk and drive need a roads layer)")
+    minutes: float | None = Field(None, gt=0, le=240,
+                                  description="reach=drive: driving time in minutes")
+
+    @model_validator(mode="after")
+    def _one_type(self) -> SitePlanIn:
+        # read through __dict__: reading a deprecated field as an attribute warns
+        alias = self.__dict__.get("facility_type")
+        given = {v for v in (self.type, alias) if v is not None}
+        if len(given) != 1:
+            raise ValueError("give the facility type as type (facility_type is its deprecated "
+                             f"alias); got type={self.type!r}, facility_type={alias!r}")
+        return self
+
+    @property
+    def site_type(self) -> str:
+        """The facility type, from ``type`` or its deprecated alias ``facility_type``."""
+        return str(self.type if self.type is not None else self.__dict__.get("facility_type"))
 
 
 class SiteOut(_Row):
-    """A chosen site."""
+    """A chosen site, where it is and what it reaches."""
 
     candidate_id: str
+    community_code: str | None = Field(description="the community the site lies in")
+    community_name: str | None
+    lon: float
+    lat: float
     population_reached: float
     population_newly_covered: float
 

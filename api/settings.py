@@ -31,7 +31,10 @@ __all__ = ["ApiSettings", "CaseSettings", "GeoSettings", "MapSettings", "PeriodS
 
 
 class CaseSettings(BaseModel):
-    """Which incident records count as a case (发案). By default every record counts.
+    """Which incident records count as a case (发案), and how categories are named.
+
+    By default every record counts, and categories are matched as the data writes them;
+    ``categories_map`` names a raw → canonical mapping file (:mod:`geo.categories`).
 
     ``include_categories`` is either absent (every category counts) or a non-empty list: an
     empty list would count nothing and is refused when the settings are read.
@@ -40,6 +43,9 @@ class CaseSettings(BaseModel):
     exclude_categories: list[str] = Field(default_factory=list)
     exclude_statuses: list[str] = Field(default_factory=list)
     include_categories: list[str] | None = None
+    categories_map: Path | None = Field(
+        None, description="CSV mapping raw categories to canonical names (columns raw,"
+                          "canonical); requested categories then match by canonical name")
 
     @field_validator("include_categories")
     @classmethod

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from api.db import data_version
 from api.loading import REPLACEABLE
-from api.models import LAYER_TABLES, incidents, loads
+from api.models import LAYER_TABLES, incidents, loads, roads
 
 __all__ = ["database_status"]
 
@@ -40,6 +40,11 @@ def database_status(engine: Engine, *, recent: int = 10) -> dict[str, Any]:
                 gone = conn.execute(sa.select(sa.func.count()).select_from(table).where(
                     table.c[REPLACEABLE[name]].is_not(None))).scalar_one()
             rows.append({"layer": name, "current": int(total - gone), "retired": int(gone)})
+        # The road network is counted in edges; a replaced network's edges are marked removed.
+        total = conn.execute(sa.select(sa.func.count()).select_from(roads)).scalar_one()
+        gone = conn.execute(sa.select(sa.func.count()).select_from(roads).where(
+            roads.c.removed_on.is_not(None))).scalar_one()
+        rows.append({"layer": "roads", "current": int(total - gone), "retired": int(gone)})
         total = conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one()
         unassigned = conn.execute(sa.select(sa.func.count()).select_from(incidents).where(
             incidents.c.community_code.is_(None))).scalar_one()

@@ -19,8 +19,17 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from api.models import communities, community_population, compounds, devices, facilities, incidents
+from api.models import (
+    communities,
+    community_population,
+    compounds,
+    devices,
+    facilities,
+    incidents,
+    load_coverage,
+)
 from geo.cases import CaseCounts, CaseDefinition
+from geo.codes import sort_by_code
 from geo.period import Period
 
 __all__ = [
@@ -32,6 +41,7 @@ __all__ = [
     "read_case_records",
     "read_communities",
     "read_compounds",
+    "read_coverage",
     "read_devices",
     "read_facilities",
     "read_incidents",
@@ -125,18 +135,32 @@ def read_communities(conn: sa.Connection, *, include_retired: bool = False,
     _strings(gdf, [x for x in cols if x not in ("population", "households")])
     for x in ("population", "households"):
         gdf[x] = gdf[x].astype("float64")
-    return gdf
+    # SQL orders codes as text (1, 10, 2); tables list them naturally (1, 2, 10).
+    return sort_by_code(gdf).reset_index(drop=True)
 
 
 def read_population(conn: sa.Connection) -> pd.DataFrame:
-    """Population by year: columns code, year, population."""
+    """Population by year: columns code, year, population, reference_date (None: 1 July)."""
     p = community_population.c
-    rows = conn.execute(sa.select(p.code, p.year, p.population).order_by(p.code, p.year)).all()
-    out = pd.DataFrame(rows, columns=["code", "year", "population"])
+    rows = conn.execute(sa.select(p.code, p.year, p.population, p.reference_date)
+                        .order_by(p.code, p.year)).all()
+    out = pd.DataFrame(rows, columns=["code", "year", "population", "reference_date"])
     out["code"] = out["code"].astype("string")
     out["year"] = out["year"].astype("int64")
     out["population"] = out["population"].astype("float64")
+    out["reference_date"] = out["reference_date"].astype(object)
     return out
+
+
+def read_coverage(conn: sa.Connection) -> pd.DataFrame:
+    """The days each incidents load covers: columns load_id, district_code, first_day, last_day.
+
+    See :mod:`geo.completeness`.
+    """
+    c = load_coverage.c
+    rows = conn.execute(sa.select(c.load_id, c.district_code, c.first_day, c.last_day)
+                        .order_by(c.load_id, c.id)).all()
+    return pd.DataFrame(rows, columns=["load_id", "district_code", "first_day", "last_day"])
 
 
 def read_devices(conn: sa.Connection) -> gpd.GeoDataFrame:
@@ -310,6 +334,14 @@ def count_incidents(conn: sa.Connection, query: IncidentQuery) -> int:
     """Number of incidents matching ``query``."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(incidents)
                             .where(*query.clauses())).scalar_one())
+
+
+def category_counts(conn: sa.Connection, query: IncidentQuery) -> pd.Series:
+    """Records per category (as stored; records without a category left out)."""
+    i = incidents.c
+    rows = conn.execute(sa.select(i.category, sa.func.count()).where(
+        i.category.is_not(None), *query.clauses()).group_by(i.category)).all()
+    return pd.Series({str(c): int(n) for c, n in rows}, dtype="int64")
 
 
 def read_case_records(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:

@@ -43,6 +43,9 @@ class Metric:
         Parameters the metric takes in a profile criterion (others are refused).
     required_params
         Parameters a criterion must give.
+    words
+        For a ``0/1`` metric: what 0 and 1 mean, each as ``(zh, en)``, so a value is shown in
+        words (``无显著上升`` rather than ``0``).
     """
 
     name: str
@@ -55,6 +58,7 @@ class Metric:
     producer: Producer
     params: tuple[str, ...] = ()
     required_params: tuple[str, ...] = ()
+    words: tuple[tuple[str, str], tuple[str, str]] | None = None
 
 
 _M = Metric
@@ -81,10 +85,13 @@ CATALOGUE: dict[str, Metric] = {m.name: m for m in (
        "Change of the case rate against the comparison period, in percent.",
        "lower", "rates", ("period", "category", "compare")),
     _M("case_rise_significant", "0/1", "发案显著上升", "Significant rise",
-       "与对比期相比发案率显著上升（单侧泊松检验，经Benjamini–Hochberg校正，5%）为1，否则为0。",
+       "与对比期相比发案率显著上升（单侧泊松检验，经Benjamini–Hochberg校正，5%）为1，否则为0；"
+       "对比期未被发案数据完整覆盖时为待补数据。",
        "1 when the case rate rose significantly against the comparison period (one-sided "
-       "conditional Poisson test, Benjamini–Hochberg corrected across communities, 5 %), else 0.",
-       "lower", "rates", ("period", "category", "compare")),
+       "conditional Poisson test, Benjamini–Hochberg corrected across communities, 5 %), else 0; "
+       "unknown when the incident data do not wholly cover the comparison period.",
+       "lower", "rates", ("period", "category", "compare"),
+       words=(("无显著上升", "no significant rise"), ("显著上升", "significant rise"))),
     _M("hotspot_gi_z", "z-score", "热点Gi*得分", "Hot-spot Gi* z",
        "平滑发案率的Getis-Ord Gi*标准分，正值越大越“热”。",
        "Getis-Ord Gi* z-score of the smoothed case rate; large positive values are hot spots.",

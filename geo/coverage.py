@@ -53,6 +53,7 @@ from geo.checks import (
     check_same_crs,
     check_workers,
 )
+from geo.codes import sort_by_code
 from geo.errors import ParameterError
 from geo.inventory import facilities_of_type
 from geo.nearest import nearest
@@ -66,8 +67,11 @@ __all__ = [
     "SERVICE_RADIUS_M",
     "FacilityCoverage",
     "FacilityWorkload",
+    "covered_residents",
     "facility_coverage",
     "facility_workload",
+    "rank_by_uncovered",
+    "service_circles",
     "service_radius",
 ]
 
@@ -251,9 +255,7 @@ def facility_coverage(
                                  persons_per_household=persons_per_household, metric_crs=crs)
     fac = facilities_of_type(facilities, facility_type, p)
     fac_xy = arrays.xy(arrays.project(arrays.geoms(fac), fac.crs, crs))
-    circles = np.asarray(
-        shapely.buffer(shapely.points(fac_xy), effective, quad_segs=circle_segments // 4),
-        dtype=object)
+    circles = service_circles(fac_xy, effective, circle_segments=circle_segments)
     notes: list[str] = []
     if not len(fac_xy):
         notes.append(f"no facility of type {facility_type!r} existed during the period: "
@@ -297,7 +299,7 @@ def facility_coverage(
     return FacilityCoverage(
         frame=frame,
         gaps=gaps,
-        ranking=_ranking(frame),
+        ranking=rank_by_uncovered(frame),
         facility_type=facility_type,
         radius_m=radius,
         detour_factor=float(detour_factor),
@@ -310,6 +312,61 @@ def facility_coverage(
         notes=tuple(notes),
     )
 
+def service_circles(centres_xy: NDArray[np.float64], radius_m: float, *,
+                    circle_segments: int = 64) -> NDArray[np.object_]:
+    """Service circles: buffers of ``radius_m`` with ``circle_segments`` segments each.
+
+    Parameters
+    ----------
+    centres_xy
+        (n, 2) facility coordinates in a metric CRS.
+    radius_m
+        The (effective) radius.
+    circle_segments
+        Segments per circle (a multiple of 4; see the module docstring for the tolerance).
+
+    Returns
+    -------
+    numpy.ndarray
+        One polygon per centre, in the centres' CRS.
+    """
+    return np.asarray(shapely.buffer(shapely.points(centres_xy), radius_m,
+                                     quad_segs=circle_segments // 4), dtype=object)
+
+
+def covered_residents(placement: PopulationPlacement, centres_xy: NDArray[np.float64], *,
+                      radius_m: float, circle_segments: int = 64,
+                      workers: int | None = None) -> tuple[float, float]:
+    """Residents within ``radius_m`` of a centre, and all residents placed, as coverage counts.
+
+    The rule of :func:`facility_coverage`: the part of each placed area (compound, rest of a
+    community) inside the service circles, by area, and placed points inside a circle. Site
+    plans measure coverage before and after with it, so that their "before" is the coverage
+    report's figure.
+
+    Parameters
+    ----------
+    placement
+        The residents (:func:`geo.population.place_population`, in the centres' metric CRS).
+    centres_xy
+        (n, 2) facility coordinates in that CRS.
+    radius_m
+        The effective radius.
+    circle_segments
+        Segments per circle.
+    workers
+        Threads for the polygon arithmetic.
+
+    Returns
+    -------
+    tuple of float
+        ``(covered, total)``.
+    """
+    index = pd.Index(placement.population.index.astype("string"), name="code", dtype="string")
+    circles = service_circles(centres_xy, radius_m, circle_segments=circle_segments)
+    uncovered = _uncovered_population(placement, circles, index, workers)
+    total = float(placement.population.sum())
+    return total - float(uncovered.sum()), total
 
 
 def _uncovered_population(
@@ -357,14 +414,26 @@ def _mean_distance(
     return distance
 
 
-def _ranking(frame: pd.DataFrame) -> pd.DataFrame:
-    """Communities by uncovered residents, most first: :attr:`FacilityCoverage.ranking`."""
+def rank_by_uncovered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rank communities by uncovered residents, most first (:attr:`FacilityCoverage.ranking`).
+
+    Parameters
+    ----------
+    frame
+        A coverage frame indexed by ``code``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``code``, ``name``, ``population``, ``facility_uncovered_population``,
+        ``facility_covered_population_share``.
+    """
+    # Ties (equal uncovered residents) in the natural order of their codes.
     ranking = (
-        frame[["name", "population", "facility_uncovered_population",
-               "facility_covered_population_share"]]
-        .reset_index()
-        .sort_values(["facility_uncovered_population", "code"], ascending=[False, True],
-                     na_position="last", kind="stable")
+        sort_by_code(frame[["name", "population", "facility_uncovered_population",
+                            "facility_covered_population_share"]].reset_index())
+        .sort_values("facility_uncovered_population", ascending=False, na_position="last",
+                     kind="stable")
         .reset_index(drop=True)
     )
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
@@ -382,7 +451,7 @@ class FacilityWorkload:
         ``incidents_catchment`` (incidents whose nearest facility it is), ``catchment_share``
         (of the located incidents), ``incidents_within_radius`` (incidents within
         ``radius_m``; an incident within reach of two facilities counts for both) and
-        ``within_radius_share``.
+        ``within_radius_share`` (these two only when there is a radius).
     incidents_total
         Incident rows given.
     incidents_located
@@ -390,9 +459,10 @@ class FacilityWorkload:
     incidents_unlocated
         Incidents without a point (left out).
     incidents_out_of_reach
-        Located incidents farther than ``radius_m`` from every facility.
+        Located incidents farther than ``radius_m`` from every facility (``None`` without a
+        radius).
     facility_type, radius_m
-        The type and radius.
+        The type and radius (``None``: catchments only).
     metric_crs, period
         CRS of the computation; period the facilities were filtered to (``None``: all).
     incidents_located_key_sum
@@ -404,9 +474,9 @@ class FacilityWorkload:
     incidents_total: int
     incidents_located: int
     incidents_unlocated: int
-    incidents_out_of_reach: int
+    incidents_out_of_reach: int | None
     facility_type: str
-    radius_m: float
+    radius_m: float | None
     metric_crs: pyproj.CRS
     period: Period | None
     incidents_located_key_sum: int = 0
@@ -436,6 +506,8 @@ def facility_workload(
         The type whose facilities share the incidents.
     radius_m
         Radius for ``incidents_within_radius``; default ``SERVICE_RADIUS_M[facility_type]``.
+        A type with no default and no ``radius_m`` gets its catchments only (the nearest
+        facility needs no radius).
     period
         Only facilities that existed during it count; ``None`` counts every row.
     metric_crs
@@ -459,12 +531,15 @@ def facility_workload(
         When an input is not a GeoDataFrame.
     ValueError
         When columns are missing, the CRSs differ, geometries are not points, the radius is
-        unknown or not positive, or no facility of the type existed during the period.
+        not positive, or no facility of the type existed during the period.
     """
     check_frame(incidents, "incidents", POINT, ())
     check_frame(facilities, "facilities", POINT, ("id", "type"))
     check_same_crs(incidents=incidents, facilities=facilities)
-    radius = service_radius(facility_type, radius_m)
+    # The catchment needs no radius: without one (none given, no default for the type) only
+    # the catchment is counted.
+    radius = (service_radius(facility_type, radius_m)
+              if radius_m is not None or facility_type in SERVICE_RADIUS_M else None)
     p = None if period is None else parse_period(period)
     fac = facilities_of_type(facilities, facility_type, p)
     fac_geoms = arrays.geoms(fac)
@@ -481,19 +556,13 @@ def facility_workload(
     xy = inc_xy[located]
     n = len(xy)
     catchment = np.zeros(len(fac), dtype=np.int64)
-    within = np.zeros(len(fac), dtype=np.int64)
     key = (incidents[key_column].to_numpy(dtype=np.int64)[located] if key_column
            else np.zeros(n, dtype=np.int64))
-    key_sums = np.zeros((2, len(fac)), dtype=np.int64)
-    out_of_reach = 0
+    catchment_keys = np.zeros(len(fac), dtype=np.int64)
     if n:
-        d, j = nearest(xy, fac_xy)
+        _, j = nearest(xy, fac_xy)
         catchment = np.bincount(j, minlength=len(fac))
-        out_of_reach = int((d > radius).sum())
-        reached = cKDTree(xy).query_ball_point(fac_xy, r=radius)
-        within = np.array([len(r) for r in reached], dtype=np.int64)
-        np.add.at(key_sums[0], j, key)
-        key_sums[1] = [int(key[r].sum()) if len(r) else 0 for r in reached]
+        np.add.at(catchment_keys, j, key)
     denominator = n if n else np.nan
     frame = pd.DataFrame(
         {
@@ -501,14 +570,18 @@ def facility_workload(
                      else pd.array([None] * len(fac), dtype="string")),
             "incidents_catchment": catchment,
             "catchment_share": catchment / denominator,
-            "incidents_within_radius": within,
-            "within_radius_share": within / denominator,
         },
         index=pd.Index(fac["id"].astype("string").to_numpy(), name="id", dtype="string"),
     )
     if key_column:
-        frame["incidents_catchment_key_sum"] = key_sums[0]
-        frame["incidents_within_radius_key_sum"] = key_sums[1]
+        frame["incidents_catchment_key_sum"] = catchment_keys
+    out_of_reach = None
+    if radius is not None:
+        within, within_keys, out_of_reach = _within_radius(xy, fac_xy, key, radius)
+        frame["incidents_within_radius"] = within
+        frame["within_radius_share"] = within / denominator
+        if key_column:
+            frame["incidents_within_radius_key_sum"] = within_keys
     return FacilityWorkload(
         frame=frame,
         incidents_total=len(incidents),
@@ -521,6 +594,21 @@ def facility_workload(
         period=p,
         incidents_located_key_sum=int(key.sum()),
     )
+
+
+def _within_radius(xy: NDArray[np.float64], fac_xy: NDArray[np.float64],
+                   key: NDArray[np.int64], radius: float
+                   ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+    """Incidents (and their key sums) within ``radius`` of each facility, and those of none."""
+    within = np.zeros(len(fac_xy), dtype=np.int64)
+    keys = np.zeros(len(fac_xy), dtype=np.int64)
+    if not len(xy):
+        return within, keys, 0
+    d, _ = nearest(xy, fac_xy)
+    reached = cKDTree(xy).query_ball_point(fac_xy, r=radius)
+    within = np.array([len(r) for r in reached], dtype=np.int64)
+    keys = np.array([int(key[r].sum()) if len(r) else 0 for r in reached], dtype=np.int64)
+    return within, keys, int((d > radius).sum())
 
 
 def service_radius(facility_type: str, radius_m: float | None) -> float:

@@ -283,7 +283,8 @@ def apply_layer_rules(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems, 
         problems.reject(future, "occurred_at", "occurred_at is in the future",
                         local_time_text(out["occurred_at"], timezone, future,
                                         (written or {}).get("occurred_at")))
-        out["category"] = out["category"].str.lower()
+        # Categories stay as written (THEFT, 0101, 盗窃): geo/categories.py maps them when
+        # asked; statuses are codes the case definition compares in lower case.
         out["status"] = out["status"].str.lower()
     elif spec.name == "devices":
         out["kind"] = _normalise(out["kind"], _DEVICE_KIND_SYNONYMS)

@@ -50,10 +50,13 @@ from geo.cases import (
     distinct_texts,
     require_columns,
 )
+from geo.codes import natural_order
 from geo.errors import ParameterError
+from geo.exposure import period_population
 from geo.period import Period
 
 __all__ = [
+    "CHANGE_CLASSES",
     "DAYS_PER_YEAR",
     "RATE_SCALE",
     "RatesResult",
@@ -67,6 +70,12 @@ __all__ = [
 
 #: Residents per rate unit: rates are per 10,000 residents.
 RATE_SCALE = 10_000.0
+#: What each ``change_class`` means, (zh, en).
+CHANGE_CLASSES: dict[str, tuple[str, str]] = {
+    "rise": ("显著上升", "significant rise"),
+    "no_rise": ("无显著上升", "no significant rise"),
+    "unknown": ("待补数据", "unknown: data missing"),
+}
 #: Days in the year used to annualise (mean Julian year, so leap years weigh correctly).
 DAYS_PER_YEAR = 365.25
 
@@ -84,9 +93,13 @@ class RatesResult:
         those with a population or with cases in either period. Columns:
 
         - ``cases``: cases in the period (int).
-        - ``population``: residents used (NaN when none is known).
-        - ``population_source``: ``year`` (the population table's row for the period's year),
-          ``boundary`` (the single population of the communities layer) or missing.
+        - ``population``: mean residents over the period (NaN when none is known): from a
+          population table, person-years over the period's years by
+          :func:`geo.exposure.period_population` (linear between known dates, flat beyond).
+        - ``population_source``: ``year`` (the population table), ``boundary`` (the single
+          population of the communities layer) or missing.
+        - ``population_rule``: how the table gave it (a key of :data:`geo.exposure.RULES`:
+          ``interpolated``, ``carried_forward``, ``constant``…; ``boundary``), or missing.
         - ``no_population``: True where the population is 0 or missing; the rates are then NaN
           and the cases are still in ``cases``.
         - ``case_rate_per_10k``: cases per 10,000 residents in the period.
@@ -99,7 +112,11 @@ class RatesResult:
           test of the two counts; NaN where not tested.
         - ``q_change``, ``q_rise``: Benjamini–Hochberg adjusted across the communities tested.
         - ``case_rise_significant``: 1 where ``q_rise <= alpha``, 0 otherwise; missing (Int64
-          ``<NA>``) without a comparison or where a period has no population.
+          ``<NA>``) without a comparison, where a period has no population, or where the
+          incident data do not wholly cover the comparison period.
+        - ``compare_covered``: whether they do (``compare_covered`` of :func:`compute_rates`).
+        - ``change_class``: ``rise`` (显著上升), ``no_rise`` (无显著上升) or ``unknown``
+          (待补数据); missing without a comparison.
     period, compare_period
         The period and the comparison period (``None`` without one).
     category
@@ -145,6 +162,7 @@ def compute_rates(
     compare_counts: CaseCounts | None = None,
     compare_populations: Populations | None = None,
     alpha: float = 0.05,
+    compare_covered: pd.Series | None = None,
 ) -> RatesResult:
     """Compute case rates, smoothed rates and the tested change of every community.
 
@@ -157,19 +175,24 @@ def compute_rates(
     populations
         Residents per community: a Series indexed by community code, or a DataFrame with
         ``code`` and ``population`` (the communities layer), or a population table with
-        ``code``, ``year`` and ``population``, of which the period's year (``period.year``) is
-        used.
+        ``code``, ``year``, ``population`` (and optionally ``reference_date``), from which
+        the period's mean population is found by :func:`geo.exposure.period_population`.
     boundary_populations
         With a population table only: the communities layer's population (Series by code),
-        used for communities that have no row for the year. Which source each community used
-        is in ``population_source`` and the notes.
+        used for communities that have no row in it. Which source and rule each community
+        used is in ``population_source``, ``population_rule`` and the notes.
     compare_counts
         Cases of the comparison period (previous period or the year before).
     compare_populations
         Populations for the comparison period, in the same forms; by default ``populations``
-        (and ``boundary_populations``) taken at the comparison period's year.
+        (and ``boundary_populations``) taken over the comparison period.
     alpha
         False-discovery level of ``case_rise_significant``, in (0, 1).
+    compare_covered
+        Bool per community code: whether the incident loads wholly cover the comparison
+        period (:mod:`geo.completeness`); where not (or a code is absent), the change is
+        unknown (``change_class`` ``unknown``, 待补数据), never a rise, and the community is left
+        out of the test's family. ``None``: every comparison is covered.
 
     Returns
     -------
@@ -185,7 +208,7 @@ def compute_rates(
     """
     _check_rate_inputs(counts, compare_counts, alpha)
     return _rates(counts, populations, boundary_populations, compare_counts,
-                  compare_populations, alpha, None)
+                  compare_populations, alpha, None, compare_covered)
 
 
 def compute_category_rates(
@@ -197,6 +220,7 @@ def compute_category_rates(
     compare_populations: Populations | None = None,
     alpha: float = 0.05,
     categories: Sequence[str] | None = None,
+    compare_covered: pd.Series | None = None,
 ) -> dict[str, RatesResult]:
     """Compute the rates of :func:`compute_rates` separately for each category.
 
@@ -209,7 +233,7 @@ def compute_category_rates(
     ----------
     counts
         Cases of the period split by category.
-    populations, boundary_populations, compare_populations, alpha
+    populations, boundary_populations, compare_populations, alpha, compare_covered
         As for :func:`compute_rates`.
     compare_counts
         Cases of the comparison period split by category.
@@ -243,7 +267,7 @@ def compute_category_rates(
         wanted = list(distinct_texts(categories, "categories"))
     return {
         category: _rates(counts, populations, boundary_populations, compare_counts,
-                         compare_populations, alpha, category)
+                         compare_populations, alpha, category, compare_covered)
         for category in wanted
     }
 
@@ -279,14 +303,15 @@ def _rates(
     compare_populations: Populations | None,
     alpha: float,
     category: str | None,
+    compare_covered: pd.Series | None = None,
 ) -> RatesResult:
     period = counts.period
     notes = [
         f"period {period.label}: local days {period.start} to {period.last_day} in "
         f"{counts.timezone} ({period.days} days)"
     ]
-    population, source, note = _population_for(populations, boundary_populations, period.year,
-                                               "populations")
+    population, source, rule, note = _population_for(populations, boundary_populations,
+                                                     period, "populations")
     notes.append(note)
     cases = counts.by_community(category)
     codes = population.index.union(cases.index)
@@ -294,12 +319,13 @@ def _rates(
     if compare_counts is not None:
         compare = (compare_counts, compare_counts.by_community(category))
         codes = codes.union(compare[1].index)
-    codes = codes.sort_values().rename(_CODE)
+    codes = codes[natural_order(codes)].rename(_CODE)
 
     frame = pd.DataFrame(index=codes)
     frame["cases"] = cases.reindex(codes, fill_value=0).astype("int64")
     frame["population"] = population.reindex(codes).astype("float64")
     frame["population_source"] = source.reindex(codes).astype("string")
+    frame["population_rule"] = rule.reindex(codes).astype("string")
     frame["no_population"] = ~(frame["population"] > 0)
     rate, annual = rate_columns(frame["cases"], frame["population"], period.days)
     frame["case_rate_per_10k"] = rate
@@ -319,17 +345,23 @@ def _rates(
     else:
         before, before_cases = compare
         if compare_populations is None:
-            before_population, _, note = _population_for(
-                populations, boundary_populations, before.period.year, "populations")
+            before_population, _, _, note = _population_for(
+                populations, boundary_populations, before.period, "populations")
         else:
-            before_population, _, note = _population_for(
-                compare_populations, None, before.period.year, "compare_populations")
+            before_population, _, _, note = _population_for(
+                compare_populations, None, before.period, "compare_populations")
         notes.append(f"comparison {note}")
         frame["compare_cases"] = before_cases.reindex(codes, fill_value=0).astype("Int64")
         frame["compare_population"] = before_population.reindex(codes).astype("float64")
+        covered = None
+        if compare_covered is not None:
+            covered = pd.Series(compare_covered.to_numpy(dtype=bool),
+                                index=compare_covered.index.astype("string")).reindex(codes)
+            covered = covered.fillna(False).astype(bool)
         frame = frame.join(comparison_columns(
             frame["cases"], frame["population"], period.days,
             frame["compare_cases"], frame["compare_population"], before.period.days, alpha,
+            covered=covered,
         ))
         notes.append(comparison_note(frame, before.period, alpha))
     return RatesResult(
@@ -431,6 +463,8 @@ def no_comparison_columns(index: pd.Index) -> pd.DataFrame:
                    "case_change_pct", "p_change", "p_rise", "q_change", "q_rise"):
         frame[column] = np.nan
     frame["case_rise_significant"] = pd.array([pd.NA] * len(index), dtype="Int64")
+    frame["compare_covered"] = pd.array([pd.NA] * len(index), dtype="boolean")
+    frame["change_class"] = pd.array([pd.NA] * len(index), dtype="string")
     return frame
 
 
@@ -442,6 +476,8 @@ def comparison_columns(
     compare_population: pd.Series,
     compare_days: int,
     alpha: float,
+    *,
+    covered: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Return the comparison rate, the change and the conditional Poisson test per unit.
 
@@ -453,16 +489,26 @@ def comparison_columns(
         The same of the comparison period, aligned with ``cases``.
     alpha
         False-discovery level of ``case_rise_significant``.
+    covered
+        Bool per unit (aligned with ``cases``): whether the incident data wholly cover the
+        comparison period; ``None`` means every unit is covered. An uncovered unit gets no
+        comparison rate, change or test, and ``case_rise_significant`` missing.
 
     Returns
     -------
     pandas.DataFrame
         ``compare_case_rate_per_10k_annual``, ``case_change_pct``, ``p_change``, ``p_rise``,
-        ``q_change``, ``q_rise`` (Benjamini–Hochberg over the units tested) and
-        ``case_rise_significant``, as defined in the module docstring.
+        ``q_change``, ``q_rise`` (Benjamini–Hochberg over the units tested),
+        ``case_rise_significant``, as defined in the module docstring, ``compare_covered``
+        and ``change_class``: ``rise`` (显著上升), ``no_rise`` (无显著上升) or ``unknown``
+        (待补数据: the comparison period is not wholly covered, or a period has no
+        population).
     """
+    ok = (np.ones(len(cases), dtype=bool) if covered is None
+          else covered.reindex(cases.index).fillna(False).to_numpy(dtype=bool))
     _, annual = rate_columns(cases, population, days)
     _, compare_annual = rate_columns(compare_cases, compare_population, compare_days)
+    compare_annual = compare_annual.where(ok)
     frame = pd.DataFrame(index=cases.index)
     frame["compare_case_rate_per_10k_annual"] = compare_annual
     change = (annual - compare_annual) / compare_annual * 100.0
@@ -472,7 +518,7 @@ def comparison_columns(
     n2 = _floats(compare_cases).to_numpy()
     e1 = _floats(population.where(population > 0) * days).to_numpy()
     e2 = _floats(compare_population.where(compare_population > 0) * compare_days).to_numpy()
-    exposed = (e1 > 0) & (e2 > 0)
+    exposed = (e1 > 0) & (e2 > 0) & ok
     tested = exposed & (n1 + n2 > 0)
     p_change = np.full(len(n1), np.nan)
     p_rise = np.full(len(n1), np.nan)
@@ -492,6 +538,10 @@ def comparison_columns(
     flag = pd.array([pd.NA] * len(n1), dtype="Int64")
     flag[exposed] = (q_rise[exposed] <= alpha).astype("int64")
     frame["case_rise_significant"] = flag
+    frame["compare_covered"] = pd.array(ok, dtype="boolean")
+    frame["change_class"] = pd.array(
+        np.where(~exposed, "unknown", np.where(q_rise <= alpha, "rise", "no_rise")),
+        dtype="string")
     return frame
 
 
@@ -513,12 +563,18 @@ def comparison_note(frame: pd.DataFrame, compare_period: Period, alpha: float) -
     """
     tested = int(frame["p_rise"].notna().sum())
     risen = int(frame["case_rise_significant"].fillna(0).sum())
-    return (
+    note = (
         f"change against {compare_period.label} ({compare_period.days} days): conditional "
         f"binomial test of two Poisson counts with exposures population × days, "
         f"Benjamini–Hochberg across the {tested} units tested (both populations > 0, cases in "
         f"either period); {risen} significant rises at q <= {alpha:g}"
     )
+    uncovered = int((~frame["compare_covered"].fillna(True)).sum()) if (
+        "compare_covered" in frame.columns) else 0
+    if uncovered:
+        note += (f"; {uncovered} units unknown (待补数据): the incident loads do not wholly "
+                 f"cover {compare_period.label}, so no change is computed for them")
+    return note
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,12 +584,12 @@ def comparison_note(frame: pd.DataFrame, compare_period: Period, alpha: float) -
 def _population_for(
     populations: Populations,
     boundary_populations: pd.Series | None,
-    year: int,
+    period: Period,
     name: str,
-) -> tuple[pd.Series, pd.Series, str]:
-    """Return the population per code for ``year``, the source of each, and a note."""
+) -> tuple[pd.Series, pd.Series, pd.Series, str]:
+    """Return the population per code over ``period``, its source and rule, and a note."""
     if isinstance(populations, pd.DataFrame) and "year" in populations.columns:
-        return _population_of_year(populations, boundary_populations, year, name)
+        return _population_of_period(populations, boundary_populations, period, name)
     if boundary_populations is not None:
         raise ParameterError(
             f"boundary_populations is the fallback of a population table (code, year, "
@@ -550,43 +606,41 @@ def _population_for(
     population = _population_series(populations, name)
     source = pd.Series("boundary", index=population.index, dtype="string").where(
         population.notna())
-    return population, source, (
+    return population, source, source.copy(), (
         f"population: boundary population for {int(population.notna().sum())} communities"
     )
 
 
-def _population_of_year(
+def _population_of_period(
     table: pd.DataFrame,
     boundary_populations: pd.Series | None,
-    year: int,
+    period: Period,
     name: str,
-) -> tuple[pd.Series, pd.Series, str]:
+) -> tuple[pd.Series, pd.Series, pd.Series, str]:
     require_columns(table, ["code", "year", "population"], name)
     years = pd.to_numeric(table["year"], errors="coerce")
     if years.isna().any():
         raise ParameterError(
             f"{name}['year'] must be whole years; got missing or non-numeric values")
-    of_year = table[years == year].set_index("code")["population"]
-    population = _population_series(of_year, f"{name} ({year})").dropna()
-    source = pd.Series("year", index=population.index, dtype="string")
-    fallback = 0
+    codes = pd.Index(table["code"].astype("string"), name="code")
+    if codes.isna().any():
+        raise ParameterError(f"{name} has a population without a community code")
+    numbers = pd.to_numeric(table["population"], errors="coerce")
+    if (numbers < 0).any():
+        raise ParameterError(
+            f"{name} must be >= 0; got negative populations for "
+            f"{codes[(numbers < 0).to_numpy()].unique().tolist()[:5]}"
+        )
+    boundary = None
     if boundary_populations is not None:
         boundary = _population_series(boundary_populations, "boundary_populations")
-        extra = boundary.drop(population.index, errors="ignore").dropna()
-        fallback = len(extra)
-        population = pd.concat([population, extra])
-        source = pd.concat([source, pd.Series("boundary", index=extra.index, dtype="string")])
-    missing = pd.Index(table["code"].astype("string").dropna().unique()).difference(
-        population.index)
-    population = pd.concat([population, pd.Series(np.nan, index=missing)]).astype("float64")
-    source = pd.concat([source, pd.Series(pd.NA, index=missing, dtype="string")])
-    note = (
-        f"population: the {year} table for {len(population) - fallback - len(missing)} "
-        f"communities, the boundary population for {fallback} without a {year} row"
-    )
-    if len(missing):
-        note += f", none for {len(missing)}"
-    return population, source, note
+    found = period_population(table, period.start, period.end, boundary=boundary)
+    index = pd.Index(found.population.index.astype("string"), name="code")
+    population = pd.Series(found.population.to_numpy(), index=index, dtype="float64")
+    rule = pd.Series(found.rule.to_numpy(), index=index, dtype="string")
+    labels = np.where((rule == "boundary").fillna(False).to_numpy(dtype=bool), "boundary", "year")
+    source = pd.Series(labels, index=index, dtype="string").where(population.notna())
+    return population, source, rule, found.note
 
 
 def _population_series(values: pd.Series, name: str) -> pd.Series:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geo.cases import require_columns
+from geo.codes import sort_by_code
 from geo.errors import InputError, ParameterError
 from geo.period import Period
 from geo.rates import (
@@ -431,10 +432,15 @@ def roll_up(result: RatesResult, communities: pd.DataFrame, *,
         out["compare_cases_no_population"] = sums["compare_cases_no_population"].astype(
             "Int64")
         out["compare_population"] = sums["compare_population"].astype("float64")
+        # A unit's comparison is covered only where every one of its communities' is.
+        covered = frame["compare_covered"].fillna(True).astype(bool).groupby(
+            keys.to_numpy()).all()
+        covered.index = pd.Index(covered.index.astype("string"), name="code")
         out = out.join(comparison_columns(
             in_rate_cases, out["population"], result.period.days,
             out["compare_cases"] - out["compare_cases_no_population"],
             out["compare_population"], result.compare_period.days, result.alpha,
+            covered=covered,
         ))
         notes.append(comparison_note(out, result.compare_period, result.alpha))
     else:
@@ -455,7 +461,7 @@ def roll_up(result: RatesResult, communities: pd.DataFrame, *,
         {c: pd.Series([known.get(c)], dtype=out[c].dtype).array for c in out.columns},
         index=pd.Index([UNASSIGNED], name="code", dtype="string"),
     )
-    out = pd.concat([out.sort_index(), line])
+    out = pd.concat([sort_by_code(out, None), line])
     notes.append(
         f"{result.unassigned} cases without a community are the line {UNASSIGNED!r}, outside "
         "every rate"

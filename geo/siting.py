@@ -50,7 +50,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -64,9 +64,10 @@ from scipy.spatial import cKDTree
 from spopt.locate import MCLP
 
 from geo import arrays
+from geo.assign import assign_to_communities
+from geo.candidates import candidate_sites
 from geo.checks import (
     POINT,
-    POINT_OR_POLYGON,
     check_communities,
     check_detour_factor,
     check_frame,
@@ -74,9 +75,9 @@ from geo.checks import (
     check_positive,
     check_same_crs,
 )
-from geo.coverage import service_radius
-from geo.errors import ParameterError
-from geo.inventory import existing_during, facilities_of_type
+from geo.coverage import covered_residents, service_radius
+from geo.errors import LimitError, ParameterError
+from geo.inventory import facilities_of_type
 from geo.nearest import nearest
 from geo.period import Period, parse_period
 from geo.population import PERSONS_PER_HOUSEHOLD, place_population
@@ -88,7 +89,13 @@ MAX_PAIRS = 100_000_000
 #: Pairs per KD-tree search chunk (bounds memory: 24 bytes a pair while a chunk is held).
 PAIRS_PER_CHUNK = 2_000_000
 
-__all__ = ["SitePlan", "candidate_sites", "plan_facility_sites", "plan_sites"]
+__all__ = [
+    "SitePlan",
+    "candidate_sites",
+    "placed_sites",
+    "plan_facility_sites",
+    "plan_sites",
+]
 
 
 @dataclass(frozen=True)
@@ -145,97 +152,6 @@ class SitePlan:
     demand_rows: int
     metric_crs: pyproj.CRS
     notes: tuple[str, ...]
-
-
-def candidate_sites(
-    communities: gpd.GeoDataFrame,
-    *,
-    compounds: gpd.GeoDataFrame | None = None,
-    spacing_m: float = 250.0,
-    period: Period | str | int | None = None,
-    metric_crs: Any = None,
-) -> gpd.GeoDataFrame:
-    """Generate candidate sites: compound centroids and a regular grid inside the communities.
-
-    Parameters
-    ----------
-    communities
-        Community polygons with ``code``.
-    compounds
-        Compounds (points or polygons) with ``id``; their centroids inside a community become
-        candidates (``removed_on`` is used with ``period``).
-    spacing_m
-        Grid spacing in metres; grid points sit at cell centres of a grid aligned on multiples
-        of ``spacing_m`` in the metric CRS.
-    period
-        Only compounds that existed during it are used; ``None`` uses every row.
-    metric_crs
-        Projected CRS in metres; default :func:`geo.projection.choose_metric_crs` of the
-        communities.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        In the communities' CRS: ``id`` (``compound:<id>`` or ``grid:<n>``), ``source``
-        (``compound`` or ``grid``), ``code`` (the community containing it) and the point.
-
-    Raises
-    ------
-    TypeError
-        When an input is not a GeoDataFrame.
-    ValueError
-        When columns are missing, the CRSs differ, geometries have the wrong type or
-        ``spacing_m`` is not positive.
-    """
-    check_communities(communities)
-    if compounds is not None:
-        check_frame(compounds, "compounds", POINT_OR_POLYGON, ("id",))
-        check_same_crs(communities=communities, compounds=compounds)
-    check_positive(spacing_m, "spacing_m")
-    crs = choose_metric_crs(communities, metric_crs=metric_crs)
-    comm = arrays.project(arrays.geoms(communities), communities.crs, crs)
-    codes = arrays.codes(communities)
-
-    ids: list[NDArray[np.object_]] = []
-    sources: list[NDArray[np.object_]] = []
-    owners: list[NDArray[np.int64]] = []
-    points: list[NDArray[np.object_]] = []
-    if compounds is not None and len(compounds):
-        comps = compounds
-        if period is not None:
-            comps = compounds[existing_during(
-                compounds, parse_period(period), start_column=None,
-                end_column=arrays.present(compounds, "removed_on")).to_numpy(dtype=bool)]
-        centre = np.asarray(shapely.centroid(arrays.project(arrays.geoms(comps), comps.crs, crs)),
-                            dtype=object)
-        owner = arrays.containing(centre, comm)
-        inside = owner >= 0
-        ids.append(np.array([f"compound:{i}" for i in comps["id"].astype("string")],
-                            dtype=object)[inside])
-        sources.append(np.full(int(inside.sum()), "compound", dtype=object))
-        owners.append(owner[inside])
-        points.append(centre[inside])
-    xmin, ymin, xmax, ymax = shapely.total_bounds(comm)
-    xs = (np.arange(math.floor(xmin / spacing_m), math.ceil(xmax / spacing_m)) + 0.5) * spacing_m
-    ys = (np.arange(math.floor(ymin / spacing_m), math.ceil(ymax / spacing_m)) + 0.5) * spacing_m
-    gx, gy = np.meshgrid(xs, ys)
-    grid = np.asarray(shapely.points(gx.ravel(), gy.ravel()), dtype=object)
-    owner = arrays.containing(grid, comm)
-    inside = owner >= 0
-    ids.append(np.array([f"grid:{i}" for i in range(int(inside.sum()))], dtype=object))
-    sources.append(np.full(int(inside.sum()), "grid", dtype=object))
-    owners.append(owner[inside])
-    points.append(grid[inside])
-    owner_all = np.concatenate(owners)
-    return gpd.GeoDataFrame(
-        {
-            "id": pd.array(np.concatenate(ids), dtype="string"),
-            "source": pd.array(np.concatenate(sources), dtype="string"),
-            "code": pd.array(codes[owner_all], dtype="string"),
-        },
-        geometry=arrays.project(np.concatenate(points), crs, communities.crs),
-        crs=communities.crs,
-    )
 
 
 def plan_sites(
@@ -624,6 +540,7 @@ def plan_facility_sites(
     max_candidates: int = 2000,
     time_limit_s: float = 60.0,
     max_matrix_cells: int = 2_000_000,
+    circle_segments: int = 64,
 ) -> SitePlan:
     """Suggest ``k`` new sites for a facility type from the communities' residents.
 
@@ -631,6 +548,16 @@ def plan_facility_sites(
     :func:`geo.coverage.facility_coverage`), the existing facilities are those of the type that
     existed during the period, and the candidates are ``candidates`` or
     :func:`candidate_sites`.
+
+    The model chooses sites on the demand points (residents gathered at 100 m grid points);
+    the coverage before and after is then measured as :func:`geo.coverage.facility_coverage`
+    measures it (:func:`geo.coverage.covered_residents`: the share of each placed area inside
+    the service circles), so the plan's "before" equals the coverage report's figure for the
+    same communities, radius and period. A site's ``population_reached`` and
+    ``population_newly_covered`` stay the model's demand-point figures, so their sum can differ
+    slightly from after minus before (the plan's notes say so). Each site carries its
+    ``lon``/``lat`` and the ``community_code``/``community_name`` of the community it lies in
+    (none outside every community given).
 
     Parameters
     ----------
@@ -664,6 +591,9 @@ def plan_facility_sites(
         communities.
     max_candidates, time_limit_s, max_matrix_cells
         As in :func:`plan_sites`.
+    circle_segments
+        Segments per service circle when coverage is measured (as in
+        :func:`geo.coverage.facility_coverage`).
 
     Returns
     -------
@@ -690,13 +620,64 @@ def plan_facility_sites(
     effective = radius / float(detour_factor)
     if candidates is None:
         spacing = effective / 2.0 if candidate_spacing_m is None else candidate_spacing_m
-        candidates = candidate_sites(communities, compounds=compounds, spacing_m=spacing,
-                                     period=p, metric_crs=crs)
+        try:
+            candidates = candidate_sites(communities, compounds=compounds, spacing_m=spacing,
+                                         period=p, metric_crs=crs)
+        except LimitError as exc:
+            # The spacing follows from the radius unless it was given: name what the caller set.
+            named = "radius_m" if candidate_spacing_m is None else "candidate_spacing_m"
+            raise LimitError(f"{named}: {exc}", parameter=named) from None
     existing = facilities_of_type(facilities, facility_type, p)
-    return plan_sites(demand, demand["population"].to_numpy(), candidates, existing,
+    plan = plan_sites(demand, demand["population"].to_numpy(), candidates, existing,
                       k=k, radius_m=effective, metric_crs=crs,
                       max_candidates=max_candidates, time_limit_s=time_limit_s,
                       max_matrix_cells=max_matrix_cells)
+    existing_xy = arrays.xy(arrays.project(arrays.geoms(existing), existing.crs, crs))
+    existing_xy = existing_xy[np.isfinite(existing_xy).all(axis=1)]
+    site_xy = arrays.xy(arrays.project(arrays.geoms(plan.sites), plan.sites.crs, crs))
+    before, total = covered_residents(placement, existing_xy, radius_m=effective,
+                                      circle_segments=circle_segments)
+    after, _ = covered_residents(placement, np.vstack([existing_xy, site_xy]),
+                                 radius_m=effective, circle_segments=circle_segments)
+    note = ("coverage before and after is measured as the coverage report measures it (the "
+            "share of each placed area within the service circles); the sites were chosen, "
+            "and their reached and newly covered residents counted, on residents gathered at "
+            f"{placement.cell_m:g} m demand points")
+    return replace(
+        plan, sites=placed_sites(plan.sites, communities),
+        population_total=total, population_covered_before=before,
+        population_covered_after=after,
+        coverage_before=before / total if total > 0 else math.nan,
+        coverage_after=after / total if total > 0 else math.nan, notes=(*plan.notes, note))
+
+
+def placed_sites(sites: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Give each chosen site its ``lon``/``lat`` and the community it lies in.
+
+    Parameters
+    ----------
+    sites
+        Chosen sites (points); a ``code`` column, if any, is replaced.
+    communities
+        Community polygons with ``code`` and ``name``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The sites with ``community_code``, ``community_name`` (none outside every community),
+        ``lon`` and ``lat`` (EPSG:4326, 7 decimals) after ``candidate_id``.
+    """
+    code = assign_to_communities(sites.geometry.to_crs(communities.crs), communities)
+    names = pd.Series(arrays.names(communities), index=arrays.codes(communities))
+    out = sites.drop(columns=["code"], errors="ignore")
+    at = 1 if "candidate_id" in out.columns else 0
+    out.insert(at, "community_code", code.to_numpy())
+    out.insert(at + 1, "community_name", pd.array(
+        [names.get(c) if isinstance(c, str) else None for c in code], dtype="string"))
+    lonlat = out.geometry.to_crs(4326)
+    out.insert(at + 2, "lon", np.round(lonlat.x.to_numpy(), 7))
+    out.insert(at + 3, "lat", np.round(lonlat.y.to_numpy(), 7))
+    return out
 
 
 def _pairs(tree: cKDTree | None, cand_xy: NDArray[np.float64], which: NDArray[np.int64],

@@ -55,6 +55,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from geo.codes import sort_by_code
 from geo.errors import ParameterError
 from geo.period import Period, parse_period
 from geo.profile import PERIOD_SPECS, Bands, ParamValue, Profile
@@ -524,7 +525,7 @@ def _units(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     units["code"] = units["code"].astype("str")
     units["name"] = units["name"].astype("str")
     units["level"] = units["level"].astype("str")
-    units = units.sort_values("code", na_position="last", ignore_index=True)
+    units = sort_by_code(units).reset_index(drop=True)
     units["code"] = units["code"].fillna(UNKNOWN)
     return units
 

@@ -2,12 +2,15 @@
 
 Service areas are drawn the way :func:`geo.coverage.facility_coverage` measured them: circles of
 the effective radius around the facilities of the type that existed during the period, in the
-result's metric CRS, merged per type.
+result's metric CRS, merged per type. Reach along roads (:func:`geo.reach.network_coverage`)
+passes its service-area polygons (reached roads buffered by the trim width) per type in
+``service_areas``; they are drawn instead of the circles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
@@ -35,7 +38,26 @@ from maps.page import (
     wgs84_frame,
 )
 
-__all__ = ["FACILITY_COLORS", "coverage_map"]
+__all__ = ["FACILITY_COLORS", "ServiceAreas", "coverage_map"]
+
+
+@dataclass(frozen=True)
+class ServiceAreas:
+    """Service-area polygons of one facility type along the roads, for :func:`coverage_map`.
+
+    Attributes
+    ----------
+    polygons
+        One polygon per facility (any CRS), from :func:`geo.isochrones.service_areas`.
+    reach
+        ``walk`` or ``drive``.
+    threshold
+        Metres (walk) or minutes (drive).
+    """
+
+    polygons: gpd.GeoDataFrame
+    reach: str
+    threshold: float
 
 #: Colour of each known facility type; other types take colours from :data:`_EXTRA_COLORS`.
 FACILITY_COLORS: dict[str, str] = {
@@ -77,6 +99,7 @@ def coverage_map(
     facilities: gpd.GeoDataFrame,
     plan: SitePlan | None = None,
     options: MapOptions | None = None,
+    service_areas: Mapping[str, ServiceAreas] | None = None,
 ) -> folium.Map:
     """Draw facilities, service areas, coverage gaps with their residents, and new sites.
 
@@ -95,6 +118,9 @@ def coverage_map(
         :func:`geo.siting.plan_facility_sites`: the suggested sites and their service areas.
     options
         Map options.
+    service_areas
+        Facility type -> :class:`ServiceAreas` (polygons along the roads and their reach),
+        drawn instead of that type's circles.
 
     Returns
     -------
@@ -147,7 +173,8 @@ def coverage_map(
     colors = _type_colors(types)
     legend = Legend()
     for n, r in enumerate(results):
-        _service_layers(m, r, fac, colors[r.facility_type], options, legend, show=n == 0)
+        _service_layers(m, r, fac, colors[r.facility_type], options, legend, show=n == 0,
+                        areas=(service_areas or {}).get(r.facility_type))
     _facility_layers(m, fac, types, colors, {r.facility_type for r in results}, options, legend)
     if plan is not None:
         _plan_layers(m, plan, options, legend)
@@ -177,19 +204,37 @@ def _community_tooltips(codes: pd.Series, names: list[str], results: list[Facili
     return out
 
 
+def _service_area(r: FacilityCoverage, of_type: gpd.GeoDataFrame,
+                  areas: ServiceAreas | None) -> gpd.GeoSeries | None:
+    """The type's service area as one (multi)polygon in EPSG:4326, or None when empty."""
+    if areas is not None:
+        polys = wgs84_frame(areas.polygons, "service_areas").geometry.to_numpy()
+        polys = polys[~shapely.is_empty(polys)] if len(polys) else polys
+        return gpd.GeoSeries([shapely.union_all(polys)], crs=4326) if len(polys) else None
+    if not len(of_type):
+        return None
+    xy = of_type.geometry.to_crs(r.metric_crs)
+    circles = shapely.buffer(xy.to_numpy(), r.effective_radius_m, quad_segs=_CIRCLE_QUAD_SEGS)
+    return gpd.GeoSeries([shapely.union_all(circles)], crs=r.metric_crs).to_crs(4326)
+
+
+def _reach_label(r: FacilityCoverage, areas: ServiceAreas | None, lang: Language) -> str:
+    if areas is None or areas.reach == "line":
+        return text("coverage.radius", lang).format(r=fmt_count(r.effective_radius_m, lang))
+    return text(f"coverage.{areas.reach}", lang).format(r=fmt_count(areas.threshold, lang))
+
+
 def _service_layers(m: folium.Map, r: FacilityCoverage, fac: gpd.GeoDataFrame, color: str,
-                    options: MapOptions, legend: Legend, *, show: bool) -> None:
+                    options: MapOptions, legend: Legend, *, show: bool,
+                    areas: ServiceAreas | None = None) -> None:
     lang = options.language
     kind = term("facility", r.facility_type, lang)
-    radius = text("coverage.radius", lang).format(r=fmt_count(r.effective_radius_m, lang))
+    radius = _reach_label(r, areas, lang)
     of_type = fac[(fac["type"].astype(str) == r.facility_type).to_numpy()]
     area_style: Style = {"color": color, "weight": 1.2, "opacity": 0.9, "fillColor": color,
                          "fillOpacity": 0.12, "dashArray": "5 4"}
-    if len(of_type):
-        xy = of_type.geometry.to_crs(r.metric_crs)
-        circles = shapely.buffer(xy.to_numpy(), r.effective_radius_m,
-                                 quad_segs=_CIRCLE_QUAD_SEGS)
-        area = gpd.GeoSeries([shapely.union_all(circles)], crs=r.metric_crs).to_crs(4326)
+    area = _service_area(r, of_type, areas)
+    if area is not None:
         shapes = display_geometries(area, options, simplify=True)
         st = StyleTable()
         idx = st.add(area_style)
@@ -253,6 +298,14 @@ def _facility_layers(m: folium.Map, fac: gpd.GeoDataFrame, types: list[str],
     legend.section(text("coverage.facilities", lang), entries)
 
 
+def _site_community(row: pd.Series, lang: Language) -> str:
+    """The name and code of the community a suggested site lies in, or the no-data label."""
+    code, name = row.get("community_code"), row.get("community_name")
+    if not isinstance(code, str):
+        return text("no_data", lang)
+    return f"{name} ({code})" if isinstance(name, str) else code
+
+
 def _plan_layers(m: folium.Map, plan: SitePlan, options: MapOptions, legend: Legend) -> None:
     lang = options.language
     sites = wgs84_frame(plan.sites, "plan.sites")
@@ -275,6 +328,9 @@ def _plan_layers(m: folium.Map, plan: SitePlan, options: MapOptions, legend: Leg
             row = sites.iloc[i]
             popups.append(table_html([
                 (text("coverage.candidate", lang), ids[i]),
+                (text("coverage.site_community", lang), _site_community(row, lang)),
+                (text("coverage.site_lonlat", lang),
+                 f"{row.geometry.x:.6f}, {row.geometry.y:.6f}"),
                 (text("coverage.newly_covered", lang),
                  fmt_count(row.get("population_newly_covered"), lang)),
                 (text("coverage.reached", lang), fmt_count(row.get("population_reached"), lang)),

@@ -268,6 +268,11 @@ def _check_rates_inputs(rates: RatesResult, column: str,
             raise ValueError(f"hotspots must be by community; got unit {hotspots.unit!r}")
 
 
+def _is_uncovered(covered: object) -> bool:
+    """Whether a comparison is flagged as not wholly covered by the incident data."""
+    return isinstance(covered, bool | np.bool_) and not covered
+
+
 def _rate_tooltips(joined: pd.DataFrame, names: list[str], rates: RatesResult,
                    hot: pd.Series | None, lang: Language) -> list[str]:
     """One tooltip per community (rows of ``joined``, indexed by code)."""
@@ -289,6 +294,8 @@ def _rate_tooltips(joined: pd.DataFrame, names: list[str], rates: RatesResult,
             change = fmt_percent(row.get("case_change_pct"), lang)
             if _is_one(row.get("case_rise_significant")):
                 change += f" ({text('field.significant_rise', lang)})"
+            elif _is_uncovered(row.get("compare_covered")):
+                change = text("field.change_unknown", lang)
             items.append((f"{text('field.change', lang)} ({compare})", change))
         if hot is not None:
             items.append((text("field.hotspot_class", lang),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from operator import ge, gt, le, lt
 
 import folium
 import geopandas as gpd
@@ -37,6 +38,7 @@ STATUS_COLORS: dict[str, str] = {
 }
 _STATUSES = ("meets", "partly", "fails", "incomplete")
 _OPERATORS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+_OPERATOR_TEST = {"<": lt, "<=": le, ">": gt, ">=": ge}
 _WHOLE_UNITS = {"cases", "devices", "compounds", "residents", "m"}
 
 
@@ -51,7 +53,10 @@ def format_metric_value(metric: str, value: object, language: Language) -> str:
     if unit == "0/1":
         number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
         if pd.isna(number):
-            return text("no_data", language)
+            return text("field.todo_unknown", language)
+        if entry is not None and entry.words is not None:
+            zh, en = entry.words[int(number >= 0.5)]
+            return zh if language == "zh" else en
         return text("yes" if number >= 0.5 else "no", language)
     if unit == "m":
         return fmt_number(value, language, decimals=0, unit="m")
@@ -60,6 +65,12 @@ def format_metric_value(metric: str, value: object, language: Language) -> str:
 
 def _threshold(metric: str, operator: str, threshold: float, language: Language) -> str:
     entry = CATALOGUE.get(metric)
+    if entry is not None and entry.words is not None:
+        # A yes/no criterion states the value it asks for in words, not "< 1".
+        passing = [v for v in (0, 1) if _OPERATOR_TEST[operator](v, threshold)]
+        if len(passing) == 1:
+            wanted = format_metric_value(metric, passing[0], language)
+            return f"{text('field.required_value', language)}{wanted}"
     shown = (format_metric_value(metric, threshold, language)
              if entry is None or entry.unit != "0/1" else f"{threshold:g}")
     return f"{_OPERATORS.get(operator, operator)} {shown}"

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import CategoryParam, ListFormat, PeriodDep, SelectionDep, ServiceDep, VisibilityDep
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import CommunityAggregateList, GridCellList, responses
 from api.services.aggregates import community_counts_report, grid_counts_report
@@ -29,6 +30,7 @@ CasesOnlyParam = Annotated[bool, Query(
 @router.get("/communities", response_model=CommunityAggregateList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def count_by_community(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -40,12 +42,13 @@ def count_by_community(
     """Incident counts and the rate per 10,000 residents of each community for a period."""
     rep = community_counts_report(ctx, vis, period=period, categories=category or [],
                                   cases_only=cases_only, selection=area)
-    return render_report(ctx, rep, format, filename="incidents-by-community")
+    return render_report(ctx, rep, format, filename="incidents-by-community", csv=csv)
 
 
 @router.get("/grid", response_model=GridCellList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def count_on_grid(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -62,4 +65,4 @@ def count_on_grid(
     size = ctx.settings.geo.grid_cell_m if cell_m is None else cell_m
     rep = grid_counts_report(ctx, vis, period=period, cell_m=size, categories=category or [],
                              cases_only=cases_only, selection=area)
-    return render_report(ctx, rep, format, filename="incidents-grid")
+    return render_report(ctx, rep, format, filename="incidents-grid", csv=csv)

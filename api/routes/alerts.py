@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from api.deps import CategoryParam, ListFormat, SelectionDep, ServiceDep, VisibilityDep
 from api.errors import FieldError, InvalidParameterError
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import AlertList, responses
 from api.services.alerts import alerts_report
@@ -46,6 +47,7 @@ def as_of_date(text: str | None) -> dt.date | None:
 @router.get("/alerts", response_model=AlertList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_alerts(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     area: SelectionDep,
@@ -71,4 +73,4 @@ def get_alerts(
     rep = alerts_report(ctx, vis, level=level, as_of=as_of_date(as_of),
                         categories=category or [], method=method, ears=ears, fdr=fdr,
                         alerts_only=alerts_only, selection=area)
-    return render_report(ctx, rep, format, filename=f"alerts-{level}")
+    return render_report(ctx, rep, format, filename=f"alerts-{level}", csv=csv)

@@ -19,6 +19,7 @@ from api.deps import (
     TableFormat,
 )
 from api.errors import FieldError, InvalidParameterError
+from api.provenance import CsvDep
 from api.render import provenance_in, render
 from api.schemas import AuditList, responses
 
@@ -45,6 +46,7 @@ def _utc(value: dt.datetime | None, timezone: str, field: str) -> dt.datetime | 
 
 @router.get("", response_model=AuditList, responses=responses(400, 401, 403, 422, 429, csv=True))
 def list_audit(
+    csv: CsvDep,
     conn: SessionDep,
     settings: SettingsDep,
     key: AdminKey,
@@ -70,4 +72,4 @@ def list_audit(
         frame["params"] = [None if p is None else json.dumps(p, ensure_ascii=False)
                            for p in frame["params"]]
     return render(frame, format, provenance_in(conn, settings), filename="audit",
-                  page={"total": total, "limit": limit, "offset": offset})
+                  page={"total": total, "limit": limit, "offset": offset}, csv=csv)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.deps import LimitParam, ListFormat, OffsetParam, SelectionDep, ServiceDep, VisibilityDep
+from api.provenance import CsvDep
 from api.render import base_provenance, render, render_one
 from api.schemas import CommunityDetail, CommunityList, responses
 from api.services.incidents import communities_report, community_report
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/communities", tags=["communities"])
 @router.get("", response_model=CommunityList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def list_communities(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     area: SelectionDep,
@@ -36,7 +38,7 @@ def list_communities(
     frame = rep.frame
     prov = base_provenance(ctx) | dict(rep.provenance)
     return render(frame.iloc[offset:offset + limit], format, prov, filename="communities",
-                  page={"total": len(frame), "limit": limit, "offset": offset})
+                  page={"total": len(frame), "limit": limit, "offset": offset}, csv=csv)
 
 
 @router.get("/{code}", response_model=CommunityDetail,

@@ -27,6 +27,7 @@ from api.deps import (
     client_address,
     endpoint_label,
 )
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import (
     BlindSpotList,
@@ -38,13 +39,12 @@ from api.schemas import (
     WorkloadList,
     responses,
 )
-from api.services.coverage import (
-    blind_spots_report,
-    coverage_report,
-    gaps_report,
-    protection_report,
-    site_plan_report,
-    workload_report,
+from api.services.coverage import blind_spots_report, protection_report
+from api.services.reach import (
+    coverage_by_reach,
+    gaps_by_reach,
+    site_plan_by_reach,
+    workload_by_reach,
 )
 
 __all__ = ["router"]
@@ -59,11 +59,17 @@ TypeParam = Annotated[str, Query(
                 "health_station, health_center, fire_station or any loaded type")]
 RadiusParam = Annotated[float | None, Query(
     gt=0, le=50_000, description="service radius in metres (default: the type's)")]
+ReachParam = Annotated[Literal["line", "walk", "drive"], Query(
+    description="line: straight line; walk: metres along the roads; drive: minutes along "
+                "drivable roads (walk and drive need a roads layer)")]
+MinutesParam = Annotated[float | None, Query(
+    gt=0, le=240, description="reach=drive: driving time in minutes (default: the type's)")]
 
 
 @router.get("/protection", response_model=ProtectionList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_protection(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -73,12 +79,13 @@ def get_protection(
 ) -> Response:
     """Cameras (count, working ratio, density, view coverage) and compound compliance."""
     rep = protection_report(ctx, vis, period=period, level=level, selection=area)
-    return render_report(ctx, rep, format, filename=f"protection-{level}")
+    return render_report(ctx, rep, format, filename=f"protection-{level}", csv=csv)
 
 
 @router.get("/protection/blind-spots", response_model=BlindSpotList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_blind_spots(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -87,12 +94,13 @@ def get_blind_spots(
 ) -> Response:
     """Community area outside working camera view, per community (polygons)."""
     rep = blind_spots_report(ctx, vis, period=period, selection=area)
-    return render_report(ctx, rep, format, filename="blind-spots")
+    return render_report(ctx, rep, format, filename="blind-spots", csv=csv)
 
 
 @router.get("/coverage", response_model=CoverageList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_coverage(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -101,16 +109,19 @@ def get_coverage(
     radius_m: RadiusParam = None,
     level: LevelParam = "community",
     format: ListFormat = "json",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Shares of area and residents within reach of a facility type, ranked by residents out."""
-    rep = coverage_report(ctx, vis, facility_type=type, radius_m=radius_m, level=level,
-                          period=period, selection=area)
-    return render_report(ctx, rep, format, filename=f"coverage-{type}-{level}")
+    rep = coverage_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                            radius_m=radius_m, level=level, period=period, selection=area)
+    return render_report(ctx, rep, format, filename=f"coverage-{type}-{level}", csv=csv)
 
 
 @router.get("/gaps", response_model=GapList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_gaps(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -118,26 +129,36 @@ def get_gaps(
     type: TypeParam,
     radius_m: RadiusParam = None,
     format: ListFormat = "geojson",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
     """Gap polygons (outside every service area of the type) with their estimated residents."""
-    rep = gaps_report(ctx, vis, facility_type=type, radius_m=radius_m, period=period,
-                      selection=area)
-    return render_report(ctx, rep, format, filename=f"gaps-{type}")
+    rep = gaps_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                        radius_m=radius_m, period=period, selection=area)
+    return render_report(ctx, rep, format, filename=f"gaps-{type}", csv=csv)
 
 
 @router.get("/workload", response_model=WorkloadList,
             responses=responses(400, 401, 403, 409, 422, 429, csv=True, geojson=True))
 def get_workload(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
     type: TypeParam,
     radius_m: RadiusParam = None,
     format: ListFormat = "json",
+    reach: ReachParam = "line",
+    minutes: MinutesParam = None,
 ) -> Response:
-    """Incidents per facility: nearest-facility catchment and incidents within the radius."""
-    rep = workload_report(ctx, vis, facility_type=type, period=period, radius_m=radius_m)
-    return render_report(ctx, rep, format, filename=f"workload-{type}")
+    """Incidents per facility: nearest-facility catchment and incidents within the radius.
+
+    ``radius_m`` is optional: without it the type's configured radius is used, and a type
+    with none gets its catchments only (the nearest facility needs no radius).
+    """
+    rep = workload_by_reach(ctx, vis, reach=reach, minutes=minutes, facility_type=type,
+                            period=period, radius_m=radius_m)
+    return render_report(ctx, rep, format, filename=f"workload-{type}", csv=csv)
 
 
 @router.post("/site-plans", response_model=SitePlanOut,
@@ -151,7 +172,12 @@ def post_site_plan(
     body: SitePlanIn,
     format: Annotated[Literal["json", "geojson"], Query()] = "json",
 ) -> Response:
-    """Choose new facility sites that cover the most uncovered residents (maximal covering)."""
+    """Choose new facility sites that cover the most uncovered residents (maximal covering).
+
+    The body names the facility type ``type`` (``facility_type`` is a deprecated alias that
+    still works). Each site comes with ``lon``/``lat`` and the community it lies in; the
+    provenance's coverage before is the coverage report's figure (``/coverage``, city level).
+    """
     per = ctx.period(body.period, parameter="body.period")
     candidates = None
     if body.candidates:
@@ -160,9 +186,10 @@ def post_site_plan(
             {"id": pd.array(ids, dtype="string")},
             geometry=gpd.points_from_xy([c.lon for c in body.candidates],
                                         [c.lat for c in body.candidates]), crs="EPSG:4326")
-    rep = site_plan_report(ctx, vis, facility_type=body.facility_type, k=body.add,
-                           radius_m=body.radius_m, candidates=candidates, period=per,
-                           time_limit_s=body.time_limit_s)
+    rep = site_plan_by_reach(ctx, vis, reach=body.reach, minutes=body.minutes,
+                             facility_type=body.site_type, k=body.add,
+                             radius_m=body.radius_m, candidates=candidates, period=per,
+                             time_limit_s=body.time_limit_s)
     audit.record(engine, "site_plan", key=key, endpoint=endpoint_label(request),
                  params=body.model_dump(exclude={"candidates"}), rows=len(rep.frame),
                  status=200, client=client_address(request))

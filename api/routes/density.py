@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import CategoryParam, PeriodDep, SelectionDep, ServiceDep, VisibilityDep
+from api.provenance import CsvDep
 from api.raster import density_cog
 from api.render import base_provenance, render_report
 from api.schemas import DensityList, responses
@@ -34,6 +35,7 @@ TIFF_MEDIA_TYPE = "image/tiff"
                                 media={TIFF_MEDIA_TYPE: {"schema": {"type": "string",
                                                                     "format": "binary"}}}))
 def get_kde(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -50,8 +52,9 @@ def get_kde(
     mode: Annotated[Literal["exact", "binned"], Query(
         description="exact sums, or binned FFT convolution")] = "exact",
     category: CategoryParam = None,
-    format: Annotated[Literal["json", "csv", "geojson", "tif"], Query(
-        description="cells with a value (json, csv, geojson) or a Cloud-Optimized GeoTIFF")
+    format: Annotated[Literal["json", "csv", "geojson", "tif", "provenance"], Query(
+        description="cells with a value (json, csv, geojson), a Cloud-Optimized GeoTIFF, or "
+                    "the provenance document of the CSV")
     ] = "json",
 ) -> Response:
     """Kernel density of incidents (核密度): per km² and expected incidents per cell."""
@@ -67,4 +70,4 @@ def get_kde(
                         headers={"Content-Disposition": 'attachment; filename="kde.tif"',
                                  "Cache-Control": "private, max-age=0"})
     rep = density_report(ctx, vis, **options)
-    return render_report(ctx, rep, format, filename="kde")
+    return render_report(ctx, rep, format, filename="kde", csv=csv)

@@ -21,6 +21,7 @@ from api.deps import (
     ServiceDep,
     VisibilityDep,
 )
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import EmergingList, responses
 from api.services.emerging import emerging_report
@@ -33,6 +34,7 @@ router = APIRouter(tags=["space-time"])
 @router.get("/emerging", response_model=EmergingList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_emerging(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -55,4 +57,4 @@ def get_emerging(
     rep = emerging_report(ctx, vis, period=period, step=step, cell_m=cell_m,
                           cell_neighbours=cell_neighbours, time_neighbours=time_neighbours,
                           categories=category or [], selection=area)
-    return render_report(ctx, rep, format, filename=f"emerging-{step}")
+    return render_report(ctx, rep, format, filename=f"emerging-{step}", csv=csv)

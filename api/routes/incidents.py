@@ -25,6 +25,7 @@ from api.deps import (
     ServiceDep,
     VisibilityDep,
 )
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import IncidentList, responses
 from api.services.incidents import incidents_report
@@ -37,6 +38,7 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
 @router.get("", response_model=IncidentList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def list_incidents(
+    csv: CsvDep,
     request: Request,
     ctx: ServiceDep,
     engine: EngineDep,
@@ -55,6 +57,6 @@ def list_incidents(
                                   selection=area, limit=limit, offset=offset)
     response = render_report(ctx, rep, format, filename="incidents",
                              page={"total": total, "limit": limit, "offset": offset},
-                             sensitive=True)
+                             sensitive=True, csv=csv)
     audit.record_request(engine, request, "read_incidents", key=key, rows=len(rep.frame))
     return response

@@ -17,7 +17,7 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,9 @@ from api.deps import AdminKey, EngineDep, SettingsDep, client_address, endpoint_
 from api.errors import FieldError, InvalidParameterError, PayloadTooLargeError, status_of
 from api.schemas import LoadReportOut, responses
 from api.uploads import load_upload
+from geo.completeness import parse_covers
+from geo.errors import ParameterError
+from geo.exposure import parse_reference_date
 from geo.readers import parse_field_mappings
 
 __all__ = ["LayerName", "router"]
@@ -42,7 +45,7 @@ router = APIRouter(prefix="/loads", tags=["loads"])
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _FORM_FIELDS = {"file", "crs", "encoding", "field", "layer_name", "strict", "replace",
-                "id_from_content", "snap_m"}
+                "id_from_content", "snap_m", "reference_date", "covers"}
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
 
@@ -77,6 +80,11 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
                                 "category and address"},
             "snap_m": {"type": "number", "minimum": 0, "description": "incidents: a point in no "
                        "community goes to the only community within this many metres"},
+            "reference_date": {"type": "string", "description": "population: the day "
+                               "residents were counted on, MM-DD or YYYY-MM-DD (default "
+                               "07-01)"},
+            "covers": {"type": "string", "description": "incidents: the days the file "
+                       "covers, FIRST..LAST or a period (default: its first..last day)"},
         },
     }}}}}
 
@@ -111,6 +119,18 @@ def _metres(form: FormData, name: str) -> float:
         raise InvalidParameterError(f"{name} must be a distance in metres >= 0", errors=[
             FieldError(f"body.{name}", f"expected a number >= 0; got {text!r}")])
     return value
+
+
+def _checked(form: FormData, name: str, parse: Callable[[str], object]) -> str | None:
+    """A text field that ``parse`` accepts (the load parses it again), else a 422 naming it."""
+    text = _text(form, name)
+    if text is not None:
+        try:
+            parse(text)
+        except ParameterError as exc:
+            raise InvalidParameterError(str(exc), errors=[
+                FieldError(f"body.{name}", str(exc))]) from None
+    return text
 
 
 def _text(form: FormData, name: str) -> str | None:
@@ -162,6 +182,8 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
             gpkg_layer = _text(form, "layer_name")
             strict, replace = _flag(form, "strict"), _flag(form, "replace")
             id_from_content, snap_m = _flag(form, "id_from_content"), _metres(form, "snap_m")
+            reference_date = _checked(form, "reference_date", parse_reference_date)
+            covers = _checked(form, "covers", parse_covers)
             mappings = [str(v) for v in form.getlist("field")]
             try:
                 fields = parse_field_mappings(mappings)
@@ -171,7 +193,7 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
             params |= {"file_name": name, "crs": crs, "encoding": encoding,
                        "layer_name": gpkg_layer, "strict": strict, "replace": replace,
                        "fields": fields, "id_from_content": id_from_content,
-                       "snap_m": snap_m}
+                       "snap_m": snap_m, "reference_date": reference_date, "covers": covers}
             with tempfile.TemporaryDirectory(prefix="pingan-upload-") as tmp:
                 path = Path(tmp) / (_SAFE_NAME.sub("_", name).lstrip(".") or "upload")
                 with open(path, "wb") as fh:
@@ -181,7 +203,8 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
                     max_unzipped_bytes=int(settings.api.max_unzipped_mb * 1024 * 1024),
                     crs=crs, encoding=encoding, fields=fields, gpkg_layer=gpkg_layer,
                     strict=strict, replace=replace, timezone=settings.timezone,
-                    loaded_by=key.name, id_from_content=id_from_content, snap_m=snap_m)
+                    loaded_by=key.name, id_from_content=id_from_content, snap_m=snap_m,
+                    reference_date=reference_date, covers=covers)
         finally:
             await form.close()
         out = report.as_dict()

@@ -69,10 +69,13 @@ def get_map(
     on: Annotated[Literal["rate", "grid"], Query(
         description="the hot-spot map's unit")] = "rate",
     lang: Annotated[Literal["zh", "en"] | None, Query(description="labels")] = None,
+    reach: Annotated[Literal["line", "walk", "drive"], Query(
+        description="the coverage map's reach: straight line, or along roads")] = "line",
 ) -> HTMLResponse:
     """An interactive map page (Leaflet, offline assets), as the caller may see it."""
     built = build_map(ctx, vis, kind, period=period, categories=category or [],
-                      facility_type=type, selection=area, hotspots_on=on, language=lang)
+                      facility_type=type, selection=area, hotspots_on=on, language=lang,
+                      reach=reach)
     html = render_html(built.map, asset_base="/maps/assets/")
     raw = built.incidents_released is not None
     if raw:

@@ -27,6 +27,7 @@ from api.deps import (
     VisibilityDep,
 )
 from api.errors import FieldError, InvalidParameterError
+from api.provenance import CsvDep
 from api.render import render_report
 from api.routes.alerts import as_of_date
 from api.schemas import KnoxList, RiskZoneList, responses
@@ -60,6 +61,7 @@ def _edges(text: str, name: str, kind: type) -> list:
 @router.get("", response_model=KnoxList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True))
 def get_near_repeat(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -78,12 +80,13 @@ def get_near_repeat(
                       space_m=_edges(space_m, "space_m", float),
                       time_days=_edges(time_days, "time_days", int), cumulative=cumulative,
                       permutations=permutations, seed=seed)
-    return render_report(ctx, rep, format, filename="near-repeat")
+    return render_report(ctx, rep, format, filename="near-repeat", csv=csv)
 
 
 @router.get("/zones", response_model=RiskZoneList,
             responses=responses(400, 401, 403, 404, 409, 422, 429, csv=True, geojson=True))
 def get_risk_zones(
+    csv: CsvDep,
     request: Request,
     ctx: ServiceDep,
     engine: EngineDep,
@@ -110,6 +113,7 @@ def get_risk_zones(
                                selection=area, space_m=_edges(space_m, "space_m", float),
                                time_days=_edges(time_days, "time_days", int),
                                permutations=permutations, seed=seed)
-    response = render_report(ctx, rep, format, filename="near-repeat-zones", sensitive=True)
+    response = render_report(ctx, rep, format, filename="near-repeat-zones", sensitive=True,
+                             csv=csv)
     audit.record_request(engine, request, "read_incidents", key=key, rows=len(rep.frame))
     return response

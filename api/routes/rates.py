@@ -21,6 +21,7 @@ from api.deps import (
     TableFormat,
     VisibilityDep,
 )
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import HotspotList, RateList, TrendList, responses
 from api.services.rates import hotspots_report, rates_report, trend_report
@@ -39,6 +40,7 @@ CompareParam = Annotated[Literal["previous", "last-year"] | None, Query(
 @router.get("/rates", response_model=RateList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_rates(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -51,12 +53,13 @@ def get_rates(
     """Case rates per 10,000 residents (万人发案率), smoothed, with the tested change."""
     rep = rates_report(ctx, vis, period=period, compare=compare, level=level,
                        categories=category or [], selection=area)
-    return render_report(ctx, rep, format, filename=f"rates-{level}")
+    return render_report(ctx, rep, format, filename=f"rates-{level}", csv=csv)
 
 
 @router.get("/trend", response_model=TrendList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True))
 def get_trend(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -70,12 +73,13 @@ def get_trend(
     """Cases by month, or by local weekday and hour, of a place or the caller's whole area."""
     rep = trend_report(ctx, vis, period=period, by=by, selection=area,
                        categories=category or [])
-    return render_report(ctx, rep, format, filename=f"trend-{by}")
+    return render_report(ctx, rep, format, filename=f"trend-{by}", csv=csv)
 
 
 @router.get("/hotspots", response_model=HotspotList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_hotspots(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -92,4 +96,4 @@ def get_hotspots(
     """Getis-Ord Gi* hot and cold spots at 90/95/99 % confidence (999 permutations)."""
     rep = hotspots_report(ctx, vis, period=period, on=on, cell_m=cell_m,
                           categories=category or [], fdr=fdr, selection=area)
-    return render_report(ctx, rep, format, filename=f"hotspots-{on}")
+    return render_report(ctx, rep, format, filename=f"hotspots-{on}", csv=csv)

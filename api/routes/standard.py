@@ -23,6 +23,7 @@ from api.deps import (
     TableFormat,
     VisibilityDep,
 )
+from api.provenance import CsvDep
 from api.render import render_report
 from api.schemas import StandardList, TodoList, responses
 from api.services import ServiceContext
@@ -48,6 +49,7 @@ def _profile(ctx: ServiceContext, ref: str | None) -> Profile:
 @router.get("", response_model=StandardList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def evaluate_standard(
+    csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
     period: PeriodDep,
@@ -60,12 +62,13 @@ def evaluate_standard(
     """Each community's score, status band and to-do list, or the creation rate (创建率)."""
     prof = _profile(ctx, profile)
     rep = standard_report(ctx, vis, profile=prof, period=period, level=level, selection=area)
-    return render_report(ctx, rep, format, filename=f"standard-{level}")
+    return render_report(ctx, rep, format, filename=f"standard-{level}", csv=csv)
 
 
 @router.get("/todo/{code}", response_model=TodoList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True))
 def get_todo(
+    csv: CsvDep,
     code: str,
     ctx: ServiceDep,
     vis: VisibilityDep,
@@ -76,4 +79,4 @@ def get_todo(
     """A community's failed, then unknown, criteria, most weight first."""
     prof = _profile(ctx, profile)
     rep = todo_report(ctx, vis, code, profile=prof, period=period)
-    return render_report(ctx, rep, format, filename=f"todo-{code}")
+    return render_report(ctx, rep, format, filename=f"todo-{code}", csv=csv)

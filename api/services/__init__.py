@@ -137,12 +137,15 @@ class Report:
     provenance
         Period bounds, data (and profile) version, metric CRS, counts left out, notes.
     title
-        A one-line description for printed tables.
+        A one-line description for printed tables (English).
+    title_zh
+        The same in Chinese (``pingan --lang zh``); empty: the English title serves.
     """
 
     frame: pd.DataFrame
     provenance: Mapping[str, Any]
     title: str = ""
+    title_zh: str = ""
 
 
 def period_provenance(period: Period, timezone: str) -> dict[str, Any]:

@@ -23,7 +23,8 @@ import shapely
 from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.units import communities_in_year, world_communities
+from api.services.categories import resolve_categories
+from api.services.units import communities_in_period, world_communities
 from geo.cases import CaseDefinition
 from geo.grid import Grid
 from geo.period import Period
@@ -88,14 +89,14 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
     -------
     Report
         :data:`COMMUNITY_COLUMNS` and geometry; ``incidents_per_10k`` is for the period (not
-        annualised), on the population of the period's year.
+        annualised), on the mean population over the period (:mod:`geo.exposure`).
     """
     p = vis.check_period(period)
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     definition = _definition(ctx, cases_only)
 
     def compute() -> tuple[pd.DataFrame, dict[str, int], int]:
-        comms = communities_in_year(ctx, vis, p.year)
+        comms = communities_in_period(ctx, vis, p)
         query = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
                                     communities=tuple(comms["code"]),
                                     case_definition=definition)
@@ -128,7 +129,8 @@ def community_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Per
                  "case_definition": definition.as_sql_lists() | {"cases_only": cases_only},
                  **(selection.provenance() if selection else {})})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
-    return Report(gdf, release_provenance(prov, vis=vis), f"incidents by community, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"incidents by community, {p.label}",
+                  f"各社区发案数，{p.label}")
 
 
 def _left_out(conn: Any, p: Period, ctx: ServiceContext, cats: tuple[str, ...],
@@ -231,7 +233,7 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
         small one).
     """
     p = vis.check_period(period)
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     cell = vis.check_cell(cell_m)
     definition = _definition(ctx, cases_only)
     grid = Grid(cell, ctx.metric_crs())
@@ -265,4 +267,5 @@ def grid_counts_report(ctx: ServiceContext, vis: Visibility, *, period: Period, 
                  "metric_crs": grid.crs_text, "cell_m": cell, "categories": list(categories),
                  "case_definition": definition.as_sql_lists() | {"cases_only": cases_only},
                  **(selection.provenance() if selection else {})})
-    return Report(frame, release_provenance(prov, vis=vis), f"incidents on the {cell:g} m grid")
+    return Report(frame, release_provenance(prov, vis=vis), f"incidents on the {cell:g} m grid",
+                  f"{cell:g} 米网格发案数")

@@ -19,7 +19,7 @@ import pandas as pd
 from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
-from api.services.units import check_level, unit_geometries, world_communities
+from api.services.units import check_level, level_zh, unit_geometries, world_communities
 from geo.cameras import CameraMetrics, camera_metrics
 from geo.compounds import CompoundCompliance, compound_compliance
 from geo.coverage import (
@@ -42,6 +42,7 @@ from geo.rollup import (
     roll_up_metrics,
 )
 from geo.siting import SitePlan, plan_facility_sites
+from maps.labels import term
 
 __all__ = ["blind_spots_report", "camera_result", "compound_result", "coverage_report",
            "coverage_result", "gaps_report", "protection_report", "service_areas",
@@ -202,7 +203,8 @@ def protection_report(ctx: ServiceContext, vis: Visibility, *,
            if vis.communities is None else {}),
         "generated_at": generated_at(), **(selection.provenance() if selection else {}),
     })
-    return Report(gdf, release_provenance(prov, vis=vis), f"protection by {level}, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"protection by {level}, {p.label}",
+                  f"技防物防（{level_zh(level)}），{p.label}")
 
 
 def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
@@ -215,7 +217,8 @@ def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
     prov.update({"data_version": ctx.data_version(), "metric_crs": cams.metric_crs.to_string(),
                  "generated_at": generated_at()})
     return Report(_rows_in(cams.blind_spots, vis, selection),
-                  release_provenance(prov, vis=vis), f"camera blind spots, {p.label}")
+                  release_provenance(prov, vis=vis), f"camera blind spots, {p.label}",
+                  f"视频监控盲区，{p.label}")
 
 
 # --- facility coverage ------------------------------------------------------------------------
@@ -311,7 +314,9 @@ def coverage_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     prov = _coverage_provenance(ctx, res, p)
     prov["level"] = level
     return Report(gdf, release_provenance(prov, vis=vis),
-                  f"{facility_type} coverage within {res.radius_m:g} m by {level}, {p.label}")
+                  f"{facility_type} coverage within {res.radius_m:g} m by {level}, {p.label}",
+                  f"{term('facility', facility_type, 'zh')} {res.radius_m:g} 米服务覆盖（"
+                  f"{level_zh(level)}），{p.label}")
 
 
 def gaps_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
@@ -323,7 +328,9 @@ def gaps_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     gaps = _rows_in(res.gaps, vis, selection)
     gaps = gaps.sort_values("population", ascending=False).reset_index(drop=True)
     return Report(gaps, release_provenance(_coverage_provenance(ctx, res, p), vis=vis),
-                  f"{facility_type} gaps (outside {res.radius_m:g} m), {p.label}")
+                  f"{facility_type} gaps (outside {res.radius_m:g} m), {p.label}",
+                  f"{term('facility', facility_type, 'zh')}服务盲区（{res.radius_m:g} 米以外），"
+                  f"{p.label}")
 
 
 def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | None = None,
@@ -345,19 +352,22 @@ def service_areas(ctx: ServiceContext, *, facility_type: str, radius_m: float | 
 
 
 def _configured_radius(ctx: ServiceContext, vis: Visibility, facility_type: str,
-                       radius: float | None) -> float:
-    """A protected caller's workload radius: the configured one.
+                       radius: float | None) -> float | None:
+    """A protected caller's workload radius: the configured one (``None``: catchments only).
 
     Counts within two radii would difference into the ring between them, so a protected
-    caller's release space holds one radius per facility type.
+    caller's release space holds one radius per facility type. A type with no configured
+    radius has catchments only.
 
     Raises
     ------
     geo.errors.ParameterError
-        When another radius is asked for, or the type has no configured radius.
+        When another radius is asked for, or a radius is asked for a type with none configured.
     """
     configured = ctx.settings.geo.service_radius_m.get(facility_type,
                                                        SERVICE_RADIUS_M.get(facility_type))
+    if configured is None and radius is None:
+        return None
     if configured is None:
         raise ParameterError(f"radius_m: {facility_type!r} has no configured radius (setting "
                              f"geo.service_radius_m), and a {vis.role} key sees workload "
@@ -380,13 +390,14 @@ def released_workload(frame: pd.DataFrame, res: FacilityWorkload, vis: Visibilit
     cell-key method (``"<3"`` when hidden) and shares of the released total of located
     incidents (none in a row where either count is hidden). The key sums go.
     """
-    out = frame.drop(columns=list(_WORKLOAD_KEYS))
+    out = frame.drop(columns=[c for c in _WORKLOAD_KEYS if c in frame.columns])
     if not vis.protected:
         return out
     total = release_counts([res.incidents_located], [res.incidents_located_key_sum],
                            min_count=vis.min_count)
-    pairs = (("incidents_catchment", "catchment_share"),
-             ("incidents_within_radius", "within_radius_share"))
+    pairs = tuple((count, share) for count, share in (
+        ("incidents_catchment", "catchment_share"),
+        ("incidents_within_radius", "within_radius_share")) if count in frame.columns)
     released = {count: release_counts(frame[count].to_numpy(dtype=np.int64),
                                       frame[f"{count}_key_sum"].to_numpy(dtype=np.int64),
                                       min_count=vis.min_count) for count, _ in pairs}
@@ -407,10 +418,14 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
     """Incidents per facility: its nearest-facility catchment and those within its radius.
 
     An exact caller's incidents are those of their world; a protected caller's counts are
-    released by the cell-key method (:func:`released_workload`).
+    released by the cell-key method (:func:`released_workload`). Without ``radius_m`` the
+    type's configured or default radius is used; a type with neither gets its catchments only
+    (the nearest facility needs no radius).
     """
     p = vis.check_period(ctx.period(period))
     radius = _radius(facility_type, radius_m, ctx)
+    if radius is None:
+        radius = SERVICE_RADIUS_M.get(facility_type)
     if vis.protected:
         radius = _configured_radius(ctx, vis, facility_type, radius)
 
@@ -442,10 +457,14 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
                  "radius_m": res.radius_m, "metric_crs": res.metric_crs.to_string(),
                  "incidents_total": res.incidents_total,
                  "left_out": {"incidents_without_location": res.incidents_unlocated},
-                 "incidents_out_of_reach": res.incidents_out_of_reach,
+                 **({"incidents_out_of_reach": res.incidents_out_of_reach}
+                    if res.radius_m is not None else
+                    {"notes": [f"{facility_type!r} has no service radius (none given, none "
+                               "configured): catchments only"]}),
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at()})
-    return Report(gdf, release_provenance(prov, vis=vis), f"{facility_type} workload, {p.label}")
+    return Report(gdf, release_provenance(prov, vis=vis), f"{facility_type} workload, {p.label}",
+                  f"{term('facility', facility_type, 'zh')}工作量，{p.label}")
 
 
 def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str, k: int,
@@ -475,7 +494,8 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
     Returns
     -------
     Report
-        The chosen sites; coverage before and after in the provenance.
+        The chosen sites with their position and community; coverage before and after in
+        the provenance, measured as :func:`coverage_report` measures it.
 
     Raises
     ------
@@ -493,7 +513,7 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
         world_communities(ctx, vis), facilities, facility_type=facility_type, k=int(k),
         radius_m=radius, detour_factor=ctx.settings.geo.detour_factor, compounds=comps,
         candidates=candidates, period=p, metric_crs=ctx.metric_crs(),
-        time_limit_s=time_limit_s)
+        time_limit_s=time_limit_s, circle_segments=ctx.settings.geo.arc_segments)
     prov = period_provenance(p, ctx.timezone)
     prov.update({
         "data_version": ctx.data_version(), "facility_type": facility_type,
@@ -509,4 +529,5 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
         "notes": list(plan.notes), "generated_at": generated_at(),
     })
     return Report(plan.sites, release_provenance(prov, vis=vis),
-                  f"{plan.k_used} new {facility_type} sites, {p.label}")
+                  f"{plan.k_used} new {facility_type} sites, {p.label}",
+                  f"新增 {plan.k_used} 处{term('facility', facility_type, 'zh')}选址，{p.label}")

@@ -37,6 +37,7 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import grid_cell_counts
+from api.services.categories import resolve_categories
 from api.services.units import world_communities
 from geo.density import KERNELS, MODES, DensityResult, default_bandwidth_m, kernel_density
 from geo.errors import LimitError, MissingDataError, ParameterError
@@ -203,7 +204,7 @@ def density_surface(ctx: ServiceContext, vis: Visibility, *, period: Period | st
     _check_choice(kernel, "kernel", KERNELS)
     _check_choice(mode, "mode", MODES)
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     if vis.protected:
         cell = vis.check_cell(float(cell_m or min(vis.cell_sizes_m)))
     else:
@@ -286,4 +287,5 @@ def density_report(ctx: ServiceContext, vis: Visibility, **options: Any) -> Repo
     prov["cells"] = len(cells)
     prov["max_density_per_km2"] = float(values.max()) if len(values) else None
     return Report(frame, prov, f"kernel density ({res.kernel}, {res.bandwidth_m:.0f} m), "
-                               f"{res.cell_m:g} m cells")
+                               f"{res.cell_m:g} m cells",
+                  f"核密度（{res.kernel}，带宽 {res.bandwidth_m:.0f} 米），{res.cell_m:g} 米网格")

@@ -32,6 +32,7 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import cells_in, grid_cell_counts, study_cells
+from api.services.categories import resolve_categories
 from api.services.units import world_communities
 from geo.emerging import MIN_STEPS, STEPS, EmergingResult, classify_cube, emerging_hot_spots
 from geo.errors import LimitError, ParameterError
@@ -243,7 +244,7 @@ def emerging_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
     """
     _check_options(step, cell_neighbours, time_neighbours)
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     cell = vis.check_cell(float(cell_m or ctx.settings.geo.grid_cell_m))
     grid = Grid(cell, ctx.metric_crs())
     _check_size(ctx, vis, p, step, cell)
@@ -277,4 +278,5 @@ def emerging_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         **(selection.provenance() if selection else {}),
     })
     return Report(frame, release_provenance(prov, vis=vis),
-                  f"emerging hot spots, {cell:g} m cells x {step}s, {p.label}")
+                  f"emerging hot spots, {cell:g} m cells x {step}s, {p.label}",
+                  f"时空热点，{cell:g} 米网格 × {'月' if step == 'month' else '周'}，{p.label}")

@@ -16,6 +16,7 @@ from api import store
 from api.errors import ForbiddenError
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
+from api.services.categories import resolve_categories
 from api.services.units import world_communities
 from geo.errors import NotFoundError
 from geo.period import Period
@@ -43,13 +44,13 @@ def incidents_query(ctx: ServiceContext, vis: Visibility, *, period: Period | No
         For a caller without raw access.
     """
     vis.check_raw()
+    cats = resolve_categories(ctx, vis, categories).raw
     scope = selection.communities if selection is not None else None
     if scope is None:
         scope = vis.community_filter()
     return store.IncidentQuery(
         period=period, timezone=ctx.timezone,
-        categories=tuple(sorted({c for c in categories if c and c.strip()})),
-        communities=scope, bbox=selection.bbox if selection is not None else None)
+        categories=cats, communities=scope, bbox=selection.bbox if selection is not None else None)
 
 
 def incidents_report(ctx: ServiceContext, vis: Visibility, *, period: Period | None,
@@ -94,6 +95,7 @@ def incidents_report(ctx: ServiceContext, vis: Visibility, *, period: Period | N
     frame["latitude"] = lat
     prov = period_provenance(period, ctx.timezone) if period is not None else {}
     prov.update({"data_version": ctx.data_version(), "generated_at": generated_at(),
+                 **resolve_categories(ctx, vis, categories).provenance(),
                  **(selection.provenance() if selection else {})})
     report = Report(frame[[*INCIDENT_COLUMNS, "geometry"]], release_provenance(prov, vis=vis),
                     "incidents")

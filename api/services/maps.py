@@ -25,7 +25,8 @@ from api.errors import ForbiddenError
 from api.release import Selection, Visibility
 from api.services import ServiceContext
 from api.services.aggregates import grid_counts_report
-from api.services.coverage import camera_result, compound_result, coverage_result
+from api.services.categories import category_map, resolve_categories
+from api.services.coverage import camera_result, compound_result
 from api.services.rates import hotspot_result, hotspots_report, rates_result, released_rates
 from api.services.standard import active_profile, evaluation, incident_criteria
 from api.services.units import world_communities
@@ -94,7 +95,8 @@ def _drawn(ctx: ServiceContext, vis: Visibility, selection: Selection | None
 def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
               period: Period | str | None = None, categories: Sequence[str] = (),
               facility_type: str | None = None, selection: Selection | None = None,
-              hotspots_on: str = "rate", language: str | None = None) -> BuiltMap:
+              hotspots_on: str = "rate", language: str | None = None,
+              reach: str = "line") -> BuiltMap:
     """Build one map as the caller may see it.
 
     Parameters
@@ -121,6 +123,9 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
         ``geo.grid_cell_m`` setting).
     language
         ``zh`` or ``en`` (default: the ``maps.language`` setting).
+    reach
+        The coverage map's reach: ``line`` (circles), ``walk`` or ``drive`` (service areas
+        along the roads; :mod:`api.services.reach`).
 
     Returns
     -------
@@ -139,12 +144,13 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
     p = vis.check_period(ctx.period(period))
     opts = map_options(ctx, period=p, language=language)
     comms = _drawn(ctx, vis, selection)
-    cats = vis.check_categories(categories)
+    cats = resolve_categories(ctx, vis, categories).raw
     builders: dict[str, Callable[[], BuiltMap]] = {
-        "incidents": lambda: _incident_page(ctx, vis, p, cats, selection, comms, opts),
-        "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, cats, comms, opts)),
-        "hotspots": lambda: BuiltMap(_hotspot_page(ctx, vis, p, cats, hotspots_on, selection,
-                                                   comms, opts)),
+        "incidents": lambda: _incident_page(ctx, vis, p, (categories, cats), selection, comms,
+                                            opts),
+        "rates": lambda: BuiltMap(_rates_page(ctx, vis, p, (categories, cats), comms, opts)),
+        "hotspots": lambda: BuiltMap(_hotspot_page(ctx, vis, p, (categories, cats), hotspots_on,
+                                                   selection, comms, opts)),
         "emerging": lambda: BuiltMap(_emerging_page(ctx, vis, p, categories, selection, comms,
                                                     opts)),
         "kde": lambda: BuiltMap(_density_page(ctx, vis, p, categories, selection, comms, opts)),
@@ -153,22 +159,33 @@ def build_map(ctx: ServiceContext, vis: Visibility, kind: str, *,
         "alerts": lambda: BuiltMap(_alerts_page(ctx, vis, p, categories, selection, comms,
                                                 opts)),
         "protection": lambda: BuiltMap(_protection_page(ctx, vis, p, comms, opts)),
-        "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts)),
+        "coverage": lambda: BuiltMap(_coverage_page(ctx, p, facility_type, comms, opts,
+                                                    reach)),
         "standard": lambda: BuiltMap(_standard_page(ctx, vis, p, comms, opts)),
     }
     return builders[kind]()
 
 
-def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+#: The categories of a map: as asked (for report services, which resolve them for the caller,
+#: groups included) and as resolved (stored categories, for result services).
+_Cats = tuple[Sequence[str], tuple[str, ...]]
+
+
+def _incident_page(ctx: ServiceContext, vis: Visibility, p: Period, both: _Cats,
                    selection: Selection | None, comms: gpd.GeoDataFrame,
                    opts: MapOptions) -> BuiltMap:
+    asked, cats = both
     if vis.raw:
         from api.services.nearrepeat import selected_incidents
 
         incidents = selected_incidents(ctx, vis, p, cats, selection)
+        mapping = category_map(ctx)
+        if mapping is not None:  # the legend names canonical categories
+            incidents = incidents.assign(category=incidents["category"].map(
+                lambda c: mapping.canonical(c) if isinstance(c, str) else c))
         return BuiltMap(incident_map(comms, incidents, options=opts), len(incidents))
     cell = min(vis.cell_sizes_m)
-    rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=cats,
+    rep = grid_counts_report(ctx, vis, period=p, cell_m=cell, categories=asked,
                              selection=selection)
     frame = pd.DataFrame({
         "ix": rep.frame["ix"].to_numpy(), "iy": rep.frame["iy"].to_numpy(),
@@ -197,11 +214,12 @@ def _classes_result(frame: pd.DataFrame, key: str, unit: str, result: HotspotRes
     return replace(result, frame=frame.set_index(key), unit=unit)  # type: ignore[arg-type]
 
 
-def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, both: _Cats,
                 comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+    asked, cats = both
     if vis.protected:
         rates = _protected_rates_result(ctx, vis, p, cats)
-        spots = hotspots_report(ctx, vis, period=p, on="rate", categories=cats).frame
+        spots = hotspots_report(ctx, vis, period=p, on="rate", categories=asked).frame
         classes = _classes_result(pd.DataFrame(spots.drop(columns="geometry")), "code",
                                   "community", hotspot_result(ctx, vis, period=p,
                                                               categories=cats))
@@ -211,13 +229,14 @@ def _rates_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str
     return rates_map(comms, rates, hotspots=spots_exact, options=opts)
 
 
-def _hotspot_page(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],
+def _hotspot_page(ctx: ServiceContext, vis: Visibility, p: Period, both: _Cats,
                   on: str, selection: Selection | None, comms: gpd.GeoDataFrame,
                   opts: MapOptions) -> folium.Map:
+    asked, cats = both
     result = hotspot_result(ctx, vis, period=p, on=on, categories=cats)
     if not vis.protected:
         return hotspot_map(comms, result, options=opts)
-    rep = hotspots_report(ctx, vis, period=p, on=on, categories=cats, selection=selection)
+    rep = hotspots_report(ctx, vis, period=p, on=on, categories=asked, selection=selection)
     if on == "rate":
         frame = pd.DataFrame(rep.frame.drop(columns="geometry"))
         return hotspot_map(comms, _classes_result(frame, "code", "community", result),
@@ -293,7 +312,11 @@ def _protection_page(ctx: ServiceContext, vis: Visibility, p: Period,
 
 
 def _coverage_page(ctx: ServiceContext, p: Period, facility_type: str | None,
-                   comms: gpd.GeoDataFrame, opts: MapOptions) -> folium.Map:
+                   comms: gpd.GeoDataFrame, opts: MapOptions, reach: str = "line"
+                   ) -> folium.Map:
+    from api.services.reach import check_reach, coverage_for_map
+
+    check_reach(reach)
     with ctx.engine.connect() as conn:
         facilities = store.read_facilities(conn)
         present = set(store.facility_types(conn))
@@ -302,11 +325,15 @@ def _coverage_page(ctx: ServiceContext, p: Period, facility_type: str | None,
         raise MissingDataError("no facilities of the coverage map's types are loaded")
     codes = set(comms["code"])
     results = []
+    areas = {}
     for t in types:
-        res = coverage_result(ctx, t, radius_m=None, period=p)
+        res, polygons = coverage_for_map(ctx, t, reach=reach, period=p)
         results.append(replace(res, frame=res.frame[res.frame.index.isin(codes)],
                                gaps=res.gaps[res.gaps["code"].isin(codes)]))
-    return coverage_map(comms, results, facilities=facilities, options=opts)
+        if polygons is not None:
+            areas[t] = polygons
+    return coverage_map(comms, results, facilities=facilities, options=opts,
+                        service_areas=areas or None)
 
 
 def _standard_page(ctx: ServiceContext, vis: Visibility, p: Period, comms: gpd.GeoDataFrame,

@@ -33,15 +33,18 @@ from api.release import (
 )
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.aggregates import cells_in, grid_cell_counts
+from api.services.categories import resolve_categories
 from api.services.units import (
     LEVELS,
     check_level,
+    level_zh,
     unit_geometries,
     unit_of,
     unit_table,
     world_communities,
 )
 from geo.cases import CaseCounts
+from geo.completeness import covered_districts
 from geo.errors import ParameterError
 from geo.grid import Grid
 from geo.hotspots import HotspotResult, community_hotspots, grid_hotspots
@@ -51,27 +54,29 @@ from geo.release import ReleasedCounts, release_counts
 from geo.rollup import roll_up
 from geo.trends import hour_weekday_profile, monthly_series
 
-__all__ = ["LEVELS", "hotspot_result", "hotspots_report", "rates_report", "rates_result",
-           "released_rates", "trend_report"]
+__all__ = ["LEVELS", "compare_covered", "hotspot_result", "hotspots_report", "rates_report",
+           "rates_result", "released_rates", "trend_report"]
 
 UNASSIGNED_NAME = "不在任何社区 (unassigned)"
 
-_RATE_COLUMNS = ["cases", "population", "case_rate_per_10k", "case_rate_per_10k_annual",
-                 "case_rate_eb_per_10k_annual", "compare_cases",
+_RATE_COLUMNS = ["cases", "population", "population_rule", "case_rate_per_10k",
+                 "case_rate_per_10k_annual", "case_rate_eb_per_10k_annual", "compare_cases",
                  "compare_case_rate_per_10k_annual", "case_change_pct", "p_change", "p_rise",
-                 "q_change", "q_rise", "case_rise_significant", "no_population"]
+                 "q_change", "q_rise", "case_rise_significant", "change_class",
+                 "no_population"]
 
 #: What a protected caller may receive of a rates report.
 PROTECTED_RATE_COLUMNS = ("code", "name", "subdistrict", "district", "communities",
                           "population", "cases", "case_rate_per_10k",
                           "case_rate_per_10k_annual", "case_rate_eb_per_10k_annual",
                           "compare_cases", "compare_case_rate_per_10k_annual",
-                          "case_change_pct", "q_rise", "case_rise_significant", "suppressed")
+                          "case_change_pct", "q_rise", "case_rise_significant",
+                          "change_class", "suppressed")
 
 _CURRENT_DERIVED = ("case_rate_per_10k", "case_rate_per_10k_annual",
                     "case_rate_eb_per_10k_annual")
 _CHANGE_DERIVED = ("compare_case_rate_per_10k_annual", "case_change_pct", "p_change",
-                   "p_rise", "q_change", "q_rise", "case_rise_significant")
+                   "p_rise", "q_change", "q_rise", "case_rise_significant", "change_class")
 
 
 def _categories(categories: Sequence[str]) -> tuple[str, ...]:
@@ -93,6 +98,22 @@ def population_table(ctx: ServiceContext) -> pd.DataFrame:
         with ctx.engine.connect() as conn:
             return store.read_population(conn)
     return ctx.cached("population_table", (), load)
+
+
+def compare_covered(ctx: ServiceContext, comms: pd.DataFrame, period: Period) -> pd.Series:
+    """Whether the incident loads wholly cover ``period``, per community code.
+
+    A community is covered when its district's covered days (:mod:`geo.completeness`, from
+    ``load_coverage``) hold every day of the period.
+    """
+    def load() -> pd.DataFrame:
+        with ctx.engine.connect() as conn:
+            return store.read_coverage(conn)
+    coverage = ctx.cached("load_coverage", (), load)
+    districts = comms["district_code"].astype(object).where(comms["district_code"].notna(),
+                                                            None).tolist()
+    by_district = covered_districts(coverage, period.start, period.last_day, districts)
+    return pd.Series(by_district.to_numpy(dtype=bool), index=comms["code"].astype(str).to_numpy())
 
 
 # --- exact rates ------------------------------------------------------------------------------
@@ -148,9 +169,11 @@ def rates_result(ctx: ServiceContext, vis: Visibility, period: Period | str, *,
         years = years[years["code"].isin(comms["code"])]
         boundary = pd.Series(comms["population"].to_numpy(), index=comms["code"].to_numpy())
         populations: Any = years if len(years) else boundary
+        covered = (compare_covered(ctx, comms, p.compare_period(compare)) if compare
+                   else None)
         return compute_rates(counts, populations,
                              boundary_populations=boundary if len(years) else None,
-                             compare_counts=compare_counts)
+                             compare_counts=compare_counts, compare_covered=covered)
 
     return ctx.cached("rates", (p.label, compare, cats), compute, vis=vis)
 
@@ -159,8 +182,10 @@ def _rates_provenance(ctx: ServiceContext, result: RatesResult, **extra: Any) ->
     prov = period_provenance(result.period, ctx.timezone)
     if result.compare_period is not None:
         prov["compare_period"] = result.compare_period.label
+    population = [n for n in result.notes if n.startswith("population")]
     prov.update({
         "data_version": ctx.data_version(),
+        **({"population": population[0]} if population else {}),
         "case_definition": result.case_definition.as_sql_lists(),
         "left_out": {"unassigned": result.unassigned, "no_location": result.no_location,
                      "not_counted": result.not_counted},
@@ -208,7 +233,7 @@ def _unit_counts(ctx: ServiceContext, vis: Visibility, period: Period,
         counts = store.count_keyed(conn, query, by=("community_code",))
     unit = counts["community_code"].map(unit_of(comms, level))
     grouped = counts.groupby(unit.to_numpy())[["count", "key_sum"]].sum()
-    units = unit_table(ctx, vis, level, period.year)["code"]
+    units = unit_table(ctx, vis, level, period)["code"]
     return grouped.reindex(units, fill_value=0)
 
 
@@ -226,10 +251,10 @@ def _as_case_counts(ctx: ServiceContext, rel: ReleasedCounts, codes: pd.Index,
 
 
 def _unit_populations(ctx: ServiceContext, vis: Visibility, level: str,
-                      years: Sequence[int]) -> pd.DataFrame:
-    rows = [unit_table(ctx, vis, level, y)[["code", "population"]].assign(year=y)
-            for y in sorted(set(years))]
-    return pd.concat(rows, ignore_index=True)[["code", "year", "population"]]
+                      period: Period) -> pd.Series:
+    """Mean residents of each unit over the period (the rule of :mod:`geo.exposure`)."""
+    units = unit_table(ctx, vis, level, period)
+    return pd.Series(units["population"].to_numpy(), index=units["code"].astype(str))
 
 
 def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *,
@@ -239,8 +264,8 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
 
     Each unit's count (and its comparison count) is released with its own record-key sum;
     rates, the smoothed rate, the change and its test are then computed from the released
-    counts exactly as for exact counts, and every figure of a unit with a hidden count is
-    withheld.
+    counts exactly as for exact counts, and every figure of a unit with a hidden count — of
+    either period — is withheld.
 
     Parameters
     ----------
@@ -263,37 +288,41 @@ def released_rates(ctx: ServiceContext, vis: Visibility, period: Period | str, *
     cats = _categories(categories)
 
     def compute() -> pd.DataFrame:
-        units = unit_table(ctx, vis, level, p.year)
+        units = unit_table(ctx, vis, level, p)
         cur = _unit_counts(ctx, vis, p, cats, level)
         rel = _released(cur, vis)
         counts = _as_case_counts(ctx, rel, cur.index, p)
-        cmp_rel, compare_counts = None, None
-        years = [p.year]
+        cmp_rel, compare_counts, compare_pops, by_unit = None, None, None, None
         if compare:
             q = p.compare_period(compare)
             cmp = _unit_counts(ctx, vis, q, cats, level)
             cmp_rel = _released(cmp, vis)
             compare_counts = _as_case_counts(ctx, cmp_rel, cmp.index, q)
-            years.append(q.year)
-        pops = _unit_populations(ctx, vis, level, years)
-        result = compute_rates(counts, pops, compare_counts=compare_counts)
+            compare_pops = _unit_populations(ctx, vis, level, q)
+            comms = world_communities(ctx, vis)
+            by_unit = compare_covered(ctx, comms, q).groupby(
+                unit_of(comms, level).reindex(comms["code"]).to_numpy()).all()
+        result = compute_rates(counts, _unit_populations(ctx, vis, level, p),
+                               compare_counts=compare_counts, compare_populations=compare_pops,
+                               compare_covered=by_unit)
         frame = result.frame.reindex(units["code"].to_numpy())
         out = units.drop(columns=["population"]).merge(
             frame.drop(columns=["cases", "compare_cases"], errors="ignore"),
             left_on="code", right_index=True, how="left")
         out["cases"] = rel.shown
         hidden = rel.hidden.copy()
-        for col in _CURRENT_DERIVED:
-            if col in out.columns:
-                out.loc[hidden, col] = np.nan
         if cmp_rel is not None:
             out["compare_cases"] = cmp_rel.shown
-            either = hidden | cmp_rel.hidden
+            # No derived figure stands beside a hidden count: a row with either period's
+            # count hidden shows its two counts (or "<3") and nothing computed from them.
+            hidden = hidden | cmp_rel.hidden
             for col in _CHANGE_DERIVED:
                 if col in out.columns:
                     out[col] = out[col].astype(object)
-                    out.loc[either, col] = None
-            hidden = either
+                    out.loc[hidden, col] = None
+        for col in _CURRENT_DERIVED:
+            if col in out.columns:
+                out.loc[hidden, col] = np.nan
         if level != "community":
             out = out.drop(columns=["case_rate_eb_per_10k_annual"], errors="ignore")
         out["suppressed"] = hidden
@@ -336,7 +365,8 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     """
     check_level(level)
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    chosen = resolve_categories(ctx, vis, categories)
+    cats = chosen.raw
     if vis.protected:
         frame = released_rates(ctx, vis, p, compare=compare, level=level, categories=cats)
         frame = frame.merge(unit_geometries(ctx, vis, level), on="code", how="left")
@@ -351,12 +381,14 @@ def rates_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
         frame = _exact_rates_frame(ctx, vis, result, level)
         prov = _rates_provenance(ctx, result)
     frame = _select_units(ctx, vis, frame, level, selection)
-    prov.update({"level": level, "categories": list(categories),
+    prov.update({"level": level, "categories": list(categories), **chosen.provenance(),
                  **(selection.provenance() if selection else {})})
     gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
     title = f"case rates by {level}, {p.label}" + (
         f" vs {p.compare_period(compare).label}" if compare else "")
-    return Report(gdf, release_provenance(prov, vis=vis), title)
+    title_zh = f"万人发案率（{level_zh(level)}），{p.label}" + (
+        f" 对比 {p.compare_period(compare).label}" if compare else "")
+    return Report(gdf, release_provenance(prov, vis=vis), title, title_zh)
 
 
 def _select_units(ctx: ServiceContext, vis: Visibility, frame: pd.DataFrame, level: str,
@@ -408,7 +440,8 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
                              parameter="by")
     vis.check_hour_filter(by == "hour-weekday", parameter="by")
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    named = resolve_categories(ctx, vis, categories)
+    cats = named.raw
     chosen = selection.communities if selection is not None else None
     scope = chosen if chosen is not None else vis.community_filter()
     code = _trend_code(selection)
@@ -420,11 +453,13 @@ def trend_report(ctx: ServiceContext, vis: Visibility, *, period: Period | str |
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "by": by,
                  "community": code if code != "city" else None,
-                 "categories": list(categories),
+                 "categories": list(categories), **named.provenance(),
                  "case_definition": ctx.case_definition.as_sql_lists(),
                  "generated_at": generated_at(),
                  **(selection.provenance() if selection else {})})
-    return Report(frame, release_provenance(prov, vis=vis), f"cases by {by}, {p.label}, {code}")
+    by_zh = "按月" if by == "month" else "按星期×小时"
+    return Report(frame, release_provenance(prov, vis=vis), f"cases by {by}, {p.label}, {code}",
+                  f"发案数（{by_zh}），{p.label}，{'全市' if code == 'city' else code}")
 
 
 def _trend_code(selection: Selection | None) -> str:
@@ -644,7 +679,8 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         (no z, p or simulated value), with ``"<3"`` for units whose count is hidden.
     """
     p = vis.check_period(ctx.period(period))
-    cats = vis.check_categories(categories)
+    chosen = resolve_categories(ctx, vis, categories)
+    cats = chosen.raw
     result = hotspot_result(ctx, vis, period=p, on=on, cell_m=cell_m, categories=cats,
                             fdr=fdr)
     comms = world_communities(ctx, vis)
@@ -674,10 +710,12 @@ def hotspots_report(ctx: ServiceContext, vis: Visibility, *, period: Period | st
         "fdr": result.fdr, "islands": list(result.islands),
         "metric_crs": result.metric_crs.to_string() if result.metric_crs is not None else None,
         "cell_m": result.cell_m,
-        **({"categories": list(categories)} if categories else {}),
+        **({"categories": list(categories)} if categories else {}), **chosen.provenance(),
         "left_out": {"coarse_location": result.coarse_location,
                      "no_location": result.no_location, "outside_grid": result.outside_grid},
         "notes": list(result.notes), "generated_at": generated_at(),
         **(selection.provenance() if selection else {}),
     })
-    return Report(gdf, release_provenance(prov, vis=vis), f"hot spots ({on}), {p.label}")
+    on_zh = "平滑发案率" if on == "rate" else "网格发案数"
+    return Report(gdf, release_provenance(prov, vis=vis), f"hot spots ({on}), {p.label}",
+                  f"热点分析（{on_zh}），{p.label}")

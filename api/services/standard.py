@@ -21,7 +21,7 @@ from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.coverage import camera_result, compound_result, coverage_result
 from api.services.rates import hotspots_report, rates_result
-from api.services.units import communities_in_year, unit_geometries
+from api.services.units import communities_in_period, level_zh, unit_geometries
 from geo.catalogue import CATALOGUE, metric
 from geo.errors import MissingDataError, NotFoundError, ParameterError
 from geo.period import Period
@@ -81,7 +81,7 @@ def active_profile(ctx: ServiceContext, source: str | Path | None = None) -> Pro
 # --- metric values ----------------------------------------------------------------------------
 
 
-def _value(ctx: ServiceContext, req: MetricRequest) -> pd.Series:
+def _value(ctx: ServiceContext, req: MetricRequest, notes: list[str]) -> pd.Series:
     admin = Visibility.admin(ctx.settings)
     m = metric(req.metric)
     kw = req.kwargs
@@ -90,7 +90,15 @@ def _value(ctx: ServiceContext, req: MetricRequest) -> pd.Series:
     cats = [str(category)] if category else []
     if m.producer == "rates":
         compare = str(kw["compare"]) if "compare" in kw else None
-        frame = rates_result(ctx, admin, period, compare=compare, categories=cats).frame
+        result = rates_result(ctx, admin, period, compare=compare, categories=cats)
+        frame = result.frame
+        if compare and result.compare_period is not None:
+            uncovered = int((~frame["compare_covered"].fillna(True).astype(bool)).sum())
+            if uncovered:
+                notes.append(
+                    f"{', '.join(req.criterion_ids)}: {uncovered} communities have no complete "
+                    f"incident data for {result.compare_period.label} (待补数据); the "
+                    f"comparison is unknown, not a rise")
         return frame[m.name]
     if m.producer == "hotspots":
         rep = hotspots_report(ctx, admin, period=period, on="rate", categories=cats)
@@ -120,7 +128,7 @@ def metric_values(ctx: ServiceContext, profile: Profile, period: Period) -> pd.D
     missing: list[str] = []
     for req in metric_requests(profile, period=period):
         try:
-            series = _value(ctx, req)
+            series = _value(ctx, req, missing)
             values = pd.Series(series.to_numpy(dtype="float64", na_value=float("nan")),
                                index=series.index.astype(str)).reindex(codes)
         except MissingDataError as exc:
@@ -210,8 +218,8 @@ def standard_report(ctx: ServiceContext, vis: Visibility, *, profile: Profile | 
     p = vis.check_period(ctx.period(period))
     res = evaluation(ctx, profile=prof, period=p)
     ev = res.evaluation
-    # Weights and displayed residents: the evaluated year's population where it is loaded.
-    comms = communities_in_year(ctx, vis, p.year)
+    # Weights and displayed residents: the evaluated period's population (geo.exposure).
+    comms = communities_in_period(ctx, vis, p)
     world = set(comms["code"])
     if level == "community":
         wide = ev.communities[ev.communities["code"].isin(world)].copy()
@@ -234,7 +242,9 @@ def standard_report(ctx: ServiceContext, vis: Visibility, *, profile: Profile | 
     prov = _provenance(ctx, prof, p, res, level=level, status_counts=counts.to_dict(),
                        **(selection.provenance() if selection else {}))
     return Report(gdf, release_provenance(prov, vis=vis),
-                  f"safe-community standard by {level}, {p.label} ({prof.name} {prof.version})")
+                  f"safe-community standard by {level}, {p.label} ({prof.name} {prof.version})",
+                  f"平安社区标准评价（{level_zh(level)}），{p.label}（{prof.name} "
+                  f"{prof.version}）")
 
 
 def _evaluation_of(ev: Evaluation, codes: set[str]) -> Evaluation:
@@ -282,4 +292,6 @@ def todo_report(ctx: ServiceContext, vis: Visibility, code: str, *,
                        score=row["score"])
     return Report(crit.reset_index(drop=True), release_provenance(prov, vis=vis),
                   f"to-do list of {name} ({code}): {STATUS_LABELS_ZH.get(str(row['status']))}, "
-                  f"score {row['score']:.0f}")
+                  f"score {row['score']:.0f}",
+                  f"{name}（{code}）整改清单：{STATUS_LABELS_ZH.get(str(row['status']))}，"
+                  f"得分 {row['score']:.0f}")

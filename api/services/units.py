@@ -13,14 +13,35 @@ import pandas as pd
 
 from api.release import Visibility
 from api.services import ServiceContext
+from geo.codes import sort_by_code
 from geo.errors import ParameterError
+from geo.exposure import period_population
+from geo.period import Period
 from geo.rollup import unit_keys
 
-__all__ = ["LEVELS", "check_level", "communities_in_year", "unit_geometries", "unit_of",
-           "unit_table", "world_communities"]
+__all__ = [
+    "LEVELS",
+    "LEVEL_ZH",
+    "check_level",
+    "communities_in_period",
+    "level_zh",
+    "unit_geometries",
+    "unit_of",
+    "unit_table",
+    "world_communities",
+]
 
 LEVELS = ("community", "subdistrict", "district", "city")
 _KEY = {"community": "code", "subdistrict": "subdistrict_code", "district": "district_code"}
+
+
+#: Chinese names of the levels (titles of printed tables).
+LEVEL_ZH = {"community": "社区", "subdistrict": "街道", "district": "区", "city": "全市"}
+
+
+def level_zh(level: str) -> str:
+    """A level in a Chinese title: ``按街道`` (by subdistrict), or ``全市`` for the city."""
+    return "全市" if level == "city" else f"按{LEVEL_ZH.get(level, level)}"
 
 
 def check_level(level: str) -> str:
@@ -44,21 +65,26 @@ def world_communities(ctx: ServiceContext, vis: Visibility) -> gpd.GeoDataFrame:
     return comms[vis.in_world(comms["code"])].reset_index(drop=True)
 
 
-def communities_in_year(ctx: ServiceContext, vis: Visibility, year: int) -> gpd.GeoDataFrame:
-    """The world's communities with ``population`` of the given year where the table has it.
+def communities_in_period(ctx: ServiceContext, vis: Visibility,
+                          period: Period) -> gpd.GeoDataFrame:
+    """The world's communities with ``population`` over the period (mean residents).
 
-    Communities without a row for the year keep the boundary file's population.
+    The population of a period comes from the population table by
+    :func:`geo.exposure.period_population` (linear between known dates, flat beyond: the same
+    rule as the rates); communities without any row keep the boundary file's population.
+    ``population_rule`` says which rule each community used.
     """
     from api.services.rates import population_table
 
     def compute() -> gpd.GeoDataFrame:
         comms = ctx.communities().copy()
-        table = population_table(ctx)
-        year_pop = table[table["year"] == year].set_index("code")["population"]
-        comms["population"] = year_pop.reindex(comms["code"]).fillna(
-            comms.set_index("code")["population"]).to_numpy()
+        boundary = pd.Series(comms["population"].to_numpy(), index=comms["code"].astype(str))
+        found = period_population(population_table(ctx), period.start, period.end,
+                                  boundary=boundary, codes=pd.Index(boundary.index))
+        comms["population"] = found.population.to_numpy()
+        comms["population_rule"] = found.rule.to_numpy()
         return comms
-    comms = ctx.cached("communities_in_year", year, compute)
+    comms = ctx.cached("communities_in_period", period.label, compute)
     if vis.communities is None:
         return comms
     return comms[vis.in_world(comms["code"])].reset_index(drop=True)
@@ -73,13 +99,14 @@ def unit_of(comms: pd.DataFrame, level: str) -> pd.Series:
     return unit_keys(comms, level)["unit"]
 
 
-def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> pd.DataFrame:
+def unit_table(ctx: ServiceContext, vis: Visibility, level: str,
+               period: Period) -> pd.DataFrame:
     """One row per unit of the world at ``level``: code, name, communities, population.
 
-    Community rows also carry subdistrict and district names. Populations are those of
-    ``year`` (:func:`communities_in_year`), summed over the unit's communities.
+    Community rows also carry subdistrict and district names. Populations are those of the
+    period (:func:`communities_in_period`), summed over the unit's communities.
     """
-    comms = communities_in_year(ctx, vis, year)
+    comms = communities_in_period(ctx, vis, period)
     if level == "community":
         out = comms[["code", "name", "subdistrict", "district", "population"]].copy()
         out["communities"] = 1
@@ -88,10 +115,10 @@ def unit_table(ctx: ServiceContext, vis: Visibility, level: str, year: int) -> p
     names = keys["name"].fillna("city") if level == "city" else keys["name"]
     frame = pd.DataFrame({"code": keys["unit"].to_numpy(), "name": names.to_numpy(),
                           "population": comms["population"].to_numpy()})
-    return (frame.groupby("code", dropna=True)
-            .agg(name=("name", "first"), communities=("code", "size"),
-                 population=("population", "sum"))
-            .reset_index())
+    return sort_by_code(frame.groupby("code", dropna=True)
+                        .agg(name=("name", "first"), communities=("code", "size"),
+                             population=("population", "sum"))
+                        .reset_index()).reset_index(drop=True)
 
 
 def unit_geometries(ctx: ServiceContext, vis: Visibility, level: str) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from geo.sample.draws import (
     STREAM_OUTBREAKS,
     STREAM_POPULATION,
     STREAM_QUALITY,
+    STREAM_ROADS,
     check_int,
     rng_for,
 )
@@ -27,6 +28,7 @@ from geo.sample.incidents import draw_incidents
 from geo.sample.inventories import draw_compounds, draw_devices
 from geo.sample.outbreaks import draw_outbreaks
 from geo.sample.population import community_quality, population_by_year
+from geo.sample.roads import draw_roads
 
 __all__ = ["SampleCity", "generate_city"]
 
@@ -65,6 +67,9 @@ class SampleCity:
         The planting rule in one sentence.
     seed
         The seed it was generated from.
+    roads
+        The street network (:mod:`geo.sample.roads`): lines with Chinese road fields
+        (EPSG:4326).
     """
 
     communities: gpd.GeoDataFrame
@@ -77,6 +82,7 @@ class SampleCity:
     outbreaks: pd.DataFrame
     outbreak_rule: str
     seed: int
+    roads: gpd.GeoDataFrame
 
 
 def generate_city(*, seed: int = DEFAULT_SEED, n_communities: int = 130) -> SampleCity:
@@ -134,6 +140,7 @@ def generate_city(*, seed: int = DEFAULT_SEED, n_communities: int = 130) -> Samp
         outbreaks=outbreaks,
         outbreak_rule=rule,
         seed=seed,
+        roads=draw_roads(rng_for(seed, STREAM_ROADS), comm_m).to_crs(4326),
     )
 
 

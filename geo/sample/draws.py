@@ -30,6 +30,7 @@ __all__ = [
     "STREAM_OUTBREAKS",
     "STREAM_POPULATION",
     "STREAM_QUALITY",
+    "STREAM_ROADS",
     "FloatArray",
     "IntArray",
     "check_int",
@@ -59,6 +60,7 @@ STREAM_DEVICES = 5
 STREAM_FACILITIES = 6
 STREAM_INCIDENTS = 7
 STREAM_OUTBREAKS = 8
+STREAM_ROADS = 9
 
 _NAME_FIRST = "安和华平新兴永康德福光明长春文景清宁瑞祥丰惠泰嘉金玉龙凤青翠松柏桃李月星云朝阳"
 _NAME_SECOND = "平和华安定宁兴盛德化源泉园丰乐康泰祥瑞福明光顺通达成新秀美林湖河桥山苑"

@@ -34,7 +34,7 @@ import pyproj
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from shapely.geometry import box
+from shapely.geometry import LineString, box
 
 from api.app import create_app
 from api.auth import create_key, revoke_key
@@ -162,17 +162,43 @@ def write_inventories(directory: Path) -> dict[str, Path]:
     return out
 
 
+def write_roads(directory: Path) -> Path:
+    """Write the city's streets (GeoJSON): a grid every 0.0025 degrees over the four squares.
+
+    Every facility lies on a crossing. The street along the southern edge is a one-way
+    secondary road (eastbound); the rest are residential.
+    """
+    lines, classes, oneway = [], [], []
+    for k in range(5):
+        y = Y0 + 0.0025 * k
+        lines.append(LineString([(X0, y), (X0 + 0.04, y)]))
+        classes.append("secondary" if k == 0 else "residential")
+        oneway.append("yes" if k == 0 else "no")
+    for k in range(17):
+        x = X0 + 0.0025 * k
+        lines.append(LineString([(x, Y0), (x, Y0 + 0.01)]))
+        classes.append("residential")
+        oneway.append("no")
+    path = directory / "roads.geojson"
+    gpd.GeoDataFrame({"highway": classes, "oneway": oneway}, geometry=lines,
+                     crs="EPSG:4326").to_file(path, driver="GeoJSON")
+    return path
+
+
 #: The data version after :func:`load_city` (one per load).
-DATA_VERSION = 5
+DATA_VERSION = 6
 
 
 def load_city(engine: sa.Engine, directory: Path) -> None:
     """Load the city into a migrated database (data version :data:`DATA_VERSION`)."""
+    from api.roads import load_roads
+
     c_path, i_path = write_city(directory)
     load_file(engine, c_path, "communities")
     load_file(engine, i_path, "incidents")
     for layer, path in write_inventories(directory).items():
         load_file(engine, path, layer)
+    load_roads(engine, write_roads(directory))
 
 
 @dataclass

@@ -29,5 +29,6 @@ def lattice_db(engine, tmp_path: Path):
     lattice_incidents().to_csv(tmp_path / "i.csv", index=False)
     load_file(engine, tmp_path / "c.geojson", "communities")
     load_file(engine, tmp_path / "p.csv", "population")
-    load_file(engine, tmp_path / "i.csv", "incidents")
+    # the incidents fall on the 15th of each month of 2024 and 2025: both years are covered
+    load_file(engine, tmp_path / "i.csv", "incidents", covers="2024-01-01..2025-12-31")
     return engine

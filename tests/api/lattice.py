@@ -63,3 +63,20 @@ def lattice_incidents() -> pd.DataFrame:
     add(None, "2025-06-01 12:00")
     add("L22", "2025-06-01 12:00", status="withdrawn")
     return pd.DataFrame(rows)
+
+
+def l00_population(period: str) -> float:
+    """L00's mean residents over a period, worked by hand from its two mid-year counts.
+
+    8,000 on 2024-07-01 and 12,000 on 2025-07-01 (365 days apart), linear between and flat
+    beyond (geo.exposure). On 2025-01-01, 184 days after the first count, it is
+    8,000 + 4,000 × 184 / 365.
+    """
+    jan1 = 8000 + 4000 * 184 / 365
+    if period == "2025":  # up to 12,000 over 181 days, then flat for 184
+        return (181 * (jan1 + 12_000) / 2 + 184 * 12_000) / 365
+    if period == "2024":  # flat 8,000 for 182 days, then up to jan1 over 184
+        return (182 * 8000 + 184 * (8000 + jan1) / 2) / 366
+    if period == "2025-Q1":  # 90 days on the line from jan1: its value at the middle
+        return jan1 + 4000 / 365 * 45
+    raise ValueError(period)

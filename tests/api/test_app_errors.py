@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.errors import STATUS_TABLE, status_of
+from api.errors import STATUS_TABLE, TITLES_ZH, ApiError, status_of
 from api.profiles import ProfileConflictError
 from geo.errors import (
     AmbiguousError,
@@ -29,8 +29,34 @@ def problem(response, status: int, slug: str) -> dict:
     body = response.json()
     assert body["type"] == f"https://pingan.dev/problems/{slug}"
     assert body["status"] == status and body["title"] and body["detail"]
+    assert body["title_zh"] == TITLES_ZH[slug]
     assert isinstance(body["errors"], list)
     return body
+
+
+def test_every_problem_type_has_a_chinese_title():
+    import inspect
+
+    from api import errors
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    slugs = {m.slug for _, m in STATUS_TABLE} | {c.slug for c in subclasses(ApiError)}
+    slugs |= {"method-not-allowed", "not-acceptable", "unsupported-media-type",
+              "internal-error", "http-error"}
+    # slugs written as literals anywhere in the API (security middleware, handlers)
+    import re
+    from pathlib import Path
+
+    for path in Path(inspect.getfile(errors)).parent.rglob("*.py"):
+        slugs |= set(re.findall(r"problem_response\(\s*\d+, \"([a-z-]+)\"",
+                                path.read_text(encoding="utf-8")))
+    assert "credential-in-url" in slugs
+    assert sorted(slugs - set(TITLES_ZH)) == []
+    assert all(re.search(r"[\u4e00-\u9fff]", t) for t in TITLES_ZH.values())
 
 
 def test_unknown_path_is_a_404_problem(client):

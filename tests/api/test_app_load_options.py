@@ -52,6 +52,8 @@ def test_upload_without_ids_snaps_and_lists_how_each_incident_was_assigned(fresh
     ({"id_from_content": "sometimes"}, "body.id_from_content"),
     ({"id_from_content": "true", "snap_m": "-2"}, "body.snap_m"),
     ({"id_from_content": "true", "snap_m": "one metre"}, "body.snap_m"),
+    ({"id_from_content": "true", "covers": "last year"}, "body.covers"),
+    ({"id_from_content": "true", "reference_date": "11/01"}, "body.reference_date"),
 ])
 def test_bad_options_are_422_naming_the_field(fresh, form, field):
     with fresh.client() as c:
@@ -65,3 +67,22 @@ def test_without_ids_or_the_flag_the_upload_is_refused_with_the_hint(fresh):
         r = post(c, fresh, {})
     assert r.status_code == 422
     assert "--id-from-content" in r.json()["detail"]
+
+
+def test_upload_records_the_days_it_covers(fresh):
+    from api import store
+
+    with fresh.client() as c:
+        rep = post(c, fresh, {"id_from_content": "true", "covers": "2025-01-01..2025-12-31"})
+        assert rep.status_code == 200, rep.text
+        with fresh.engine.connect() as conn:
+            cov = store.read_coverage(conn)
+        mine = cov[cov["load_id"] == rep.json()["load_id"]]
+        assert [(str(a), str(b)) for a, b in zip(mine["first_day"], mine["last_day"],
+                                                 strict=True)] == [("2025-01-01",
+                                                                    "2025-12-31")] * len(mine)
+        assert len(mine) >= 1
+        r = c.post("/api/v1/loads/population", headers=fresh.headers("admin"),
+                   files={"file": ("人口.csv", "社区代码,年份,常住人口\nC4,2024,100\n".encode(),
+                                   "text/csv")}, data={"covers": "2024"})
+        assert r.status_code == 422 and "--covers applies to incidents only" in r.text

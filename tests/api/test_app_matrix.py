@@ -141,6 +141,9 @@ MATRIX: list[Row] = [
         request={"json": {"facility_type": "police_office", "add": 1, "time_limit_s": 20}}),
     Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(422),
         request={"json": {"facility_type": "police_office", "add": 0}}),
+    # a radius so small that the candidate grid would not fit in memory: refused before it is made
+    Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(422),
+        request={"json": {"facility_type": "police_office", "add": 1, "radius_m": 1e-6}}),
     Row("GET", "/api/v1/standard", "/api/v1/standard", everyone(), {"period": "2025"}),
     Row("GET", "/api/v1/standard", "/api/v1/standard", everyone(),
         {"level": "district", "format": "csv"}),

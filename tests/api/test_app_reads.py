@@ -101,7 +101,11 @@ def test_communities_csv_has_a_bom_and_chinese_text(client, city):
     rows = list(csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#")))
     assert [(r["code"], r["name"]) for r in rows] == [
         ("C1", "和平社区"), ("C2", "安定社区"), ("C3", "金融街社区"), ("C4", "月坛社区")]
-    assert f"# data_version: {DATA_VERSION}" in text
+    assert not text.startswith("#")  # the provenance is beside the CSV, not in it
+    link = response.headers["link"]
+    assert link.startswith("</api/v1/communities?format=provenance>; rel=\"describedby\"")
+    described = client.get(link[1:link.index(">")], headers=city.headers("admin")).json()
+    assert described["provenance"]["data_version"] == DATA_VERSION
 
 
 def test_incidents_of_a_period_with_positions(client, city):
@@ -280,4 +284,6 @@ def test_offline_docs(client):
     assert "/api/v1/incidents" in schema["paths"]
     resp = schema["paths"]["/api/v1/incidents"]["get"]["responses"]
     assert "application/problem+json" in resp["403"]["content"]
-    assert set(resp["200"]["content"]) == {"application/json", "text/csv", "application/geo+json"}
+    assert set(resp["200"]["content"]) == {"application/json", "text/csv", "application/geo+json",
+                                           "application/vnd.pingan.provenance+json"}
+    assert "Link" in resp["200"]["headers"]

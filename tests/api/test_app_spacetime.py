@@ -95,8 +95,9 @@ def test_emerging_for_a_planner_is_categories_only(client, city):
 
 
 def test_emerging_csv_and_geojson(client, city):
-    lines = get(client, city, "/api/v1/emerging", period="2025", format="csv").text.splitlines()
-    header = next(ln for ln in lines if not ln.startswith(("\ufeff#", "#")))
+    text = get(client, city, "/api/v1/emerging", period="2025", format="csv").text
+    lines = text.removeprefix("\ufeff").splitlines()
+    header = lines[0]  # no provenance lines: they are at the Link (format=provenance)
     assert header.startswith("cell_id,ix,iy,category,") and "count_2025-12" in header
     doc = get(client, city, "/api/v1/emerging", period="2025", format="geojson",
               district="D1").json()

@@ -80,8 +80,10 @@ def test_load_reports_exactly_the_bad_rows(workdir, capsys):
 
 def test_exit_codes(workdir, capsys):
     assert main([]) in (0, 2)
-    assert main(["load", "roads", "x.csv"]) == 2
-    assert "'roads' is not one of 'communities', 'population'" in capsys.readouterr().err
+    assert main(["load", "rivers", "x.csv"]) == 2
+    assert "'rivers' is not one of 'communities', 'population'" in capsys.readouterr().err
+    assert main(["load", "roads", "missing.geojson"]) == 1
+    assert "missing.geojson: no such file" in capsys.readouterr().err
     assert main(["load", "incidents", "missing.csv"]) == 1
     assert "missing.csv: no such file" in capsys.readouterr().err
     assert main(["load", "incidents", str(incidents_file(workdir / "i.csv")),

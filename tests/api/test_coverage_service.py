@@ -152,6 +152,39 @@ def test_workload_catchments(equipped):
     assert rep.provenance["incidents_total"] == 208
 
 
+def test_workload_without_a_radius_counts_catchments_only(equipped, tmp_path):
+    """A type with no default radius needs none for its catchments (issue 12, item 12)."""
+    c00, c33 = centre("L00"), centre("L33")
+    pd.DataFrame([
+        {"id": "P1", "type": "patrol_post", "name": "西南岗亭", "lon": c00[0], "lat": c00[1]},
+        {"id": "P2", "type": "patrol_post", "name": "东北岗亭", "lon": c33[0], "lat": c33[1]},
+    ]).to_csv(tmp_path / "p.csv", index=False)
+    load_file(equipped, tmp_path / "p.csv", "facilities")
+    ctx = ctx_for(equipped)
+    office = workload_report(ctx, ADMIN, facility_type="police_office", period="2025")
+    protected = Visibility("planner", None, protected=True, raw=False, unassigned=False,
+                           min_count=3, category_groups=ADMIN.category_groups)
+    for vis in (ADMIN, protected):
+        rep = workload_report(ctx, vis, facility_type="patrol_post", period="2025")
+        f = rep.frame.set_index("id")
+        assert "incidents_within_radius" not in f.columns
+        assert "within_radius_share" not in f.columns
+        assert rep.provenance["radius_m"] is None
+        assert "incidents_out_of_reach" not in rep.provenance
+        if vis is ADMIN:
+            assert "catchments only" in rep.provenance["notes"][0]
+            # the posts stand where the offices stand: the same catchments
+            same = office.frame.set_index("id")["incidents_catchment"]
+            assert f.loc["P1", "incidents_catchment"] == same["F1"]
+            assert f.loc["P2", "incidents_catchment"] == same["F2"]
+    with pytest.raises(ValueError, match="no configured radius"):
+        workload_report(ctx, protected, facility_type="patrol_post", period="2025",
+                        radius_m=500)
+    with_radius = workload_report(ctx, ADMIN, facility_type="patrol_post", period="2025",
+                                  radius_m=500)
+    assert "incidents_within_radius" in with_radius.frame.columns
+
+
 def test_site_plan_picks_the_obvious_site(equipped, tmp_path):
     ctx = ctx_for(equipped)
     cand = gpd.GeoDataFrame({"id": ["near_F1", "middle"]},

@@ -22,11 +22,11 @@ from api.settings import Settings
 X0, Y0 = 116.30, 39.90
 
 
-def rows_of(data: bytes) -> list[list[str]]:
+def rows_of(data: bytes, *, bom: bool = True) -> list[list[str]]:
     """Parse pingan's CSV (BOM, ``#`` provenance lines) as a spreadsheet would split it."""
     text = data.decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.reader(io.StringIO(text[1:], newline="")))
+    assert text.startswith("\ufeff") == bom
+    return list(csv.reader(io.StringIO(text[1:] if bom else text, newline="")))
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -75,6 +75,20 @@ def test_to_csv_bytes_neutralises_text_quotes_fields_and_keeps_numbers():
     assert frame.loc[0, "name"].startswith("=")  # the caller's frame is not changed
 
 
+@pytest.mark.parametrize("bom", [True, False])
+@pytest.mark.parametrize("comments", [True, False])
+def test_every_csv_form_is_neutralised(bom, comments):
+    """With and without the BOM and the provenance lines (issue 12, item 9)."""
+    frame = pd.DataFrame({"name": ["=1+2", "@x", "和平社区"], "z": [-1.96, 1.0, 2.0]})
+    prov = {"note": "x,=cmd()", "period": "2025"}
+    rows = rows_of(to_csv_bytes(frame, provenance=prov if comments else None, bom=bom),
+                   bom=bom)
+    if comments:
+        assert rows[0] == ["# note: x", "'=cmd()"] and rows[1] == ["# period: 2025"]
+        rows = rows[2:]
+    assert rows == [["name", "z"], ["'=1+2", "-1.96"], ["'@x", "1.0"], ["和平社区", "2.0"]]
+
+
 def test_provenance_lines_stay_one_line_without_formula_cells():
     data = to_csv_bytes(pd.DataFrame({"a": [1]}),
                         provenance={"period": "2025", "note": "x,=cmd()\n=2+3",
@@ -104,6 +118,9 @@ def test_api_csv_is_neutralised_while_json_and_geojson_keep_the_text(engine, tmp
     h = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as c:
         as_csv = c.get("/api/v1/communities?format=csv", headers=h)
+        forms = {(bom, comments): c.get(
+            f"/api/v1/communities?format=csv&bom={bom}&csv_comments={comments}",
+            headers=h).content for bom in ("true", "false") for comments in ("true", "false")}
         as_json = c.get("/api/v1/communities", headers=h).json()
         as_geojson = c.get("/api/v1/communities?format=geojson", headers=h).json()
     assert as_csv.status_code == 200
@@ -115,6 +132,10 @@ def test_api_csv_is_neutralised_while_json_and_geojson_keep_the_text(engine, tmp
     assert by_code["C3"][header.index("name")] == "和平社区"
     assert by_code["C1"][header.index("district")] == "'-2+3"
     assert by_code["C1"][header.index("population")] in ("1000", "1000.0")
+    for (bom, comments), data in forms.items():
+        table = [r for r in rows_of(data, bom=bom == "true") if r and not r[0].startswith("#")]
+        assert table == [r for r in rows_of(as_csv.content) if r], (bom, comments)
+        assert data.decode("utf-8-sig").startswith("#") == (comments == "true")
     names = {i["code"]: i["name"] for i in as_json["items"]}
     assert names == {"C1": "=1+2", "C2": "@SUM(A1)", "C3": "和平社区"}
     props = {f["properties"]["code"]: f["properties"] for f in as_geojson["features"]}

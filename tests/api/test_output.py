@@ -62,3 +62,25 @@ def test_geojson_keeps_z_and_drops_what_geojson_cannot_hold():
                                     "coordinates": [[[0.0, 0.0], [1.0, 1.0]]]}
     assert feats[3]["geometry"] is None and feats[4]["geometry"] is None
     assert [f["properties"]["code"] for f in feats] == list("abcde")
+
+
+def test_people_are_whole_numbers_in_tables_and_exact_elsewhere():
+    """Residents are estimates with fractions: tables round them, JSON and CSV do not."""
+    import pandas as pd
+
+    from api.output import is_people_count, to_json, to_table
+
+    frame = pd.DataFrame({"code": ["a", "b"], "facility_uncovered_population": [14148.343, 0.4],
+                          "population_newly_covered": [2.5, 1.0],
+                          "facility_covered_population_share": [0.0213, 0.5],
+                          "cameras_per_1000_residents": [1.25, 0.5]})
+    table = to_table(frame, digits=3)
+    assert "14,148 " in table + " " and "14,148.343" not in table
+    assert " 0 " in table.splitlines()[3] + " "  # 0.4 people shows as 0
+    assert "0.021" in table and "1.250" in table  # shares and rates keep their decimals
+    assert json.loads(to_json(frame))["items"][0]["facility_uncovered_population"] == 14148.343
+    assert "14148.343" in to_csv_bytes(frame).decode("utf-8-sig")
+    assert [is_people_count(c) for c in ("population", "households", "population_reached",
+                                          "facility_covered_population_share",
+                                          "cameras_per_1000_residents", "case_rate_per_10k")
+            ] == [True, True, True, False, False, False]

@@ -14,6 +14,7 @@ from api.services.rates import hotspots_report, rates_report, trend_report
 from api.settings import Settings
 from api.settings import Settings as _Settings
 from geo.errors import NotFoundError
+from tests.api.lattice import l00_population
 
 ADMIN = Visibility.admin(_Settings(database_url="sqlite:///unused.db"))
 
@@ -37,12 +38,16 @@ def binom_upper_tail(k: int, n: int, p: float) -> float:
 def test_community_rates_and_change(lattice_db):
     rep = rates_report(ctx_for(lattice_db), ADMIN, period="2025", compare="last-year")
     f = rep.frame.set_index("code")
-    # L00 uses the population table: 12,000 in 2025, 8,000 in 2024
-    assert f.loc["L00", "cases"] == 60 and f.loc["L00", "population"] == 12_000
-    assert f.loc["L00", "case_rate_per_10k"] == pytest.approx(50.0)
-    assert f.loc["L00", "case_rate_per_10k_annual"] == pytest.approx(50.0 * 365.25 / DAYS_2025)
-    assert f.loc["L00", "case_change_pct"] == pytest.approx((4 * DAYS_2024 / DAYS_2025 - 1) * 100)
-    e1, e2 = 12_000 * DAYS_2025, 8_000 * DAYS_2024
+    # L00 uses the population table (8,000 mid-2024, 12,000 mid-2025), over each period
+    p25, p24 = l00_population("2025"), l00_population("2024")
+    assert f.loc["L00", "cases"] == 60 and f.loc["L00", "population"] == pytest.approx(p25)
+    assert f.loc["L00", "population_rule"] == "carried_forward"
+    assert f.loc["L01", "population_rule"] == "boundary"
+    assert f.loc["L00", "case_rate_per_10k"] == pytest.approx(60 / p25 * 1e4)
+    assert f.loc["L00", "case_rate_per_10k_annual"] == pytest.approx(
+        60 / p25 * 1e4 * 365.25 / DAYS_2025)
+    e1, e2 = p25 * DAYS_2025, p24 * DAYS_2024
+    assert f.loc["L00", "case_change_pct"] == pytest.approx((60 / e1 / (10 / e2) - 1) * 100)
     assert f.loc["L00", "p_rise"] == pytest.approx(binom_upper_tail(60, 70, e1 / (e1 + e2)))
     assert f.loc["L00", "case_rise_significant"] == 1
     assert f.loc["L01", "case_rise_significant"] == 0
@@ -66,14 +71,16 @@ def test_case_definition_setting_excludes_statuses(lattice_db):
 def test_roll_ups_are_sums_over_sums(lattice_db):
     ctx = ctx_for(lattice_db)
     d = rates_report(ctx, ADMIN, period="2025", level="district").frame.set_index("code")
-    assert d.loc["D1", "cases"] == 60 + 30 + 41 and d.loc["D1", "population"] == 82_000
-    assert d.loc["D1", "case_rate_per_10k"] == pytest.approx(131 / 82_000 * 1e4)
+    p25 = l00_population("2025")
+    assert d.loc["D1", "cases"] == 60 + 30 + 41
+    assert d.loc["D1", "population"] == pytest.approx(p25 + 70_000)
+    assert d.loc["D1", "case_rate_per_10k"] == pytest.approx(131 / (p25 + 70_000) * 1e4)
     assert d.loc["D2", "cases"] == 41 + 35 and d.loc["D2", "population"] == 80_000
     assert d.loc["unassigned", "cases"] == 1
     assert d.loc["D1", "geometry"].area == pytest.approx(8 * 0.01**2)
     city = rates_report(ctx, ADMIN, period="2025", level="city").frame.set_index("code")
     assert city.loc["city", "cases"] == 207
-    assert city.loc["city", "case_rate_per_10k"] == pytest.approx(207 / 162_000 * 1e4)
+    assert city.loc["city", "case_rate_per_10k"] == pytest.approx(207 / (p25 + 150_000) * 1e4)
     sub = rates_report(ctx, ADMIN, period="2025", level="subdistrict").frame.set_index("code")
     assert sub.loc["S1", "cases"] == 60 + 10 + 10 + 11  # L00, L01, L10, L11
 
@@ -84,7 +91,7 @@ def test_periods_quarter_and_range(lattice_db):
     # L00's 60 cases are spread 5 per month (month = m % 12 + 1)
     assert q1.loc["L00", "cases"] == 15
     assert q1.loc["L00", "case_rate_per_10k_annual"] == pytest.approx(
-        15 / 12_000 * 1e4 * 365.25 / 90)
+        15 / l00_population("2025-Q1") * 1e4 * 365.25 / 90)
     rng = rates_report(ctx, ADMIN, period="2025-01-01..2025-01-01").frame.set_index("code")
     assert rng.loc["L11", "cases"] == 1  # only the 00:30 case
 
@@ -157,10 +164,15 @@ def test_sample_city_district_table_matches_independent_count(sample_db, sample_
         for d in ("110191", "110192"):
             assert got.loc[d, col] == counts[d]
     pop = sample_city.population
-    pop25 = pop[pop["year"] == 2025].set_index("code")["population"]
+    p24 = pop[pop["year"] == 2024].set_index("code")["population"]
+    p25 = pop[pop["year"] == 2025].set_index("code")["population"]
+    # mid-year counts of 2024 and 2025: over 2025, up from the 1 January value to the 2025
+    # count over 181 days, then flat for 184 (see tests.api.lattice.l00_population)
+    jan1 = p24 + (p25 - p24) * 184 / 365
+    mean25 = (181 * (jan1 + p25) / 2 + 184 * p25) / 365
     for d in ("110191", "110192"):
         members = comms.loc[comms["district_code"] == d, "code"]
-        assert got.loc[d, "population"] == pytest.approx(pop25.reindex(members).sum())
+        assert got.loc[d, "population"] == pytest.approx(mean25.reindex(members).sum())
     assert got.loc["unassigned", "cases"] == int(((local.dt.year == 2025) & code.isna()).sum())
     doc = json.loads(__import__("api.output", fromlist=["to_geojson"]).to_geojson(
         rep.frame, provenance=rep.provenance))

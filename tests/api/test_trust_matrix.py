@@ -10,7 +10,15 @@ import collections
 
 import pytest
 
-from tests.api.trust_matrix import CREDENTIALS, all_maps, cases, check, routes, send
+from tests.api.trust_matrix import (
+    CREDENTIALS,
+    all_maps,
+    cases,
+    check,
+    follow_describedby,
+    routes,
+    send,
+)
 
 pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 
@@ -37,8 +45,9 @@ def test_every_answer_releases_only_what_the_caller_may_see(city, client, openap
         for credential in CREDENTIALS:
             response = send(client, case, headers[credential])
             answered[response.status_code // 100] += 1
+            described = follow_describedby(client, response, headers[credential])
             problems += [f"{credential} {case.id}: {p}"
-                         for p in check(case, credential, response)]
+                         for p in check(case, credential, response, described)]
     assert problems == [], "\n".join(problems[:40])
     # The matrix reached real answers, not only refusals.
     assert answered[2] > 300 and answered[4] > 100
@@ -111,3 +120,62 @@ def test_the_checks_catch_a_leak_of_near_repeats_and_alerts(city, client):
     assert liaison == ["alert of C1 observes 1.0; the caller's world has 0 in "
                        "2025-03-10..2025-03-16"], liaison
     assert check(alerts, "liaison_s21", send(client, alerts, city.headers("liaison_s21"))) == []
+
+
+def test_the_checks_catch_a_csv_without_its_own_provenance(city, client):
+    """A CSV's describedby link must be this request's provenance, answered alike."""
+    from tests.api.trust_matrix import Case
+
+    h = city.headers("planner")
+    case = Case("GET", "/api/v1/rates", "/api/v1/rates", (("period", "2025"), ("format", "csv")))
+    response = send(client, case, h)
+    described = follow_describedby(client, response, h)
+    assert described is not None and described.status_code == 200
+    assert check(case, "planner", response, described) == []
+    other = Case("GET", "/api/v1/rates", "/api/v1/rates", (("period", "2024"), ("format", "csv")))
+    assert any("is not this request's provenance" in p
+               for p in check(other, "planner", response, described))
+    assert any("without Link" in p for p in check(case, "planner", _without_link(response)))
+    # an admin's incident list in provenance form, checked as the planner's, fails
+    raw = Case("GET", "/api/v1/incidents", "/api/v1/incidents", (("format", "csv"),))
+    admin = city.headers("admin")
+    answer = send(client, raw, admin)
+    problems = check(raw, "planner", answer, follow_describedby(client, answer, admin))
+    assert any("incident ids leaked" in p for p in problems)
+
+
+def _without_link(response):
+    import httpx
+
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "link"]
+    return httpx.Response(response.status_code, headers=headers, content=response.content)
+
+
+@pytest.mark.parametrize("credential", ["admin", "liaison", "planner", "client"])
+def test_the_provenance_document_is_the_provenance_the_json_carries(city, client, openapi,
+                                                                      credential):
+    """format=provenance tells a caller what the JSON (and the old CSV lines) told them, and
+    nothing more: the same trust layer answers both."""
+    h = city.headers(credential)
+    described = {route for route, ops in openapi["paths"].items()
+                 for p in ops.get("get", {}).get("parameters", [])
+                 if p["name"] == "format" and "provenance" in p["schema"].get("enum", [])}
+    seen = set()
+    for case in cases(openapi):
+        query = case.query()
+        if (case.method != "GET" or query.get("format") != "json" or case.route in seen
+                or case.route not in described):
+            continue
+        seen.add(case.route)
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in query.items()}
+        as_json = client.get(case.path, params=params, headers=h)
+        as_prov = client.get(case.path, params={**params, "format": "provenance"}, headers=h)
+        assert as_prov.status_code == as_json.status_code, case.id
+        if as_json.status_code != 200:
+            continue
+        body, doc = as_json.json(), as_prov.json()
+        want = {k: v for k, v in body["provenance"].items() if k != "generated_at"}
+        got = {k: v for k, v in doc["provenance"].items() if k not in ("generated_at", "page")}
+        assert got == want, case.id
+        assert doc["describes"]["rows"] == body["count"], case.id
+    assert len(seen) > 15

@@ -22,6 +22,10 @@ request. Each answer is checked by :func:`check`:
   zone, an exact caller's Knox table counts the pairs of their own world's incidents; alerts:
   a protected caller gets alerting units only with no figure, an exact caller's observed
   counts are those of their own world.
+- a CSV answer links (``Link: rel="describedby"``) to the provenance of the same request
+  (same path, same query, ``format=provenance``); :func:`follow_describedby` fetches it with the
+  same credential and :func:`check` holds it to every rule above (``format=provenance`` is also
+  a format variant of its own).
 
 ``tests/api/test_trust_matrix.py`` runs the subset covering every (credential, parameter value)
 pair on both backends in CI;
@@ -68,7 +72,7 @@ VARIANTS: dict[str, list[Any]] = {
     "period": ["2025", "2025-03", "2025-03-15..2025-03-15", "2025-Q1",
                "2024-01-01..2025-12-31"],
     "cell_m": [None, 250, 300, 2000, 500],
-    "format": ["json", "csv", "geojson"],
+    "format": ["json", "csv", "geojson", "provenance"],
     "on": ["rate", "grid"],
     "by": ["month", "hour-weekday"],
     "level": ["community", "district"],
@@ -88,6 +92,8 @@ VARIANTS: dict[str, list[Any]] = {
     "method": ["auto", "ears"],
     "ears": ["c2", "c3"],
     "recent_days": [None, 60],
+    "reach": ["line", "walk", "drive"],
+    "minutes": [None, 5],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
@@ -227,7 +233,10 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
                     params.append((name, tuple(value) if isinstance(value, list) else value))
             out.append(Case(method, route, concrete, tuple(params)))
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
-                    body={"facility_type": "police_office", "add": 1, "time_limit_s": 20}))
+                    body={"type": "police_office", "add": 1, "time_limit_s": 20}))
+    out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", "json"),),
+                    body={"type": "police_office", "add": 1, "time_limit_s": 20,
+                          "reach": "walk"}))
     return list(dict.fromkeys(out))
 
 
@@ -297,8 +306,42 @@ def _names_outside(case: Case, credential: str) -> bool:
             and path_code in outside.get("community", set()))
 
 
-def check(case: Case, credential: str, response: Any) -> list[str]:
-    """Everything wrong with one answer (empty when it is right)."""
+def follow_describedby(client: Any, response: Any, headers: Mapping[str, str]) -> Any:
+    """The provenance document a CSV answer links to, fetched with the same credential."""
+    link = response.headers.get("link", "")
+    match = re.match(r'<([^>]*)>; rel="describedby"', link)
+    if not response.headers.get("content-type", "").startswith("text/csv") or not match:
+        return None
+    return client.get(match.group(1), headers=dict(headers))
+
+
+def _describedby_problems(case: Case, response: Any, described: Any) -> list[str]:
+    """A CSV's link: the same path and query with format=provenance, answered alike."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    link = response.headers.get("link")
+    if link is None:
+        return ["a CSV answer without Link: rel=describedby"]
+    link.encode("latin-1")  # a header must be Latin-1: a UnicodeEncodeError fails the test
+    url = urlsplit(re.match(r"<([^>]*)>", link).group(1))  # type: ignore[union-attr]
+    sent = sorted((k, str(v)) for k, values in case.query().items()
+                  for v in (values if isinstance(values, tuple) else (values,)) if k != "format")
+    linked = sorted((k, v) for k, v in parse_qsl(url.query) if k != "format")
+    problems = []
+    if url.path != case.path or linked != sent or ("format", "provenance") not in parse_qsl(
+            url.query):
+        problems.append(f"describedby {url.path}?{url.query} is not this request's provenance")
+    if described is None or described.status_code != 200:
+        problems.append(f"describedby answered {getattr(described, 'status_code', None)}")
+    return problems
+
+
+def check(case: Case, credential: str, response: Any, described: Any = None) -> list[str]:
+    """Everything wrong with one answer (empty when it is right).
+
+    ``described`` is the answer of a CSV's ``describedby`` link (:func:`follow_describedby`):
+    it is checked as the answer of the same request in ``format=provenance``.
+    """
     problems: list[str] = []
     status = response.status_code
     if status >= 500:
@@ -329,7 +372,14 @@ def check(case: Case, credential: str, response: Any) -> list[str]:
     if status == 200 and case.route in trust_spacetime.ROUTES and credential in WORLDS:
         problems += trust_spacetime.problems(case.route, case.params, credential,
                                              WORLDS[credential], credential in PROTECTED,
-                                             response)
+                                             response, described=described)
+    if status == 200 and response.headers.get("content-type", "").startswith("text/csv"):
+        problems += _describedby_problems(case, response, described)
+        if described is not None:
+            as_provenance = Case(case.method, case.route, case.path, tuple(
+                (k, "provenance" if k == "format" else v) for k, v in case.params))
+            problems += [f"its provenance: {p}" for p in check(as_provenance, credential,
+                                                                 described)]
     return problems
 
 

@@ -82,6 +82,8 @@ def surface_of(response: Any) -> tuple[dict[str, Any], pd.DataFrame] | None:
         return None
     if "features" in doc:
         return doc.get("pingan", {}), pd.DataFrame([f["properties"] for f in doc["features"]])
+    if "describes" in doc:  # format=provenance: no cells, the provenance is checked
+        return doc.get("provenance", {}), pd.DataFrame()
     return doc.get("provenance", {}), pd.DataFrame(doc.get("items", []))
 
 
@@ -289,14 +291,21 @@ def _alert_problems(frame: pd.DataFrame, world: set[str] | None, protected: bool
 
 
 def problems(route: str, params: tuple[tuple[str, Any], ...], credential: str,
-             world: set[str] | None, protected: bool, response: Any) -> list[str]:
-    """Everything wrong with a 200 answer of a space-time route for ``credential``."""
+             world: set[str] | None, protected: bool, response: Any,
+             described: Any = None) -> list[str]:
+    """Everything wrong with a 200 answer of a space-time route for ``credential``.
+
+    ``described`` is the provenance answer a CSV links to (a CSV holds no provenance lines
+    unless asked for them).
+    """
     if route == "/api/v1/near-repeat/zones" and protected:
         return ["risk zones released to a protected caller"]
     parsed = surface_of(response)
     if parsed is None:
         return []
     prov, frame = parsed
+    if not prov and described is not None:
+        prov = json.loads(described.content).get("provenance", {})
     cats = _categories(params)
     if route == "/api/v1/kde":
         if protected:

@@ -409,6 +409,17 @@ def test_facility_workload_hand_case():
     assert "f" not in res.frame.index
 
 
+def test_facility_workload_without_a_radius_counts_catchments_only():
+    fac = _facilities([_fac("a", 0, 0, kind="patrol_post"), _fac("b", 1000, 0, kind="patrol_post")])
+    inc = _frame({"id": list("abcd")}, [_pt(100, 0), _pt(200, 0), _pt(900, 0), _pt(600, 0)])
+    res = facility_workload(inc, fac, facility_type="patrol_post", metric_crs=GK)
+    assert res.frame["incidents_catchment"].to_dict() == {"a": 2, "b": 2}
+    assert "incidents_within_radius" not in res.frame.columns
+    assert res.radius_m is None and res.incidents_out_of_reach is None
+    with pytest.raises(ValueError, match="radius_m must be"):
+        facility_workload(inc, fac, facility_type="patrol_post", radius_m=-1, metric_crs=GK)
+
+
 def test_facility_workload_errors():
     fac = _facilities([_fac("a", 0, 0, closed="2020-01-01")])
     inc = _frame({"id": ["x"]}, [_pt(1, 1)])

@@ -317,7 +317,8 @@ def test_no_comparison_leaves_comparison_columns_missing():
     assert pd.isna(frame.loc["a", "compare_cases"])
 
 
-def test_population_of_the_period_year_with_boundary_fallback():
+def test_population_of_the_period_is_person_years_with_boundary_fallback():
+    # a: mid-year (07-01) counts of 2024 and 2025; b: 2024 only; c: the boundary layer only.
     table = pd.DataFrame({"code": ["a", "a", "b"], "year": [2025, 2024, 2024],
                           "population": [12000, 10000, 3000]})
     boundary = pd.Series({"a": 11000, "b": 2500, "c": 800})
@@ -326,15 +327,23 @@ def test_population_of_the_period_year_with_boundary_fallback():
         compare_counts=counts([("a", 5), ("b", 1), ("c", 1)], period=Y2024),
     )
     frame = result.frame
-    assert frame["population"].tolist() == [12000, 2500, 800]
-    assert frame["population_source"].tolist() == ["year", "boundary", "boundary"]
-    assert frame["compare_population"].tolist() == [10000, 3000, 800]
-    assert frame.loc["a", "case_rate_per_10k"] == pytest.approx(5.0)
-    assert any("the 2025 table for 1 communities, the boundary population for 2" in note
+    # 2025 for a: linear from 2024-07-01 (10000) to 2025-07-01 (12000), flat after. On
+    # 2025-01-01, 184 of the 365 days are gone: 10000 + 2000 × 184 / 365.
+    jan1 = 10000 + 2000 * 184 / 365
+    a_2025 = (181 * (jan1 + 12000) / 2 + 184 * 12000) / 365
+    # 2024 (366 days) for a: flat 10000 to 07-01 (182 days), then up to jan1 (184 days).
+    a_2024 = (182 * 10000 + 184 * (10000 + jan1) / 2) / 366
+    assert frame["population"].tolist() == pytest.approx([a_2025, 3000, 800])
+    assert frame["population_source"].tolist() == ["year", "year", "boundary"]
+    assert frame["population_rule"].tolist() == ["carried_forward", "constant", "boundary"]
+    assert frame["compare_population"].tolist() == pytest.approx([a_2024, 3000, 800])
+    assert frame.loc["a", "case_rate_per_10k"] == pytest.approx(6 / a_2025 * 1e4)
+    assert any("carried flat after the last known date (沿用最近一期) for 1" in note
+               and "the communities layer's population (边界图层人口) for 1" in note
                for note in result.notes)
-    without_fallback = compute_rates(counts([("a", 6), ("b", 1)]), table)
-    assert without_fallback.frame.loc["b", "no_population"]
-    assert pd.isna(without_fallback.frame.loc["b", "population_source"])
+    without_fallback = compute_rates(counts([("a", 6), ("c", 1)]), table)
+    assert without_fallback.frame.loc["c", "no_population"]
+    assert pd.isna(without_fallback.frame.loc["c", "population_source"])
 
 
 def test_compute_rates_errors():

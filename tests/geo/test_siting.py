@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.errors import LimitError
 from geo.siting import candidate_sites, plan_facility_sites, plan_sites
 
 GK = 4548
@@ -117,8 +118,43 @@ def test_plan_facility_sites_end_to_end():
                                cell_m=100, candidate_spacing_m=200, metric_crs=GK)
     assert plan.coverage_before == pytest.approx(500 / 1500)
     assert plan.coverage_after == pytest.approx(1.0)
-    assert plan.sites["code"].tolist() == ["A"]
+    site = plan.sites.iloc[0]
+    assert (site["community_code"], site["community_name"]) == ("A", "a")
+    assert (site["lon"], site["lat"]) == pytest.approx((site.geometry.x, site.geometry.y),
+                                                       abs=1e-7)
+    assert "code" not in plan.sites.columns
     assert plan.sites["population_newly_covered"].iloc[0] == pytest.approx(1000.0)
+
+
+def test_plan_coverage_before_is_the_coverage_reports():
+    """Issue 12, item 11: the plan's "before" is facility_coverage's covered residents.
+
+    B's station covers 44 % of B's area at 150 m, but only 4 of B's 16 demand points; the
+    plan used to count the points (25 %).
+    """
+    from geo.coverage import facility_coverage
+
+    comm = gpd.GeoDataFrame(
+        {"code": ["A", "B"], "name": ["a", "b"], "population": [1000.0, 500.0]},
+        geometry=gpd.GeoSeries([_box(3000, 0, 3400, 400), _box(0, 0, 400, 400)], crs=GK)
+        .to_crs(4326).to_numpy(), crs=4326)
+    fac = _points([(200, 200)], {"id": ["p1"], "type": ["police_station"]})
+    options = {"facility_type": "police_station", "radius_m": 150, "cell_m": 100,
+               "metric_crs": GK}
+    res = facility_coverage(comm, fac, **options)
+    covered = float((res.frame["population"] - res.frame["facility_uncovered_population"]).sum())
+    assert covered == pytest.approx(500 * np.pi * 150**2 / 400**2, rel=2e-3)
+    plan = plan_facility_sites(comm, fac, k=1, candidate_spacing_m=200, **options)
+    assert plan.population_covered_before == pytest.approx(covered, rel=1e-12)
+    assert plan.coverage_before == pytest.approx(covered / 1500, rel=1e-12)
+    assert plan.population_total == pytest.approx(1500)
+    # after: the same rule with the new site's circle added
+    with_site = pd.concat([fac, _points([(0, 0)], {"id": ["new"], "type": ["police_station"]})
+                           .set_geometry(plan.sites.geometry.to_numpy())], ignore_index=True)
+    after = facility_coverage(comm, gpd.GeoDataFrame(with_site, crs=4326), **options)
+    assert plan.population_covered_after == pytest.approx(float(
+        (after.frame["population"] - after.frame["facility_uncovered_population"]).sum()))
+    assert any("as the coverage report measures it" in n for n in plan.notes)
 
 
 def test_plan_sites_errors():
@@ -179,3 +215,21 @@ def test_too_many_pairs_is_refused_before_any_work(monkeypatch):
     with pytest.raises(ValueError, match=r"reach 2\d,\d{3} uncovered demand points.*"
                                          r"radius_m=50000 is too large for 60 candidates"):
         plan_sites(demand, weights, cands, None, k=1, radius_m=50_000, metric_crs=GK)
+
+
+def test_a_candidate_grid_too_fine_is_refused_before_it_is_made():
+    # 1 km² at 0.5 m spacing is 4 million points: refused, naming what the caller set
+    comm = gpd.GeoDataFrame({"code": ["A"], "population": [1.0]},
+                            geometry=gpd.GeoSeries([_box(0, 0, 1000, 1000)], crs=GK)
+                            .to_crs(4326).to_numpy(), crs=4326)
+    with pytest.raises(LimitError, match=r"spacing_m: a 0.5 m candidate grid .* 4,00\d,\d{3} "
+                                         r"points \(limit 2,000,000\)") as info:
+        candidate_sites(comm, spacing_m=0.5, metric_crs=GK)
+    assert info.value.parameter == "spacing_m"
+    assert len(candidate_sites(comm, spacing_m=2.0, metric_crs=GK)) == 250_000
+    fac = _points([(200, 200)], {"id": ["p1"], "type": ["police_station"]})
+    # a 1e-6 m radius gives a 5e-7 m spacing: the error names radius_m
+    with pytest.raises(LimitError, match="radius_m: ") as info:
+        plan_facility_sites(comm, fac, facility_type="police_station", k=1, radius_m=1e-6,
+                            cell_m=100, metric_crs=GK)
+    assert info.value.parameter == "radius_m"

@@ -113,3 +113,21 @@ def test_communities_in_another_crs_are_drawn_in_wgs84(communities, rates):
     html = page(rates_map(communities.to_crs(4548), rates))
     ring = features_by_key(html)["c1"][0]["geometry"]["coordinates"][0]
     assert any(abs(x - 116.4) < 1e-6 and abs(y - 39.9) < 1e-6 for x, y in ring)
+
+
+def test_a_comparison_without_data_reads_unknown_in_the_tooltip(communities, options):
+    from geo.cases import CaseCounts
+    from geo.period import parse_period
+    from geo.rates import compute_rates
+
+    now = CaseCounts(pd.DataFrame({"community_code": ["c1", "c2"], "cases": [10, 40]}),
+                     parse_period("2025"))
+    before = CaseCounts(pd.DataFrame({"community_code": ["c1", "c2"], "cases": [0, 0]}),
+                        parse_period("2024"))
+    result = compute_rates(now, pd.Series({"c1": 5000.0, "c2": 8000.0}), compare_counts=before,
+                           compare_covered=pd.Series({"c1": False, "c2": True}))
+    html = page(rates_map(communities, result, options=options))
+    tips = {k: v[0]["properties"]["t"] for k, v in features_by_key(html).items()
+            if k in ("c1", "c2")}
+    assert "待补数据（对比期无完整数据）" in tips["c1"]
+    assert "待补数据" not in tips["c2"] and "显著上升" in tips["c2"]

@@ -1,10 +1,15 @@
 """The hot-spot, protection, coverage and standard maps on the hand-made inputs."""
 
 import dataclasses
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import geo
+from geo.profile import load_profile
+from geo.standard import evaluate
 from maps import coverage_map, hotspot_map, protection_map, standard_map
 from maps.hotspots import HOTSPOT_COLORS
 from maps.standard import STATUS_COLORS, format_metric_value
@@ -153,10 +158,33 @@ def test_standard_in_english(communities, evaluation, options):
         standard_map(communities, evaluation.communities)
 
 
+def test_a_yes_no_criterion_reads_in_words(communities, options):
+    # Issue 12: "发案同比无显著上升 | 是 | < 1 | 未通过" read as the opposite of the value.
+    profile = load_profile(Path(geo.__file__).parent / "profiles" / "beijing-safe-community.toml")
+    values = pd.DataFrame({c: np.nan for c in profile.criterion_ids},
+                          index=pd.Index(["c1", "c2", "c3", "c4"], name="code"))
+    values["no_significant_rise"] = [1.0, 0.0, np.nan, 0.0]
+    feats = features_by_key(page(standard_map(communities, evaluate(values, profile),
+                                              options=options)))
+    row = "<tr><td>发案同比无显著上升</td><td>{}</td><td>须为：无显著上升</td>"
+    assert row.format("显著上升") + '<td class="pingan-fail">未通过</td>' in feats["c1"][0][
+        "properties"]["p"]
+    assert row.format("无显著上升") + '<td class="pingan-pass">通过</td>' in feats["c2"][0][
+        "properties"]["p"]
+    assert row.format("待补数据") + '<td class="pingan-unknown">未知</td>' in feats["c3"][0][
+        "properties"]["p"]
+    english = features_by_key(page(standard_map(
+        communities, evaluate(values, profile),
+        options=dataclasses.replace(options, language="en"))))["c1"][0]["properties"]["p"]
+    assert ("<td>significant rise</td><td>must be: no significant rise</td>"
+            '<td class="pingan-fail">fail</td>') in english
+
+
 def test_metric_values_in_their_units():
     assert format_metric_value("camera_area_share", 0.2, "zh") == "20.0%"
-    assert format_metric_value("case_rise_significant", 1, "en") == "yes"
-    assert format_metric_value("case_rise_significant", float("nan"), "zh") == "无数据"
+    assert format_metric_value("case_rise_significant", 1, "en") == "significant rise"
+    assert format_metric_value("case_rise_significant", 0, "zh") == "无显著上升"
+    assert format_metric_value("case_rise_significant", float("nan"), "zh") == "待补数据"
     assert format_metric_value("facility_distance_m", 512.4, "zh") == "512 m"
     assert format_metric_value("case_change_pct", 12.5, "en") == "+12.5%"
     assert format_metric_value("camera_count", 12, "zh") == "12"

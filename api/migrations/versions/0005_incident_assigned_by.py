@@ -1,7 +1,7 @@
 """incidents assigned by a snapping tolerance: the tolerance of each incidents load
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2027-01-10
 
 ``incidents.assigned_by`` gains the value ``'snap'`` (beside ``'point'`` and ``'code'``): a
@@ -15,7 +15,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -5,6 +5,8 @@ numbered 1–12 with upper-case names (``area_numbe``, ``community``), a census 
 only, and a raw incident export with ``MM/DD/YYYY hh:mm:ss AM/PM`` local times, upper-case
 categories, rows without coordinates (some with a community area, some without), and one time
 in the hour that repeats when daylight saving ends (2024-11-03 01:30 AM, America/Chicago).
+``crimes_2024.csv`` is every third 2024 row of the same export: data that start in 2024, so a
+comparison with 2023 has nothing to compare against (issue 12, item 2).
 
     python tests/data/portal/make_portal.py
 """
@@ -100,7 +102,10 @@ def incidents(rng: np.random.Generator) -> list[list[str]]:
 def main() -> None:
     rng = np.random.default_rng(20261202)
     (HERE / "community_areas.geojson").write_text(json.dumps(communities()), encoding="utf-8")
-    for name, rows in (("census_2020.csv", census()), ("crimes_portal.csv", incidents(rng))):
+    crimes = incidents(rng)
+    late = [crimes[0], *[r for r in crimes[1:] if r[17] == "2024"][::3]]
+    for name, rows in (("census_2020.csv", census()), ("crimes_portal.csv", crimes),
+                       ("crimes_2024.csv", late)):
         with open(HERE / name, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows(rows)
 
