@@ -44,9 +44,20 @@ from geo.rollup import (
 from geo.siting import SitePlan, plan_facility_sites
 from maps.labels import term
 
-__all__ = ["blind_spots_report", "camera_result", "compound_result", "coverage_report",
-           "coverage_result", "gaps_report", "protection_report", "service_areas",
-           "site_plan_report", "workload_report"]
+__all__ = [
+    "blind_spots_report",
+    "camera_result",
+    "compound_result",
+    "coverage_report",
+    "coverage_result",
+    "gaps_report",
+    "plan_provenance",
+    "protection_report",
+    "service_areas",
+    "site_plan_report",
+    "workload_frame",
+    "workload_report",
+]
 
 
 def _cases_of(ctx: ServiceContext, period: Period, categories: Sequence[str] = (),
@@ -412,6 +423,40 @@ def released_workload(frame: pd.DataFrame, res: FacilityWorkload, vis: Visibilit
     return out
 
 
+def workload_frame(ctx: ServiceContext, vis: Visibility, res: Any,
+                   facility_type: str) -> gpd.GeoDataFrame:
+    """A workload result's rows with each facility's point, ordered and released for ``vis``.
+
+    Shared by the straight-line and the along-roads workload (``res`` has ``frame`` indexed by
+    facility id and the attributes :func:`released_workload` reads).
+    """
+    with ctx.engine.connect() as conn:
+        fac = store.read_facilities(conn, facility_type=facility_type).set_index("id")
+    frame = res.frame.join(fac[["geometry"]], how="left").reset_index()
+    # Exact callers see the busiest first; a protected caller's order must not rank the exact
+    # counts behind released ones, so theirs is by facility id.
+    frame = (frame.sort_values("id") if vis.protected
+             else frame.sort_values("incidents_catchment", ascending=False))
+    frame = released_workload(frame, res, vis)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
+
+
+def plan_provenance(plan: SitePlan) -> dict[str, Any]:
+    """What a site plan's provenance says of the plan itself (both reaches share it)."""
+    return {
+        "k_requested": plan.k_requested, "k_used": plan.k_used,
+        "population_total": plan.population_total,
+        "population_covered_before": plan.population_covered_before,
+        "population_covered_after": plan.population_covered_after,
+        "coverage_before": plan.coverage_before, "coverage_after": plan.coverage_after,
+        "solver_status": plan.solver_status, "solution_status": plan.solution_status,
+        "candidates_given": plan.candidates_given,
+        "candidates_reaching": plan.candidates_reaching,
+        "candidates_used": plan.candidates_used, "metric_crs": plan.metric_crs.to_string(),
+        "notes": list(plan.notes), "generated_at": generated_at(),
+    }
+
+
 def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
                     period: Period | str | None = None,
                     radius_m: float | None = None) -> Report:
@@ -443,15 +488,7 @@ def workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str,
 
     res = ctx.cached("workload", (facility_type, radius, p.label, vis.protected), compute,
                      vis=None if vis.protected else vis)
-    with ctx.engine.connect() as conn:
-        fac = store.read_facilities(conn, facility_type=facility_type).set_index("id")
-    frame = res.frame.join(fac[["geometry"]], how="left").reset_index()
-    # Exact callers see the busiest first; a protected caller's order must not rank the exact
-    # counts behind released ones, so theirs is by facility id.
-    frame = (frame.sort_values("id") if vis.protected
-             else frame.sort_values("incidents_catchment", ascending=False))
-    frame = released_workload(frame, res, vis)
-    gdf = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
+    gdf = workload_frame(ctx, vis, res, facility_type)
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "facility_type": facility_type,
                  "radius_m": res.radius_m, "metric_crs": res.metric_crs.to_string(),
@@ -515,19 +552,8 @@ def site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_type: str
         candidates=candidates, period=p, metric_crs=ctx.metric_crs(),
         time_limit_s=time_limit_s, circle_segments=ctx.settings.geo.arc_segments)
     prov = period_provenance(p, ctx.timezone)
-    prov.update({
-        "data_version": ctx.data_version(), "facility_type": facility_type,
-        "radius_m": plan.radius_m, "k_requested": plan.k_requested, "k_used": plan.k_used,
-        "population_total": plan.population_total,
-        "population_covered_before": plan.population_covered_before,
-        "population_covered_after": plan.population_covered_after,
-        "coverage_before": plan.coverage_before, "coverage_after": plan.coverage_after,
-        "solver_status": plan.solver_status, "solution_status": plan.solution_status,
-        "candidates_given": plan.candidates_given,
-        "candidates_reaching": plan.candidates_reaching,
-        "candidates_used": plan.candidates_used, "metric_crs": plan.metric_crs.to_string(),
-        "notes": list(plan.notes), "generated_at": generated_at(),
-    })
+    prov.update({"data_version": ctx.data_version(), "facility_type": facility_type,
+                 "radius_m": plan.radius_m, **plan_provenance(plan)})
     return Report(plan.sites, release_provenance(prov, vis=vis),
                   f"{plan.k_used} new {facility_type} sites, {p.label}",
                   f"新增 {plan.k_used} 处{term('facility', facility_type, 'zh')}选址，{p.label}")

@@ -49,6 +49,7 @@ from geo.reach import (
 from geo.roads import WALK_SPEED_MPS
 from geo.rollup import COVERAGE_RATIOS, COVERAGE_SUMS, Ratio, roll_up_metrics
 from maps.coverage import ServiceAreas
+from maps.labels import term
 
 __all__ = ["check_reach", "coverage_by_reach", "coverage_for_map", "gaps_by_reach",
            "network_coverage_result", "reach_coverage_report", "reach_gaps_report",
@@ -266,7 +267,7 @@ def reach_workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type
 
     Counts are released as :func:`api.services.coverage.workload_report` releases them.
     """
-    from api.services.coverage import released_workload
+    from api.services.coverage import workload_frame
 
     check_reach(reach)
     p = vis.check_period(ctx.period(period))
@@ -290,12 +291,7 @@ def reach_workload_report(ctx: ServiceContext, vis: Visibility, *, facility_type
     res = ctx.cached("network_workload", (facility_type, reach, radius, limit_min, p.label,
                                           vis.protected), compute,
                      vis=None if vis.protected else vis)
-    with ctx.engine.connect() as conn:
-        fac = store.read_facilities(conn, facility_type=facility_type).set_index("id")
-    frame = res.frame.join(fac[["geometry"]], how="left").reset_index()
-    frame = (frame.sort_values("id") if vis.protected
-             else frame.sort_values("incidents_catchment", ascending=False))
-    frame = released_workload(frame, res, vis)
+    frame = workload_frame(ctx, vis, res, facility_type)
     prov = period_provenance(p, ctx.timezone)
     prov.update({"data_version": ctx.data_version(), "facility_type": facility_type,
                  "reach": reach, **({"radius_m": radius} if reach == "walk"
@@ -431,6 +427,8 @@ def reach_site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_typ
     As :func:`api.services.coverage.site_plan_report`, with the walking distance or driving
     time of :func:`geo.network_siting.plan_sites_along_roads`.
     """
+    from api.services.coverage import plan_provenance
+
     p = vis.check_period(ctx.period(period))
     radius, limit_min = _limits(ctx, facility_type, check_reach(reach), radius_m, minutes)
     network = road_network(ctx, reach)
@@ -445,19 +443,12 @@ def reach_site_plan_report(ctx: ServiceContext, vis: Visibility, *, facility_typ
     prov.update({
         "data_version": ctx.data_version(), "facility_type": facility_type, "reach": reach,
         **({"radius_m": plan.radius_m} if reach == "walk" else {"minutes": plan.radius_m}),
-        "walk_speed_mps": network.walk_speed_mps, "k_requested": plan.k_requested,
-        "k_used": plan.k_used, "population_total": plan.population_total,
-        "population_covered_before": plan.population_covered_before,
-        "population_covered_after": plan.population_covered_after,
-        "coverage_before": plan.coverage_before, "coverage_after": plan.coverage_after,
-        "solver_status": plan.solver_status, "solution_status": plan.solution_status,
-        "candidates_given": plan.candidates_given,
-        "candidates_reaching": plan.candidates_reaching,
-        "candidates_used": plan.candidates_used, "metric_crs": plan.metric_crs.to_string(),
-        "notes": list(plan.notes), "generated_at": generated_at(),
+        "walk_speed_mps": network.walk_speed_mps, **plan_provenance(plan),
     })
     return Report(plan.sites, release_provenance(prov, vis=vis),
-                  f"{plan.k_used} new {facility_type} sites along roads ({reach}), {p.label}")
+                  f"{plan.k_used} new {facility_type} sites along roads ({reach}), {p.label}",
+                  f"沿道路（{'步行' if reach == 'walk' else '驾车'}）新增 {plan.k_used} 处"
+                  f"{term('facility', facility_type, 'zh')}选址，{p.label}")
 
 
 def site_plan_by_reach(ctx: ServiceContext, vis: Visibility, *, reach: str = "line",
