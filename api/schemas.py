@@ -19,8 +19,6 @@ from api.errors import PROBLEM_MEDIA_TYPE
 from api.provenance import PROVENANCE_MEDIA_TYPE
 
 __all__ = [
-    "AlertList",
-    "AlertOut",
     "AuditEntryOut",
     "AuditList",
     "BlindSpotList",
@@ -33,10 +31,6 @@ __all__ = [
     "CommunityOut",
     "CoverageList",
     "CoverageOut",
-    "DensityCellOut",
-    "DensityList",
-    "EmergingCellOut",
-    "EmergingList",
     "FieldErrorOut",
     "GapList",
     "GapOut",
@@ -48,8 +42,7 @@ __all__ = [
     "IncidentList",
     "IncidentOut",
     "KeyOut",
-    "KnoxBandOut",
-    "KnoxList",
+    "ListBase",
     "LoadReportOut",
     "MetricList",
     "MetricOut",
@@ -64,8 +57,7 @@ __all__ = [
     "RateList",
     "RateOut",
     "RejectionOut",
-    "RiskZoneList",
-    "RiskZoneOut",
+    "RowBase",
     "SiteOut",
     "SitePlanIn",
     "SitePlanOut",
@@ -140,12 +132,14 @@ class Provenance(BaseModel):
     min_count_shown: int | None = None
 
 
-class _List(BaseModel):
+class ListBase(BaseModel):
+    """A list response: its provenance and the rows in it (subclasses add ``items``)."""
+
     provenance: Provenance
     count: int = Field(description="rows in this response")
 
 
-class _Page(_List):
+class _Page(ListBase):
     total: int = Field(description="rows matching the filters")
     limit: int
     offset: int
@@ -216,7 +210,7 @@ class CommunityAggregateOut(BaseModel):
     suppressed: bool
 
 
-class CommunityAggregateList(_List):
+class CommunityAggregateList(ListBase):
     """Incident counts by community."""
 
     items: list[CommunityAggregateOut]
@@ -233,7 +227,7 @@ class GridCellOut(BaseModel):
     suppressed: bool
 
 
-class GridCellList(_List):
+class GridCellList(ListBase):
     """Incident counts on the fixed grid (non-empty cells only)."""
 
     items: list[GridCellOut]
@@ -254,7 +248,7 @@ class MetricOut(BaseModel):
     required_params: list[str]
 
 
-class MetricList(_List):
+class MetricList(ListBase):
     """The metric catalogue."""
 
     items: list[MetricOut]
@@ -274,7 +268,7 @@ class ProfileSummaryOut(BaseModel):
     created_by: str | None
 
 
-class ProfileList(_List):
+class ProfileList(ListBase):
     """Every profile version: the built-in one and the uploads."""
 
     items: list[ProfileSummaryOut]
@@ -479,11 +473,13 @@ def move_problems_to_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
 Count = int | str
 
 
-class _Row(BaseModel):
+class RowBase(BaseModel):
+    """A row of a report; columns beyond those declared are allowed (extra fields)."""
+
     model_config = ConfigDict(extra="allow")
 
 
-class RateOut(_Row):
+class RateOut(RowBase):
     """Case rates of a community or unit (small counts suppressed for some roles)."""
 
     code: str
@@ -495,13 +491,13 @@ class RateOut(_Row):
     suppressed: bool = False
 
 
-class RateList(_List):
+class RateList(ListBase):
     """Case rates per community or rolled up, with an ``unassigned`` line."""
 
     items: list[RateOut]
 
 
-class TrendOut(_Row):
+class TrendOut(RowBase):
     """Cases of one month, or of one weekday and hour."""
 
     code: str
@@ -509,13 +505,13 @@ class TrendOut(_Row):
     suppressed: bool = False
 
 
-class TrendList(_List):
+class TrendList(ListBase):
     """A monthly series or an hour × weekday profile."""
 
     items: list[TrendOut]
 
 
-class HotspotOut(_Row):
+class HotspotOut(RowBase):
     """Gi* of one community or grid cell."""
 
     hotspot_gi_z: float | None
@@ -523,13 +519,13 @@ class HotspotOut(_Row):
     hotspot_class: str
 
 
-class HotspotList(_List):
+class HotspotList(ListBase):
     """Hot and cold spots."""
 
     items: list[HotspotOut]
 
 
-class ProtectionOut(_Row):
+class ProtectionOut(RowBase):
     """Camera and compound metrics of a community or unit."""
 
     code: str
@@ -540,26 +536,26 @@ class ProtectionOut(_Row):
     compound_compliance_ratio: float | None
 
 
-class ProtectionList(_List):
+class ProtectionList(ListBase):
     """Technical and physical protection."""
 
     items: list[ProtectionOut]
 
 
-class BlindSpotOut(_Row):
+class BlindSpotOut(RowBase):
     """Community area outside working camera view."""
 
     code: str
     blind_area_m2: float
 
 
-class BlindSpotList(_List):
+class BlindSpotList(ListBase):
     """Camera blind spots."""
 
     items: list[BlindSpotOut]
 
 
-class CoverageOut(_Row):
+class CoverageOut(RowBase):
     """Coverage of a community or unit by one facility type."""
 
     code: str
@@ -571,13 +567,13 @@ class CoverageOut(_Row):
         None, description="reach=walk/drive: population-weighted minutes to the nearest")
 
 
-class CoverageList(_List):
+class CoverageList(ListBase):
     """Facility coverage, ranked by residents left out."""
 
     items: list[CoverageOut]
 
 
-class GapOut(_Row):
+class GapOut(RowBase):
     """Community area outside every service area of a type."""
 
     code: str
@@ -585,13 +581,13 @@ class GapOut(_Row):
     population: float
 
 
-class GapList(_List):
+class GapList(ListBase):
     """Coverage gaps."""
 
     items: list[GapOut]
 
 
-class WorkloadOut(_Row):
+class WorkloadOut(RowBase):
     """Incidents per facility (small counts suppressed for some roles)."""
 
     id: str
@@ -602,7 +598,7 @@ class WorkloadOut(_Row):
     suppressed: bool = False
 
 
-class WorkloadList(_List):
+class WorkloadList(ListBase):
     """Facility workload."""
 
     items: list[WorkloadOut]
@@ -660,7 +656,7 @@ class SitePlanIn(BaseModel):
         return str(self.type if self.type is not None else self.__dict__.get("facility_type"))
 
 
-class SiteOut(_Row):
+class SiteOut(RowBase):
     """A chosen site, where it is and what it reaches."""
 
     candidate_id: str
@@ -672,25 +668,25 @@ class SiteOut(_Row):
     population_newly_covered: float
 
 
-class SitePlanOut(_List):
+class SitePlanOut(ListBase):
     """The chosen sites; coverage before and after in the provenance."""
 
     items: list[SiteOut]
 
 
-class StandardOut(_Row):
+class StandardOut(RowBase):
     """A community's score, status and to-do list, or a unit's creation rate."""
 
     code: str | None
 
 
-class StandardList(_List):
+class StandardList(ListBase):
     """The safe-community standard applied."""
 
     items: list[StandardOut]
 
 
-class TodoOut(_Row):
+class TodoOut(RowBase):
     """A failed or unknown criterion."""
 
     criterion_id: str
@@ -700,107 +696,7 @@ class TodoOut(_Row):
     weight: float
 
 
-class TodoList(_List):
+class TodoList(ListBase):
     """A community's to-do list."""
 
     items: list[TodoOut]
-
-
-class EmergingCellOut(_Row):
-    """The emerging hot-spot category of a grid cell (planner and client keys: nothing else).
-
-    Exact callers also get ``trend_tau`` and ``trend_p`` (Mann-Kendall of the cell's Gi* z
-    over time), ``last_z`` and ``last_p`` (the final step's Gi*), ``hot_steps``,
-    ``cold_steps``, ``incidents`` and ``count_<step>`` per step.
-    """
-
-    cell_id: str
-    ix: int
-    iy: int
-    category: str = Field(description='an ArcGIS Pro category such as "new_hot_spot", or "<3"')
-
-
-class EmergingList(_List):
-    """Emerging hot spots of the grid cells."""
-
-    items: list[EmergingCellOut]
-
-
-class DensityCellOut(_Row):
-    """One cell of a kernel density surface."""
-
-    cell_id: str
-    ix: int
-    iy: int
-    density_per_km2: float = Field(description="incidents per km² at the cell's centre")
-    expected: float = Field(description="expected incidents in the cell")
-
-
-class DensityList(_List):
-    """A kernel density surface: its cells with a value."""
-
-    items: list[DensityCellOut]
-
-
-class KnoxBandOut(_Row):
-    """One distance band × time band of a Knox table (planner and client keys: the class only).
-
-    Exact callers also get ``observed`` (pairs), ``expected`` (Monte Carlo mean),
-    ``knox_ratio``, ``p_value`` (one-sided pseudo p) and, for cumulative tables,
-    ``space_pairs``, ``time_pairs``, ``expected_analytic`` and ``p_poisson``.
-    """
-
-    space_band: str
-    time_band: str
-    space_from_m: float
-    space_to_m: float
-    time_from_days: int
-    time_to_days: int
-    near_repeat_class: str = Field(description='"raised", "not raised", or "<3"')
-
-
-class KnoxList(_List):
-    """A Knox table of near repeats."""
-
-    items: list[KnoxBandOut]
-
-
-class RiskZoneOut(_Row):
-    """A near-repeat risk zone around a recent incident (admin and liaison keys only)."""
-
-    incident_id: str
-    community_code: str | None
-    occurred_on: str
-    radius_m: float
-    days: int
-    expires_on: str = Field(description="last local day at raised risk")
-
-
-class RiskZoneList(_List):
-    """Near-repeat risk zones."""
-
-    items: list[RiskZoneOut]
-
-
-class AlertOut(_Row):
-    """A unit's early-warning test (planner and client keys: alerting units only, no figures).
-
-    Exact callers also get ``observed``, ``expected``, ``threshold``, ``statistic``,
-    ``p_value``, ``q_value``, ``history_steps`` and ``incidents_link``.
-    """
-
-    unit: str
-    name: str | None
-    level: str
-    resolution: str
-    step: str
-    last_day: str
-    method: str = Field(description="ears_c1, ears_c2, ears_c3, farrington or none")
-    alert: bool
-    first_fired: str | None
-
-
-class AlertList(_List):
-    """Early-warning alerts of the units."""
-
-    items: list[AlertOut]

@@ -18,7 +18,8 @@ from api.deps import CategoryParam, ListFormat, SelectionDep, ServiceDep, Visibi
 from api.errors import FieldError, InvalidParameterError
 from api.provenance import CsvDep
 from api.render import render_report
-from api.schemas import AlertList, responses
+from api.schemas import responses
+from api.schemas_spacetime import AlertList
 from api.services.alerts import alerts_report
 
 __all__ = ["as_of_date", "router"]

@@ -18,7 +18,8 @@ from api.deps import CategoryParam, PeriodDep, SelectionDep, ServiceDep, Visibil
 from api.provenance import CsvDep
 from api.raster import density_cog
 from api.render import base_provenance, render_report
-from api.schemas import DensityList, responses
+from api.schemas import responses
+from api.schemas_spacetime import DensityList
 from api.services.density import density_report, density_surface
 
 __all__ = ["router"]

@@ -23,7 +23,8 @@ from api.deps import (
 )
 from api.provenance import CsvDep
 from api.render import render_report
-from api.schemas import EmergingList, responses
+from api.schemas import responses
+from api.schemas_spacetime import EmergingList
 from api.services.emerging import emerging_report
 
 __all__ = ["router"]

@@ -30,7 +30,8 @@ from api.errors import FieldError, InvalidParameterError
 from api.provenance import CsvDep
 from api.render import render_report
 from api.routes.alerts import as_of_date
-from api.schemas import KnoxList, RiskZoneList, responses
+from api.schemas import responses
+from api.schemas_spacetime import KnoxList, RiskZoneList
 from api.services.nearrepeat import knox_report, risk_zones_report
 
 __all__ = ["router"]

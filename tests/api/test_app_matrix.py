@@ -128,6 +128,12 @@ MATRIX: list[Row] = [
         {"period": "2025", "format": "tif", "bandwidth_m": "600", "cell_m": "250"}),
     Row("GET", "/api/v1/kde", "/api/v1/kde", {**everyone(), "planner": 422, "client": 422},
         {"period": "2025", "cell_m": "100", "format": "csv"}),
+    # near repeats: a planner's table needs at least 50 incidents (the app city has fewer)
+    Row("GET", "/api/v1/near-repeat", "/api/v1/near-repeat",
+        {**everyone(), "planner": 409, "client": 409}, {"period": "2025", "permutations": "9"}),
+    Row("GET", "/api/v1/near-repeat/zones", "/api/v1/near-repeat/zones",
+        only("admin", "liaison"), {"period": "2025", "permutations": "9"}),
+    Row("GET", "/api/v1/alerts", "/api/v1/alerts", everyone(), {"as_of": "2025-03-16"}),
     Row("GET", "/api/v1/protection", "/api/v1/protection", everyone()),
     Row("GET", "/api/v1/protection", "/api/v1/protection", everyone(),
         {"level": "district", "format": "geojson"}),

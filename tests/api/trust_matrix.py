@@ -324,7 +324,9 @@ def _describedby_problems(case: Case, response: Any, described: Any) -> list[str
         return ["a CSV answer without Link: rel=describedby"]
     link.encode("latin-1")  # a header must be Latin-1: a UnicodeEncodeError fails the test
     url = urlsplit(re.match(r"<([^>]*)>", link).group(1))  # type: ignore[union-attr]
-    sent = sorted((k, str(v)) for k, values in case.query().items()
+    # httpx writes a boolean query value as true/false
+    sent = sorted((k, str(v).lower() if isinstance(v, bool) else str(v))
+                  for k, values in case.query().items()
                   for v in (values if isinstance(values, tuple) else (values,)) if k != "format")
     linked = sorted((k, v) for k, v in parse_qsl(url.query) if k != "format")
     problems = []
