@@ -210,9 +210,14 @@ def test_cli_emerging_and_kde(city, tmp_path, capsys):
                  "50", "--kernel", "gaussian", "--out", str(tif)]) == 0
     info = describe_cog(tif.read_bytes())
     assert info.tags["kernel"] == "gaussian" and info.profile["transform"][0] == 50.0
-    assert main(["-d", url, "kde", "--period", "2025", "--bandwidth-m", "800"]) == 0
+    assert main(["-d", url, "--lang", "en", "kde", "--period", "2025", "--bandwidth-m",
+                 "800"]) == 0
     table = capsys.readouterr().out
     assert "densest cells" in table and "100m:" in table
+    assert main(["-d", url, "--lang", "zh", "kde", "--period", "2025", "--bandwidth-m",
+                 "800"]) == 0
+    table = capsys.readouterr().out
+    assert "密度最高的 20 个网格" in table and "100m:" in table
 
 
 def test_kde_refuses_surfaces_too_large_to_serve(client, city):
