@@ -454,7 +454,7 @@ def _zone_size(bands: pd.DataFrame) -> tuple[float | None, int | None]:
 
 def _space_edges(space_m: Sequence[float]) -> list[float]:
     edges = _edges(space_m, "space_m")
-    if edges[0] != 0 or len(edges) < 2 or edges[1] <= SAME_LOCATION_M:
+    if len(edges) < 2 or edges[0] != 0 or edges[1] <= SAME_LOCATION_M:
         raise ParameterError(f"space_m must start at 0 and its next edge must exceed the "
                              f"{SAME_LOCATION_M:g} m 'same location' band; got {list(space_m)}",
                              parameter="space_m")
@@ -463,7 +463,7 @@ def _space_edges(space_m: Sequence[float]) -> list[float]:
 
 def _time_edges(time_days: Sequence[int]) -> list[int]:
     edges = _edges(time_days, "time_days")
-    if edges[0] != 0 or len(edges) < 2 or any(e != int(e) for e in edges):
+    if len(edges) < 2 or edges[0] != 0 or any(e != int(e) for e in edges):
         raise ParameterError(f"time_days must be whole days starting at 0 with at least one "
                              f"more edge; got {list(time_days)}", parameter="time_days")
     if edges[-1] > 36_525:

@@ -81,7 +81,7 @@ def test_stored_values_round_trip(engine, tmp_path):
             incidents.c.community_code, incidents.c.assigned_by,
             sa.func.ST_X(incidents.c.geom), sa.func.ST_Y(incidents.c.geom))).one()
     assert row[0] == dt.datetime(2024, 12, 31, 16, 30)  # naive UTC
-    assert row[1:5] == ("fraud", "东四北大街1号", "C1", "point")
+    assert row[1:5] == ("Fraud", "东四北大街1号", "C1", "point")  # as written (issue 12)
     assert (row[5], row[6]) == pytest.approx((X0 + 0.001, Y0 + 0.001), abs=1e-12)
 
 

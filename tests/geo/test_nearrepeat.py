@@ -414,3 +414,13 @@ def test_threads_may_call_at_once():
                                 [1, 1, 2, 2]))
     pd.testing.assert_frame_equal(results[0].frame, results[1].frame)
     pd.testing.assert_frame_equal(results[2].frame, results[3].frame)
+
+
+@pytest.mark.parametrize("options, name", [({"space_m": []}, "space_m"),
+                                           ({"time_days": []}, "time_days"),
+                                           ({"space_m": [0]}, "space_m")])
+def test_empty_or_single_band_edges_are_refused(options, name):
+    # found by schemathesis: an empty space_m raised IndexError (a 500) instead of a 422
+    with pytest.raises(ParameterError, match=f"{name} must") as info:
+        knox_table(incidents(HAND_XY, HAND_DAYS), permutations=0, **options)
+    assert info.value.parameter == name
