@@ -16,7 +16,7 @@ import typer
 
 from api.cli_csv import with_csv_options
 from api.cli_metrics import CategoryOpt, Fmt, FormatOpt, OutOpt, context_and_admin, emit
-from api.cli_text import retitled
+from api.cli_text import classes_line, retitled
 from api.release import Selection, Visibility, select
 from api.services import ServiceContext
 
@@ -76,7 +76,7 @@ def emerging_cmd(
                           selection=_selection(sc, vis, district, subdistrict))
     frame = rep.frame
     counts = frame["category"].value_counts()
-    summary = ["categories: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
+    summary = [classes_line(counts, "类别", "categories")]
     if fmt is Fmt.table:
         patterned = frame[frame["category"] != "no_pattern"]
         rep = retitled(rep, patterned.sort_values(["category", "last_z"],
@@ -140,9 +140,13 @@ def kde_cmd(
         return
     rep = density_report(sc, vis, **options)
     pv = rep.provenance
-    summary = [f"{pv['kernel']} kernel, bandwidth {pv['bandwidth_m']:.1f} m "
-               f"({pv['bandwidth_rule']}), {pv['mode']} mode; {pv['cells']:,} cells, "
-               f"{pv.get('incidents', 0):,} incidents"]
+    kernel_zh = {"quartic": "四次核", "gaussian": "高斯核"}.get(pv["kernel"], pv["kernel"])
+    mode_zh = {"exact": "精确", "binned": "分箱"}.get(pv["mode"], pv["mode"])
+    summary = [(f"{kernel_zh}，带宽 {pv['bandwidth_m']:.1f} 米（{pv['bandwidth_rule']}），"
+                f"{mode_zh}计算；网格 {pv['cells']:,} 个，发案 {pv.get('incidents', 0):,}",
+                f"{pv['kernel']} kernel, bandwidth {pv['bandwidth_m']:.1f} m "
+                f"({pv['bandwidth_rule']}), {pv['mode']} mode; {pv['cells']:,} cells, "
+                f"{pv.get('incidents', 0):,} incidents")]
     if fmt is Fmt.table:
         top = rep.frame.sort_values("density_per_km2", ascending=False).head(20)
         rep = retitled(rep, top, en="(the 20 densest cells)", zh="（密度最高的 20 个网格）")

@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 
 from api.cli_csv import current_csv_options, with_csv_options
-from api.cli_text import retitled
+from api.cli_text import Bilingual, classes_line, current_language, retitled
 from api.output import to_geojson, to_json, to_table
 from api.provenance import csv_body, write_csv_file
 from api.release import Visibility, select
@@ -69,14 +69,15 @@ def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
 
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
-         headers: Mapping[str, str], digits: int = 2, summary: Sequence[str] = ()) -> None:
+         headers: Mapping[str, str], digits: int = 2,
+         summary: Sequence[str | Bilingual] = ()) -> None:
     """Print or write a report in the chosen format.
 
     A CSV holds the header and rows only; written to a file, its provenance goes to the
     sidecar ``FILE.provenance.json`` (``--csv-comments``: into leading comment lines instead;
     to the terminal, only then).
     """
-    from api.cli_text import current_language, headers_for, provenance_lines, title_of
+    from api.cli_text import headers_for, in_language, provenance_lines, shown_in, title_of
 
     frame = report.frame
     for warning in report.provenance.get("warnings", ()):
@@ -89,11 +90,11 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
         return
     if fmt is Fmt.table:
         lang = current_language()
-        lines = [title_of(report, lang), *provenance_lines(report.provenance, lang), *summary,
-                 ""]
+        lines = [title_of(report, lang), *provenance_lines(report.provenance, lang),
+                 *(in_language(s, lang) for s in summary), ""]
         shown = [c for c in columns if c in frame.columns]
-        lines.append(to_table(frame, columns=shown, headers=headers_for(shown, headers, lang),
-                              digits=digits))
+        lines.append(to_table(shown_in(frame, shown, lang), columns=shown,
+                              headers=headers_for(shown, headers, lang), digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
         data = csv_body(frame, report.provenance, current_csv_options())
@@ -179,10 +180,15 @@ def rates_cmd(
         if fmt is Fmt.table and "change_class" in rep.frame.columns:
             from geo.rates import CHANGE_CLASSES
 
+            word = 0 if current_language() == "zh" else 1
             shown = rep.frame.assign(change_class=rep.frame["change_class"].map(
-                lambda c: CHANGE_CLASSES.get(c, ("—", ""))[0] if isinstance(c, str) else "—"))
+                lambda c: CHANGE_CLASSES.get(c, ("—", "—"))[word] if isinstance(c, str)
+                else "—"))
             rep = replace(rep, frame=shown)
-    emit(rep, fmt, out, columns=cols, headers=RATE_HEADERS)
+    # 同比: against the same period a year before; 环比: against the previous period
+    headers = RATE_HEADERS if compare is not Compare.previous else {
+        **RATE_HEADERS, "change_class": "环比判断"}
+    emit(rep, fmt, out, columns=cols, headers=headers)
 
 
 class TrendBy(str, Enum):
@@ -253,7 +259,7 @@ def hotspots_cmd(
                           categories=category or [], fdr=fdr)
     frame = rep.frame
     counts = frame["hotspot_class"].value_counts()
-    summary = ["classes: " + ", ".join(f"{k} {v}" for k, v in counts.items())]
+    summary = [classes_line(counts, "类别", "classes")]
     if fmt is Fmt.table:
         order = {c: i for i, c in enumerate(["hot_99", "hot_95", "hot_90", "cold_99",
                                              "cold_95", "cold_90"])}
@@ -406,9 +412,14 @@ def workload_cmd(
     rep = workload_by_reach(*context_and_admin(ctx), reach=reach.value, minutes=minutes,
                             facility_type=facility_type, period=period, radius_m=radius_m)
     pv = rep.provenance
-    summary = [f"incidents: {pv.get('incidents_total', 0):,}" + (
-        f"; out of reach of every facility: {pv['incidents_out_of_reach']:,}"
-        if "incidents_out_of_reach" in pv else ""), *[f"note: {n}" for n in pv.get("notes", [])]]
+    out_of_reach = pv.get("incidents_out_of_reach")
+    summary: list[str | Bilingual] = [(
+        f"发案 {pv.get('incidents_total', 0):,}" + (
+            f"；任何设施均不可达 {out_of_reach:,}" if out_of_reach is not None else ""),
+        f"incidents: {pv.get('incidents_total', 0):,}" + (
+            f"; out of reach of every facility: {out_of_reach:,}"
+            if out_of_reach is not None else "")),
+        *[(f"说明: {n}", f"note: {n}") for n in pv.get("notes", [])]]
     emit(rep, fmt, out, digits=3,
          columns=["id", "name", "incidents_catchment", "catchment_share",
                   "incidents_within_radius", "within_radius_share"],
@@ -441,13 +452,20 @@ def plan_sites_cmd(
                              facility_type=facility_type, k=add, radius_m=radius_m,
                              candidates=cand, period=period, time_limit_s=time_limit)
     pv = rep.provenance
-    summary = [
+    summary: list[str | Bilingual] = [(
+        f"可达人口: 选址前 {pv['population_covered_before']:,.0f} ({pv['coverage_before']:.1%})，"
+        f"选址后 {pv['population_covered_after']:,.0f} ({pv['coverage_after']:.1%})，"
+        f"共 {pv['population_total']:,.0f}",
         f"residents within reach: {pv['population_covered_before']:,.0f} "
         f"({pv['coverage_before']:.1%}) before, {pv['population_covered_after']:,.0f} "
-        f"({pv['coverage_after']:.1%}) after, of {pv['population_total']:,.0f}",
+        f"({pv['coverage_after']:.1%}) after, of {pv['population_total']:,.0f}"), (
+        f"求解器: {pv['solver_status']} / {pv['solution_status']}；候选点 "
+        f"{pv['candidates_given']:,} 个，可达居民的 {pv['candidates_reaching']:,} 个，"
+        f"选用 {pv['candidates_used']:,} 个",
         f"solver: {pv['solver_status']} / {pv['solution_status']}; candidates "
         f"{pv['candidates_given']:,} given, {pv['candidates_reaching']:,} reaching someone, "
-        f"{pv['candidates_used']:,} used", *[f"note: {n}" for n in pv.get("notes", [])]]
+        f"{pv['candidates_used']:,} used"),
+        *[(f"说明: {n}", f"note: {n}") for n in pv.get("notes", [])]]
     emit(rep, fmt, out, digits=5, summary=summary,
          columns=["candidate_id", "community_code", "community_name", "lon", "lat",
                   "population_reached", "population_newly_covered"],
@@ -527,8 +545,9 @@ def standard_evaluate_cmd(
     rep = standard_report(sc, vis, profile=active_profile(sc, profile), period=period,
                           level=level.value)
     counts = rep.provenance.get("status_counts", {})
-    summary = ["communities: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-               *[f"unknown: {m}" for m in rep.provenance.get("unknown_because", [])]]
+    summary: list[str | Bilingual] = [
+        classes_line(dict(sorted(counts.items())), "社区", "communities"),
+        *[(f"待补数据: {m}", f"unknown: {m}") for m in rep.provenance.get("unknown_because", [])]]
     if level is Level.community:
         cols = ["code", "name", "district", "score", "status_zh", "n_failed", "n_unknown",
                 "todo"]

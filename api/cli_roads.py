@@ -103,10 +103,14 @@ def response_cmd(
         "residents_beyond_share"], headers={
         "minutes": "分钟", "incidents_beyond": "超时发案", "incidents_beyond_share": "发案占比",
         "residents_beyond": "超时人口", "residents_beyond_share": "人口占比"},
-        summary=[f"stations: {pv['stations_used']:,}; incidents: {pv['incidents_total']:,} "
-                 f"({pv['incidents_unreachable']:,} farther than {pv['max_offset_m']:g} m from "
-                 f"a drivable road); residents: {pv['residents_total']:,.0f} "
-                 f"({pv['residents_unreachable']:,.0f} unreachable)"])
+        summary=[(f"派出所 {pv['stations_used']:,} 个；发案 {pv['incidents_total']:,}（其中 "
+                  f"{pv['incidents_unreachable']:,} 起距可通车道路超过 "
+                  f"{pv['max_offset_m']:g} 米）；"
+                  f"居民 {pv['residents_total']:,.0f}（不可达 {pv['residents_unreachable']:,.0f}）",
+                  f"stations: {pv['stations_used']:,}; incidents: {pv['incidents_total']:,} "
+                  f"({pv['incidents_unreachable']:,} farther than {pv['max_offset_m']:g} m from "
+                  f"a drivable road); residents: {pv['residents_total']:,.0f} "
+                  f"({pv['residents_unreachable']:,.0f} unreachable)")])
 
 
 def register(app: typer.Typer) -> None:

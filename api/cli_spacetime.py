@@ -114,16 +114,21 @@ def near_repeat_cmd(
     if zones:
         rep, found = risk_zones_report(sc, vis, as_of=_date(as_of), recent_days=recent_days,
                                        **options)  # type: ignore[arg-type]
-        summary = [f"zones of {found.radius_m:g} m for {found.days} days" if found.radius_m
-                   else "no band with p <= 0.05 and Knox ratio >= 1.2: no zones"]
+        summary = [(f"风险区半径 {found.radius_m:g} 米，持续 {found.days} 天",
+                    f"zones of {found.radius_m:g} m for {found.days} days") if found.radius_m
+                   else ("没有 p ≤ 0.05 且 Knox 比 ≥ 1.2 的时空带：无风险区",
+                         "no band with p <= 0.05 and Knox ratio >= 1.2: no zones")]
         emit(rep, fmt, out, columns=list(ZONE_HEADERS), headers=ZONE_HEADERS, digits=0,
              summary=summary)
         return
     rep = knox_report(sc, vis, cumulative=cumulative, **options)  # type: ignore[arg-type]
     pv = rep.provenance
-    summary = [f"{pv['incidents']:,} incidents, {pv['pairs_within_largest_band']:,} pairs "
-               f"within {pv['space_m'][-1]:g} m; {pv['permutations']} permutations "
-               f"(seed {pv['seed']})"]
+    summary = [(f"发案 {pv['incidents']:,} 起，{pv['space_m'][-1]:g} 米内案件对 "
+                f"{pv['pairs_within_largest_band']:,}；置换 {pv['permutations']} 次（种子 "
+                f"{pv['seed']}）",
+                f"{pv['incidents']:,} incidents, {pv['pairs_within_largest_band']:,} pairs "
+                f"within {pv['space_m'][-1]:g} m; {pv['permutations']} permutations "
+                f"(seed {pv['seed']})")]
     emit(rep, fmt, out, columns=list(KNOX_HEADERS), headers=KNOX_HEADERS, digits=3,
          summary=summary)
 
@@ -181,8 +186,11 @@ def alerts_cmd(
                         selection=_selection(sc, vis, district, subdistrict))
     pv = rep.provenance
     alerting = int(rep.frame["alert"].sum())
-    summary = [f"as of {pv['as_of']}: {alerting} alerts among {pv['units_tested']} units; "
-               "methods run: " + ", ".join(f"{k} {v}" for k, v in pv["methods_run"].items())]
+    methods = ", ".join(f"{k} {v}" for k, v in pv["methods_run"].items())
+    summary = [(f"截至 {pv['as_of']}：{pv['units_tested']} 个单元中预警 {alerting} 个；"
+                f"所用方法: {methods}",
+                f"as of {pv['as_of']}: {alerting} alerts among {pv['units_tested']} units; "
+                f"methods run: {methods}")]
     if fmt is Fmt.table:
         rep = Report(rep.frame.sort_values(["alert", "q_value"], ascending=[False, True]),
                      pv, rep.title)

@@ -9,6 +9,7 @@ GeoJSON keep their column names and English provenance keys, and error messages 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
@@ -17,11 +18,15 @@ from typing import Any, Literal
 import pandas as pd
 
 from api.services import Report
+from geo.standard import STATUS_LABELS_ZH
 
-__all__ = ["HEADERS_EN", "HEADERS_ZH", "Language", "current_language", "default_language",
-           "headers_for", "provenance_lines", "retitled", "title_of", "use_language"]
+__all__ = ["HEADERS_EN", "HEADERS_ZH", "Bilingual", "Language", "classes_line",
+           "current_language", "default_language", "headers_for", "in_language",
+           "provenance_lines", "retitled", "shown_in", "title_of", "use_language"]
 
 Language = Literal["zh", "en"]
+#: A line printed above a table, in Chinese and in English.
+Bilingual = tuple[str, str]
 
 _LANGUAGE: ContextVar[Language | None] = ContextVar("pingan_cli_language", default=None)
 
@@ -129,7 +134,8 @@ def retitled(report: Report, frame: pd.DataFrame, *, en: str, zh: str) -> Report
 
 
 _LEFT_OUT_ZH = {"unassigned": "不在任何社区", "no_location": "无位置", "not_counted": "不计入发案",
-                "coarse_location": "位置粗略", "outside_grid": "网格外", "suppressed": "已隐藏"}
+                "coarse_location": "位置粗略", "outside_grid": "网格外", "suppressed": "已隐藏",
+                "no_time": "无时间"}
 
 
 def provenance_lines(prov: Mapping[str, Any], lang: Language) -> list[str]:
@@ -153,7 +159,9 @@ def provenance_lines(prov: Mapping[str, Any], lang: Language) -> list[str]:
                       f"categories mapped by {m['file']} (sha256 {m['sha256']})")
     out.append("; ".join(extras))
     if prov.get("population"):
-        out.append(str(prov["population"]))  # which population rule each community used
+        # which population rule each community used
+        note = str(prov["population"])
+        out.append(population_note_zh(note) if zh else note)
     left = prov.get("left_out")
     if left:
         def label(k: str) -> str:
@@ -162,3 +170,95 @@ def provenance_lines(prov: Mapping[str, Any], lang: Language) -> list[str]:
             f"{label(k)} {v:,}" if isinstance(v, int) else f"{label(k) if zh else k} {v}"
             for k, v in left.items()))
     return out
+
+
+def in_language(line: str | Bilingual, lang: Language) -> str:
+    """A summary line in the language (a plain string is printed as it is)."""
+    if isinstance(line, tuple):
+        return line[0] if lang == "zh" else line[1]
+    return line
+
+
+_POPULATION = re.compile(r"population of (?P<span>\S+): person-years, linear between known "
+                         r"dates and flat beyond them: (?P<parts>.*?)(?:; known dates "
+                         r"(?P<known>\S+))?$")
+_RULE_ZH = re.compile(r"^.*\((?P<zh>[^)]+)\) for (?P<n>\d+)$")
+
+
+def population_note_zh(note: str) -> str:
+    """The population rule of a result (:mod:`geo.exposure`) in Chinese.
+
+    The note is written by :func:`geo.exposure.period_population`; a note of another form is
+    returned unchanged.
+    """
+    m = _POPULATION.match(note)
+    if m is None:
+        return note
+    parts = []
+    for part in m["parts"].split(", "):
+        rule = _RULE_ZH.match(part)
+        if rule is not None:
+            parts.append(f"{rule['zh']} {rule['n']} 个社区")
+        elif part.startswith("none for "):
+            parts.append(f"无人口 {part.removeprefix('none for ')} 个社区")
+        else:
+            parts.append("无社区" if part == "no community" else part)
+    known = f"；已知日期 {m['known']}" if m["known"] else ""
+    return (f"人口（{m['span']}）按人年计，已知日期之间线性插值、之外沿用：" + "，".join(parts)
+            + known)
+
+
+#: Codes of classes and categories a Chinese table shows in words.
+WORDS_ZH: dict[str, str] = {
+    "same location": "同一地点", "same day": "同一天", "raised": "升高", "not raised": "未升高",
+    "hot_99": "热点 (99%)", "hot_95": "热点 (95%)", "hot_90": "热点 (90%)",
+    "cold_99": "冷点 (99%)", "cold_95": "冷点 (95%)", "cold_90": "冷点 (90%)",
+    "not_significant": "不显著", "no_pattern": "无模式", **STATUS_LABELS_ZH,
+    **{f"{kind}_{spot}": f"{word}{spot_zh}"
+       for kind, word in (("new", "新增"), ("consecutive", "连续"), ("intensifying", "加强"),
+                          ("persistent", "持续"), ("diminishing", "逐渐减弱"),
+                          ("sporadic", "分散"), ("oscillating", "振荡"), ("historical", "历史"))
+       for spot, spot_zh in (("hot_spot", "热点"), ("cold_spot", "冷点"))},
+}
+_BANDS_ZH = ((re.compile(r"^(\d+)-(\d+) days$"), r"\1-\2 天"),
+             (re.compile(r"^<= (\d+) days$"), r"≤ \1 天"),
+             (re.compile(r"^([\d.]+)-([\d.]+) m$"), r"\1-\2 米"),
+             (re.compile(r"^<= ([\d.]+) m$"), r"≤ \1 米"))
+#: Integer columns that mean yes (1) or no (0).
+YES_NO_COLUMNS = frozenset({"case_rise_significant", "alert"})
+
+
+def _word_zh(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value in WORDS_ZH:
+        return WORDS_ZH[value]
+    for pattern, repl in _BANDS_ZH:
+        if pattern.match(value):
+            return pattern.sub(repl, value)
+    return value
+
+
+def shown_in(frame: pd.DataFrame, columns: Sequence[str], lang: Language) -> pd.DataFrame:
+    """The frame as a printed table shows it: yes/no in words, codes in Chinese words.
+
+    Columns of booleans, and the integer columns of :data:`YES_NO_COLUMNS`, print 是/否 (or
+    yes/no); in Chinese, class codes and band labels print in words (:data:`WORDS_ZH`).
+    CSV, JSON and GeoJSON keep the codes.
+    """
+    yes, no = ("是", "否") if lang == "zh" else ("yes", "no")
+    out = frame.copy()
+    for c in columns:
+        col = out[c]
+        if pd.api.types.is_bool_dtype(col) or (
+                c in YES_NO_COLUMNS and pd.api.types.is_numeric_dtype(col)):
+            out[c] = [None if pd.isna(v) else (yes if bool(v) else no) for v in col.tolist()]
+        elif lang == "zh" and not pd.api.types.is_numeric_dtype(col):
+            out[c] = [_word_zh(v) for v in col.tolist()]
+    return out
+
+
+def classes_line(counts: Mapping[str, Any] | pd.Series, zh: str, en: str) -> Bilingual:
+    """``类别: 热点 (99%) 3, …`` / ``classes: hot_99 3, …``: how many rows of each class."""
+    return (f"{zh}: " + ", ".join(f"{_word_zh(k)} {v}" for k, v in counts.items()),
+            f"{en}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -11,7 +11,7 @@ records here and as SQL lists for storage. Rates are computed from the counts by
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -116,6 +116,35 @@ class CaseDefinition:
             status = records["status"].astype("string")
             keep &= ~status.isin(self.exclude_statuses).fillna(False).astype(bool)
         return keep
+
+    def expanded(self, expand: Callable[[Iterable[str]], tuple[str, ...]]) -> CaseDefinition:
+        """Return the definition with its categories expanded to the raw ones they name.
+
+        With a category mapping (:meth:`geo.categories.CategoryMap.expand`), a setting that
+        excludes ``盗窃`` also excludes the raw categories mapped to it (``0101``, ``THEFT``).
+        An exclusion wins over an inclusion that reaches the same raw category.
+
+        Parameters
+        ----------
+        expand
+            Names → the raw categories they match.
+
+        Returns
+        -------
+        CaseDefinition
+
+        Raises
+        ------
+        geo.errors.ParameterError
+            If every included category is also excluded after expansion.
+        """
+        exclude = expand(self.exclude_categories)
+        include = None
+        if self.include_categories is not None:
+            dropped = set(exclude)
+            include = tuple(c for c in expand(self.include_categories) if c not in dropped)
+        return CaseDefinition(include_categories=include, exclude_categories=exclude,
+                              exclude_statuses=self.exclude_statuses)
 
     def as_sql_lists(self) -> dict[str, list[str] | None]:
         """Return the definition as plain lists for a SQL ``WHERE`` clause.

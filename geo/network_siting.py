@@ -14,19 +14,17 @@ distances throughout; the model itself is the same spopt call.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pulp
-from spopt.locate import MCLP
 
 from geo import arrays
 from geo.checks import POINT, check_communities, check_frame
 from geo.errors import ParameterError
 from geo.inventory import facilities_of_type
+from geo.mclp import solve_mclp
 from geo.network import DEFAULT_MAX_OFFSET_M, RoadNetwork
 from geo.period import parse_period
 from geo.population import place_population
@@ -146,21 +144,17 @@ def _solve(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, kept: np.nda
         raise ParameterError(f"the model would hold {len(demand_rows):,} x {len(order):,} "
                              "cells; use a smaller limit or fewer candidates",
                              parameter="radius_m")
-    # Coverage is decided by the network search: 0 inside the limit, 2 outside, radius 1.
-    cost = np.full((len(demand_rows), len(order)), 2.0)
-    cost[row_of, col_of] = 0.0
+    # Coverage is decided by the network search.
+    covers = np.zeros((len(demand_rows), len(order)), dtype=bool)
+    covers[row_of, col_of] = True
     k_used = min(k, len(order))
     if k_used < k:
         notes.append(f"only {len(order)} candidates reach uncovered residents: placing "
                      f"{k_used} sites instead of {k}")
-    mclp = MCLP.from_cost_matrix(cost, weights[demand_rows], service_radius=1.0,
-                                 p_facilities=int(k_used), name="pingan_mclp_roads")
-    with contextlib.suppress(RuntimeError):
-        mclp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s)), results=False)
-    chosen = np.array([order[c] for c, var in enumerate(mclp.fac_vars)
-                       if (var.value() or 0.0) > 0.5], dtype=np.int64)
-    return (chosen, str(pulp.LpStatus[mclp.problem.status]),
-            str(pulp.LpSolution[mclp.problem.sol_status]), len(demand_rows))
+    solution = solve_mclp(covers, weights[demand_rows], int(k_used),
+                          time_limit_s=time_limit_s, name="pingan_mclp_roads")
+    return (order[solution.chosen].astype(np.int64), solution.solver_status,
+            solution.solution_status, len(demand_rows))
 
 
 def _sites(candidates: gpd.GeoDataFrame, chosen: np.ndarray, rows: np.ndarray,

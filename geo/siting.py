@@ -47,7 +47,6 @@ out the demand existing facilities cover (``_open_demand``), find what each cand
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -56,12 +55,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pulp
 import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
-from spopt.locate import MCLP
 
 from geo import arrays
 from geo.assign import assign_to_communities
@@ -78,6 +75,7 @@ from geo.checks import (
 from geo.coverage import covered_residents, service_radius
 from geo.errors import LimitError, ParameterError
 from geo.inventory import facilities_of_type
+from geo.mclp import solve_mclp
 from geo.nearest import nearest
 from geo.period import Period, parse_period
 from geo.population import PERSONS_PER_HOUSEHOLD, place_population
@@ -436,15 +434,11 @@ def _solve(
                      f"sites instead of {k}")
     if n_rows and k_used:
         cost, row_weights = _cost_matrix(demand, reach, model, cand_xy, radius)
-        mclp = MCLP.from_cost_matrix(cost, row_weights, service_radius=radius,
-                                     p_facilities=int(k_used), name="pingan_mclp")
-        # spopt raises when PuLP's status is not "Optimal"; the status is reported instead.
-        with contextlib.suppress(RuntimeError):
-            mclp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=float(time_limit_s)),
-                       results=False)
-        solver_status = str(pulp.LpStatus[mclp.problem.status])
-        solution_status = str(pulp.LpSolution[mclp.problem.sol_status])
-        chosen_cols = [c for c, var in enumerate(mclp.fac_vars) if (var.value() or 0.0) > 0.5]
+        # a status other than "Optimal" (the time limit) is reported, not raised
+        solution = solve_mclp(cost <= radius, row_weights, int(k_used),
+                              time_limit_s=time_limit_s, name="pingan_mclp")
+        solver_status, solution_status = solution.solver_status, solution.solution_status
+        chosen_cols = solution.chosen.tolist()
     elif not n_rows:
         notes.append("no uncovered resident is within reach of any candidate: no site placed")
     chosen = kept[chosen_cols] if chosen_cols else np.empty(0, dtype=np.int64)

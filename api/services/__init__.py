@@ -65,8 +65,18 @@ class ServiceContext:
 
     @property
     def case_definition(self) -> CaseDefinition:
-        """Which records count as cases (:meth:`api.settings.CaseSettings.to_definition`)."""
-        return self.settings.cases.to_definition()
+        """Which records count as cases (:meth:`api.settings.CaseSettings.to_definition`).
+
+        With a category mapping (``cases.categories_map``), the included and excluded
+        categories name canonical categories and match the raw ones mapped to them.
+        """
+        definition = self.settings.cases.to_definition()
+        if self.settings.cases.categories_map is None:
+            return definition
+        from api.services.categories import category_map
+
+        mapping = category_map(self)
+        return definition if mapping is None else definition.expanded(mapping.expand)
 
     @property
     def timezone(self) -> str:

@@ -132,8 +132,8 @@ def test_workload_and_site_plan(capsys, db, sample_city):
     inc = sample_city.incidents
     located = int(((local_year(inc) == 2025) & inc.geometry.notna()).sum())
     assert sum(r["incidents_catchment"] for r in out["items"]) == located
-    plan = run(capsys, "-d", db, "plan-sites", "--type", "police_office", "--add", "2",
-               "--period", "2025", "--time-limit-s", "30")
+    plan = run(capsys, "--lang", "en", "-d", db, "plan-sites", "--type", "police_office",
+               "--add", "2", "--period", "2025", "--time-limit-s", "30")
     assert "solver: Optimal" in plan
     before, after = plan.split("residents within reach: ")[1].split(" after")[0].split(
         " before, ")
@@ -144,11 +144,14 @@ def test_workload_and_site_plan(capsys, db, sample_city):
 def test_catalogue_and_standard(capsys, db):
     cat = run(capsys, "catalogue")
     assert "case_rate_eb_per_10k_annual" in cat and "facility_covered_population_share" in cat
-    district = run(capsys, "-d", db, "standard", "evaluate", "--level", "district")
-    assert "创建率" in district
+    district = run(capsys, "--lang", "en", "-d", db, "standard", "evaluate", "--level",
+                   "district")
+    assert "creation rate" in district
     counts = dict(part.split() for part in line_of(district, "communities:").removeprefix(
         "communities: ").split(", "))
     assert all(int(counts.get(k, 0)) > 0 for k in ("meets", "partly", "fails"))
+    zh = run(capsys, "--lang", "zh", "-d", db, "standard", "evaluate", "--level", "district")
+    assert "创建率" in zh and "基本达标" in line_of(zh, "社区:")
     some = json.loads(run(capsys, "-d", db, "standard", "evaluate", "--format", "json"))
     failing = next(r for r in some["items"] if r["status"] == "fails")
     todo = run(capsys, "-d", db, "standard", "todo", failing["code"])

@@ -266,8 +266,12 @@ def test_tables_in_chinese_and_in_english(china110, monkeypatch):
     assert "数据版本 2" in lines
     assert any(line.startswith("未计入: 不在任何社区 0") for line in lines)
     header = next(line for line in lines if line.startswith("代码"))
-    assert header.split()[:11] == ["代码", "名称", "社区数", "人口", "发案数", "万人发案率(年化)",
-                                   "对比期发案数", "对比期发案率", "变化%", "上升q值", "显著上升"]
+    assert header.split()[:12] == ["代码", "名称", "社区数", "人口", "发案数", "万人发案率(年化)",
+                                   "对比期发案数", "对比期发案率", "变化%", "上升q值", "显著上升",
+                                   "环比判断"]
+    # the class in words: 同比 is against last year only; this compares with the previous year
+    assert {line.split()[-1] for line in lines[lines.index(header) + 2:] if line.strip()} <= {
+        "显著上升", "无显著上升", "待补数据", "—"}
     code, en, _ = run([*china110, "--lang", "en", *args])
     assert code == 0
     lines = en.splitlines()
@@ -276,6 +280,7 @@ def test_tables_in_chinese_and_in_english(china110, monkeypatch):
     assert any(line.startswith("left out: unassigned 0") for line in lines)
     header = next(line for line in lines if line.startswith("code"))
     assert "rate per 10k (annual)" in header and "代码" not in en
+    assert not any("上升" in line or "待补" in line for line in lines)
     # the locale decides without the option; JSON does not depend on the language
     monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
     code, out, _ = run([*china110, "trend", "--period", "2024"])
@@ -293,6 +298,26 @@ def test_tables_in_chinese_and_in_english(china110, monkeypatch):
 def test_a_usage_error_for_another_language(china110):
     code, _, err = run([*china110, "--lang", "fr", "status"])
     assert code == 2 and "'fr' is not one of 'zh', 'en'" in err
+
+
+def test_the_case_definition_excludes_canonical_categories_through_the_mapping(china110):
+    """``cases.exclude_categories = ["盗窃"]`` leaves out the raw codes 0101 and 0102."""
+    from api.db import create_db_engine
+    from api.release import Visibility
+    from api.services import ServiceContext
+    from api.services.rates import rates_report
+    from api.settings import load_settings
+
+    codes = _export(CHINA110_DIR / "110警情导出.csv", "警情类别代码", "gbk")
+    settings = load_settings(database_url=china110[1],
+                             cases={"categories_map": str(CHINA110_MAP),
+                                    "exclude_categories": ["盗窃"]})
+    ctx = ServiceContext(create_db_engine(settings.database_url), settings)
+    rep = rates_report(ctx, Visibility.admin(settings), period="2024", level="city")
+    assert rep.frame.set_index("code").loc["city", "cases"] == int(
+        (~codes.isin(["0101", "0102"])).sum())
+    assert rep.provenance["case_definition"]["exclude_categories"] == ["0101", "0102", "盗窃"]
+    ctx.engine.dispose()
 
 
 def test_raw_incidents_filter_through_the_mapping_too(china110):

@@ -96,8 +96,10 @@ def test_plan_sites_before_is_coverage_and_sites_say_where_they_are(capsys, db, 
     for item in plan["items"]:
         assert 115 < item["lon"] < 118 and 39 < item["lat"] < 41
         assert len(item["community_code"]) == 12 and item["community_name"]
-    table = run(capsys, *args)
+    table = run(capsys, "--lang", "en", *args)
     assert f"({pv['coverage_before']:.1%}) before" in table
+    table = run(capsys, "--lang", "zh", *args)
+    assert f"选址前 {pv['population_covered_before']:,.0f} ({pv['coverage_before']:.1%})" in table
     assert "所在社区" in table and plan["items"][0]["community_name"] in table
     out = tmp_path / "sites.csv"
     run(capsys, *args, "--format", "csv", "--out", str(out))

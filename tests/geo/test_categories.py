@@ -80,3 +80,23 @@ def test_counts_top_ten_and_the_message():
     msg = unmatched_message("theft", canonical_counts(many))
     assert "did you mean 'THEFT'?" in msg and "the 10 most frequent" in msg
     assert "C9 (91)" in msg and "C10" not in msg
+
+
+def test_a_case_definition_names_canonical_categories_through_the_mapping():
+    from geo.cases import CaseDefinition
+    from geo.errors import ParameterError
+
+    m = read_category_map(GOOD)
+    d = CaseDefinition(exclude_categories=("盗窃",), exclude_statuses=("撤案",)).expanded(m.expand)
+    assert d.exclude_categories == ("0101", "0102", "盗窃") and d.exclude_statuses == ("撤案",)
+    records = pd.DataFrame({"category": ["0101", "0102", "0201", None, "盗窃"],
+                            "status": ["立案"] * 5})
+    assert d.mask(records).tolist() == [False, False, True, True, False]
+    # an exclusion wins over an inclusion reaching the same raw category
+    d = CaseDefinition(include_categories=("盗窃", "伤害"), exclude_categories=("0102",))
+    d = d.expanded(m.expand)
+    assert d.include_categories == ("0101", "0201", "伤害", "盗窃")
+    assert d.exclude_categories == ("0102",)
+    with pytest.raises(ParameterError, match="include_categories must name at least one"):
+        CaseDefinition(include_categories=("0101",), exclude_categories=("盗窃",)).expanded(
+            m.expand)
