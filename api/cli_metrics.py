@@ -70,8 +70,12 @@ def context_and_admin(ctx: typer.Context, *, categories_map: Path | None = None
 
 def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
          headers: Mapping[str, str], digits: int = 2,
-         summary: Sequence[str | Bilingual] = ()) -> None:
+         summary: Sequence[str | Bilingual] = (),
+         headers_en: Mapping[str, str] | None = None) -> None:
     """Print or write a report in the chosen format.
+
+    ``headers`` are the table's Chinese headers; ``headers_en`` English ones that replace the
+    shared English headers of :mod:`api.cli_text` for this table.
 
     A CSV holds the header and rows only; written to a file, its provenance goes to the
     sidecar ``FILE.provenance.json`` (``--csv-comments``: into leading comment lines instead;
@@ -93,8 +97,9 @@ def emit(report: Report, fmt: Fmt, out: Path | None, *, columns: Sequence[str],
         lines = [title_of(report, lang), *provenance_lines(report.provenance, lang),
                  *(in_language(s, lang) for s in summary), ""]
         shown = [c for c in columns if c in frame.columns]
-        lines.append(to_table(shown_in(frame, shown, lang), columns=shown,
-                              headers=headers_for(shown, headers, lang), digits=digits))
+        names = headers_for(shown, headers, lang, headers_en)
+        lines.append(to_table(shown_in(frame, shown, lang), columns=shown, headers=names,
+                              digits=digits))
         data = ("\n".join(lines) + "\n").encode("utf-8")
     elif fmt is Fmt.csv:
         data = csv_body(frame, report.provenance, current_csv_options())

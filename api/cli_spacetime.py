@@ -29,6 +29,10 @@ ZONE_HEADERS = {"incident_id": "案件", "community_code": "社区", "occurred_o
 ALERT_HEADERS = {"unit": "单元", "name": "名称", "step": "期", "observed": "观测",
                  "expected": "期望", "threshold": "阈值", "method": "方法", "p_value": "p",
                  "q_value": "q", "alert": "预警", "first_fired": "首次预警"}
+# The shared English header of p_value says two-sided (hot spots); these p values are not.
+KNOX_HEADERS_EN = {"p_value": "pseudo p (one-sided)"}
+ALERT_HEADERS_EN = {"p_value": "p (one-sided)", "q_value": "q (BH)",
+                    "first_fired": "first fired"}
 
 OptPeriodOpt = Annotated[str | None, typer.Option(
     help="Period: 2025, 2025-Q3, 2025-07 or 2024-01-01..2025-06-30 (local days); default: "
@@ -130,7 +134,7 @@ def near_repeat_cmd(
                 f"within {pv['space_m'][-1]:g} m; {pv['permutations']} permutations "
                 f"(seed {pv['seed']})")]
     emit(rep, fmt, out, columns=list(KNOX_HEADERS), headers=KNOX_HEADERS, digits=3,
-         summary=summary)
+         summary=summary, headers_en=KNOX_HEADERS_EN)
 
 
 class AlertLevel(str, Enum):
@@ -195,7 +199,7 @@ def alerts_cmd(
         rep = Report(rep.frame.sort_values(["alert", "q_value"], ascending=[False, True]),
                      pv, rep.title)
     emit(rep, fmt, out, columns=list(ALERT_HEADERS), headers=ALERT_HEADERS, digits=3,
-         summary=summary)
+         summary=summary, headers_en=ALERT_HEADERS_EN)
 
 
 def register(app: typer.Typer) -> None:

@@ -114,11 +114,16 @@ def use_language(lang: Language) -> None:
     _LANGUAGE.set(lang)
 
 
-def headers_for(columns: Sequence[str], headers: Mapping[str, str], lang: Language
-                ) -> dict[str, str]:
-    """Column -> header in the language: the command's Chinese headers, or English ones."""
+def headers_for(columns: Sequence[str], headers: Mapping[str, str], lang: Language,
+                english: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Column -> header in the language: the command's Chinese headers, or English ones.
+
+    ``english`` holds a command's own English headers where the shared ones
+    (:data:`HEADERS_EN`) would mislead (a one-sided ``p_value``, for instance).
+    """
     if lang == "en":
-        return {c: HEADERS_EN.get(c, c) for c in columns}
+        own = english or {}
+        return {c: own.get(c) or HEADERS_EN.get(c, c) for c in columns}
     return {c: headers.get(c) or HEADERS_ZH.get(c) or c for c in columns}
 
 

@@ -43,14 +43,21 @@ detection in multiple surveillance systems", Stat. Med. 32:1206), with two or mo
       residuals, standardised by the dispersion φ = max(Pearson φ, 1) and the leverages, down-weight
       past outbreaks: weight ``s⁻²`` where the residual ``s > 2.58``, rescaled to average one,
       and the model is refitted with those weights;
-    - the trend ``β`` is kept only with at least three years of baseline and when the
-      prediction does not exceed the largest baseline count (with ``pThresholdTrend = 1`` its
-      p value does not decide); otherwise the model is refitted without it;
+    - the trend ``β`` is kept only with at least three years of baseline, when the prediction
+      does not exceed the largest baseline count and when its p value (the t test of the
+      reweighted quasi-Poisson fit, as R's ``summary.glm``) is below ``trend_p``; otherwise
+      the model is refitted without it. Noufaily et al. always fit the trend
+      (``pThresholdTrend = 1``, the default ``trend_p``); ``trend_p = 0.05`` is the rule of
+      Farrington et al. (1996) and ``farringtonFlexible``'s own default;
     - expected ``μ₀ = exp(η₀)`` at the current step in level 10; the threshold is the ``1 −
       alpha`` quantile (default 99 %) of the negative binomial with mean μ₀ and variance φ μ₀
       (Poisson when φ = 1), and ``p = P(Y ≥ x_t)`` under it;
     - an alert needs ``x_t`` above the threshold and at least 5 cases in the last 4 steps
-      (R's ``limit54``); a baseline of zeros gives μ₀ = 0.
+      (R's ``limit54``); a baseline of zeros gives μ₀ = 0 and threshold 0, so any count
+      alerts there once those 5 cases are met (``p = 0``);
+    - the reference step ``k`` years back is the step holding the same date ``k`` years
+      earlier (for weeks the nearest Monday, as R's ``algo.farrington.referencetimepoints``);
+      29 February goes back to 1 March, as R's ``seq(date, by = "-1 year")`` does.
 
 Each unit's row says which method ran; p values are adjusted by Benjamini–Hochberg across the
 units of the as-of step (``q_value``), and by default an alert also needs ``q ≤ 0.05``
@@ -70,13 +77,14 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from numpy.typing import NDArray
 from scipy.stats import nbinom, norm, poisson
+from scipy.stats import t as student_t
 
 from geo import spacetime as st
 from geo.errors import MissingDataError, ParameterError
@@ -282,6 +290,7 @@ def detect_alerts(
     fdr: float | None = 0.05,
     max_lookback: int = 52,
     sd_floor: str = "fixed",
+    trend_p: float = 1.0,
 ) -> AlertsResult:
     """Test the last complete step up to ``as_of`` of every unit for an unusual count.
 
@@ -310,6 +319,10 @@ def detect_alerts(
     sd_floor
         ``fixed``: EARS's standard deviation is at least ``min_sd``; ``poisson``: also at
         least the square root of the baseline's mean.
+    trend_p
+        Farrington's trend is kept only when its p value is below this (R's
+        ``pThresholdTrend``): 1 (the default) always fits it, as Noufaily et al. do; 0.05 is
+        the rule of Farrington et al. (1996).
 
     Returns
     -------
@@ -331,6 +344,7 @@ def detect_alerts(
     alpha = st.check_number(alpha, "alpha", minimum=0.0, exclusive=True, maximum=0.5)
     min_sd = st.check_number(min_sd, "min_sd", minimum=0.0)
     max_lookback = st.check_int(max_lookback, "max_lookback", minimum=0)
+    trend_p = st.check_number(trend_p, "trend_p", minimum=0.0, maximum=1.0)
     if fdr is not None:
         fdr = st.check_number(fdr, "fdr", minimum=0.0, exclusive=True, maximum=1.0)
     frame = series.frame
@@ -346,7 +360,8 @@ def detect_alerts(
     # No look-ahead: everything below sees the steps up to t only.
     counts = frame.to_numpy(dtype=np.float64)[: t + 1]
     dates = dates[: t + 1]
-    rule = _Rule(series.resolution, method, ears, alpha, min_sd, fdr, sd_floor == "poisson")
+    rule = _Rule(series.resolution, method, ears, alpha, min_sd, fdr, sd_floor == "poisson",
+                 trend_p)
     steps = _StepTables(rule, counts, dates)
     table = steps.at(t).copy()
     table.insert(0, "unit", frame.columns.to_numpy())
@@ -363,7 +378,8 @@ def detect_alerts(
         f"{table['last_day'].iloc[0]} ({series.timezone}); methods {methods}",
         f"EARS {ears.upper()} with sd floor {min_sd:g}"
         f"{' and sqrt(mean)' if sd_floor == 'poisson' else ''}; improved Farrington "
-        f"(Noufaily et al. 2013) at the {100 * (1 - alpha):g} % negative-binomial quantile; q: "
+        f"(Noufaily et al. 2013) at the {100 * (1 - alpha):g} % negative-binomial quantile"
+        f"{'' if trend_p >= 1 else f', trend kept when p < {trend_p:g}'}; q: "
         f"Benjamini-Hochberg across units"
         f"{f', alerts need q <= {fdr:g}' if fdr is not None else ''}; "
         f"{int(table['alert'].sum())} alerts",
@@ -398,12 +414,14 @@ class _Rule:
     min_sd: float
     fdr: float | None
     poisson_sd: bool = False
+    trend_p: float = 1.0
 
     def evaluate(self, counts: NDArray[np.float64], dates: NDArray[np.int64]) -> _Evaluation:
         """Test the last entry of ``counts`` (the steps up to it, first days in ``dates``)."""
         years = _farrington_years(dates, self.resolution)
         if self.method != "ears" and years >= 2:
-            return _farrington(counts, dates, years, self.resolution, self.alpha)
+            return _farrington(counts, dates, years, self.resolution, self.alpha,
+                               self.trend_p)
         if self.method == "farrington":
             return _Evaluation(counts[-1], np.nan, np.nan, "none", np.nan, np.nan, False, 0)
         return _ears(counts, self.ears, self.min_sd, self.poisson_sd)
@@ -491,8 +509,8 @@ def _reference_step(dates: NDArray[np.int64], years: int, resolution: str) -> in
     now = st.date_of_day(int(dates[-1]))
     try:
         back = now.replace(year=now.year - years)
-    except ValueError:  # 29 February
-        back = now.replace(year=now.year - years, day=28)
+    except ValueError:  # 29 February: R's seq(by = "-1 year") rolls on to 1 March
+        back = dt.date(now.year - years, 3, 1)
     day = st.day_of_date(back)
     if resolution == "week":
         monday = day - (day + 3) % 7
@@ -525,7 +543,7 @@ def _season_levels(n: int, refs: list[int], exclude: int) -> NDArray[np.float64]
 
 
 def _farrington(counts: NDArray[np.float64], dates: NDArray[np.int64], years: int,
-                resolution: str, alpha: float) -> _Evaluation:
+                resolution: str, alpha: float, trend_p: float = 1.0) -> _Evaluation:
     """The improved Farrington method at the last step of ``counts``."""
     n = len(counts)
     refs = [n - 1] + [_reference_step(dates, k, resolution) for k in range(1, years + 1)]
@@ -534,13 +552,15 @@ def _farrington(counts: NDArray[np.float64], dates: NDArray[np.int64], years: in
     used = np.flatnonzero(~np.isnan(levels))
     y = counts[used]
     observed = counts[-1]
+    recent = counts[-_MIN_RECENT[1]:].sum() >= _MIN_RECENT[0]
     if not y.any():
+        # Expected 0, threshold 0 (R's quantiles of a mean of 0): any count is above it.
         p = 1.0 if observed == 0 else 0.0
-        return _Evaluation(observed, 0.0, 0.0, "farrington", np.nan, p, False, years)
+        return _Evaluation(observed, 0.0, 0.0, "farrington", np.nan, p,
+                           bool(recent and observed > 0), years)
     wtime = (used - used[0]).astype(np.float64)
     now_time = float(n - 1 - used[0])
-    fit = _fit_noufaily(y, wtime, levels[used], now_time, years)
-    mu0, phi = fit
+    mu0, phi = _fit_noufaily(y, wtime, levels[used], now_time, years, trend_p)
     if phi > 1:
         size, prob = mu0 / (phi - 1), 1 / phi
         threshold = float(nbinom.ppf(1 - alpha, size, prob)) if mu0 > 0 else 0.0
@@ -548,41 +568,54 @@ def _farrington(counts: NDArray[np.float64], dates: NDArray[np.int64], years: in
     else:
         threshold = float(poisson.ppf(1 - alpha, mu0))
         p = float(poisson.sf(observed - 1, mu0))
-    recent = counts[-_MIN_RECENT[1]:].sum() >= _MIN_RECENT[0]
     score = (observed - mu0) / (threshold - mu0) if threshold != mu0 else np.nan
     alert = bool(recent and observed > threshold and observed > 0)
     return _Evaluation(observed, mu0, threshold, "farrington", score, p, alert, years)
 
 
 def _fit_noufaily(y: NDArray[np.float64], wtime: NDArray[np.float64],
-                  levels: NDArray[np.float64], now_time: float, years: int
-                  ) -> tuple[float, float]:
+                  levels: NDArray[np.float64], now_time: float, years: int,
+                  trend_p: float = 1.0) -> tuple[float, float]:
     """Expected count μ₀ at ``now_time`` in level 10, and the dispersion φ (≥ 1)."""
     present = np.unique(levels)
     dummies = (levels[:, None] == present[None, 1:]).astype(np.float64)
     now_dummies = (present[1:] == _PERIODS).astype(np.float64)
     if years >= 3:  # the trend is only ever kept with three years of baseline
-        with_trend = np.column_stack([np.ones(len(y)), wtime, dummies])
+        design = np.column_stack([np.ones(len(y)), wtime, dummies])
         now_trend = np.concatenate([[1.0, now_time], now_dummies])
-        eta, phi, ok = _reweighted_fit(y, with_trend, now_trend)
-        if ok and math.exp(eta) <= y.max():
-            return math.exp(eta), phi
-    flat = np.column_stack([np.ones(len(y)), dummies])
-    eta, phi, _ = _reweighted_fit(y, flat, np.concatenate([[1.0], now_dummies]))
-    return math.exp(eta), phi
+        trended = _reweighted_fit(y, design, now_trend, with_trend=True)
+        if (trended.converged and math.exp(trended.eta) <= y.max()
+                and trended.trend_p < trend_p):
+            return math.exp(trended.eta), trended.phi
+    flat = _reweighted_fit(y, np.column_stack([np.ones(len(y)), dummies]),
+                           np.concatenate([[1.0], now_dummies]))
+    return math.exp(flat.eta), flat.phi
 
 
-def _reweighted_fit(y: NDArray[np.float64], x: NDArray[np.float64], x_now: NDArray[np.float64]
-                    ) -> tuple[float, float, bool]:
-    """Quasi-Poisson fit, Anscombe reweighting, refit: (η₀, φ, both fits converged).
+class _Fit(NamedTuple):
+    """A reweighted quasi-Poisson fit: η₀ at the current step, φ, convergence, trend p."""
 
-    With ``pThresholdTrend = 1`` the trend's p value is always below the threshold, so the
-    caller decides on the trend from convergence, the years and the prediction alone.
+    eta: float
+    phi: float
+    converged: bool
+    trend_p: float
+
+
+def _reweighted_fit(y: NDArray[np.float64], x: NDArray[np.float64], x_now: NDArray[np.float64],
+                    with_trend: bool = False) -> _Fit:
+    """Quasi-Poisson fit, Anscombe reweighting, refit.
+
+    The trend's p value (column 1 of ``x`` when ``with_trend``; NaN otherwise) is R's
+    ``summary.glm`` test of a quasi-Poisson fit: ``t = β / se(β)`` with the dispersion
+    estimated, two-sided, on the residual degrees of freedom.
     """
+    # Fitted with the Poisson scale of 1 and the dispersion taken afterwards (Pearson χ² over
+    # the residual degrees of freedom): the estimates are the same, and statsmodels' own
+    # scale="X2" fails on a perfect fit (a constant series), whose Pearson χ² is 0.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        first = sm.GLM(y, x, family=sm.families.Poisson()).fit(scale="X2")
-        phi = max(float(first.scale), 1.0)
+        first = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        phi = max(_dispersion(first), 1.0)
         mu = first.fittedvalues
         hat = first.get_hat_matrix_diag()
         resid = 1.5 * (y ** (2 / 3) * mu ** (-1 / 6) - np.sqrt(mu))
@@ -590,10 +623,20 @@ def _reweighted_fit(y: NDArray[np.float64], x: NDArray[np.float64], x_now: NDArr
         weight = np.where(s > _REWEIGHT, s ** -2.0, 1.0)
         omega = weight * len(s) / weight.sum()
         second = sm.GLM(y, x, family=sm.families.Poisson(), var_weights=omega).fit(
-            scale="X2", start_params=first.params)
-    phi = max(float(second.scale), 1.0)
+            start_params=first.params)
+    dispersion = _dispersion(second)
     eta = float(x_now @ second.params)
-    return eta, phi, bool(first.converged and second.converged)
+    trend_p = math.nan
+    if with_trend:
+        se = float(second.bse[1]) * math.sqrt(dispersion)
+        t = float(second.params[1]) / se if se > 0 else math.inf
+        trend_p = float(2.0 * student_t.sf(abs(t), second.df_resid))
+    return _Fit(eta, max(dispersion, 1.0), bool(first.converged and second.converged), trend_p)
+
+
+def _dispersion(fit: Any) -> float:
+    """The quasi-Poisson dispersion of a fit: Pearson χ² over the residual degrees of freedom."""
+    return float(fit.pearson_chi2 / fit.df_resid) if fit.df_resid > 0 else 1.0
 
 
 class _StepTables:

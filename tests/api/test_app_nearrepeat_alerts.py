@@ -206,5 +206,13 @@ def test_cli_near_repeat_and_alerts(planted, tmp_path, capsys):
     assert main(["-d", url, "alerts", "--as-of", "2025-12-21"]) == 0
     table = capsys.readouterr().out
     assert "1 alerts among 4 units" in table and "ears_c2" in table
+    # In English the p values say one-sided (the shared header of p_value says two-sided).
+    assert main(["-d", url, "--lang", "en", "alerts", "--as-of", "2025-12-21"]) == 0
+    table = capsys.readouterr().out
+    assert "p (one-sided)" in table and "q (BH)" in table and "two-sided" not in table
+    assert main(["-d", url, "--lang", "en", "near-repeat", "--period", "2025",
+                 "--permutations", "9", "--space-m", "0,100", "--time-days", "0,7"]) == 0
+    table = capsys.readouterr().out
+    assert "pseudo p (one-sided)" in table and "two-sided" not in table
     assert main(["-d", url, "near-repeat", "--space-m", "0,x"]) == 1
     assert "space_m" in capsys.readouterr().err

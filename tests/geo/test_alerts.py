@@ -8,6 +8,7 @@ import pytest
 import shapely
 import statsmodels.api as sm
 from scipy.stats import nbinom, norm, poisson
+from scipy.stats import t as student_t
 
 from geo.alerts import CountSeries, count_series, detect_alerts
 from geo.errors import InputError, MissingDataError, ParameterError
@@ -158,7 +159,7 @@ def weekly_background(weeks, seed, base=8.0):
     return rng.poisson(mean * rng.gamma(5.0, 1 / 5.0, weeks))
 
 
-def independent_farrington(counts, first_monday, alpha=0.01):
+def independent_farrington(counts, first_monday, alpha=0.01, trend=True):
     """farringtonFlexible with Noufaily's options at the last week, written out step by step.
 
     Reference weeks: the Monday nearest the same date 1..b years back (b = 3 here); level 10 =
@@ -168,7 +169,9 @@ def independent_farrington(counts, first_monday, alpha=0.01):
     Anscombe residuals s = 3/2 (y^(2/3) μ^(−1/6) − μ^(1/2)) / √(φ (1 − h)), weights γ s^−2 for
     s > 2.58 and γ otherwise with mean 1, refit; keep the trend (3 years, prediction not above
     the largest count); μ₀ = exp(η₀) at level 10; threshold the 99 % quantile of the negative
-    binomial with size μ₀/(φ − 1) and probability 1/φ.
+    binomial with size μ₀/(φ − 1) and probability 1/φ. With ``trend=False`` the model has no
+    trend term. Also returns the trend's two-sided t-test p value in the reweighted fit (as R's
+    summary.glm; NaN without a trend).
     """
     n = len(counts)
     now = n - 1
@@ -197,8 +200,12 @@ def independent_farrington(counts, first_monday, alpha=0.01):
     design = pd.get_dummies(data["level"], prefix="l", drop_first=True, dtype=float)
     x = pd.concat([pd.Series(1.0, index=data.index, name="const"), data["wtime"].astype(float),
                    design], axis=1)
+    if not trend:
+        x = x.drop(columns="wtime")
     x_now = pd.Series(0.0, index=x.columns)
-    x_now["const"], x_now["wtime"] = 1.0, now - idx[0]
+    x_now["const"] = 1.0
+    if trend:
+        x_now["wtime"] = now - idx[0]
     if "l_10" in x_now:
         x_now["l_10"] = 1.0
     first = sm.GLM(data["y"], x, family=sm.families.Poisson()).fit(scale="X2")
@@ -209,12 +216,14 @@ def independent_farrington(counts, first_monday, alpha=0.01):
     second = sm.GLM(data["y"], x, family=sm.families.Poisson(), var_weights=omega).fit(
         scale="X2")
     mu0 = float(np.exp(x_now @ second.params))
-    assert mu0 <= data["y"].max()  # the trend is kept in this example
+    assert mu0 <= data["y"].max()  # no over-extrapolation in these examples
     phi = max(second.scale, 1.0)
     assert phi > 1.5  # overdispersed: the negative binomial applies
     size, prob = mu0 / (phi - 1), 1 / phi
-    return mu0, float(nbinom.ppf(1 - alpha, size, prob)), float(nbinom.sf(counts[-1] - 1, size,
-                                                                          prob))
+    trend_p = (2 * student_t.sf(abs(second.tvalues["wtime"]), second.df_resid) if trend
+               else math.nan)
+    return (mu0, float(nbinom.ppf(1 - alpha, size, prob)),
+            float(nbinom.sf(counts[-1] - 1, size, prob)), trend_p)
 
 
 def test_farrington_equals_an_independent_computation():
@@ -223,7 +232,7 @@ def test_farrington_equals_an_independent_computation():
     first = dt.date(2022, 1, 3)
     result = detect_alerts(series(counts, resolution="week", first=str(first)), fdr=None)
     row = result.frame.iloc[0]
-    mu0, threshold, p = independent_farrington(counts, first)
+    mu0, threshold, p, _ = independent_farrington(counts, first)
     assert (row.method, row.years) == ("farrington", 3)
     assert row.expected == pytest.approx(mu0, rel=1e-6)
     assert row.threshold == threshold
@@ -253,6 +262,78 @@ def test_farrington_spike_and_flat():
     assert frame["method"].tolist() == ["farrington", "farrington"]
     zeros = detect_alerts(series(np.zeros(3 * 52, dtype=int), resolution="week")).frame
     assert zeros["expected"].iloc[0] == 0 and not zeros["alert"].iloc[0]
+
+
+def test_farrington_runs_on_two_years_of_weekly_history():
+    # Two years and six weeks of weekly counts (b = 2 whole years): the improved Farrington
+    # method runs, not EARS. A spike of 30 on top of the last week alerts; the same seasonal,
+    # overdispersed series without it does not, and neither does a flat one.
+    counts = weekly_background(2 * 52 + 6, seed=8)
+    spiked = counts.copy()
+    spiked[-1] += 30
+    flat = np.full(len(counts), 8)
+    frame = detect_alerts(series(np.column_stack([spiked, counts, flat]), resolution="week",
+                                 units=["spike", "seasonal", "flat"])).frame.set_index("unit")
+    assert frame["method"].tolist() == ["farrington"] * 3
+    assert frame["years"].tolist() == [2, 2, 2]
+    assert frame["alert"].tolist() == [True, False, False]
+    assert frame.loc["spike", "observed"] > frame.loc["spike", "threshold"]
+    assert frame.loc["seasonal", "observed"] <= frame.loc["seasonal", "threshold"]
+    # A flat series of 8 has no dispersion: Poisson's 99 % quantile of 8 is the threshold.
+    assert frame.loc["flat", "expected"] == pytest.approx(8.0)
+    assert frame.loc["flat", "threshold"] == poisson.ppf(0.99, 8.0)
+
+
+def test_farrington_runs_on_two_years_of_daily_history():
+    # Daily district series: two years and ten days, with a weekly rhythm and a seasonal wave.
+    rng = np.random.default_rng(9)
+    t = np.arange(2 * 365 + 10)
+    mean = 6 * (1 + 0.3 * np.sin(2 * np.pi * t / 365.25)) * np.where(t % 7 >= 5, 1.4, 1.0)
+    calm = rng.poisson(mean)
+    spiked = calm.copy()
+    spiked[-1] = calm[-1] + 25
+    frame = detect_alerts(series(np.column_stack([spiked, calm]), units=["spike", "calm"],
+                                 first="2023-01-02")).frame
+    assert frame["method"].tolist() == ["farrington", "farrington"]
+    assert frame["years"].tolist() == [2, 2]
+    assert frame["alert"].tolist() == [True, False]
+    # One day less than two years and a window: EARS runs.
+    short = detect_alerts(series(calm[: 2 * 365 + 2], first="2023-01-02")).frame
+    assert short["method"].iloc[0] == "ears_c2"
+
+
+def test_farrington_on_a_baseline_of_zeros():
+    # Expected 0 and threshold 0: a week of 6 cases alerts (6 >= 5 cases in the last four
+    # weeks); a week of 2 is above the threshold too but below the 5-in-4-weeks rule.
+    for last, alerts in ((6, True), (2, False), (0, False)):
+        counts = np.zeros(3 * 52, dtype=int)
+        counts[-1] = last
+        row = detect_alerts(series(counts, resolution="week")).frame.iloc[0]
+        assert (row.method, row.expected, row.threshold) == ("farrington", 0.0, 0.0)
+        assert row.alert == alerts
+        assert row.p_value == (0.0 if last else 1.0)
+
+
+@pytest.mark.parametrize(("slope", "kept"), [(0.0, False), (0.01, True)])
+def test_farrington_trend_p_threshold(slope, kept):
+    # trend_p = 0.05 (Farrington et al. 1996, farringtonFlexible's default) keeps the trend
+    # only when its t test is significant; trend_p = 1 (Noufaily et al.) always keeps it.
+    rng = np.random.default_rng(10)
+    t = np.arange(3 * 52 + 20)
+    counts = rng.poisson(10 * np.exp(slope * t) * rng.gamma(5.0, 1 / 5.0, len(t)))
+    first = dt.date(2022, 1, 3)
+    with_trend = independent_farrington(counts, first)
+    without = independent_farrington(counts, first, trend=False)
+    assert (with_trend[3] < 0.05) == kept
+    strict = detect_alerts(series(counts, resolution="week", first=str(first)), fdr=None,
+                           trend_p=0.05).frame.iloc[0]
+    always = detect_alerts(series(counts, resolution="week", first=str(first)),
+                           fdr=None).frame.iloc[0]
+    assert always.expected == pytest.approx(with_trend[0], rel=1e-6)
+    assert strict.expected == pytest.approx((with_trend if kept else without)[0], rel=1e-6)
+    assert strict.threshold == (with_trend if kept else without)[1]
+    with pytest.raises(ParameterError, match="trend_p"):
+        detect_alerts(series(counts, resolution="week"), trend_p=1.5)
 
 
 def test_first_fired_and_q_values():

@@ -3,6 +3,7 @@ import math
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 from sklearn.neighbors import KernelDensity
@@ -12,6 +13,9 @@ from geo.errors import InputError, LimitError, MissingDataError, ParameterError
 from geo.grid import Grid
 
 GK_117 = "EPSG:4548"
+# The same transverse Mercator as EPSG:4548, in international feet.
+FEET = pyproj.CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=1640419.9475 +y_0=0 "
+                             "+ellps=GRS80 +units=ft +no_defs")
 X0, Y0 = 440_000.0, 4_420_000.0  # multiples of 50 and 250 m: grid cells start here
 
 
@@ -184,11 +188,13 @@ def test_any_input_crs_gives_the_same_surface():
     # degrees could let a sliver of it into the next cell.
     area = square(998, origin=(1, 1))
     metric = kernel_density(points(xy), area, cell_m=50, bandwidth_m=150)
-    degrees = kernel_density(points(xy).to_crs(4326), area.to_crs(4326), cell_m=50,
-                             bandwidth_m=150, metric_crs=GK_117)
-    assert degrees.transform == metric.transform
-    np.testing.assert_allclose(degrees.density_per_km2, metric.density_per_km2, rtol=1e-6,
-                               equal_nan=True)
+    for crs in (4326, FEET):
+        other = kernel_density(points(xy).to_crs(crs), area.to_crs(crs), cell_m=50,
+                               bandwidth_m=150, metric_crs=GK_117)
+        assert other.transform == metric.transform
+        np.testing.assert_allclose(other.density_per_km2, metric.density_per_km2, rtol=1e-6,
+                                   equal_nan=True)
+        assert other.n_incidents == 200
 
 
 def test_release_options():

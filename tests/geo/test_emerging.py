@@ -4,6 +4,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pymannkendall
+import pyproj
 import pytest
 import shapely
 from scipy.stats import kendalltau, norm
@@ -12,6 +13,9 @@ from geo.emerging import CATEGORIES, classify_cube, emerging_hot_spots, mann_ken
 from geo.errors import InputError, MissingDataError, ParameterError, PeriodError
 
 GK_117 = "EPSG:4548"
+# The same transverse Mercator as EPSG:4548, in international feet.
+FEET = pyproj.CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=1640419.9475 +y_0=0 "
+                             "+ellps=GRS80 +units=ft +no_defs")
 X0, Y0 = 440_000.0, 4_420_000.0  # multiples of 250 m: cell (X0 / 250, Y0 / 250) starts here
 CELL = 250.0
 IX0, IY0 = int(X0 // CELL), int(Y0 // CELL)
@@ -223,6 +227,25 @@ def test_mann_kendall_by_hand():
     assert np.isnan(result.tau[1]) and result.p_value[1] == 1.0 and result.z[1] == 0.0
     with pytest.raises(ParameterError, match="three values"):
         mann_kendall([1, 2])
+
+
+def test_feet_and_degrees_give_the_same_cube(categories_result):
+    # Incidents and area in a transverse Mercator in feet and in EPSG:4326 (the incidents at
+    # cell centres, far from any cell edge), gridded in EPSG:4548: the same cells, counts and
+    # categories.
+    cube, _, metric = categories_result
+    incidents = cube_incidents(cube)
+    # The area inset by 1 m: a round trip through degrees must not let a sliver of it into
+    # the next ring of cells.
+    inset = gpd.GeoSeries([shapely.box(X0 + 1, Y0 + 1, X0 + 24 * CELL - 1, Y0 + 24 * CELL - 1)],
+                          crs=GK_117)
+    for crs in (FEET, 4326):
+        other = emerging_hot_spots(incidents.to_crs(crs), inset.to_crs(crs), period=PERIOD,
+                                   time_neighbours=0, metric_crs=GK_117)
+        assert other.n_incidents == metric.n_incidents == int(cube.sum())
+        pd.testing.assert_frame_equal(other.counts, metric.counts)
+        assert other.frame["category"].tolist() == metric.frame["category"].tolist()
+        np.testing.assert_allclose(other.gi_z.to_numpy(), metric.gi_z.to_numpy(), rtol=1e-12)
 
 
 def test_weeks_are_local_monday_to_sunday():
