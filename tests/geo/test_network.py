@@ -13,7 +13,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo.errors import InputError, MissingDataError, ParameterError
+from geo.errors import InputError, LimitError, MissingDataError, ParameterError
 from geo.isochrones import reached_lines, service_areas
 from geo.network import build_network
 from geo.noding import node_lines
@@ -238,6 +238,12 @@ def test_service_area_errors():
         reached_lines(net, _points((0, 0), ids=["S"]))
     with pytest.raises(ParameterError, match="trim_m must be a number > 0; got 0"):
         service_areas(net, _points((0, 0), ids=["S"]), max_m=(10,), trim_m=0)
+    # Two facilities reach 2 pieces each (their own edge both ways) within 10 m: 4 > 3.
+    two = _points((50, 0), (60, 0), ids=["S", "T"])
+    assert len(reached_lines(net, two, max_m=(10.0,), max_pieces=4)) == 2
+    with pytest.raises(LimitError, match=r"more than max_pieces \(3\)") as info:
+        service_areas(net, two, max_m=(10.0,), max_pieces=3)
+    assert info.value.parameter == "max_pieces"
 
 
 # --- against an independent computation ------------------------------------------------------
