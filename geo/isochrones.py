@@ -17,6 +17,16 @@ coverage is judged by population share (:meth:`geo.network.NearestFacility.share
 polygons are for maps and for gap polygons.
 
 Each area is a polygon per facility; overlapping areas of different facilities are not merged.
+
+Speed and memory: the facilities are searched a batch at a time (one
+:func:`scipy.sparse.csgraph.dijkstra` call bounded by the largest threshold), and the pieces
+of the whole batch are cut at once from the edges at reached nodes. A facility's areas are
+made from its smallest threshold up: each is the one before it united with the buffers of the
+pieces that add to it (roads wholly reached before, and buffers inside the smaller area, are
+left out), the same union from far fewer buffers. ``max_pieces`` (default
+:data:`DEFAULT_MAX_PIECES`) caps the pieces of one call, facilities x thresholds x reached
+edges, which long driving thresholds would otherwise make grow to most of the network per
+facility; beyond it a :class:`geo.errors.LimitError` names the parameter.
 """
 
 from __future__ import annotations
@@ -158,6 +168,9 @@ def service_areas(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
         raise ParameterError(f"quad_segs must be an integer >= 1; got {quad_segs!r}",
                              parameter="quad_segs")
     frames, geoms = [], []
+    costs = [network._limit_cost(t, None) for t in max_m] + [
+        network._limit_cost(None, t) for t in max_min]
+    rank = np.argsort(costs, kind="stable")
     # Buffering each piece and uniting the buffers is some 30x faster in GEOS than buffering
     # the MultiLineString whole (which unites overlapping, un-noded linework first). GEOS
     # releases the GIL, so the buffers are made and united on a thread pool.
@@ -166,14 +179,33 @@ def service_areas(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
                               max_pieces):
             bounds = np.searchsorted(batch.group, np.arange(len(batch.rows) + 1))
 
-            def area(g: int, batch: _Batch = batch, bounds: Any = bounds) -> Any:
-                parts = batch.pieces[bounds[g]:bounds[g + 1]]
-                return shapely.union_all(shapely.buffer(parts, float(trim_m),
-                                                        quad_segs=quad_segs))
+            def areas(k: int, batch: _Batch = batch, bounds: Any = bounds) -> list[Any]:
+                # A facility's thresholds from the smallest: each area is the one before it
+                # with the buffers of the pieces not in it already (the roads wholly reached
+                # before are), the same union made of far fewer buffers.
+                out: list[Any] = [None] * len(rank)
+                before: Any = None
+                whole_before = np.empty(0, dtype=np.int64)
+                for j in rank:
+                    lo, hi = bounds[k * len(rank) + j], bounds[k * len(rank) + j + 1]
+                    edge = batch.edge[lo:hi]
+                    whole = ((batch.start[lo:hi] <= 0.0)
+                             & (batch.end[lo:hi] >= network._length[edge]))
+                    new = ~(whole & np.isin(edge, whole_before))
+                    buffers = shapely.buffer(batch.pieces[lo:hi][new], float(trim_m),
+                                             quad_segs=quad_segs)
+                    if before is not None:
+                        # Buffers inside the smaller area add nothing to it.
+                        shapely.prepare(before)
+                        buffers = buffers[~shapely.covers(before, buffers)]
+                    parts = buffers if before is None else np.r_[np.array([before]), buffers]
+                    before = out[j] = shapely.union_all(parts)
+                    whole_before = edge[whole]
+                return out
 
             frames.append(batch.rows)
-            geoms.append(np.asarray(list(pool.map(area, range(len(batch.rows)))),
-                                    dtype=object))
+            geoms.append(np.asarray([a for per in pool.map(areas, range(batch.facilities))
+                                     for a in per], dtype=object))
     return _frame(frames, geoms, network)
 
 
@@ -181,13 +213,18 @@ def service_areas(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSe
 class _Batch:
     """Reached pieces of a batch of facilities.
 
-    ``rows`` has one row per facility and threshold; ``pieces`` are LineStrings with the
-    position of their row (``group``), in row order.
+    ``rows`` has one row per facility and threshold (of ``facilities``); ``pieces`` are
+    LineStrings with the position of their row (``group``), in row order, and the edge and
+    the stretch of it (``start``, ``end``) they follow.
     """
 
     rows: pd.DataFrame
     pieces: NDArray[np.object_]
     group: NDArray[np.int64]
+    edge: NDArray[np.int64]
+    start: NDArray[np.float64]
+    end: NDArray[np.float64]
+    facilities: int
 
 
 def _batches(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -230,7 +267,8 @@ def _batches(network: RoadNetwork, facilities: gpd.GeoDataFrame | gpd.GeoSeries,
             "unit": np.tile([u for _, u, _ in limits], len(which)),
             "reached_length_m": _union_lengths(group, edge, start, end, len(which) * len(limits))})
         geoms = np.asarray(network.edges.geometry.array, dtype=object)
-        yield _Batch(rows, line_substrings(geoms[edge], start, end), group)
+        yield _Batch(rows, line_substrings(geoms[edge], start, end), group, edge, start,
+                     end, len(which))
 
 
 def _frame(frames: list[pd.DataFrame], geoms: list[NDArray[np.object_]],

@@ -230,6 +230,16 @@ def test_service_area_follows_one_way_and_thresholds_nest():
     # Towards the station nothing comes along the one-way street (it leaves a).
     assert toward["reached_length_m"].tolist()[0] == pytest.approx(50 + 50 + 20)
     assert got["reached_length_m"].tolist()[1] == pytest.approx(100 + 100 + 150 + 150)
+    # Areas are built from the smallest threshold up, whatever the order given: each equals
+    # the area of its threshold alone.
+    both = service_areas(drive, _points((-5, -50), ids=["P"]), max_min=(0.5, 7.0 / 60),
+                         direction="from", trim_m=20.0)
+    assert both["threshold"].tolist() == [0.5, 7.0 / 60]
+    for threshold, area in zip(both["threshold"], both.geometry, strict=True):
+        alone = service_areas(drive, _points((-5, -50), ids=["P"]), max_min=(threshold,),
+                              direction="from", trim_m=20.0).geometry.iloc[0]
+        assert area.area > 0
+        assert area.symmetric_difference(alone).area == pytest.approx(0.0, abs=1e-6)
 
 
 def test_service_area_errors():
