@@ -3,11 +3,13 @@
 Locating a million points with GEOS (``STRtree.query_nearest``) costs about 26 µs a point
 (26 s for a million). Here the edges are cut into straight segments, each listed in the cells
 of square grids (:data:`CELL_M`: 25 m, then 100 m) that its bounding box overlaps; a point is
-compared with the segments listed in the 3 x 3 cells around its own, in vectorised numpy. A
-segment within a cell's size of the point crosses one of those cells, so a nearest segment
-found within it is exact; points farther than that try the coarser grid, and the few farther
-than 100 m from every road ask GEOS. Equal distances go to the segment found first (GEOS:
-the first it finds).
+compared with the segments listed in the 3 x 3 cells around its own, in a compiled (numba)
+loop that visits the points cell by cell of the coarse grid, so that the segments it compares
+stay in the processor's cache (``bench/network.py``: a million points on a 100,000-edge network
+in a few seconds, several times faster than GEOS in the same run). A segment within a cell's
+size of the point crosses one of those cells, so a nearest segment found within it is exact;
+points farther than that try the coarser grid, and the few farther than 100 m from every road
+ask GEOS. Equal distances go to the segment found first (GEOS: the first it finds).
 """
 
 from __future__ import annotations
