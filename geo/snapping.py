@@ -3,17 +3,20 @@
 Locating a million points with GEOS (``STRtree.query_nearest``) costs about 26 µs a point
 (26 s for a million). Here the edges are cut into straight segments, each listed in the cells
 of square grids (:data:`CELL_M`: 25 m, then 100 m) that its bounding box overlaps; a point is
-compared with the segments listed in the 3 x 3 cells around its own, in vectorised numpy. A
-segment within a cell's size of the point crosses one of those cells, so a nearest segment
-found within it is exact; points farther than that try the coarser grid, and the few farther
-than 100 m from every road ask GEOS. Equal distances go to the segment found first (GEOS:
-the first it finds).
+compared with the segments listed in the 3 x 3 cells around its own, in a compiled (numba)
+loop that visits the points cell by cell of the coarse grid, so that the segments it compares
+stay in the processor's cache (``bench/network.py``: a million points on a 100,000-edge network
+in a few seconds, several times faster than GEOS in the same run). A segment within a cell's
+size of the point crosses one of those cells, so a nearest segment found within it is exact;
+points farther than that try the coarser grid, and the few farther than 100 m from every road
+ask GEOS. Equal distances go to the segment found first (GEOS: the first it finds).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -23,6 +26,8 @@ __all__ = ["CELL_M", "Located", "Segments"]
 #: Cells of the grids that locate points on edges (metres; see the module docstring).
 CELL_M = (25.0, 100.0)
 _NEIGHBOURS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+_NEIGHBOUR_DX = np.array([dx for dx, _ in _NEIGHBOURS], dtype=np.int64)
+_NEIGHBOUR_DY = np.array([dy for _, dy in _NEIGHBOURS], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,16 @@ class Segments:
         best_d = np.full(n, np.inf)
         best_t = np.zeros(n)
         pending = np.flatnonzero(~missing)
+        # Points are visited cell by cell (of the coarse grid), so that the segments compared
+        # stay in the processor's cache; each point's answer is independent of the order.
+        coarse = self.grids[-1]
+        cell = np.floor((xy[pending] - coarse.origin) / coarse.cell_m).astype(np.int64)
+        pending = pending[np.argsort(cell[:, 0] * coarse.width + cell[:, 1], kind="stable")]
         # A segment within a cell's size of a point crosses one of the 3 x 3 cells around it:
         # a nearest segment found that close is exact. Farther points try the coarser grid,
         # and those farther than its cell from every road ask GEOS.
         for grid in self.grids:
-            for lo in range(0, len(pending), 100_000):
-                grid.nearest(self, xy, pending[lo:lo + 100_000], best_seg, best_d, best_t)
+            grid.nearest(self, xy, pending, best_seg, best_d, best_t)
             pending = pending[best_d[pending] > grid.cell_m]
         edge = np.where(best_seg >= 0, self.edge[np.maximum(best_seg, 0)], -1)
         segs = np.maximum(best_seg, 0)
@@ -138,7 +147,9 @@ class Segments:
         ok = (edge >= 0) & (best_d <= max_offset_m)
         edge = np.where(ok, edge, -1)
         along = np.where(ok, np.clip(along, 0.0, self.edge_length[np.maximum(edge, 0)]), np.nan)
-        status = np.where(missing, "missing", np.where(ok, "ok", "unreachable")).astype(object)
+        status = np.full(n, "unreachable", dtype=object)
+        status[ok] = "ok"
+        status[missing] = "missing"
         return Located(edge.astype(np.int64), along, np.where(ok, best_d, np.nan),
                        np.where(ok[:, None], point, np.nan), status)
 
@@ -166,33 +177,52 @@ class _Cells:
                 best_seg: NDArray[np.int64], best_d: NDArray[np.float64],
                 best_t: NDArray[np.float64]) -> None:
         """Improve each row's nearest segment with those in the 3 x 3 cells around it."""
-        local = (xy[rows] - self.origin) / self.cell_m
-        cell = np.floor(local).astype(np.int64)
-        frac = (local - cell) * self.cell_m
-        pxy = xy[rows]
-        # The own cell first; a neighbour farther than the best found so far is skipped.
-        for dx, dy in _NEIGHBOURS:
-            gap_x = frac[:, 0] if dx < 0 else (self.cell_m - frac[:, 0] if dx > 0 else 0.0)
-            gap_y = frac[:, 1] if dy < 0 else (self.cell_m - frac[:, 1] if dy > 0 else 0.0)
-            near = np.hypot(gap_x, gap_y) <= best_d[rows]
-            key = (cell[:, 0] + dx) * self.width + cell[:, 1] + dy
-            pos = np.clip(np.searchsorted(self.keys, key), 0, len(self.keys) - 1)
-            hit = np.flatnonzero((self.keys[pos] == key) & near)
-            if not len(hit):
+        _nearest_in_cells(xy, rows.astype(np.int64), self.origin[0], self.origin[1],
+                          self.cell_m, self.width, self.keys, self.first.astype(np.int64),
+                          self.seg.astype(np.int64), segments.a, segments.d, best_seg, best_d,
+                          best_t)
+
+
+@numba.njit(cache=True)
+def _nearest_in_cells(xy, rows, origin_x, origin_y, cell_m, width, keys, first, cell_seg, a,
+                      d, best_seg, best_d, best_t):  # pragma: no cover - compiled
+    """Improve each row's nearest segment with those in the 3 x 3 cells around it.
+
+    The own cell first, then its neighbours (:data:`_NEIGHBOURS`), a neighbour farther than
+    the best segment found so far skipped; within a cell the segments in order, a segment
+    replacing the best only when strictly nearer (the first nearest wins).
+    """
+    last = len(keys) - 1
+    for i in range(len(rows)):
+        r = rows[i]
+        lx = (xy[r, 0] - origin_x) / cell_m
+        ly = (xy[r, 1] - origin_y) / cell_m
+        cx = np.floor(lx)
+        cy = np.floor(ly)
+        fx = (lx - cx) * cell_m
+        fy = (ly - cy) * cell_m
+        for k in range(9):
+            dx = _NEIGHBOUR_DX[k]
+            dy = _NEIGHBOUR_DY[k]
+            gap_x = fx if dx < 0 else (cell_m - fx if dx > 0 else 0.0)
+            gap_y = fy if dy < 0 else (cell_m - fy if dy > 0 else 0.0)
+            if not np.hypot(gap_x, gap_y) <= best_d[r]:
                 continue
-            start = self.first[pos[hit]]
-            count = self.first[pos[hit] + 1] - start
-            offsets = np.cumsum(count) - count
-            which = np.repeat(np.arange(len(hit)), count)
-            seg = self.seg[np.repeat(start - offsets, count) + np.arange(count.sum())]
-            dist, t = segments.distance(pxy[hit[which]], seg)
-            # Each row's candidates are contiguous: the first nearest one per row.
-            gmin = np.minimum.reduceat(dist, offsets)
-            at = np.flatnonzero(dist == np.repeat(gmin, count))
-            at = at[np.r_[True, which[at][1:] != which[at][:-1]]]
-            r = rows[hit[which[at]]]
-            better = dist[at] < best_d[r]
-            r = r[better]
-            best_seg[r] = seg[at][better]
-            best_d[r] = dist[at][better]
-            best_t[r] = t[at][better]
+            key = (np.int64(cx) + dx) * width + np.int64(cy) + dy
+            pos = min(np.searchsorted(keys, key), last)
+            if keys[pos] != key:
+                continue
+            for j in range(first[pos], first[pos + 1]):
+                s = cell_seg[j]
+                sx = d[s, 0]
+                sy = d[s, 1]
+                dd = sx * sx + sy * sy
+                rx = xy[r, 0] - a[s, 0]
+                ry = xy[r, 1] - a[s, 1]
+                t = (rx * sx + ry * sy) / (dd if dd > 0 else 1.0)
+                t = min(max(t, 0.0), 1.0)
+                dist = np.hypot(rx - t * sx, ry - t * sy)
+                if dist < best_d[r]:
+                    best_seg[r] = s
+                    best_d[r] = dist
+                    best_t[r] = t

@@ -13,7 +13,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo.errors import InputError, MissingDataError, ParameterError
+from geo.errors import InputError, LimitError, MissingDataError, ParameterError
 from geo.isochrones import reached_lines, service_areas
 from geo.network import build_network
 from geo.noding import node_lines
@@ -230,6 +230,16 @@ def test_service_area_follows_one_way_and_thresholds_nest():
     # Towards the station nothing comes along the one-way street (it leaves a).
     assert toward["reached_length_m"].tolist()[0] == pytest.approx(50 + 50 + 20)
     assert got["reached_length_m"].tolist()[1] == pytest.approx(100 + 100 + 150 + 150)
+    # Areas are built from the smallest threshold up, whatever the order given: each equals
+    # the area of its threshold alone.
+    both = service_areas(drive, _points((-5, -50), ids=["P"]), max_min=(0.5, 7.0 / 60),
+                         direction="from", trim_m=20.0)
+    assert both["threshold"].tolist() == [0.5, 7.0 / 60]
+    for threshold, area in zip(both["threshold"], both.geometry, strict=True):
+        alone = service_areas(drive, _points((-5, -50), ids=["P"]), max_min=(threshold,),
+                              direction="from", trim_m=20.0).geometry.iloc[0]
+        assert area.area > 0
+        assert area.symmetric_difference(alone).area == pytest.approx(0.0, abs=1e-6)
 
 
 def test_service_area_errors():
@@ -238,6 +248,12 @@ def test_service_area_errors():
         reached_lines(net, _points((0, 0), ids=["S"]))
     with pytest.raises(ParameterError, match="trim_m must be a number > 0; got 0"):
         service_areas(net, _points((0, 0), ids=["S"]), max_m=(10,), trim_m=0)
+    # Two facilities reach 2 pieces each (their own edge both ways) within 10 m: 4 > 3.
+    two = _points((50, 0), (60, 0), ids=["S", "T"])
+    assert len(reached_lines(net, two, max_m=(10.0,), max_pieces=4)) == 2
+    with pytest.raises(LimitError, match=r"more than max_pieces \(3\)") as info:
+        service_areas(net, two, max_m=(10.0,), max_pieces=3)
+    assert info.value.parameter == "max_pieces"
 
 
 # --- against an independent computation ------------------------------------------------------
