@@ -25,14 +25,12 @@ from folium.template import Template
 from numpy.typing import NDArray
 
 from geo.china import wgs84_to_gcj02
-from geo.crs import geometries_from_wgs84
+from geo.crs import geometries_from_wgs84, geometries_to_wgs84
+from geo.projection import metric_crs_for
 from maps.labels import text
 from maps.offline import ASSET_SCHEME
 from maps.options import MapOptions
 
-# Metres per degree of latitude (and of longitude at the equator), to turn a tolerance in metres
-# into degrees for the display simplification.
-_M_PER_DEG = 111_320.0
 _WGS84 = "EPSG:4326"
 
 Style = dict[str, Any]
@@ -159,21 +157,68 @@ def display_geometries(geoms: Any, options: MapOptions, *,
     geoms
         Shapely geometries in WGS84 (array, list or GeoSeries).
     options
-        The map options (``simplify_m``, ``tiles_gcj02``, ``coordinate_decimals``).
+        The map options (``simplify_m``, ``tiles_gcj02``, ``coordinate_decimals``,
+        ``boundary_decimals``).
     simplify
-        Simplify polygons and lines (not used for points and small shapes such as sectors).
+        Boundaries (communities, areas, gaps): simplify them with :func:`simplify_display`
+        and round to ``boundary_decimals``. Otherwise (points and small shapes such as sectors
+        and grid cells) every vertex is kept and rounded to ``coordinate_decimals``.
 
     Returns
     -------
     numpy.ndarray of object
     """
     arr = np.asarray(getattr(geoms, "values", geoms), dtype=object)
-    if simplify and options.simplify_m > 0:
-        arr = shapely.simplify(arr, options.simplify_m / _M_PER_DEG, preserve_topology=True)
+    if simplify:
+        arr = simplify_display(arr, options.simplify_m)
     if options.shift_gcj02:
         arr = geometries_from_wgs84(arr, "gcj02")
-    decimals = options.coordinate_decimals
+    decimals = options.boundary_decimals if simplify else options.coordinate_decimals
     return np.asarray(shapely.transform(arr, lambda xy: np.round(xy, decimals)), dtype=object)
+
+
+def simplify_display(geoms: NDArray[np.object_], tolerance_m: float) -> NDArray[np.object_]:
+    """Simplify WGS84 boundaries for display, in metres, keeping neighbours' shared edges.
+
+    The geometries are projected to the metric CRS of their extent
+    (:func:`geo.projection.metric_crs_for`). When the polygons form a valid coverage (no
+    overlaps, neighbours' edges matching, as community boundaries do) they are simplified as a
+    coverage (``shapely.coverage_simplify``): each shared edge is simplified once, so neighbours
+    still share it and no gap or overlap opens between them. Otherwise (overlapping areas,
+    lines) each geometry is simplified on its own with its topology preserved. Missing and
+    empty geometries are kept as they are.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries in WGS84.
+    tolerance_m
+        Tolerance in metres; 0 returns ``geoms`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray of object
+        The simplified geometries in WGS84, same length as ``geoms``.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    present = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    if tolerance_m <= 0 or not present.any():
+        return arr
+    shown = arr[present]
+    x0, y0, x1, y1 = shapely.total_bounds(shown)
+    if not np.all(np.isfinite([x0, y0, x1, y1])):
+        return arr
+    metric = metric_crs_for((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+    projected = geometries_from_wgs84(shown, metric)
+    kinds = shapely.get_type_id(projected)
+    polygonal = bool(np.isin(kinds, (3, 6)).all())
+    if polygonal and bool(shapely.coverage_is_valid(projected)):
+        simplified = shapely.coverage_simplify(projected, tolerance_m)
+    else:
+        simplified = shapely.simplify(projected, tolerance_m, preserve_topology=True)
+    out = arr.copy()
+    out[present] = geometries_to_wgs84(simplified, metric)
+    return out
 
 
 def display_points(lon: NDArray[np.float64], lat: NDArray[np.float64],
@@ -355,9 +400,16 @@ def finish(m: folium.Map, legend: Legend) -> folium.Map:
 def community_outline_layer(m: folium.Map, communities: gpd.GeoDataFrame, options: MapOptions,
                             *, tooltips: Sequence[str | None] | None = None,
                             name: str | None = None,
-                            fill_opacity: float = 0.25) -> NDArray[np.object_]:
-    """Draw communities as the base (outlines, a light fill) and return their display shapes."""
-    geoms = display_geometries(communities.geometry, options, simplify=True)
+                            fill_opacity: float = 0.25,
+                            shapes: NDArray[np.object_] | None = None) -> NDArray[np.object_]:
+    """Draw communities as the base (outlines, a light fill) and return their display shapes.
+
+    ``shapes`` are the communities' display shapes when the caller already made them
+    (``display_geometries(communities.geometry, options, simplify=True)``, which simplifies
+    the whole coverage: worth doing once per page).
+    """
+    geoms = (display_geometries(communities.geometry, options, simplify=True)
+             if shapes is None else shapes)
     table = StyleTable()
     idx = table.add({"color": "#555555", "weight": 1, "opacity": 0.8, "fillColor": "#ffffff",
                      "fillOpacity": fill_opacity})

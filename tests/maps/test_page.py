@@ -84,14 +84,23 @@ def test_display_geometries_round_and_simplify():
     options = MapOptions(coordinate_decimals=4, simplify_m=1.5)
     point = shapely.Point(116.123456789, 39.987654321)
     assert display_geometries([point], options)[0].equals(shapely.Point(116.1235, 39.9877))
-    # a vertex 0.5 m off a straight edge: dropped when simplifying at 1.5 m, kept otherwise
-    bump = 0.5 / M_PER_DEG
-    square = shapely.Polygon([(0, 0), (0.005, bump), (0.01, 0), (0.01, 0.01), (0, 0.01)])
-    fine = MapOptions(coordinate_decimals=9, simplify_m=1.5)
-    assert len(display_geometries([square], fine)[0].exterior.coords) == 6
-    assert len(display_geometries([square], fine, simplify=True)[0].exterior.coords) == 5
-    none = MapOptions(coordinate_decimals=9, simplify_m=0)
-    assert len(display_geometries([square], none, simplify=True)[0].exterior.coords) == 6
+    # a vertex 3 m off a straight edge in Beijing, between vertices 12 m away on either side (a
+    # triangle of 36 m², under (10 m)²): dropped when simplifying at 10 m (in metres, in the
+    # metric CRS), kept at 0 m; boundaries round to boundary_decimals
+    bump, step = 3 / M_PER_DEG, 12 / (M_PER_DEG * math.cos(math.radians(39.9)))
+    square = shapely.Polygon([(116.4, 39.9), (116.4 + step, 39.9 + bump),
+                              (116.4 + 2 * step, 39.9), (116.41, 39.9), (116.41, 39.91),
+                              (116.4, 39.91)])
+    coarse = MapOptions(simplify_m=10)
+    simplified = display_geometries([square], coarse, simplify=True)[0]
+    assert len(simplified.exterior.coords) == 5
+    assert simplified.equals(shapely.box(116.4, 39.9, 116.41, 39.91))
+    kept = display_geometries([square], MapOptions(simplify_m=0), simplify=True)[0]
+    assert len(kept.exterior.coords) == 7
+    assert kept.exterior.coords[1] == (round(116.4 + step, 5), round(39.9 + bump, 5))
+    # without simplify (sectors, cells) every vertex keeps coordinate_decimals
+    fine = display_geometries([square], MapOptions(coordinate_decimals=9))[0]
+    assert fine.exterior.coords[1] == (round(116.4 + step, 9), round(39.9 + bump, 9))
 
 
 def test_display_geometries_and_points_shift_to_gcj02_only_with_gcj02_tiles():
