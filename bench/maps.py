@@ -11,12 +11,13 @@ and ``chromium-driver`` and the dev extra's selenium). Prints one table:
 - pingan's grid map of 1,000,000 incidents (counts pre-aggregated per zoom level, no points),
   with the issue's targets: page <= 5 MB, drawn in <= 3 s.
 
-A second table gives the size of the community boundary layer of the page (GeoJSON text) as
-it was drawn before (each polygon simplified alone with ``shapely.simplify`` at 1.5 m in
-degrees, 6 decimals; this leaves gaps and overlaps between neighbours) and as pingan draws it
-now (the whole coverage simplified with ``shapely.coverage_simplify`` at ``simplify_m`` = 10 m
-in the metric CRS, 5 decimals), with the largest boundary displacement (Hausdorff distance,
-metres, rounding included) and whether the result is still a coverage.
+A second table gives the size of the community boundary layer of the page as it was drawn
+before (each polygon simplified alone with ``shapely.simplify`` at 1.5 m in degrees, 6
+decimals, GeoJSON; this leaves gaps and overlaps between neighbours) and as pingan draws it now
+(the whole coverage simplified with ``shapely.coverage_simplify`` at ``simplify_m`` = 10 m in
+the metric CRS, rounded to 5 decimals, written as GeoJSON and packed: integer steps of 1e-5
+degree, see ``maps.page.feature_collection``), with the largest boundary displacement
+(Hausdorff distance, metres, rounding included) and whether the result is still a coverage.
 
 Incidents are synthetic, over ``geo.sample.generate_boundaries`` (3,000 communities, about
 300 vertices each before display simplification): 70 % uniform over the city, 30 % in 40
@@ -126,7 +127,9 @@ def boundary_sizes(communities: gpd.GeoDataFrame) -> list[dict]:
         ("each polygon alone, 1.5 m, 6 decimals (before)", lambda: np.asarray(shapely.transform(
             shapely.simplify(raw, 1.5 / 111_320.0, preserve_topology=True),
             lambda xy: np.round(xy, 6)), dtype=object)),
-        ("coverage, 10 m, 5 decimals (pingan)", lambda: display_geometries(
+        ("coverage, 10 m, 5 decimals, GeoJSON", lambda: display_geometries(
+            communities.geometry, maps.MapOptions(), simplify=True)),
+        ("coverage, 10 m, 5 decimals, packed (pingan)", lambda: display_geometries(
             communities.geometry, maps.MapOptions(), simplify=True)),
     ]
     out = []
@@ -135,7 +138,8 @@ def boundary_sizes(communities: gpd.GeoDataFrame) -> list[dict]:
         shown = make()
         seconds = time.perf_counter() - t0
         text = feature_collection(shown, [0] * len(shown),
-                                  keys=list(communities["code"].astype(str)))
+                                  keys=list(communities["code"].astype(str)),
+                                  packed=5 if "packed" in label else None)
         after = gpd.GeoSeries(shown, crs=4326).to_crs(metric).to_numpy()
         out.append({"case": label, "mb": len(text.encode()) / 1e6, "s": seconds,
                     "vertices": int(shapely.get_num_coordinates(shown).sum()),

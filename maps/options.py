@@ -69,6 +69,8 @@ class MapOptions:
     boundary_decimals
         Decimals of the degrees of the simplified boundaries and areas (5 is about 1 m, well
         under ``simplify_m``); shared vertices round alike, so neighbours still share edges.
+        Community outlines are written packed in these units (integer steps, about half the
+        text of GeoJSON; ``maps.page.feature_collection``).
     """
 
     language: Language = "zh"

@@ -237,17 +237,31 @@ def feature_collection(
     tooltips: Sequence[str | None] | None = None,
     popups: Sequence[str | None] | None = None,
     keys: Sequence[str | None] | None = None,
+    packed: int | None = None,
 ) -> str:
     """Write a GeoJSON FeatureCollection for :class:`GeoJsonLayer`, safe inside a script.
 
     Features carry ``s`` (style number), and when given ``t`` (tooltip HTML), ``p`` (popup
     HTML) and ``k`` (the feature's code or id). Missing and empty geometries are left out.
+
+    ``packed`` (decimals, for boundaries already rounded to them) writes polygons the way
+    TopoJSON quantises them, about half the text of GeoJSON: each ring is one flat list of
+    integers, its first vertex in units of ``10**-packed`` degree and every next one as the
+    difference from the previous; the collection carries ``"packed": 10**packed`` and the
+    runtime unpacks it before drawing. Other geometry types are written as GeoJSON.
     """
     n = len(geoms)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     texts = np.full(n, None, dtype=object)
     if present.any():
         texts[present] = shapely.to_geojson(geoms[present])
+    head = '{"type":"FeatureCollection",'
+    if packed is not None:
+        scale = 10**packed
+        head += f'"packed":{scale},'
+        kinds = shapely.get_type_id(geoms)
+        for j in np.flatnonzero(present & np.isin(kinds, (3, 6))).tolist():
+            texts[j] = _packed_polygons(geoms[j], scale)
     parts = []
     for i in range(n):
         if not present[i]:
@@ -261,7 +275,23 @@ def feature_collection(
             props["k"] = str(keys[i])
         parts.append('{"type":"Feature","geometry":' + texts[i] + ',"properties":'
                      + json.dumps(props, ensure_ascii=False, separators=(",", ":")) + "}")
-    return safe_script_text('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
+    return safe_script_text(head + '"features":[' + ",".join(parts) + "]}")
+
+
+def _packed_polygons(geom: Any, scale: int) -> str:
+    """A Polygon or MultiPolygon as :func:`feature_collection` packs it."""
+    polygons = [geom] if geom.geom_type == "Polygon" else list(geom.geoms)
+    written = []
+    for polygon in polygons:
+        rings = []
+        for ring in (polygon.exterior, *polygon.interiors):
+            units = np.rint(np.asarray(ring.coords)[:, :2] * scale).astype(np.int64)
+            steps = np.concatenate([units[:1], np.diff(units, axis=0)]).ravel()
+            rings.append("[" + ",".join(map(str, steps.tolist())) + "]")
+        written.append("[" + ",".join(rings) + "]")
+    if geom.geom_type == "Polygon":
+        return '{"type":"Polygon","coordinates":' + written[0] + "}"
+    return '{"type":"MultiPolygon","coordinates":[' + ",".join(written) + "]}"
 
 
 def bounds_of(geoms: NDArray[np.object_]) -> tuple[float, float, float, float] | None:
@@ -415,7 +445,8 @@ def community_outline_layer(m: folium.Map, communities: gpd.GeoDataFrame, option
                      "fillOpacity": fill_opacity})
     collection = feature_collection(
         geoms, [idx] * len(geoms), tooltips=tooltips,
-        keys=list(communities["code"].astype(str)) if "code" in communities else None)
+        keys=list(communities["code"].astype(str)) if "code" in communities else None,
+        packed=options.boundary_decimals)
     GeoJsonLayer(collection, table.styles,
                  name=name or text("communities", options.language)).add_to(m)
     return geoms

@@ -204,3 +204,24 @@ def test_community_names_fall_back_to_the_code():
     frame = pd.DataFrame({"code": [1, "c2", "c3"], "name": ["甲", "", None]})
     assert community_names(frame) == ["甲", "c2", "c3"]
     assert community_names(pd.DataFrame({"code": ["a"]})) == ["a"]
+
+
+def test_packed_collection_unpacks_to_the_same_coordinates():
+    from tests.maps.maphelpers import unpack
+
+    shell = [(116.40001, 39.9), (116.41, 39.90002), (116.41, 39.91), (116.4, 39.91)]
+    hole = [(116.403, 39.903), (116.404, 39.903), (116.404, 39.904)]
+    polygon = shapely.Polygon(shell, [hole])
+    multi = shapely.MultiPolygon([polygon, shapely.box(116.42, 39.92, 116.43, 39.93)])
+    geoms = np.array([polygon, multi, shapely.Point(116.5, 39.95), None], dtype=object)
+    plain = json.loads(feature_collection(geoms, [0, 0, 0, 0]))
+    text = feature_collection(geoms, [0, 0, 0, 0], packed=5)
+    packed = json.loads(text)
+    assert packed["packed"] == 100000
+    # first vertex in 1e-5 degree units, then differences; the ring closes back to it
+    assert packed["features"][0]["geometry"]["coordinates"][0][:4] == [11640001, 3990000,
+                                                                      999, 2]
+    assert sum(packed["features"][0]["geometry"]["coordinates"][0][2::2]) == 0
+    assert packed["features"][2]["geometry"] == {"type": "Point", "coordinates": [116.5, 39.95]}
+    assert unpack(packed) == plain
+    assert len(text) < len(json.dumps(plain, separators=(",", ":")))
