@@ -5,6 +5,11 @@ GeoJSON document per layer whose features carry only a style number and prebuilt
 tooltip and popup HTML. folium's own ``GeoJson`` writes a style-function switch and a table
 template that inserts raw property values as HTML; pingan's labels are formatted per language in
 Python, data values (names from users' files) must be escaped, and pages must stay small.
+
+Community outlines, the largest layer of a city's maps, are simplified as a coverage in metres
+(:func:`simplify_display`) and written packed (:func:`feature_collection` with ``packed``:
+integer steps of ``10**-boundary_decimals`` degree, unpacked by the runtime), so a
+3,000-community incident map stays under 5 MB.
 """
 
 from __future__ import annotations
