@@ -128,7 +128,7 @@ def main() -> None:
 
     sample = points.sample(args.sklearn_sample, random_state=1)
     scale = args.incidents / args.sklearn_sample
-    sk = timed(1, lambda: sklearn_surface(sample, sigma, gauss_exact[2]))
+    sk = timed(args.repeat, lambda: sklearn_surface(sample, sigma, gauss_exact[2]))
     ours = kernel_density(sample, area, cell_m=50.0, kernel="gaussian", mode="exact",
                           bandwidth_m=sigma).density_per_km2
     sk_err = max_relative(sk[2], ours)

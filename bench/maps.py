@@ -11,22 +11,32 @@ and ``chromium-driver`` and the dev extra's selenium). Prints one table:
 - pingan's grid map of 1,000,000 incidents (counts pre-aggregated per zoom level, no points),
   with the issue's targets: page <= 5 MB, drawn in <= 3 s.
 
-Incidents are synthetic, over ``geo.sample.generate_boundaries`` (1,000 communities, about
+A second table gives the size of the community boundary layer of the page as it was drawn
+before (each polygon simplified alone with ``shapely.simplify`` at 1.5 m in degrees, 6
+decimals, GeoJSON; this leaves gaps and overlaps between neighbours) and as pingan draws it now
+(the whole coverage simplified with ``shapely.coverage_simplify`` at ``simplify_m`` = 10 m in
+the metric CRS, rounded to 5 decimals, written as GeoJSON and packed: integer steps of 1e-5
+degree, see ``maps.page.feature_collection``), with the largest boundary displacement
+(Hausdorff distance, metres, rounding included) and whether the result is still a coverage.
+
+Incidents are synthetic, over ``geo.sample.generate_boundaries`` (3,000 communities, about
 300 vertices each before display simplification): 70 % uniform over the city, 30 % in 40
 Gaussian hot spots of 150-400 m, seven categories, times spread over 2025. Each page is written
 with its assets and opened as ``file://`` in a fresh headless Chromium (1,400 x 900). "drawn"
 is ``performance.now()`` when the page is drawn, from the start of navigation: for pingan the
 runtime's ``window.__pinganDrawnAt``; folium has no such signal, so its time is the end of the
 ``load`` event (its script adds every marker synchronously before it) plus one animation frame.
-"zoom +2" is the time to redraw after zooming in two levels (grid: the drawn cells). Each page
-is loaded twice and the faster load is reported (the machine is shared). ``--quick`` uses 300
-communities, 2,000 markers for the baseline and 100,000 incidents for the grid.
+"zoom +2" is the time to redraw after zooming in two levels (grid: the drawn cells); "bounds MB"
+is the community layer's share of the page. Each page is loaded twice and the faster load is
+reported (the machine is shared). ``--quick`` uses 300 communities, 2,000 markers for the
+baseline and 100,000 incidents for the grid.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -46,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import maps
 from geo.projection import metric_crs_for
 from geo.sample import generate_boundaries
+from maps.page import display_geometries, feature_collection
 
 SEED = 20250601
 CATEGORIES = ("theft", "fraud", "burglary", "vehicle_theft", "assault", "vandalism", "robbery")
@@ -100,6 +111,47 @@ def folium_baseline(incidents: gpd.GeoDataFrame) -> folium.Map:
                             incidents["category"], strict=True):
         folium.Marker([p.y, p.x], popup=f"{i} {t:%Y-%m-%d %H:%M} {cat}").add_to(cluster)
     return m
+
+
+_LAYER = re.compile(r"pingan\.geoJsonLayer\(.*?\);\n", re.DOTALL)
+
+
+def boundary_sizes(communities: gpd.GeoDataFrame) -> list[dict]:
+    """The community layer's GeoJSON size as drawn before and now, its error and topology."""
+    raw = communities.geometry.to_numpy()
+    metric = metric_crs_for(*shapely.get_coordinates(shapely.union_all(raw).centroid)[0])
+    before = gpd.GeoSeries(raw, crs=4326).to_crs(metric).to_numpy()
+    cases = [
+        ("no simplification, 6 decimals", lambda: np.asarray(shapely.transform(
+            raw, lambda xy: np.round(xy, 6)), dtype=object)),
+        ("each polygon alone, 1.5 m, 6 decimals (before)", lambda: np.asarray(shapely.transform(
+            shapely.simplify(raw, 1.5 / 111_320.0, preserve_topology=True),
+            lambda xy: np.round(xy, 6)), dtype=object)),
+        ("coverage, 10 m, 5 decimals, GeoJSON", lambda: display_geometries(
+            communities.geometry, maps.MapOptions(), simplify=True)),
+        ("coverage, 10 m, 5 decimals, packed (pingan)", lambda: display_geometries(
+            communities.geometry, maps.MapOptions(), simplify=True)),
+    ]
+    out = []
+    for label, make in cases:
+        t0 = time.perf_counter()
+        shown = make()
+        seconds = time.perf_counter() - t0
+        text = feature_collection(shown, [0] * len(shown),
+                                  keys=list(communities["code"].astype(str)),
+                                  packed=5 if "packed" in label else None)
+        after = gpd.GeoSeries(shown, crs=4326).to_crs(metric).to_numpy()
+        out.append({"case": label, "mb": len(text.encode()) / 1e6, "s": seconds,
+                    "vertices": int(shapely.get_num_coordinates(shown).sum()),
+                    "hausdorff_m": float(shapely.hausdorff_distance(before, after).max()),
+                    "coverage": bool(shapely.coverage_is_valid(shown))})
+    return out
+
+
+def layer_mb(page: Path) -> float:
+    """Size of the page's first GeoJSON layer (the community boundaries), MB."""
+    found = _LAYER.search(page.read_text(encoding="utf-8"))
+    return len(found.group(0).encode()) / 1e6 if found else 0.0
 
 
 def browser():
@@ -166,7 +218,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs")
     args = parser.parse_args()
-    n_comm, n_base, n_big = (300, 2_000, 100_000) if args.quick else (1_000, 10_000, 1_000_000)
+    n_comm, n_base, n_big = (300, 2_000, 100_000) if args.quick else (3_000, 10_000, 1_000_000)
     rng = np.random.default_rng(SEED)
     t = time.perf_counter()
     communities = generate_boundaries(n_comm, n_subdistricts=max(12, n_comm // 20),
@@ -185,7 +237,7 @@ def main() -> None:
         build_s = time.perf_counter() - t0
         timing = measure(page, pingan=pingan)
         rows.append({"case": label, "mb": page.stat().st_size / 1e6, "build_s": build_s,
-                     **timing})
+                     "bounds_mb": layer_mb(page) if pingan else 0.0, **timing})
         print(f"  {label}: {rows[-1]['mb']:.2f} MB, drawn {timing['drawn_s']:.2f} s", flush=True)
 
     base = incidents.iloc[:n_base]
@@ -200,15 +252,24 @@ def main() -> None:
 
     ref = rows[0]
     print()
-    print(f"{'case':<46} {'page MB':>8} {'build s':>8} {'drawn s':>8} {'vs base':>8} "
-          f"{'zoom+2 ms':>10} {'cells':>6}")
+    print(f"{'case':<46} {'page MB':>8} {'bounds MB':>9} {'build s':>8} {'drawn s':>8} "
+          f"{'vs base':>8} {'zoom+2 ms':>10} {'cells':>6}")
     for r in rows:
         cells = "" if r["cells"] is None else f"{r['cells']:,}"
-        print(f"{r['case']:<46} {r['mb']:>8.2f} {r['build_s']:>8.1f} {r['drawn_s']:>8.2f} "
-              f"{r['drawn_s'] / ref['drawn_s']:>8.3f} {r['zoom_ms']:>10.0f} {cells:>6}")
+        print(f"{r['case']:<46} {r['mb']:>8.2f} {r['bounds_mb']:>9.2f} {r['build_s']:>8.1f} "
+              f"{r['drawn_s']:>8.2f} {r['drawn_s'] / ref['drawn_s']:>8.3f} {r['zoom_ms']:>10.0f} "
+              f"{cells:>6}")
+    print()
+    print(f"community boundaries ({n_comm:,} communities)")
+    print(f"{'case':<48} {'layer MB':>8} {'vertices':>9} {'max moved m':>11} {'coverage':>8} "
+          f"{'s':>6}")
+    for b in boundary_sizes(communities):
+        print(f"{b['case']:<48} {b['mb']:>8.2f} {b['vertices']:>9,} {b['hausdorff_m']:>11.2f} "
+              f"{'yes' if b['coverage'] else 'NO':>8} {b['s']:>6.1f}")
     big = rows[-1]
     print()
-    print(f"target at {n_big:,} incidents: page <= 5 MB: {big['mb']:.2f} MB "
+    print(f"target at {n_big:,} incidents and {n_comm:,} communities: page <= 5 MB: "
+          f"{big['mb']:.2f} MB "
           f"({'met' if big['mb'] <= 5 else 'NOT met'}); drawn <= 3 s: {big['drawn_s']:.2f} s "
           f"({'met' if big['drawn_s'] <= 3 else 'NOT met'})")
     print(json.dumps({"pages": str(out)}))

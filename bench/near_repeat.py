@@ -14,10 +14,10 @@ their memory is measured apart, it runs:
   ``bincount``). The peer gets the projected coordinates and day numbers ready-made, which
   favours it.
 
-It prints a table: wall and CPU time (median of ``--repeat`` runs for pingan after one warm-up
-that compiles the numba kernels; one run for the peer), peak additional resident memory (VmHWM after
-reset through /proc/self/clear_refs, minus the resident set before the run), pairs within the
-largest band, bytes per pair, and whether the observed tables are identical.
+It prints a table: wall and CPU time (median of ``--repeat`` runs for each, after one untimed
+warm-up each, which for pingan compiles the numba kernels), peak additional resident memory
+(VmHWM after reset through /proc/self/clear_refs, minus the resident set before the run),
+pairs within the largest band, bytes per pair, and whether the observed tables are identical.
 
 Run: ``python bench/near_repeat.py [--incidents 200000] [--permutations 99] [--quick]``.
 """
@@ -121,7 +121,7 @@ def _child(which: str, n: int, side_km: float, permutations: int, repeat: int, q
     x, y, day = make_city(n, side_km, seed=20250101)
     gdf = frame(x, y, day) if which == "pingan" else None
     times = []
-    runs = repeat + 1 if which == "pingan" else 1  # pingan: one warm-up compiles the kernels
+    runs = repeat + 1  # one untimed warm-up each (pingan's compiles the numba kernels)
     for k in range(runs):
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")  # resets VmHWM to the current resident set
@@ -135,7 +135,7 @@ def _child(which: str, n: int, side_km: float, permutations: int, repeat: int, q
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu
         peak = _status_kib("VmHWM") - before
-        if which == "peer" or k > 0:
+        if k > 0:
             times.append((elapsed, cpu))
     wall, cpu = np.median(np.array(times), axis=0)
     queue.put((float(wall), peak, n_pairs, observed, float(cpu)))

@@ -91,7 +91,8 @@ def alerts_map(
     outline = display_geometries(comm.geometry, options, simplify=True)
     m = new_map(text("title.alerts", lang), options, bounds_of(outline), period_label=None)
     community_outline_layer(m, comm, options, fill_opacity=0.0,
-                            tooltips=[table_html([], title=n) for n in community_names(comm)])
+                            tooltips=[table_html([], title=n) for n in community_names(comm)],
+                            shapes=outline)
     state = ["alert" if bool(a) else ("untested" if mth == "none" else "quiet")
              for a, mth in zip(frame["alert"], frame["method"], strict=True)]
     table = StyleTable()

@@ -88,7 +88,8 @@ def density_map(
     outline = display_geometries(comm.geometry, options, simplify=True)
     m = new_map(text("title.density", lang), options, bounds_of(outline), period_label=None)
     community_outline_layer(m, comm, options, fill_opacity=0.05,
-                            tooltips=[table_html([], title=n) for n in community_names(comm)])
+                            tooltips=[table_html([], title=n) for n in community_names(comm)],
+                            shapes=outline)
     klass = classify(drawn["density_per_km2"], k=_CLASSES)
     ramp = list(color_brewer("YlOrRd", max(klass.k, 3)))[-max(klass.k, 1):]
     table = StyleTable()

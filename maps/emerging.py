@@ -97,7 +97,8 @@ def emerging_map(
     outline = display_geometries(comm.geometry, options, simplify=True)
     m = new_map(text("title.emerging", lang), options, bounds_of(outline), period_label=None)
     community_outline_layer(m, comm, options,
-                            tooltips=[table_html([], title=n) for n in community_names(comm)])
+                            tooltips=[table_html([], title=n) for n in community_names(comm)],
+                            shapes=outline)
     table = StyleTable()
     klass = shown["category"].astype(str).tolist()
     styles = {c: {"color": "#777777", "weight": 0.5, "opacity": 0.8, "fillColor": col,

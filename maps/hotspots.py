@@ -154,7 +154,8 @@ def _cell_layout(comm: gpd.GeoDataFrame, hotspots: HotspotResult,
     outline = display_geometries(comm.geometry, options, simplify=True)
     m = new_map(text("title.hotspots", lang), options, bounds_of(outline), period_label=None)
     community_outline_layer(m, comm, options,
-                            tooltips=[table_html([], title=n) for n in community_names(comm)])
+                            tooltips=[table_html([], title=n) for n in community_names(comm)],
+                            shapes=outline)
     value_text = ([_count_text(v, min_count_shown, lang) for v in f["value"]]
                   if "value" in f else None)
     return _Layout(m, f, geoms, [f"{text('field.cell', lang)} {k}" for k in keys], keys,

@@ -437,7 +437,8 @@ def _points_map(comm: gpd.GeoDataFrame | None, data: _Arrays, options: MapOption
                 period_label=_period_label(data.months), assets=[IncidentAssets()])
     if comm is not None:
         community_outline_layer(m, comm, options, fill_opacity=0.0,
-                                tooltips=[table_html([], title=n) for n in community_names(comm)])
+                                tooltips=[table_html([], title=n) for n in community_names(comm)],
+                                shapes=base)
     f = data.frame
     ids = f["id"].astype("string").fillna("").tolist() if "id" in f else [""] * len(f)
     addr = (f["address"].astype("string").astype(object).where(f["address"].notna(), None)
@@ -597,7 +598,8 @@ def _grid_map(comm: gpd.GeoDataFrame | None, data: _Arrays, options: MapOptions,
                 period_label=_period_label(data.months))
     if comm is not None:
         community_outline_layer(m, comm, options, fill_opacity=0.0,
-                                tooltips=[table_html([], title=n) for n in community_names(comm)])
+                                tooltips=[table_html([], title=n) for n in community_names(comm)],
+                                shapes=base)
     key = data.category * len(data.months) + data.month
     legend_id = f"pingan-grid-legend-{m._id}"
     payload = {
@@ -694,7 +696,8 @@ def _cells_map(comm: gpd.GeoDataFrame | None, cells: IncidentCells,
                 period_label=None)
     if comm is not None:
         community_outline_layer(m, comm, options,
-                                tooltips=[table_html([], title=n) for n in community_names(comm)])
+                                tooltips=[table_html([], title=n) for n in community_names(comm)],
+                                shapes=base)
     entries = _cells_layer(m, cells.frame, cells, options, name=text("incidents.cells", lang),
                            show=True)
     if cells.by_category is not None:

@@ -81,7 +81,8 @@ def near_repeat_map(
     outline = display_geometries(comm.geometry, options, simplify=True)
     m = new_map(text("title.near_repeat", lang), options, bounds_of(outline), period_label=None)
     community_outline_layer(m, comm, options, fill_opacity=0.05,
-                            tooltips=[table_html([], title=n) for n in community_names(comm)])
+                            tooltips=[table_html([], title=n) for n in community_names(comm)],
+                            shapes=outline)
     table = StyleTable()
     index = [table.add(ZONE_STYLE)] * len(frame)
     tooltips = [table_html([(text("field.occurred_on", lang), str(r.occurred_on)),

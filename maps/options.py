@@ -15,11 +15,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geo.period import DEFAULT_TIMEZONE
 
-__all__ = ["LANGUAGES", "Language", "MapOptions"]
+__all__ = ["LANGUAGES", "MAX_SIMPLIFY_M", "Language", "MapOptions"]
 
 Language = Literal["zh", "en"]
 #: Languages of the labels.
 LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+#: Largest display simplification tolerance, metres.
+MAX_SIMPLIFY_M = 10.0
 
 _TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}")
 _TILE_SCHEME = re.compile(r"^(https?://|/|\./|\.\./)", re.IGNORECASE)
@@ -56,10 +59,18 @@ class MapOptions:
     timezone
         IANA time zone of the times shown (incident times, generation time).
     simplify_m
-        Tolerance, metres, of the simplification of community and other polygons for display
-        (``shapely.simplify`` with topology preserved); 0 keeps every vertex.
+        Tolerance, metres, of the simplification of community boundaries and other areas for
+        display, in a metric CRS (``shapely.coverage_simplify`` when the polygons form a
+        coverage, so neighbours keep sharing their edges; ``shapely.simplify`` with topology
+        preserved otherwise); 0 keeps every vertex. At most 10 m: about 5 pixels at zoom 16.
     coordinate_decimals
-        Decimals of the degrees written into the page (6 is about 0.1 m).
+        Decimals of the degrees of points and small shapes (sectors, grid cells) written into
+        the page (6 is about 0.1 m). Incident points keep this precision.
+    boundary_decimals
+        Decimals of the degrees of the simplified boundaries and areas (5 is about 1 m, well
+        under ``simplify_m``); shared vertices round alike, so neighbours still share edges.
+        Community outlines are written packed in these units (integer steps, about half the
+        text of GeoJSON; ``maps.page.feature_collection``).
     """
 
     language: Language = "zh"
@@ -71,8 +82,9 @@ class MapOptions:
     period_label: str | None = None
     generated_at: dt.datetime | None = None
     timezone: str = DEFAULT_TIMEZONE
-    simplify_m: float = 1.5
+    simplify_m: float = 10.0
     coordinate_decimals: int = 6
+    boundary_decimals: int = 5
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -97,13 +109,14 @@ class MapOptions:
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ValueError(f"timezone must be an IANA name such as Asia/Shanghai; "
                              f"got {self.timezone!r}") from None
-        if not isinstance(self.simplify_m, int | float) or not 0 <= self.simplify_m <= 100:
-            raise ValueError(f"simplify_m must be a number of metres in [0, 100]; "
+        if (isinstance(self.simplify_m, bool) or not isinstance(self.simplify_m, int | float)
+                or not 0 <= self.simplify_m <= MAX_SIMPLIFY_M):
+            raise ValueError(f"simplify_m must be a number of metres in [0, {MAX_SIMPLIFY_M:g}]; "
                              f"got {self.simplify_m!r}")
-        if (not isinstance(self.coordinate_decimals, int)
-                or not 4 <= self.coordinate_decimals <= 9):
-            raise ValueError(f"coordinate_decimals must be an integer in [4, 9]; "
-                             f"got {self.coordinate_decimals!r}")
+        for name in ("coordinate_decimals", "boundary_decimals"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 4 <= value <= 9:
+                raise ValueError(f"{name} must be an integer in [4, 9]; got {value!r}")
         if self.generated_at is not None and not isinstance(self.generated_at, dt.datetime):
             raise TypeError(f"generated_at must be a datetime or None; "
                             f"got {type(self.generated_at).__name__}")

@@ -5,6 +5,11 @@ GeoJSON document per layer whose features carry only a style number and prebuilt
 tooltip and popup HTML. folium's own ``GeoJson`` writes a style-function switch and a table
 template that inserts raw property values as HTML; pingan's labels are formatted per language in
 Python, data values (names from users' files) must be escaped, and pages must stay small.
+
+Community outlines, the largest layer of a city's maps, are simplified as a coverage in metres
+(:func:`simplify_display`) and written packed (:func:`feature_collection` with ``packed``:
+integer steps of ``10**-boundary_decimals`` degree, unpacked by the runtime), so a
+3,000-community incident map stays under 5 MB.
 """
 
 from __future__ import annotations
@@ -25,14 +30,12 @@ from folium.template import Template
 from numpy.typing import NDArray
 
 from geo.china import wgs84_to_gcj02
-from geo.crs import geometries_from_wgs84
+from geo.crs import geometries_from_wgs84, geometries_to_wgs84
+from geo.projection import metric_crs_for
 from maps.labels import text
 from maps.offline import ASSET_SCHEME
 from maps.options import MapOptions
 
-# Metres per degree of latitude (and of longitude at the equator), to turn a tolerance in metres
-# into degrees for the display simplification.
-_M_PER_DEG = 111_320.0
 _WGS84 = "EPSG:4326"
 
 Style = dict[str, Any]
@@ -159,21 +162,68 @@ def display_geometries(geoms: Any, options: MapOptions, *,
     geoms
         Shapely geometries in WGS84 (array, list or GeoSeries).
     options
-        The map options (``simplify_m``, ``tiles_gcj02``, ``coordinate_decimals``).
+        The map options (``simplify_m``, ``tiles_gcj02``, ``coordinate_decimals``,
+        ``boundary_decimals``).
     simplify
-        Simplify polygons and lines (not used for points and small shapes such as sectors).
+        Boundaries (communities, areas, gaps): simplify them with :func:`simplify_display`
+        and round to ``boundary_decimals``. Otherwise (points and small shapes such as sectors
+        and grid cells) every vertex is kept and rounded to ``coordinate_decimals``.
 
     Returns
     -------
     numpy.ndarray of object
     """
     arr = np.asarray(getattr(geoms, "values", geoms), dtype=object)
-    if simplify and options.simplify_m > 0:
-        arr = shapely.simplify(arr, options.simplify_m / _M_PER_DEG, preserve_topology=True)
+    if simplify:
+        arr = simplify_display(arr, options.simplify_m)
     if options.shift_gcj02:
         arr = geometries_from_wgs84(arr, "gcj02")
-    decimals = options.coordinate_decimals
+    decimals = options.boundary_decimals if simplify else options.coordinate_decimals
     return np.asarray(shapely.transform(arr, lambda xy: np.round(xy, decimals)), dtype=object)
+
+
+def simplify_display(geoms: NDArray[np.object_], tolerance_m: float) -> NDArray[np.object_]:
+    """Simplify WGS84 boundaries for display, in metres, keeping neighbours' shared edges.
+
+    The geometries are projected to the metric CRS of their extent
+    (:func:`geo.projection.metric_crs_for`). When the polygons form a valid coverage (no
+    overlaps, neighbours' edges matching, as community boundaries do) they are simplified as a
+    coverage (``shapely.coverage_simplify``): each shared edge is simplified once, so neighbours
+    still share it and no gap or overlap opens between them. Otherwise (overlapping areas,
+    lines) each geometry is simplified on its own with its topology preserved. Missing and
+    empty geometries are kept as they are.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries in WGS84.
+    tolerance_m
+        Tolerance in metres; 0 returns ``geoms`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray of object
+        The simplified geometries in WGS84, same length as ``geoms``.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    present = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    if tolerance_m <= 0 or not present.any():
+        return arr
+    shown = arr[present]
+    x0, y0, x1, y1 = shapely.total_bounds(shown)
+    if not np.all(np.isfinite([x0, y0, x1, y1])):
+        return arr
+    metric = metric_crs_for((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+    projected = geometries_from_wgs84(shown, metric)
+    kinds = shapely.get_type_id(projected)
+    polygonal = bool(np.isin(kinds, (3, 6)).all())
+    if polygonal and bool(shapely.coverage_is_valid(projected)):
+        simplified = shapely.coverage_simplify(projected, tolerance_m)
+    else:
+        simplified = shapely.simplify(projected, tolerance_m, preserve_topology=True)
+    out = arr.copy()
+    out[present] = geometries_to_wgs84(simplified, metric)
+    return out
 
 
 def display_points(lon: NDArray[np.float64], lat: NDArray[np.float64],
@@ -192,17 +242,31 @@ def feature_collection(
     tooltips: Sequence[str | None] | None = None,
     popups: Sequence[str | None] | None = None,
     keys: Sequence[str | None] | None = None,
+    packed: int | None = None,
 ) -> str:
     """Write a GeoJSON FeatureCollection for :class:`GeoJsonLayer`, safe inside a script.
 
     Features carry ``s`` (style number), and when given ``t`` (tooltip HTML), ``p`` (popup
     HTML) and ``k`` (the feature's code or id). Missing and empty geometries are left out.
+
+    ``packed`` (decimals, for boundaries already rounded to them) writes polygons the way
+    TopoJSON quantises them, about half the text of GeoJSON: each ring is one flat list of
+    integers, its first vertex in units of ``10**-packed`` degree and every next one as the
+    difference from the previous; the collection carries ``"packed": 10**packed`` and the
+    runtime unpacks it before drawing. Other geometry types are written as GeoJSON.
     """
     n = len(geoms)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     texts = np.full(n, None, dtype=object)
     if present.any():
         texts[present] = shapely.to_geojson(geoms[present])
+    head = '{"type":"FeatureCollection",'
+    if packed is not None:
+        scale = 10**packed
+        head += f'"packed":{scale},'
+        kinds = shapely.get_type_id(geoms)
+        for j in np.flatnonzero(present & np.isin(kinds, (3, 6))).tolist():
+            texts[j] = _packed_polygons(geoms[j], scale)
     parts = []
     for i in range(n):
         if not present[i]:
@@ -216,7 +280,23 @@ def feature_collection(
             props["k"] = str(keys[i])
         parts.append('{"type":"Feature","geometry":' + texts[i] + ',"properties":'
                      + json.dumps(props, ensure_ascii=False, separators=(",", ":")) + "}")
-    return safe_script_text('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
+    return safe_script_text(head + '"features":[' + ",".join(parts) + "]}")
+
+
+def _packed_polygons(geom: Any, scale: int) -> str:
+    """A Polygon or MultiPolygon as :func:`feature_collection` packs it."""
+    polygons = [geom] if geom.geom_type == "Polygon" else list(geom.geoms)
+    written = []
+    for polygon in polygons:
+        rings = []
+        for ring in (polygon.exterior, *polygon.interiors):
+            units = np.rint(np.asarray(ring.coords)[:, :2] * scale).astype(np.int64)
+            steps = np.concatenate([units[:1], np.diff(units, axis=0)]).ravel()
+            rings.append("[" + ",".join(map(str, steps.tolist())) + "]")
+        written.append("[" + ",".join(rings) + "]")
+    if geom.geom_type == "Polygon":
+        return '{"type":"Polygon","coordinates":' + written[0] + "}"
+    return '{"type":"MultiPolygon","coordinates":[' + ",".join(written) + "]}"
 
 
 def bounds_of(geoms: NDArray[np.object_]) -> tuple[float, float, float, float] | None:
@@ -355,15 +435,23 @@ def finish(m: folium.Map, legend: Legend) -> folium.Map:
 def community_outline_layer(m: folium.Map, communities: gpd.GeoDataFrame, options: MapOptions,
                             *, tooltips: Sequence[str | None] | None = None,
                             name: str | None = None,
-                            fill_opacity: float = 0.25) -> NDArray[np.object_]:
-    """Draw communities as the base (outlines, a light fill) and return their display shapes."""
-    geoms = display_geometries(communities.geometry, options, simplify=True)
+                            fill_opacity: float = 0.25,
+                            shapes: NDArray[np.object_] | None = None) -> NDArray[np.object_]:
+    """Draw communities as the base (outlines, a light fill) and return their display shapes.
+
+    ``shapes`` are the communities' display shapes when the caller already made them
+    (``display_geometries(communities.geometry, options, simplify=True)``, which simplifies
+    the whole coverage: worth doing once per page).
+    """
+    geoms = (display_geometries(communities.geometry, options, simplify=True)
+             if shapes is None else shapes)
     table = StyleTable()
     idx = table.add({"color": "#555555", "weight": 1, "opacity": 0.8, "fillColor": "#ffffff",
                      "fillOpacity": fill_opacity})
     collection = feature_collection(
         geoms, [idx] * len(geoms), tooltips=tooltips,
-        keys=list(communities["code"].astype(str)) if "code" in communities else None)
+        keys=list(communities["code"].astype(str)) if "code" in communities else None,
+        packed=options.boundary_decimals)
     GeoJsonLayer(collection, table.styles,
                  name=name or text("communities", options.language)).add_to(m)
     return geoms

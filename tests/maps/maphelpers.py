@@ -19,8 +19,34 @@ def page(m) -> str:
 
 
 def layers(html: str) -> list[tuple[dict, list[dict]]]:
-    """Every GeoJSON layer of the page: (feature collection, style table)."""
-    return [(json.loads(c), json.loads(s)) for c, s in _LAYER.findall(html)]
+    """Every GeoJSON layer of the page: (feature collection, style table), packed ones unpacked.
+
+    Unpacking follows the runtime (``unpack`` in pingan-maps.js): integer sums divided by the
+    scale, which gives the same doubles as the rounded coordinates.
+    """
+    return [(unpack(json.loads(c)), json.loads(s)) for c, s in _LAYER.findall(html)]
+
+
+def unpack(collection: dict) -> dict:
+    """A packed feature collection (maps.page.feature_collection(packed=...)) as GeoJSON."""
+    scale = collection.pop("packed", None)
+    if scale is None:
+        return collection
+
+    def ring(flat: list[int]) -> list[list[float]]:
+        out, x, y = [], 0, 0
+        for dx, dy in zip(flat[::2], flat[1::2], strict=True):
+            x, y = x + dx, y + dy
+            out.append([x / scale, y / scale])
+        return out
+
+    for f in collection["features"]:
+        g = f["geometry"]
+        if g["type"] == "Polygon":
+            g["coordinates"] = [ring(r) for r in g["coordinates"]]
+        elif g["type"] == "MultiPolygon":
+            g["coordinates"] = [[ring(r) for r in p] for p in g["coordinates"]]
+    return collection
 
 
 def legend(html: str) -> str:

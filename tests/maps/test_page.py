@@ -84,14 +84,23 @@ def test_display_geometries_round_and_simplify():
     options = MapOptions(coordinate_decimals=4, simplify_m=1.5)
     point = shapely.Point(116.123456789, 39.987654321)
     assert display_geometries([point], options)[0].equals(shapely.Point(116.1235, 39.9877))
-    # a vertex 0.5 m off a straight edge: dropped when simplifying at 1.5 m, kept otherwise
-    bump = 0.5 / M_PER_DEG
-    square = shapely.Polygon([(0, 0), (0.005, bump), (0.01, 0), (0.01, 0.01), (0, 0.01)])
-    fine = MapOptions(coordinate_decimals=9, simplify_m=1.5)
-    assert len(display_geometries([square], fine)[0].exterior.coords) == 6
-    assert len(display_geometries([square], fine, simplify=True)[0].exterior.coords) == 5
-    none = MapOptions(coordinate_decimals=9, simplify_m=0)
-    assert len(display_geometries([square], none, simplify=True)[0].exterior.coords) == 6
+    # a vertex 3 m off a straight edge in Beijing, between vertices 12 m away on either side (a
+    # triangle of 36 m², under (10 m)²): dropped when simplifying at 10 m (in metres, in the
+    # metric CRS), kept at 0 m; boundaries round to boundary_decimals
+    bump, step = 3 / M_PER_DEG, 12 / (M_PER_DEG * math.cos(math.radians(39.9)))
+    square = shapely.Polygon([(116.4, 39.9), (116.4 + step, 39.9 + bump),
+                              (116.4 + 2 * step, 39.9), (116.41, 39.9), (116.41, 39.91),
+                              (116.4, 39.91)])
+    coarse = MapOptions(simplify_m=10)
+    simplified = display_geometries([square], coarse, simplify=True)[0]
+    assert len(simplified.exterior.coords) == 5
+    assert simplified.equals(shapely.box(116.4, 39.9, 116.41, 39.91))
+    kept = display_geometries([square], MapOptions(simplify_m=0), simplify=True)[0]
+    assert len(kept.exterior.coords) == 7
+    assert kept.exterior.coords[1] == (round(116.4 + step, 5), round(39.9 + bump, 5))
+    # without simplify (sectors, cells) every vertex keeps coordinate_decimals
+    fine = display_geometries([square], MapOptions(coordinate_decimals=9))[0]
+    assert fine.exterior.coords[1] == (round(116.4 + step, 9), round(39.9 + bump, 9))
 
 
 def test_display_geometries_and_points_shift_to_gcj02_only_with_gcj02_tiles():
@@ -195,3 +204,24 @@ def test_community_names_fall_back_to_the_code():
     frame = pd.DataFrame({"code": [1, "c2", "c3"], "name": ["甲", "", None]})
     assert community_names(frame) == ["甲", "c2", "c3"]
     assert community_names(pd.DataFrame({"code": ["a"]})) == ["a"]
+
+
+def test_packed_collection_unpacks_to_the_same_coordinates():
+    from tests.maps.maphelpers import unpack
+
+    shell = [(116.40001, 39.9), (116.41, 39.90002), (116.41, 39.91), (116.4, 39.91)]
+    hole = [(116.403, 39.903), (116.404, 39.903), (116.404, 39.904)]
+    polygon = shapely.Polygon(shell, [hole])
+    multi = shapely.MultiPolygon([polygon, shapely.box(116.42, 39.92, 116.43, 39.93)])
+    geoms = np.array([polygon, multi, shapely.Point(116.5, 39.95), None], dtype=object)
+    plain = json.loads(feature_collection(geoms, [0, 0, 0, 0]))
+    text = feature_collection(geoms, [0, 0, 0, 0], packed=5)
+    packed = json.loads(text)
+    assert packed["packed"] == 100000
+    # first vertex in 1e-5 degree units, then differences; the ring closes back to it
+    assert packed["features"][0]["geometry"]["coordinates"][0][:4] == [11640001, 3990000,
+                                                                      999, 2]
+    assert sum(packed["features"][0]["geometry"]["coordinates"][0][2::2]) == 0
+    assert packed["features"][2]["geometry"] == {"type": "Point", "coordinates": [116.5, 39.95]}
+    assert unpack(packed) == plain
+    assert len(text) < len(json.dumps(plain, separators=(",", ":")))

@@ -61,8 +61,38 @@
     return control;
   };
 
+  /* Packed boundaries (a collection with "packed": scale): each ring of a Polygon or
+   * MultiPolygon is one flat list of integers, the first vertex in units of 1 / scale degree
+   * and every next one as the difference from the previous (see maps/page.py). */
+  function unpackRing(flat, scale) {
+    var out = new Array(flat.length / 2), x = 0, y = 0;
+    for (var i = 0; i < flat.length; i += 2) {
+      x += flat[i];
+      y += flat[i + 1];
+      out[i / 2] = [x / scale, y / scale];
+    }
+    return out;
+  }
+
+  function unpack(data) {
+    var scale = data.packed;
+    if (!scale) { return data; }
+    data.features.forEach(function (f) {
+      var g = f.geometry;
+      if (g.type === 'Polygon') {
+        g.coordinates = g.coordinates.map(function (r) { return unpackRing(r, scale); });
+      } else if (g.type === 'MultiPolygon') {
+        g.coordinates = g.coordinates.map(function (p) {
+          return p.map(function (r) { return unpackRing(r, scale); });
+        });
+      }
+    });
+    delete data.packed;
+    return data;
+  }
+
   pingan.geoJsonLayer = function (data, styles) {
-    return L.geoJSON(data, {
+    return L.geoJSON(unpack(data), {
       style: function (f) { return styles[f.properties.s]; },
       pointToLayer: function (f, latlng) { return L.circleMarker(latlng, styles[f.properties.s]); },
       onEachFeature: function (f, layer) {
