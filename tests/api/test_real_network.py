@@ -35,8 +35,8 @@ right: pingan gives ties to whichever the search settles first).
 from __future__ import annotations
 
 import bz2
-from itertools import pairwise
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
