@@ -82,6 +82,21 @@ class RoadsLoadReport:
     rejections: tuple[Any, ...] = ()
     warnings: tuple[str, ...] = ()
 
+    @property
+    def rows_loaded(self) -> int:
+        """Edges stored (the load log's ``rows_loaded``)."""
+        return self.topology.edges
+
+    @property
+    def rows_updated(self) -> int:
+        """Always 0: a roads load adds a whole network."""
+        return 0
+
+    @property
+    def rows_rejected(self) -> int:
+        """Lines left out."""
+        return self.lines_rejected
+
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values (isolated pieces without their lines)."""
         t = self.topology
