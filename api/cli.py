@@ -19,6 +19,7 @@ import pydantic
 import typer
 
 from api.settings import Settings, load_settings
+from geo.layers import LayerName
 
 __all__ = ["app", "main"]
 
@@ -110,18 +111,6 @@ def _options(
 
 
 # --- init / load / status ---------------------------------------------------------------------
-
-
-class LayerName(str, Enum):
-    """Loadable layers."""
-
-    communities = "communities"
-    population = "population"
-    incidents = "incidents"
-    devices = "devices"
-    compounds = "compounds"
-    facilities = "facilities"
-    roads = "roads"
 
 
 def _mask_url(url: str) -> str:

@@ -82,6 +82,21 @@ class RoadsLoadReport:
     rejections: tuple[Any, ...] = ()
     warnings: tuple[str, ...] = ()
 
+    @property
+    def rows_loaded(self) -> int:
+        """Edges stored (the load log's ``rows_loaded``)."""
+        return self.topology.edges
+
+    @property
+    def rows_updated(self) -> int:
+        """Always 0: a roads load adds a whole network."""
+        return 0
+
+    @property
+    def rows_rejected(self) -> int:
+        """Lines left out."""
+        return self.lines_rejected
+
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values (isolated pieces without their lines)."""
         t = self.topology
@@ -105,7 +120,8 @@ def road_fields(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, st
     Parameters
     ----------
     items
-        ``["class=等级", "oneway=单行"]`` or a mapping.
+        ``["class=等级", "oneway=单行"]`` or a mapping; ``wkt=COL`` names a table's WKT
+        column.
 
     Returns
     -------
@@ -121,8 +137,8 @@ def road_fields(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, st
     out: dict[str, str] = {}
     for target, source in parsed.items():
         name = FIELD_ALIASES.get(target, target)
-        if name not in ROAD_FIELDS:
-            known = sorted({*ROAD_FIELDS, *FIELD_ALIASES} - {"junction"})
+        if name not in ROAD_FIELDS and name != "wkt":
+            known = sorted({*ROAD_FIELDS, *FIELD_ALIASES, "wkt"} - {"junction"})
             raise ParameterError(f"--field {target}={source}: {target!r} is no road field; "
                                  f"expected one of {', '.join(known)}", parameter="field")
         out[name] = source
@@ -146,9 +162,11 @@ def load_roads(engine: Engine, path: str | Path, *,
         extract (``.osm``, ``.osm.bz2``, ``.pbf``).
     fields
         ``--field`` items: ``class``/``road_class``, ``oneway``, ``speed``/``speed_kmh``,
-        ``bridge``, ``tunnel``, ``layer``, ``name``, ``junction`` (see :mod:`geo.roads`).
+        ``bridge``, ``tunnel``, ``layer``, ``name``, ``junction`` (see :mod:`geo.roads`), and
+        ``wkt`` for the WKT column of a CSV table.
     crs, encoding, gpkg_layer
-        CRS when the file declares none, attribute encoding, layer inside the file.
+        CRS of the coordinates (EPSG code, PROJ string, ``gcj02`` or ``bd09``; it wins over
+        the file's), attribute encoding, layer inside the file.
     snap_m
         Noding tolerance of line files, metres (ends this close merge).
     replace

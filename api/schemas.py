@@ -318,6 +318,37 @@ class LoadReportOut(BaseModel):
     rejections: list[RejectionOut]
 
 
+class IsolatedPieceOut(BaseModel):
+    """A connected piece of a road network apart from the largest."""
+
+    component: int
+    edges: int
+    length_m: float
+
+
+class RoadsLoadReportOut(BaseModel):
+    """What a roads load did (the same report as ``pingan load roads``): counts and topology."""
+
+    layer: str
+    file_name: str
+    sha256: str
+    load_id: int
+    data_version: int
+    lines_read: int
+    lines_rejected: int
+    edges_removed: int = Field(description="edges of the earlier network marked removed")
+    nodes: int
+    edges: int
+    components: int = Field(description="connected pieces of the network")
+    length_m: float
+    largest_component_length_share: float
+    isolated: list[IsolatedPieceOut]
+    snap_m: float = Field(description="noding tolerance in ground metres")
+    metric_crs: str
+    warnings: list[str]
+    rejections: list[RejectionOut]
+
+
 class AuditEntryOut(BaseModel):
     """One audit row."""
 

@@ -41,10 +41,15 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from api.loading import LoadReport, load_file
+from api.roads import RoadsLoadReport, load_roads
 from geo.errors import InputError, PinganError
 from geo.readers import detect_format
 
 __all__ = ["ALLOWED_DRIVERS", "GDAL_HARDENING", "check_upload", "harden_gdal", "load_upload"]
+
+#: The upload options a roads load takes (the others are for point and polygon layers).
+_ROAD_OPTIONS = ("crs", "encoding", "fields", "gpkg_layer", "snap_m", "replace", "timezone",
+                 "loaded_by")
 
 #: The GDAL drivers an upload may be opened with (CSV and Parquet are read without GDAL).
 ALLOWED_DRIVERS = frozenset({"GeoJSON", "GPKG", "ESRI Shapefile"})
@@ -245,7 +250,7 @@ def _scrub(text: str, path: Path, name: str) -> str:
 
 
 def load_upload(engine: Engine, path: str | Path, layer: str, *, name: str,
-                max_unzipped_bytes: int, **options: Any) -> LoadReport:
+                max_unzipped_bytes: int, **options: Any) -> LoadReport | RoadsLoadReport:
     """Check an uploaded file (:func:`check_upload`) and load it (:func:`load_file`).
 
     Parameters
@@ -261,11 +266,12 @@ def load_upload(engine: Engine, path: str | Path, layer: str, *, name: str,
     max_unzipped_bytes
         Largest total uncompressed size of a zip file.
     **options
-        Passed to :func:`api.loading.load_file` (``crs``, ``encoding``, ``fields``…).
+        Passed to :func:`api.loading.load_file` (``crs``, ``encoding``, ``fields``…); for
+        ``roads`` the ones :func:`api.roads.load_roads` takes (``snap_m`` None: its default).
 
     Returns
     -------
-    api.loading.LoadReport
+    api.loading.LoadReport or api.roads.RoadsLoadReport
 
     Raises
     ------
@@ -276,6 +282,12 @@ def load_upload(engine: Engine, path: str | Path, layer: str, *, name: str,
     path = Path(path)
     try:
         check_upload(path, name=name, max_unzipped_bytes=max_unzipped_bytes)
+        if layer == "roads":
+            kept = {k: options[k] for k in _ROAD_OPTIONS if k in options}
+            if kept.get("snap_m") is None:
+                kept.pop("snap_m", None)
+            return load_roads(engine, path, display_name=name, **kept)
+        options["snap_m"] = options.get("snap_m") or 0.0
         return load_file(engine, path, layer, display_name=name, **options)
     except PinganError as exc:
         exc.args = (_scrub(str(exc), path, name), *exc.args[1:])

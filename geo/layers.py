@@ -19,6 +19,7 @@ Canonical dtypes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from geo.errors import ParameterError
@@ -30,6 +31,7 @@ __all__ = [
     "LAYERS",
     "LOCATION_PRECISIONS",
     "Field",
+    "LayerName",
     "LayerSpec",
     "layer_spec",
 ]
@@ -274,3 +276,18 @@ def layer_spec(name: str) -> LayerSpec:
         raise ParameterError(
             f"layer must be one of {', '.join(LAYERS)}; got {name!r}", parameter="layer"
         ) from None
+
+
+class LayerName(StrEnum):
+    """The layers ``pingan load`` and ``POST /api/v1/loads/{layer}`` take.
+
+    Those of :func:`layer_spec`, and ``roads`` (read by :mod:`geo.roads`).
+    """
+
+    communities = "communities"
+    population = "population"
+    incidents = "incidents"
+    devices = "devices"
+    compounds = "compounds"
+    facilities = "facilities"
+    roads = "roads"

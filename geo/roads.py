@@ -440,17 +440,21 @@ def read_roads(path: str | Path, *, fields: Mapping[str, str] | None = None,
 
     ``.osm`` and ``.pbf`` extracts go to :func:`geo.osm.read_osm` (ways connect where they
     share a node); any other file pyogrio reads (GeoJSON, GeoPackage, Shapefile, GeoParquet
-    through geopandas) is read as lines, normalised with :func:`normalise_roads` and noded
-    with :func:`geo.noding.node_lines`.
+    through geopandas, and CSV or Parquet tables with a WKT column) is read as lines in the
+    given or declared CRS (GCJ-02 and BD-09 converted to WGS84 by :mod:`geo.china`),
+    normalised with :func:`normalise_roads` and noded with :func:`geo.noding.node_lines`.
 
     Parameters
     ----------
     path
         The file.
     fields
-        Canonical field -> source column, as for :func:`normalise_roads`.
+        Canonical field -> source column, as for :func:`normalise_roads`; ``wkt`` names the
+        column of a CSV or Parquet table that holds the lines as WKT (found by name when not
+        given, as for the other layers).
     crs
-        CRS of the coordinates when the file declares none (default EPSG:4326).
+        CRS of the coordinates: an EPSG/ESRI code, a PROJ string, ``gcj02`` or ``bd09``; it
+        wins over what the file declares (default: the file's, else EPSG:4326).
     layer
         Layer inside a multi-layer file.
     encoding
@@ -479,20 +483,45 @@ def read_roads(path: str | Path, *, fields: Mapping[str, str] | None = None,
     suffixes = "".join(p.suffixes).lower()
     if suffixes.endswith((".osm", ".pbf", ".osm.bz2", ".osm.gz")):
         return read_osm(p, metric_crs=metric_crs)
-    try:
-        if p.suffix.lower() in (".parquet", ".geoparquet"):
-            frame = gpd.read_parquet(p)
-        else:
-            frame = gpd.read_file(p, layer=layer, encoding=encoding, engine="pyogrio")
-    except Exception as exc:
-        raise InputError(f"{p}: cannot read roads: {exc}") from None
-    if frame.crs is None:
-        frame = frame.set_crs(crs if crs is not None else 4326)
-    elif crs is not None:
-        frame = frame.set_crs(crs, allow_override=True)
-    read = normalise_roads(frame, fields=fields)
+    frame, notes = _read_lines(p, crs=crs, layer=layer, encoding=encoding,
+                               wkt=(fields or {}).get("wkt"))
+    read = normalise_roads(frame, fields={k: c for k, c in (fields or {}).items()
+                                          if k != "wkt"} or None)
     return node_lines(read.frame, snap_m=snap_m, metric_crs=metric_crs,
-                      rejections=read.rejections, warnings=read.warnings)
+                      rejections=(*notes.rejections, *read.rejections),
+                      warnings=(*notes.warnings, *read.warnings))
+
+
+def _read_lines(path: Path, *, crs: Any, layer: str | None, encoding: str | None,
+                wkt: str | None) -> tuple[gpd.GeoDataFrame, v.Problems]:
+    """A line file (or a CSV/Parquet table with a WKT column) in EPSG:4326.
+
+    Read as the other layers are (:func:`geo.sources.read_source`), so that the CRS rules are
+    the same: ``crs`` (an EPSG code, a PROJ string, ``gcj02`` or ``bd09``) wins over what the
+    file declares, else EPSG:4326; China's offset systems are converted by :mod:`geo.china`.
+    """
+    from geo.crs import geometries_to_wgs84, parse_crs
+    from geo.geometry_checks import choose_crs, table_geometry
+    from geo.readers import detect_format
+    from geo.sources import read_source
+
+    fmt = detect_format(path)
+    given = parse_crs(crs) if crs is not None else None
+    source = read_source(path, fmt, encoding=encoding, gpkg_layer=layer)
+    problems = v.Problems(len(source.table))
+    for w in source.warnings:
+        problems.warn(w)
+    geoms, declared = source.geometries, source.declared_crs
+    if geoms is None:
+        mapping = {"wkt": wkt} if wkt else {}
+        geoms, table_crs, _ = table_geometry(source.table, mapping, {}, path, problems)
+        declared = declared or table_crs
+    use = choose_crs(given, declared, geoms, problems, path, fmt)
+    lines = geometries_to_wgs84(np.asarray(geoms, dtype=object), use)
+    # The coordinates' own column is no attribute (and may be called "geometry").
+    table = source.table.drop(columns=[c for c in (wkt, "geometry") if c in source.table.columns])
+    return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=list(lines),
+                            crs="EPSG:4326"), problems
 
 
 def _find(raw: pd.DataFrame, names: tuple[str, ...]) -> str | None:

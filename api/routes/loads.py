@@ -8,7 +8,10 @@ checks that its bytes are a format pingan reads (no VRT, no GDAL network access,
 that stay in their folder and unpack to at most ``settings.api.max_unzipped_mb``); errors name
 the file as it was uploaded, never the temporary path. The response is the load report of the
 command line (``LoadReport.as_dict``) with every rejected row; in strict mode a file with bad
-rows is refused with 422, the same report, and nothing stored.
+rows is refused with 422, the same report, and nothing stored. ``roads`` takes a line file
+(GeoJSON, GeoPackage, zipped Shapefile, GeoParquet, CSV with WKT; OSM extracts only from the
+command line) and answers with the roads report (nodes, edges, connected pieces); a second
+network needs ``replace``, as on the command line.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,12 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from api import audit
 from api.deps import AdminKey, EngineDep, SettingsDep, client_address, endpoint_label
 from api.errors import FieldError, InvalidParameterError, PayloadTooLargeError, status_of
-from api.schemas import LoadReportOut, responses
+from api.schemas import LoadReportOut, RoadsLoadReportOut, responses
 from api.uploads import load_upload
 from geo.completeness import parse_covers
 from geo.errors import ParameterError
 from geo.exposure import parse_reference_date
+from geo.layers import LayerName
 from geo.readers import parse_field_mappings
 
 __all__ = ["LayerName", "router"]
@@ -47,17 +50,6 @@ _FALSE = {"0", "false", "no", "off", ""}
 _FORM_FIELDS = {"file", "crs", "encoding", "field", "layer_name", "strict", "replace",
                 "id_from_content", "snap_m", "reference_date", "covers"}
 _SAFE_NAME = re.compile(r"[^\w.\-]+")
-
-
-class LayerName(StrEnum):
-    """Loadable layers."""
-
-    communities = "communities"
-    population = "population"
-    incidents = "incidents"
-    devices = "devices"
-    compounds = "compounds"
-    facilities = "facilities"
 
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
@@ -79,7 +71,8 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
                                 "column: ids drawn from each row's raw time, coordinates, "
                                 "category and address"},
             "snap_m": {"type": "number", "minimum": 0, "description": "incidents: a point in no "
-                       "community goes to the only community within this many metres"},
+                       "community goes to the only community within this many metres; roads: "
+                       "line ends this close merge (default 1 m)"},
             "reference_date": {"type": "string", "description": "population: the day "
                                "residents were counted on, MM-DD or YYYY-MM-DD (default "
                                "07-01)"},
@@ -161,7 +154,8 @@ async def _read_form(request: Request, limit: int) -> FormData:
                                errors=[FieldError("body", exc.message)]) from None
 
 
-@router.post("/{layer}", response_model=LoadReportOut, openapi_extra=_UPLOAD_BODY,
+@router.post("/{layer}", response_model=LoadReportOut | RoadsLoadReportOut,
+             openapi_extra=_UPLOAD_BODY,
              responses=responses(400, 401, 403, 413, 422, 429))
 async def create_load(request: Request, layer: LayerName, engine: EngineDep,
                       settings: SettingsDep, key: AdminKey) -> JSONResponse:
@@ -181,7 +175,10 @@ async def create_load(request: Request, layer: LayerName, engine: EngineDep,
             crs, encoding = _text(form, "crs"), _text(form, "encoding")
             gpkg_layer = _text(form, "layer_name")
             strict, replace = _flag(form, "strict"), _flag(form, "replace")
-            id_from_content, snap_m = _flag(form, "id_from_content"), _metres(form, "snap_m")
+            id_from_content = _flag(form, "id_from_content")
+            # Roads default to their own noding tolerance (1 m) when none is given.
+            snap_m = (None if layer is LayerName.roads and _text(form, "snap_m") is None
+                      else _metres(form, "snap_m"))
             reference_date = _checked(form, "reference_date", parse_reference_date)
             covers = _checked(form, "covers", parse_covers)
             mappings = [str(v) for v in form.getlist("field")]

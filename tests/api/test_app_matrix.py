@@ -104,6 +104,8 @@ MATRIX: list[Row] = [
         request={"content": BAD_PROFILE.encode(), "headers": {"Content-Type": "text/plain"}}),
     Row("POST", "/api/v1/loads/communities", "/api/v1/loads/{layer}", only(A, ok=422),
         request=_STRICT_BAD_UPLOAD),
+    Row("POST", "/api/v1/loads/roads", "/api/v1/loads/{layer}", only(A, ok=422),
+        request={"files": {"file": ("r.csv", b"a,b\n1,2\n", "text/csv")}}),
     Row("GET", "/api/v1/rates", "/api/v1/rates", everyone(), {"period": "2025"}),
     Row("GET", "/api/v1/rates", "/api/v1/rates", everyone(),
         {"period": "2025", "compare": "last-year", "level": "district", "format": "geojson"}),

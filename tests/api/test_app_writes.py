@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -145,8 +146,34 @@ def test_unreadable_upload_is_422(fresh):
         assert r.status_code == 422
         assert r.json()["type"] == "https://pingan.dev/problems/invalid-input"
         assert "unknown file type '.unknown'" in r.json()["detail"]
-        r = upload(c, fresh, b"a,b\n1,2\n", layer="roads")
+        r = upload(c, fresh, b"a,b\n1,2\n", layer="rivers")
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path.layer"
+
+
+def test_roads_upload_is_admin_only_one_transaction_and_needs_replace(fresh):
+    grid = (Path(__file__).parents[1] / "data" / "roads" / "grid_viaduct.geojson").read_bytes()
+    fields = {"field": ["class=等级", "oneway=单行", "bridge=高架", "name=名称"]}
+    with fresh.client() as c:
+        for role in ("planner", "client", "liaison"):
+            assert upload(c, fresh, grid, name="路网.geojson", layer="roads",
+                          role=role).status_code == 403
+        before = state(fresh.engine)
+        # The city has a street network: a second one needs replace, and nothing is stored.
+        again = upload(c, fresh, grid, name="路网.geojson", layer="roads", **fields)
+        assert again.status_code == 422 and "--replace" in again.json()["detail"]
+        assert state(fresh.engine) == before
+        r = upload(c, fresh, grid, name="路网.geojson", layer="roads", replace="true", **fields)
+        assert r.status_code == 200, r.text
+        rep = r.json()
+        # As on the command line: the viaduct crosses the grid without a junction.
+        assert (rep["layer"], rep["nodes"], rep["edges"], rep["components"],
+                rep["snap_m"], rep["edges_removed"]) == ("roads", 13, 14, 3, 1.0, 148)
+        assert rep["data_version"] == before[1] + 1
+        r = upload(c, fresh, grid, name="路网.geojson", layer="roads", replace="true",
+                   snap_m="0.5", **fields)
+        assert (r.status_code, r.json()["edges_removed"], r.json()["snap_m"]) == (200, 14, 0.5)
+    rows = [(a.status, a.rows) for a in audit_rows(fresh.engine, "load")]
+    assert rows[-3:] == [(422, None), (200, 14), (200, 14)]
 
 
 def test_profile_versions_conflicts_and_the_active_profile(fresh):

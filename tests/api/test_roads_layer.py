@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -101,3 +102,35 @@ def test_cli_load_roads_prints_the_topology(tmp_path, capsys):
     assert "--replace" in capsys.readouterr().err
     assert main(["-d", str(db), "load", "roads", str(GRID), "--replace"]) == 0
     assert "14 edges of the earlier network marked removed" in capsys.readouterr().out
+
+
+def test_a_gcj02_csv_with_wkt_loads_where_the_geojson_does(engine, tmp_path):
+    """A road table from a Chinese web map: lines as WKT in GCJ-02 (--crs gcj02), like incidents."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.china import wgs84_to_gcj02
+
+    grid = gpd.read_file(GRID)
+
+    def to_gcj(xy):
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        return np.c_[lon, lat]
+
+    shifted = shapely.transform(np.asarray(grid.geometry.array, dtype=object), to_gcj)
+    # GCJ-02 moves these streets by hundreds of metres: read as WGS84 they would be elsewhere.
+    assert shapely.distance(shifted[0], grid.geometry.iloc[0]) > 0.001
+    table = grid.drop(columns="geometry").assign(线形=shapely.to_wkt(shifted))
+    path = tmp_path / "道路.csv"
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    rep = load_roads(engine, path, fields=[*FIELDS, "wkt=线形"], crs="gcj02")
+    assert (rep.topology.nodes, rep.topology.edges, rep.topology.components) == (13, 14, 3)
+    with engine.connect() as conn:
+        edges = read_road_edges(conn)
+    viaduct = edges[edges["name"] == "高架路"].iloc[0]
+    assert (viaduct["road_class"], bool(viaduct["bridge"])) == ("trunk", True)
+    # Back on the WGS84 streets to within a few centimetres (GCJ-02 is inverted iteratively).
+    original = grid[grid["名称"] == "高架路"].geometry.iloc[0]
+    assert shapely.hausdorff_distance(viaduct.geometry, original) < 1e-6
+    with pytest.raises(InputError, match=r"--field wkt=线: no such column"):
+        load_roads(engine, path, fields=["wkt=线"], crs="gcj02", replace=True)
