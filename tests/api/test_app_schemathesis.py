@@ -28,6 +28,10 @@ from api.app import create_app
 
 pytestmark = pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 
+#: Generated requests per operation and generation mode: enough to reach every parameter's
+#: edge cases (the operations are many; the suite's time budget is 12 minutes on 2 cores).
+EXAMPLES = 10
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
@@ -38,7 +42,7 @@ def _checker(operation: Any, mode: GenerationMode, headers: dict[str, str],
     label = operation.label
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
               derandomize=True, database=None)
     def check(case: schemathesis.Case) -> None:
         calls[label] = calls.get(label, 0) + 1
@@ -68,4 +72,4 @@ def test_generated_requests_get_documented_answers(city):
     documented = sum(len(ops) for ops in app.openapi()["paths"].values())
     assert len(calls) == documented
     assert failures == []
-    assert sum(calls.values()) > 20 * documented
+    assert sum(calls.values()) > EXAMPLES * documented

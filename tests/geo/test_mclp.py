@@ -33,6 +33,6 @@ def test_a_hand_instance_is_solved():
     assert one.chosen.tolist() == [1] and one.solver_status == "Optimal"
     two = solve_mclp(covers, weights, 2, time_limit_s=10)
     assert two.chosen.tolist() == [0, 1]
-    problem, x = build_mclp(covers, weights, 2)
+    problem, _ = build_mclp(covers, weights, 2)
     problem.solve(pulp.PULP_CBC_CMD(msg=False))
     assert pulp.value(problem.objective) == 57.0
