@@ -15,33 +15,40 @@ import datetime as dt
 import hashlib
 import json
 import math
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api import dialect
+from api.assignment import assign_new_incidents, current_communities, reassign_incidents
 from api.db import bump_data_version, utcnow
-from api.models import LAYER_TABLES, communities, incidents, load_coverage, loads
+from api.models import LAYER_TABLES, communities, load_coverage, loads
 from api.release import record_keys_of
+from api.staging import fill_stage, stage_table, stored_columns, upsert_stage
+from api.stream_load import LOAD_BATCH_ROWS, stream_incidents
 from geo.completeness import parse_covers
 from geo.errors import ParameterError
 from geo.exposure import ReferenceDate, parse_reference_date, reference_dates
 from geo.hints import coordinate_hints
 from geo.layers import layer_spec
-from geo.readers import ReadResult, RejectedRowsError, Rejection, read_layer
-from geo.snap_assign import assign_with_snap
+from geo.readers import (
+    InputError,
+    ReadResult,
+    RejectedRowsError,
+    Rejection,
+    detect_format,
+    parse_field_mappings,
+    read_layer,
+)
 
-__all__ = ["REPLACEABLE", "LoadReport", "load_file", "reassign_incidents", "store_layer"]
+__all__ = ["REPLACEABLE", "STREAM_MIN_BYTES", "LoadReport", "load_file", "reassign_incidents",
+           "store_layer"]
 
 #: Layers that ``--replace`` applies to, with the column that marks a row as gone.
 REPLACEABLE: dict[str, str] = {
@@ -51,8 +58,9 @@ REPLACEABLE: dict[str, str] = {
     "facilities": "closed_on",
 }
 
-_BATCH = 5000
-_PROGRESS_MIN_ROWS = 10_000
+#: Incidents CSV files larger than this are loaded streaming (:mod:`api.stream_load`).
+STREAM_MIN_BYTES = 64 << 20
+
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,7 @@ def load_file(
     snap_m: float = 0.0,
     reference_date: str | None = None,
     covers: str | None = None,
+    batch_rows: int | None = None,
 ) -> LoadReport:
     """Read, validate and store one file as one transaction.
 
@@ -190,6 +199,12 @@ def load_file(
         Incidents: the days the file covers, ``FIRST..LAST`` or a period
         (:func:`geo.completeness.parse_covers`); default the first..last local day in it.
         Recorded for each district present in the file.
+    batch_rows
+        Incidents CSV: read, validate, assign and stage this many records at a time
+        (:mod:`api.stream_load`), so memory is bounded by the batch. Default: stream files
+        larger than :data:`STREAM_MIN_BYTES` in batches of
+        :data:`api.stream_load.LOAD_BATCH_ROWS`; 0 reads the whole file at once. Files
+        with ``id_from_content`` are always read whole (an id counts identical rows).
 
     Returns
     -------
@@ -210,6 +225,11 @@ def load_file(
         raise ValueError(f"--replace applies to {', '.join(REPLACEABLE)}; not to {layer!r}")
     _check_snap_m(snap_m, layer)
     reference, covered = _check_dates_options(layer, reference_date, covers)
+    batch = _stream_batch_rows(path, layer, batch_rows, id_from_content)
+    if batch:
+        return _stream(engine, Path(path), batch, display_name=display_name, crs=crs,
+                       encoding=encoding, fields=fields, gpkg_layer=gpkg_layer, strict=strict,
+                       timezone=timezone, loaded_by=loaded_by, snap_m=snap_m, covers=covered)
     try:
         result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,
                             gpkg_layer=gpkg_layer, timezone=timezone, strict=strict,
@@ -230,6 +250,46 @@ def load_file(
                        sha256=file_sha256(path), replace=replace, timezone=timezone,
                        progress=progress, loaded_by=loaded_by, options=options, snap_m=snap_m,
                        covers=covered)
+
+
+def _stream_batch_rows(path: str | Path, layer: str, batch_rows: int | None,
+                       id_from_content: bool) -> int:
+    """Records per batch when the file is loaded streaming, else 0."""
+    if batch_rows is not None and (isinstance(batch_rows, bool) or batch_rows < 0):
+        raise ParameterError(f"batch_rows must be a number of records >= 0; got {batch_rows!r}",
+                             parameter="batch_rows")
+    if layer != "incidents" or id_from_content or detect_format(path) != "csv":
+        return 0
+    if batch_rows is None:
+        big = Path(path).exists() and Path(path).stat().st_size > STREAM_MIN_BYTES
+        return LOAD_BATCH_ROWS if big else 0
+    return int(batch_rows)
+
+
+def _stream(engine: Engine, path: Path, batch_rows: int, *, display_name: str | None,
+            crs: str | None, encoding: str | None, fields: Mapping[str, str] | Sequence[str] | None,
+            gpkg_layer: str | None, strict: bool, timezone: str, loaded_by: str | None,
+            snap_m: float, covers: tuple[dt.date, dt.date] | None) -> LoadReport:
+    """A streaming incidents load (:mod:`api.stream_load`), reported like any load."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    options: dict[str, Any] = {"crs": crs, "encoding": encoding, "gpkg_layer": gpkg_layer,
+                               "strict": strict, "batch_rows": batch_rows}
+    if covers is not None:
+        options["covers"] = f"{covers[0]}..{covers[1]}"
+    sha = file_sha256(path)
+    name = display_name or path.name
+    try:
+        out = stream_incidents(engine, path, batch_rows=batch_rows, file_name=name, sha256=sha,
+                               crs=crs, encoding=encoding, fields=parse_field_mappings(fields),
+                               strict=strict, timezone=timezone, loaded_by=loaded_by,
+                               snap_m=float(snap_m), covers=covers, options=options)
+    except RejectedRowsError as exc:
+        hints = [w for w in exc.result.warnings if w not in str(exc)]
+        raise RejectedRowsError(str(exc) + "".join(f"\nwarning: {h}" for h in hints),
+                                exc.result) from None
+    return LoadReport(layer="incidents", file_name=name, sha256=sha, snap_m=float(snap_m),
+                      **out)
 
 
 def _check_dates_options(layer: str, reference_date: str | None, covers: str | None
@@ -297,26 +357,16 @@ def store_layer(
         load_id = int(inserted[0])
         extra: dict[str, Any] = {}
         if layer == "incidents":
-            frame, extra = _assign_new_incidents(conn, frame, float(snap_m))
+            frame, extra = assign_new_incidents(conn, frame, float(snap_m))
             extra["warnings"] = [*extra["warnings"], *_coordinate_hints(conn, result, frame)]
             frame = frame.assign(rkey=record_keys_of(conn, frame["id"]))
             _record_coverage(conn, load_id, frame, covers, timezone)
-        columns = _stored_columns(table, layer, spec.columns)
-        stage = _stage_table(table, columns)
+        columns = stored_columns(table, layer, spec.columns)
+        stage = stage_table(table, columns)
         stage.create(conn)
         try:
-            _fill_stage(conn, stage, frame, columns, load_id, layer, progress)
-            updated = conn.execute(
-                sa.select(sa.func.count()).select_from(stage.join(
-                    table, sa.and_(*[stage.c[k] == table.c[k] for k in key])))).scalar_one()
-            select_cols: list[Any] = [stage.c[c] for c in columns if c != "geom"]
-            select_cols.append(stage.c.load_id)
-            target_cols = [c for c in columns if c != "geom"] + ["load_id"]
-            if "geom" in columns:
-                select_cols.append(sa.func.ST_GeomFromWKB(stage.c.geom_wkb, 4326))
-                target_cols.append("geom")
-            conn.execute(dialect.upsert_from_select(
-                conn, table, sa.select(*select_cols), target_cols, key))
+            fill_stage(conn, stage, frame, columns, load_id, layer, progress)
+            updated = upsert_stage(conn, table, stage, columns, key)
             removed = 0
             if replace:
                 removed = _mark_missing(conn, table, stage, key, REPLACEABLE[layer], load_day)
@@ -361,99 +411,6 @@ def _record_coverage(conn: sa.Connection, load_id: int, frame: pd.DataFrame,
          "last_day": covers[1]} for r in rows])
 
 
-def _stored_columns(table: sa.Table, layer: str, canonical: Sequence[str]) -> list[str]:
-    """Columns written by a load: the layer's fields, geometry, and the retirement mark.
-
-    A load clears ``retired_on`` of every community in the file; a population load writes
-    each row's ``reference_date``.
-    """
-    cols = [c.name for c in table.columns if c.name != "load_id"]
-    if layer == "incidents":
-        return cols
-    missing = [c for c in canonical if c not in cols]
-    assert not missing, f"table {table.name} lacks {missing}"
-    return [c for c in cols if c in canonical or c in ("geom", "retired_on", "reference_date")]
-
-
-def _stage_table(table: sa.Table, columns: Sequence[str]) -> sa.Table:
-    md = sa.MetaData()
-    cols: list[sa.Column[Any]] = []
-    for c in columns:
-        if c == "geom":
-            cols.append(sa.Column("geom_wkb", sa.LargeBinary))
-        else:
-            src = table.c[c]
-            cols.append(sa.Column(c, src.type, primary_key=src.primary_key))
-    cols.append(sa.Column("load_id", sa.Integer))
-    return sa.Table(f"pingan_stage_{table.name}", md, *cols, prefixes=["TEMPORARY"])
-
-
-def _fill_stage(conn: sa.Connection, stage: sa.Table, frame: pd.DataFrame,
-                columns: Sequence[str], load_id: int, layer: str, progress: bool) -> None:
-    n = len(frame)
-    bar = None
-    if progress and n > _PROGRESS_MIN_ROWS:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, desc=f"loading {layer}", unit="rows", file=sys.stderr)
-    try:
-        for batch in _records(frame, columns, load_id):
-            conn.execute(stage.insert(), batch)
-            if bar is not None:
-                bar.update(len(batch))
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _records(frame: pd.DataFrame, columns: Sequence[str], load_id: int
-             ) -> Iterator[list[dict[str, Any]]]:
-    """Rows as dicts of plain Python values (None for missing), in batches."""
-    values: dict[str, np.ndarray] = {}
-    for c in columns:
-        if c not in frame.columns and c != "geom":
-            values[c] = np.full(len(frame), None, dtype=object)
-            continue
-        if c == "geom":
-            geoms = np.asarray(frame.geometry.array, dtype=object)
-            wkb = np.full(len(geoms), None, dtype=object)
-            present = ~shapely.is_missing(geoms)
-            wkb[present] = shapely.to_wkb(geoms[present], include_srid=False)
-            values["geom_wkb"] = wkb
-            continue
-        values[c] = _python_values(frame[c])
-    names = list(values)
-    arrays = [values[k] for k in names]
-    n = len(frame)
-    for start in range(0, n, _BATCH):
-        stop = min(n, start + _BATCH)
-        yield [
-            {**dict(zip(names, row, strict=True)), "load_id": load_id}
-            for row in zip(*(a[start:stop] for a in arrays), strict=True)
-        ]
-
-
-def _python_values(s: pd.Series) -> np.ndarray:
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        naive = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        out = np.asarray(naive.dt.to_pydatetime(), dtype=object)
-    elif pd.api.types.is_datetime64_any_dtype(s):
-        out = np.asarray([None if pd.isna(x) else x.date() for x in s], dtype=object)
-        return out
-    elif pd.api.types.is_float_dtype(s):
-        out = s.astype(object).to_numpy()
-    elif pd.api.types.is_integer_dtype(s):
-        out = s.astype(object).to_numpy()
-        out = np.array([None if x is pd.NA else int(x) for x in out], dtype=object)
-        return out
-    else:
-        out = s.astype(object).to_numpy()
-    missing = pd.isna(s).to_numpy()
-    out = out.copy()
-    out[missing] = None
-    return out
-
-
 def _mark_missing(conn: sa.Connection, table: sa.Table, stage: sa.Table, key: Sequence[str],
                   column: str, day: dt.date) -> int:
     in_file = sa.select(stage.c[key[0]])
@@ -462,81 +419,6 @@ def _mark_missing(conn: sa.Connection, table: sa.Table, stage: sa.Table, key: Se
         .where(table.c[column].is_(None), table.c[key[0]].not_in(in_file))
         .values({column: day}))
     return int(res.rowcount or 0)
-
-
-def _current_communities(conn: sa.Connection) -> gpd.GeoDataFrame:
-    rows = conn.execute(
-        sa.select(communities.c.code, sa.func.ST_AsBinary(communities.c.geom))
-        .where(communities.c.retired_on.is_(None)).order_by(communities.c.code)).all()
-    geoms: Any = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else []
-    return gpd.GeoDataFrame({"code": [r[0] for r in rows]}, geometry=list(geoms),
-                            crs="EPSG:4326")
-
-
-@dataclass(frozen=True)
-class _Assigned:
-    """Community and method (``assigned_by``) per incident, and what the load report counts."""
-
-    codes: pd.Series
-    method: pd.Series
-    mismatches: int
-    snapped: int
-    ambiguous: int
-
-    def counts(self) -> dict[str, int]:
-        return {"mismatches": self.mismatches, "unassigned": int(self.codes.isna().sum()),
-                "snapped": self.snapped, "snap_ambiguous": self.ambiguous}
-
-
-def _assign(points: gpd.GeoSeries, reported: pd.Series, comms: gpd.GeoDataFrame,
-            snap_m: float | np.ndarray) -> _Assigned:
-    """Community and method per incident: by the point, else by the reported code.
-
-    ``point``: a community contains the point; ``snap``: the point is in none and only one
-    community lies within ``snap_m`` metres; ``code``: no point, a known reported code.
-    """
-    n = len(points)
-    assigned = pd.Series(pd.NA, index=points.index, dtype="string")
-    method = pd.Series(pd.NA, index=points.index, dtype="string")
-    if n == 0:
-        return _Assigned(assigned, method, 0, 0, 0)
-    has_point = ~points.isna().to_numpy()
-    snapped = ambiguous = 0
-    if len(comms) and has_point.any():
-        tolerance = snap_m[has_point] if isinstance(snap_m, np.ndarray) else snap_m
-        by_point = assign_with_snap(points[has_point], comms, snap_m=tolerance)
-        assigned[has_point] = by_point.community_code.to_numpy()
-        method[has_point] = by_point.assigned_by.to_numpy()
-        snapped, ambiguous = by_point.n_snapped, by_point.n_ambiguous
-    known = set(comms["code"]) if len(comms) else set()
-    code_only = ~has_point & reported.notna().to_numpy()
-    if code_only.any():
-        rep = reported[code_only]
-        ok = rep.isin(known).to_numpy()
-        idx = rep.index[ok]
-        assigned[idx] = rep[ok].to_numpy()
-        method[idx] = "code"
-    mismatch = has_point & reported.notna().to_numpy() & assigned.notna().to_numpy()
-    mismatches = int((assigned[mismatch] != reported[mismatch]).sum()) if mismatch.any() else 0
-    return _Assigned(assigned, method, mismatches, snapped, ambiguous)
-
-
-def _assign_new_incidents(conn: sa.Connection, frame: pd.DataFrame, snap_m: float
-                          ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    comms = _current_communities(conn)
-    reported = frame["community_code"]
-    result = _assign(frame.geometry, reported, comms, snap_m)
-    out = frame.rename(columns={"community_code": "reported_community"})
-    out["community_code"] = result.codes
-    out["assigned_by"] = result.method
-    notes = []
-    if result.mismatches:
-        notes.append(f"{result.mismatches} incidents lie in another community than their "
-                     f"community_code says; their point wins")
-    if not len(comms):
-        notes.append("no communities are loaded yet: incidents stay unassigned until the "
-                     "communities are loaded")
-    return out, {**result.counts(), "warnings": notes}
 
 
 def _coordinate_hints(conn: sa.Connection, result: ReadResult,
@@ -556,7 +438,7 @@ def _coordinate_hints(conn: sa.Connection, result: ReadResult,
         inside = np.zeros(result.rows_read, dtype=bool)
         inside[frame.index[frame["community_code"].notna().to_numpy()].to_numpy()] = True
         inside &= points.located
-    areas = _current_communities(conn).geometry.to_numpy()
+    areas = current_communities(conn).geometry.to_numpy()
     return coordinate_hints(points, loaded=loaded, areas=areas, inside=inside)
 
 
@@ -576,65 +458,3 @@ def _with_coordinate_hints(engine: Engine, exc: RejectedRowsError) -> RejectedRo
     return RejectedRowsError(str(exc) + "".join(f"\nwarning: {h}" for h in hints), result)
 
 
-def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] | None = None
-                       ) -> dict[str, int]:
-    """Re-assign every stored incident to the current communities (after a boundary change).
-
-    Only the rows whose assignment changed are written.
-
-    Each incident keeps the snapping tolerance of the load that last wrote it
-    (``loads.snap_m``).
-
-    Returns
-    -------
-    dict
-        ``reassigned`` (rows changed), ``unassigned`` (incidents in no community),
-        ``snapped`` and ``snap_ambiguous`` (see :class:`LoadReport`).
-    """
-    # Plain columns and x/y read straight from the driver's cursor: the rows need no type
-    # processing, and reading them is most of the time of a re-assignment.
-    result = conn.execute(sa.select(
-        incidents.c.id, sa.func.ST_X(incidents.c.geom), sa.func.ST_Y(incidents.c.geom),
-        incidents.c.reported_community, incidents.c.community_code, incidents.c.assigned_by,
-        loads.c.snap_m).select_from(incidents.outerjoin(loads, incidents.c.load_id == loads.c.id)))
-    rows = result.cursor.fetchall()
-    result.close()
-    if not rows:
-        return {"reassigned": 0, "unassigned": 0, "snapped": 0, "snap_ambiguous": 0}
-    cols = list(zip(*rows, strict=True))
-    ids = pd.Index(cols[0])
-    xy = np.array([cols[1], cols[2]], dtype=np.float64)  # NULL (no location) becomes NaN
-    located = np.isfinite(xy).all(axis=0)
-    geoms = np.full(len(ids), None, dtype=object)
-    geoms[located] = shapely.points(xy[0, located], xy[1, located])
-    points = gpd.GeoSeries(geoms, index=ids, crs="EPSG:4326")
-    reported = pd.Series(cols[3], index=ids, dtype="string")
-    before = pd.Series(cols[4], index=ids, dtype="string")
-    before_m = pd.Series(cols[5], index=ids, dtype="string")
-    snap_m = np.nan_to_num(np.array(cols[6], dtype=np.float64))  # NULL: a load without snapping
-    res = _assign(points, reported, _current_communities(conn), snap_m)
-    assigned, method = res.codes, res.method
-    changed = ~((assigned == before).fillna(assigned.isna() & before.isna())
-                & (method == before_m).fillna(method.isna() & before_m.isna()))
-    changed_ids = ids[changed.to_numpy()]
-    if len(changed_ids):
-        md = sa.MetaData()
-        stage = sa.Table("pingan_stage_assign", md,
-                         sa.Column("id", sa.String(100), primary_key=True),
-                         sa.Column("community_code", sa.String(64)),
-                         sa.Column("assigned_by", sa.String(8)), prefixes=["TEMPORARY"])
-        stage.create(conn)
-        try:
-            vals = [{"id": i, "community_code": None if pd.isna(c) else c,
-                     "assigned_by": None if pd.isna(m) else m}
-                    for i, c, m in zip(changed_ids, assigned[changed_ids],
-                                       method[changed_ids], strict=True)]
-            for start in range(0, len(vals), _BATCH):
-                conn.execute(stage.insert(), vals[start:start + _BATCH])
-            conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
-                community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
-        finally:
-            stage.drop(conn)
-    counts = res.counts()
-    return {"reassigned": len(changed_ids), "unassigned": counts["unassigned"],
-            "snapped": counts["snapped"], "snap_ambiguous": counts["snap_ambiguous"]}

@@ -61,7 +61,9 @@ __all__ = [
     "detect_format",
     "manifest_entries",
     "parse_field_mappings",
+    "raise_if_unusable",
     "read_layer",
+    "validate_source",
 ]
 
 Rejection = v.Rejection
@@ -277,6 +279,22 @@ def read_layer(
     fmt = detect_format(path)
 
     source = read_source(path, fmt, encoding=encoding, gpkg_layer=gpkg_layer)
+    result = validate_source(source, spec, path=path, fmt=fmt, mapping=mapping, crs=crs_spec,
+                             timezone=timezone, max_area_change=max_area_change,
+                             id_from_content=id_from_content)
+    raise_if_unusable(result, strict=strict)
+    return result
+
+
+def validate_source(source: RawLayer, spec: LayerSpec, *, path: Path, fmt: str,
+                    mapping: Mapping[str, str], crs: CrsSpec | None, timezone: str,
+                    max_area_change: float = 0.001, id_from_content: bool = False,
+                    duplicates: bool = True) -> ReadResult:
+    """Validate a file's records as read (the steps of :func:`read_layer` after opening it).
+
+    ``duplicates=False`` leaves repeated ids to the caller (a streaming load finds them
+    across batches). Nothing is raised for rejected rows: see :func:`raise_if_unusable`.
+    """
     n = len(source.table)
     problems = v.Problems(n)
     for w in source.warnings:
@@ -294,12 +312,12 @@ def read_layer(
         raise InputError(
             f"{path}: column {columns['id']!r} holds the ids; --id-from-content is for files "
             f"without an id column: load without it to keep the file's ids")
-    out = _attributes(spec, source.table, columns, mapping, problems, timezone)
+    out = _attributes(spec, source.table, columns, mapping, problems, timezone, duplicates)
     geoms: np.ndarray | None = None
     source_crs: str | None = None
     points: SourcePoints | None = None
     if spec.geometry != "none":
-        geoms, use, points = _geometries(spec, source, mapping, columns, crs_spec, out,
+        geoms, use, points = _geometries(spec, source, mapping, columns, crs, out,
                                          problems, path, fmt, max_area_change)
         source_crs = use.text
         _warn_default_timezone(spec, columns, geoms, ~problems.bad, timezone, problems)
@@ -313,16 +331,14 @@ def read_layer(
                                  index=out.index[keep]), crs="EPSG:4326")
     else:
         frame = out[keep].copy()
-    result = ReadResult(spec.name, frame, tuple(problems.with_ids(ids)),
-                        tuple(problems.warnings), n, str(path), fmt, source_crs,
-                        {k: val for k, val in columns.items() if val}, points)
-    _raise_if_unusable(result, strict=strict)
-    return result
+    return ReadResult(spec.name, frame, tuple(problems.with_ids(ids)),
+                      tuple(problems.warnings), n, str(path), fmt, source_crs,
+                      {k: val for k, val in columns.items() if val}, points)
 
 
 def _attributes(spec: LayerSpec, raw: pd.DataFrame, columns: dict[str, str | None],
                 mapping: Mapping[str, str], problems: v.Problems,
-                timezone: str) -> pd.DataFrame:
+                timezone: str, duplicates: bool = True) -> pd.DataFrame:
     """The canonical columns, converted and checked (rejections go to ``problems``)."""
     n = len(raw)
     out = pd.DataFrame(index=raw.index)
@@ -334,7 +350,7 @@ def _attributes(spec: LayerSpec, raw: pd.DataFrame, columns: dict[str, str | Non
         out["measures"] = compound_measures(raw, columns, mapping, problems)
     apply_layer_rules(spec, out, problems, timezone=timezone,
                       written={f: raw[c] for f, c in columns.items() if c is not None})
-    if spec.id_field:
+    if spec.id_field and duplicates:
         reject_duplicates(out[spec.id_field], spec.id_field, problems)
     if spec.name == "population":
         reject_duplicates(out["code"].astype("string") + "/" + out["year"].astype("string"),
@@ -398,8 +414,8 @@ def _content_values(source: RawLayer, mapping: Mapping[str, str],
             column("community_code")]
 
 
-def _raise_if_unusable(result: ReadResult, *, strict: bool) -> None:
-    """Raise when strict mode meets a rejection, or when no row is left."""
+def raise_if_unusable(result: ReadResult, *, strict: bool) -> None:
+    """Raise :class:`RejectedRowsError` when strict mode meets a rejection, or no row is left."""
     rejections = result.rejections
     # When nothing loads, the warnings (a CRS that looks wrong, an encoding guess) are often
     # the explanation: they go into the error.

@@ -10,9 +10,12 @@ Problems that make the whole file unreadable raise :class:`geo.errors.InputError
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from geo.crs import CrsSpec, parse_crs
 from geo.errors import InputError
 from geo.hints import misdecoding_hint
 
-__all__ = ["RawLayer", "read_source", "short_error"]
+__all__ = ["RawLayer", "iter_csv", "read_source", "short_error"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,73 @@ def read_source(path: Path, fmt: str, *, encoding: str | None,
     if fmt == "parquet":
         return _read_parquet(path, notes)
     return _read_vector(path, fmt, encoding=encoding, gpkg_layer=gpkg_layer, notes=notes)
+
+
+def iter_csv(path: Path, *, encoding: str | None, chunk_rows: int) -> Iterator[RawLayer]:
+    """Read a CSV file in chunks of ``chunk_rows`` records, each with a 0-based index.
+
+    The same parser and options as a whole-file read, so every value reads the same. Without
+    ``encoding`` the file is checked to be UTF-8 (streamed, not held) and read as GB18030
+    otherwise, with the same warning as a whole-file read (on the first chunk).
+
+    Raises
+    ------
+    geo.errors.InputError
+        As :func:`read_source` for a CSV file.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1; got {chunk_rows!r}")
+    sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_separator(path, encoding)
+    guessed = encoding is None and not _is_utf8(path)
+    enc = encoding or ("gb18030" if guessed else "utf-8-sig")
+    with _csv_errors(path, enc):
+        reader = pd.read_csv(path, encoding=enc, chunksize=chunk_rows, **_csv_options(sep))
+        with reader:
+            for i, chunk in enumerate(reader):
+                notes: list[str] = []
+                if i == 0 and guessed:
+                    notes.append(_gb18030_note(path, chunk))
+                chunk.index = pd.RangeIndex(len(chunk))
+                yield RawLayer(chunk, None, None, notes)
+
+
+@contextlib.contextmanager
+def _csv_errors(path: Path, encoding: str | None) -> Iterator[None]:
+    """Turn pandas' errors reading a CSV file into :class:`InputError` naming the file."""
+    try:
+        yield
+    except LookupError:
+        raise InputError(f"encoding {encoding!r} is not a known text encoding") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: cannot decode as {encoding}: {exc}") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: malformed CSV: {short_error(exc)}") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file is empty") from None
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with open(path, "rb") as fh:
+        try:
+            for block in iter(lambda: fh.read(1 << 24), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _csv_options(sep: str) -> dict[str, Any]:
+    return {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""],
+            "skipinitialspace": True}
+
+
+def _gb18030_note(path: Path, frame: pd.DataFrame) -> str:
+    return (f"{path.name} is not UTF-8; read it as GB18030 (GBK), the usual "
+            f"encoding of Chinese files. If its text is not Chinese, pass "
+            f"--encoding (e.g. cp1252 for Western European, cp1251 for Cyrillic)"
+            + _gb18030_sample(frame))
 
 
 def short_error(exc: BaseException) -> str:
@@ -188,28 +258,16 @@ def _is_geoparquet(path: Path) -> bool:
 
 def _read_csv(path: Path, encoding: str | None, notes: list[str]) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() == ".tsv" else _sniff_separator(path, encoding)
-    opts: dict[str, Any] = {"sep": sep, "dtype": str, "keep_default_na": False,
-                            "na_values": [""], "skipinitialspace": True}
-    try:
+    opts = _csv_options(sep)
+    with _csv_errors(path, encoding):
         if encoding:
             return pd.read_csv(path, encoding=encoding, **opts)
         try:
             return pd.read_csv(path, encoding="utf-8-sig", **opts)
         except UnicodeDecodeError:
             df = pd.read_csv(path, encoding="gb18030", **opts)
-            notes.append(f"{path.name} is not UTF-8; read it as GB18030 (GBK), the usual "
-                         f"encoding of Chinese files. If its text is not Chinese, pass "
-                         f"--encoding (e.g. cp1252 for Western European, cp1251 for Cyrillic)"
-                         + _gb18030_sample(df))
+            notes.append(_gb18030_note(path, df))
             return df
-    except LookupError:
-        raise InputError(f"encoding {encoding!r} is not a known text encoding") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: cannot decode as {encoding}: {exc}") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: malformed CSV: {short_error(exc)}") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: the file is empty") from None
 
 
 def _sniff_separator(path: Path, encoding: str | None) -> str:

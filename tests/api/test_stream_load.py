@@ -1,0 +1,170 @@
+"""Streaming incidents loads (api.stream_load): batches, duplicates across batches, strict,
+kill -9 mid-load, idempotent re-loads, and the streaming re-assignment after a boundary load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from api.assignment import reassign_incidents
+from api.db import data_version
+from api.loading import load_file
+from api.models import incidents, load_coverage, loads
+from geo.readers import RejectedRowsError
+from tests.api.test_loading import count, write_communities, write_incidents
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bad_file(path: Path) -> Path:
+    """250 incidents; row 240 (record 241) has a bad time, records 6 and 206 share an id."""
+    write_incidents(path, 250)
+    df = pd.read_csv(path, dtype=str)
+    df.loc[240, "occurred_at"] = "not a time"
+    df.loc[205, "id"] = df.loc[5, "id"]
+    df.to_csv(path, index=False)
+    return path
+
+
+def _snapshot(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(
+            incidents.c.id, incidents.c.occurred_at, incidents.c.category,
+            incidents.c.community_code, incidents.c.assigned_by, incidents.c.rkey,
+            sa.func.ST_X(incidents.c.geom), sa.func.ST_Y(incidents.c.geom))
+            .order_by(incidents.c.id)).all()]
+
+
+def test_bad_rows_across_batches_are_rejected_valid_rows_land(engine, tmp_path):
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    rep = load_file(engine, _bad_file(tmp_path / "i.csv"), "incidents", batch_rows=100)
+    assert (rep.rows_read, rep.rows_rejected, rep.rows_loaded, rep.rows_updated) == (250, 3, 247, 0)
+    assert sorted({r.row for r in rep.rejections}) == [6, 206, 241]
+    dup = [r for r in rep.rejections if r.field == "id"]
+    assert [r.row for r in dup] == [6, 206]
+    assert "appears 2 times in the file (rows 6, 206)" in dup[0].reason
+    assert [r.field for r in rep.rejections if r.row == 241] == ["occurred_at"]
+    assert count(engine, incidents) == 247
+    assert count(engine, incidents, incidents.c.id == "I000005") == 0
+    # a third of the records lie east of both communities: records 2, 5, 8, … (index % 3 == 2)
+    east = sum(1 for i in range(250) if i % 3 == 2 and i not in (5, 205, 240))
+    assert rep.incidents_unassigned == east
+    assert count(engine, incidents, incidents.c.community_code.is_(None)) == east
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(loads.c.rows_read, loads.c.rows_rejected)
+                            .where(loads.c.id == rep.load_id)).one() == (250, 3)
+        days = conn.execute(sa.select(load_coverage.c.first_day, load_coverage.c.last_day)
+                            .where(load_coverage.c.load_id == rep.load_id)).all()
+    assert {(str(a), str(b)) for a, b in days} == {("2025-05-01", "2025-05-01")}
+
+
+def test_strict_stores_nothing_when_the_last_batch_has_a_bad_row(engine, tmp_path):
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    path = write_incidents(tmp_path / "i.csv", 250)
+    df = pd.read_csv(path, dtype=str)
+    df.loc[249, "lat"] = "north"
+    df.to_csv(path, index=False)
+    with engine.connect() as conn:
+        version, n_loads = data_version(conn), count(engine, loads)
+    with pytest.raises(RejectedRowsError, match="1 of 250 rows rejected") as err:
+        load_file(engine, path, "incidents", batch_rows=100, strict=True)
+    assert {r.row for r in err.value.result.rejections} == {250}
+    assert count(engine, incidents) == 0
+    assert count(engine, loads) == n_loads
+    with engine.connect() as conn:
+        assert data_version(conn) == version
+
+
+def test_streaming_equals_whole_file_and_reload_is_idempotent(engine, tmp_path):
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    path = write_incidents(tmp_path / "i.csv", 300)
+    streamed = load_file(engine, path, "incidents", batch_rows=64)
+    after_stream = _snapshot(engine)
+    assert (streamed.rows_loaded, streamed.incidents_unassigned) == (300, 100)
+    again = load_file(engine, path, "incidents", batch_rows=64)
+    assert (again.rows_loaded, again.rows_updated) == (0, 300)
+    assert _snapshot(engine) == after_stream
+    whole = load_file(engine, path, "incidents", batch_rows=0)
+    assert (whole.rows_loaded, whole.rows_updated) == (0, 300)
+    assert _snapshot(engine) == after_stream
+    assert whole.incidents_unassigned == streamed.incidents_unassigned
+
+
+def test_streaming_reassignment_in_small_batches(engine, tmp_path):
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    load_file(engine, write_incidents(tmp_path / "i.csv", 300), "incidents")
+    # C1 widened by 0.005°: incidents at x offsets 0.010..0.015 move from C2 to C1.
+    rep = load_file(engine, write_communities(tmp_path / "c2.geojson", shift=0.005),
+                    "communities")
+    moved = count(engine, incidents, incidents.c.community_code == "C1")
+    with engine.begin() as conn:
+        again = reassign_incidents(conn, batch_rows=7)
+    assert again["reassigned"] == 0
+    assert again["unassigned"] == rep.incidents_unassigned == 100
+    expected = sum(1 for i in range(300) if i % 3 == 0
+                   or (i % 3 == 1 and 0.001 + 0.008 * (i // 3) / 100 < 0.005))
+    assert moved == expected
+    assert rep.incidents_reassigned == expected - 100
+
+
+_KILLED = """
+import sys
+from api.db import create_db_engine
+from api.loading import load_file
+load_file(create_db_engine(sys.argv[1]), sys.argv[2], "incidents", batch_rows=500)
+"""
+
+
+def test_kill_during_a_streaming_load_leaves_the_database_as_before(db_url, engine, tmp_path):
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    load_file(engine, write_incidents(tmp_path / "first.csv", 30), "incidents")
+    before = _snapshot(engine)
+    with engine.connect() as conn:
+        version = data_version(conn)
+    n_loads = count(engine, loads)
+    engine.dispose()
+    path = write_incidents(tmp_path / "big.csv", 60_000, category="burglary")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, db_url, str(path)], env=env,
+                            cwd=ROOT)
+    # Kill once the load's transaction has staged rows (the load log row exists).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        if _staging(db_url, tmp_path):
+            break
+    assert proc.poll() is None, "the load ended before it could be killed"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _snapshot(engine) == before
+    assert count(engine, loads) == n_loads
+    with engine.connect() as conn:
+        assert data_version(conn) == version
+    # and the database still takes the load
+    rep = load_file(engine, path, "incidents", batch_rows=20_000)
+    assert (rep.rows_loaded, rep.rows_updated) == (60_000 - 30, 30)
+
+
+def _staging(db_url: str, tmp_path: Path) -> bool:
+    """Whether the killed load holds its transaction open (a journal, or an open PG xact)."""
+    if db_url.startswith("sqlite"):
+        db = Path(db_url.removeprefix("sqlite:///"))
+        return any(Path(str(db) + s).exists() for s in ("-journal", "-wal"))
+    eng = sa.create_engine(db_url)
+    try:
+        with eng.connect() as conn:
+            n = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "state = 'idle in transaction' OR query LIKE "
+                                     "'%pingan_stage%'")).scalar_one()
+        return bool(n)
+    finally:
+        eng.dispose()
