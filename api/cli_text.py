@@ -200,7 +200,8 @@ def population_note_zh(note: str) -> str:
     if m is None:
         return note
     parts = []
-    for part in m["parts"].split(", "):
+    # parts end with their count ("… for 12"); a rule's own text may hold a comma
+    for part in re.split(r"(?<=\d), ", m["parts"]):
         rule = _RULE_ZH.match(part)
         if rule is not None:
             parts.append(f"{rule['zh']} {rule['n']} 个社区")

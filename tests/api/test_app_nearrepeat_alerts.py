@@ -199,13 +199,16 @@ def test_cli_near_repeat_and_alerts(planted, tmp_path, capsys):
                  "--district", "东城区", "-f", "json", "-o", str(out)]) == 0
     doc = json.loads(out.read_text("utf-8"))
     assert doc["provenance"]["district"] == "东城区" and len(doc["items"]) == 25
-    assert main(["-d", url, "near-repeat", "--period", "2025", "--zones", "--as-of",
-                 "2025-12-21", "--permutations", "99"]) == 0
+    assert main(["-d", url, "--lang", "zh", "near-repeat", "--period", "2025", "--zones",
+                 "--as-of", "2025-12-21", "--permutations", "99"]) == 0
     table = capsys.readouterr().out
-    assert "zones of 100 m for 60 days" in table and "C1-spike8" in table
-    assert main(["-d", url, "alerts", "--as-of", "2025-12-21"]) == 0
+    assert "风险区半径 100 米，持续 60 天" in table and "C1-spike8" in table
+    assert main(["-d", url, "--lang", "en", "near-repeat", "--period", "2025", "--zones",
+                 "--as-of", "2025-12-21", "--permutations", "99"]) == 0
+    assert "zones of 100 m for 60 days" in capsys.readouterr().out
+    assert main(["-d", url, "--lang", "zh", "alerts", "--as-of", "2025-12-21"]) == 0
     table = capsys.readouterr().out
-    assert "1 alerts among 4 units" in table and "ears_c2" in table
+    assert "4 个单元中预警 1 个" in table and "ears_c2" in table
     # In English the p values say one-sided (the shared header of p_value says two-sided).
     assert main(["-d", url, "--lang", "en", "alerts", "--as-of", "2025-12-21"]) == 0
     table = capsys.readouterr().out

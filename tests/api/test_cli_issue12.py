@@ -356,3 +356,25 @@ def test_a_planners_maps_of_a_category_group(china110, tmp_path):
                        period="2024", categories=["盗窃类"])
     assert [p.name for p in pages] == ["incidents.html", "rates.html", "hotspots.html"]
     ctx.engine.dispose()
+
+
+def test_the_population_rule_in_chinese_and_codes_in_words():
+    import pandas as pd
+
+    from api.cli_text import population_note_zh, shown_in
+
+    note = ("population of 2025-01-01..2025-12-31: person-years, linear between known dates and "
+            "flat beyond them: interpolated between known dates (线性插值) for 3, one known date, "
+            "constant (仅一期，视为不变) for 130, none for 2; known dates 2024-07-01..2025-07-01")
+    assert population_note_zh(note) == (
+        "人口（2025-01-01..2025-12-31）按人年计，已知日期之间线性插值、之外沿用："
+        "线性插值 3 个社区，仅一期，视为不变 130 个社区，无人口 2 个社区；"
+        "已知日期 2024-07-01..2025-07-01")
+    assert population_note_zh("another note") == "another note"
+    frame = pd.DataFrame({"c": ["hot_99", "sporadic_cold_spot", "8-14 days", "<= 100 m", "x"],
+                          "alert": [1, 0, 1, 0, 1], "flag": [True, False, True, True, False]})
+    zh = shown_in(frame, ["c", "alert", "flag"], "zh")
+    assert zh["c"].tolist() == ["热点 (99%)", "分散冷点", "8-14 天", "≤ 100 米", "x"]
+    assert zh["alert"].tolist() == ["是", "否", "是", "否", "是"]
+    en = shown_in(frame, ["c", "alert", "flag"], "en")
+    assert en["c"].tolist() == frame["c"].tolist() and en["flag"].tolist()[:2] == ["yes", "no"]

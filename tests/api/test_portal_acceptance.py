@@ -71,9 +71,13 @@ def test_census_2020_gives_finite_2024_rates_and_states_the_rule(workdir, capsys
         "flat beyond them: one known date, constant (仅一期，视为不变) for 12; known dates "
         "2020-07-01..2020-07-01")
     capsys.readouterr()
-    assert pingan(db, "rates", "--period", "2024") == 0
+    assert pingan(db, "--lang", "en", "rates", "--period", "2024") == 0
     table = capsys.readouterr().out
     assert "one known date, constant (仅一期，视为不变) for 12" in table
+    assert pingan(db, "--lang", "zh", "rates", "--period", "2024") == 0
+    table = capsys.readouterr().out
+    assert ("人口（2024-01-01..2024-12-31）按人年计，已知日期之间线性插值、之外沿用："
+            "仅一期，视为不变 12 个社区；已知日期 2020-07-01..2020-07-01") in table
     assert "nan" not in table.lower()
 
 
