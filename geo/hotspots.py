@@ -340,8 +340,12 @@ def point_cells(points: gpd.GeoSeries, grid: Grid) -> tuple[np.ndarray, np.ndarr
 
     The one binning of incident points for Gi* on the grid, on one machine and in a batch.
     """
-    projected = points.to_crs(grid.crs)
-    return grid.bin_xy(projected.x.to_numpy(), projected.y.to_numpy())
+    # geopandas' to_crs transforms the same coordinates with the same transformer, then builds
+    # new geometries; the coordinates alone are what a cell needs.
+    geoms = np.asarray(points.array, dtype=object)
+    to_grid = pyproj.Transformer.from_crs(points.crs, grid.crs, always_xy=True)
+    x, y = to_grid.transform(shapely.get_x(geoms), shapely.get_y(geoms))
+    return grid.bin_xy(x, y)
 
 
 def grid_count_hotspots(
