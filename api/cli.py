@@ -314,13 +314,14 @@ def demo_cmd(
 
 
 def _register_commands() -> None:
-    from api import cli_admin, cli_density, cli_metrics, cli_roads, cli_spacetime
+    from api import cli_admin, cli_batch, cli_density, cli_metrics, cli_roads, cli_spacetime
 
     cli_metrics.register(app)
     cli_density.register(app)
     cli_spacetime.register(app)
     cli_roads.register(app)
     cli_admin.register(app)
+    cli_batch.register(app)
 
 
 _register_commands()

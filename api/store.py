@@ -9,7 +9,7 @@ functions take them as they are.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from api.models import (
 )
 from geo.cases import CaseCounts, CaseDefinition
 from geo.codes import sort_by_code
+from geo.errors import ParameterError
 from geo.period import Period
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "count_cases",
     "count_incidents",
     "count_keyed",
+    "iter_incidents",
     "read_case_records",
     "read_communities",
     "read_compounds",
@@ -321,13 +323,41 @@ def read_incidents(conn: sa.Connection, query: IncidentQuery, *, limit: int | No
          .where(*query.clauses()).order_by(i.occurred_at, i.id).offset(offset))
     if limit is not None:
         q = q.limit(limit)
-    gdf = _frame(conn.execute(q).all(), cols)
-    if keys:
+    return _incident_frame(conn.execute(q).all(), cols)
+
+
+def _incident_frame(rows: Sequence[Any], cols: Sequence[str]) -> gpd.GeoDataFrame:
+    gdf = _frame(rows, cols)
+    if "rkey" in cols:
         gdf["rkey"] = pd.to_numeric(gdf["rkey"]).fillna(0).astype("int64")
     gdf["occurred_at"] = pd.to_datetime(gdf["occurred_at"]).dt.tz_localize("UTC").astype(
         "datetime64[ns, UTC]")
     _strings(gdf, [c for c in _INCIDENT_COLS if c != "occurred_at"])
     return gdf
+
+
+def iter_incidents(conn: sa.Connection, query: IncidentQuery, *, batch_rows: int = 100_000
+                   ) -> Iterator[gpd.GeoDataFrame]:
+    """Incidents matching ``query`` by time then id, streamed in frames of ``batch_rows``.
+
+    The rows are fetched as the frames are consumed (a server-side cursor on PostgreSQL), so
+    memory holds one frame whatever the number of incidents. Columns as
+    :func:`read_incidents` without record keys.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        If ``batch_rows`` is not a positive integer.
+    """
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+        raise ParameterError(f"batch_rows must be a positive integer; got {batch_rows!r}",
+                             parameter="batch_rows")
+    i = incidents.c
+    q = (sa.select(*[i[c] for c in _INCIDENT_COLS], sa.func.ST_AsBinary(i.geom))
+         .where(*query.clauses()).order_by(i.occurred_at, i.id))
+    result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(q)
+    for rows in result.partitions(batch_rows):
+        yield _incident_frame(rows, _INCIDENT_COLS)
 
 
 def count_incidents(conn: sa.Connection, query: IncidentQuery) -> int:

@@ -62,7 +62,9 @@ __all__ = [
     "HOTSPOT_CLASSES",
     "HotspotResult",
     "community_hotspots",
+    "grid_count_hotspots",
     "grid_hotspots",
+    "point_cells",
 ]
 
 #: Every class label, hottest first.
@@ -301,9 +303,6 @@ def grid_hotspots(
             f"incidents and communities must share a CRS; got {incidents.crs.to_string()} and "
             f"{communities.crs.to_string()}"
         )
-    if contiguity not in ("queen", "rook"):
-        raise ParameterError(f"contiguity must be 'queen' or 'rook'; got {contiguity!r}",
-                             parameter="contiguity")
     if isinstance(exclude_precisions, str):
         raise TypeError(
             f"exclude_precisions must be a list of precisions; got the string "
@@ -315,17 +314,6 @@ def grid_hotspots(
             f"exclude_precisions must be among {', '.join(LOCATION_PRECISIONS)}; got {unknown}"
         )
     grid = Grid(cell_m, _metric_crs(communities, metric_crs))
-    crs, cell = grid.crs, grid.cell_m
-
-    union = shapely.union_all(communities.to_crs(crs).geometry.to_numpy())
-    if union.is_empty or union.area == 0:
-        raise ParameterError(
-            "communities must cover some area (at least one non-empty polygon); got none")
-    # Corners are integer multiples of cell_m, so neighbouring cells share bit-identical
-    # vertices and contiguity is exact.
-    ix, iy = grid.cells_meeting(union)
-    cell_ids = pd.Index(grid.ids(ix, iy), name="cell_id")
-
     geometry = incidents.geometry
     no_point = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
     located = incidents[~no_point]
@@ -337,14 +325,94 @@ def grid_hotspots(
                  if "location_precision" in located.columns
                  else pd.Series("exact", index=located.index, dtype="string"))
     coarse = precision.isin(list(exclude_precisions)).to_numpy()
-    points = located[~coarse].to_crs(crs)
-    point_ids = pd.Index(grid.ids(*grid.bin_xy(points.geometry.x.to_numpy(),
-                                               points.geometry.y.to_numpy())))
-    in_grid = point_ids.isin(cell_ids)
-    counts = pd.Series(point_ids[in_grid]).value_counts().reindex(cell_ids, fill_value=0)
+    ix, iy = point_cells(located[~coarse].geometry, grid)
+    counts = (pd.DataFrame({"ix": ix, "iy": iy, "count": 1})
+              .groupby(["ix", "iy"], sort=True)["count"].sum().reset_index())
+    return grid_count_hotspots(
+        counts, communities, grid=grid, contiguity=contiguity,
+        exclude_precisions=exclude_precisions, coarse_location=int(coarse.sum()),
+        no_location=int(no_point.sum()), permutations=permutations, seed=seed, fdr=fdr,
+        n_jobs=n_jobs)
 
+
+def point_cells(points: gpd.GeoSeries, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Cell columns and rows of points (any CRS): projected to the grid's CRS, then binned.
+
+    The one binning of incident points for Gi* on the grid, on one machine and in a batch.
+    """
+    # geopandas' to_crs transforms the same coordinates with the same transformer, then builds
+    # new geometries; the coordinates alone are what a cell needs.
+    geoms = np.asarray(points.array, dtype=object)
+    to_grid = pyproj.Transformer.from_crs(points.crs, grid.crs, always_xy=True)
+    x, y = to_grid.transform(shapely.get_x(geoms), shapely.get_y(geoms))
+    return grid.bin_xy(x, y)
+
+
+def grid_count_hotspots(
+    counts: pd.DataFrame,
+    communities: gpd.GeoDataFrame,
+    *,
+    grid: Grid,
+    contiguity: Contiguity = "queen",
+    exclude_precisions: Sequence[str] = ("centroid",),
+    coarse_location: int = 0,
+    no_location: int = 0,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = DEFAULT_SEED,
+    fdr: bool = False,
+    n_jobs: int = 1,
+) -> HotspotResult:
+    """Find hot and cold spots of incident counts per cell of a grid over the communities.
+
+    What :func:`grid_hotspots` does once its points are binned; a batch run
+    (:mod:`geo.batch`) calls it with the cell counts it reduced from an archive.
+
+    Parameters
+    ----------
+    counts
+        ``ix``, ``iy`` and ``count`` per cell holding incidents (any cell, inside the grid or
+        not).
+    communities
+        Community polygons; the grid's cells are those meeting their union.
+    grid
+        The grid (:class:`geo.grid.Grid`).
+    contiguity
+        ``queen`` or ``rook``.
+    exclude_precisions, coarse_location, no_location
+        The precisions left out before binning and how many incidents that left out, and the
+        incidents without a point (provenance).
+    permutations, seed, fdr, n_jobs
+        As for :func:`community_hotspots`.
+
+    Returns
+    -------
+    HotspotResult
+
+    Raises
+    ------
+    ValueError
+        If ``communities`` covers no area, or an option is out of range.
+    """
+    _check_options(permutations, seed, n_jobs)
+    if contiguity not in ("queen", "rook"):
+        raise ParameterError(f"contiguity must be 'queen' or 'rook'; got {contiguity!r}",
+                             parameter="contiguity")
+    crs, cell = grid.crs, grid.cell_m
+    union = shapely.union_all(communities.to_crs(crs).geometry.to_numpy())
+    if union.is_empty or union.area == 0:
+        raise ParameterError(
+            "communities must cover some area (at least one non-empty polygon); got none")
+    # Corners are integer multiples of cell_m, so neighbouring cells share bit-identical
+    # vertices and contiguity is exact.
+    ix, iy = grid.cells_meeting(union)
+    cell_ids = pd.Index(grid.ids(ix, iy), name="cell_id")
+    count_ids = pd.Index(grid.ids(counts["ix"], counts["iy"]))
+    n = counts["count"].to_numpy(dtype=np.int64)
+    in_grid = count_ids.isin(cell_ids)
+    by_cell = pd.Series(n[in_grid], index=count_ids[in_grid]).groupby(level=0).sum()
+    value = by_cell.reindex(cell_ids, fill_value=0)
     cells = gpd.GeoDataFrame(
-        {"ix": ix, "iy": iy, "value": counts.to_numpy(dtype="float64")},
+        {"ix": ix, "iy": iy, "value": value.to_numpy(dtype="float64")},
         geometry=grid.boxes(ix, iy), index=cell_ids, crs=crs,
     )
     builder = Queen if contiguity == "queen" else Rook
@@ -352,12 +420,13 @@ def grid_hotspots(
     stats, islands = _gi_star(cells["value"].to_numpy(), weights, permutations=permutations,
                               seed=seed, fdr=fdr, n_jobs=n_jobs)
     frame = cells.join(stats).to_crs(communities.crs)
+    inside, outside = int(n[in_grid].sum()), int(n[~in_grid].sum())
     notes = (
         f"{len(cells)} cells of {cell:g} m in {crs.to_string()}, edges on multiples of "
         f"{cell:g} m, kept where they meet the communities; {contiguity} contiguity",
-        f"incidents: {int(in_grid.sum())} in the grid, {int(coarse.sum())} left out for "
-        f"precision {', '.join(exclude_precisions) or '(none)'}, {int(no_point.sum())} without "
-        f"a point, {int((~in_grid).sum())} outside the grid",
+        f"incidents: {inside} in the grid, {coarse_location} left out for "
+        f"precision {', '.join(exclude_precisions) or '(none)'}, {no_location} without "
+        f"a point, {outside} outside the grid",
     )
     return HotspotResult(
         frame=frame,
@@ -369,9 +438,9 @@ def grid_hotspots(
         islands=islands,
         metric_crs=crs,
         cell_m=cell,
-        coarse_location=int(coarse.sum()),
-        no_location=int(no_point.sum()),
-        outside_grid=int((~in_grid).sum()),
+        coarse_location=coarse_location,
+        no_location=no_location,
+        outside_grid=outside,
         notes=notes,
     )
 

@@ -54,8 +54,8 @@ from geo.release import ReleasedCounts, release_counts
 from geo.rollup import roll_up
 from geo.trends import hour_weekday_profile, monthly_series
 
-__all__ = ["LEVELS", "compare_covered", "hotspot_result", "hotspots_report", "rates_report",
-           "rates_result", "released_rates", "trend_report"]
+__all__ = ["LEVELS", "compare_covered", "hotspot_result", "hotspots_report", "rates_of_counts",
+           "rates_report", "rates_result", "released_rates", "trend_report"]
 
 UNASSIGNED_NAME = "不在任何社区 (unassigned)"
 
@@ -154,7 +154,6 @@ def rates_result(ctx: ServiceContext, vis: Visibility, period: Period | str, *,
     cats = _categories(categories)
 
     def compute() -> RatesResult:
-        comms = world_communities(ctx, vis)
         definition = ctx.case_definition
         world = vis.community_filter()
         with ctx.engine.connect() as conn:
@@ -165,17 +164,31 @@ def rates_result(ctx: ServiceContext, vis: Visibility, period: Period | str, *,
                 compare_counts = store.count_cases(conn, p.compare_period(compare), definition,
                                                    timezone=ctx.timezone, categories=cats,
                                                    communities=world)
-        years = population_table(ctx)
-        years = years[years["code"].isin(comms["code"])]
-        boundary = pd.Series(comms["population"].to_numpy(), index=comms["code"].to_numpy())
-        populations: Any = years if len(years) else boundary
-        covered = (compare_covered(ctx, comms, p.compare_period(compare)) if compare
-                   else None)
-        return compute_rates(counts, populations,
-                             boundary_populations=boundary if len(years) else None,
-                             compare_counts=compare_counts, compare_covered=covered)
+        return rates_of_counts(ctx, vis, counts, compare_counts=compare_counts,
+                               compare=compare)
 
     return ctx.cached("rates", (p.label, compare, cats), compute, vis=vis)
+
+
+def rates_of_counts(ctx: ServiceContext, vis: Visibility, counts: CaseCounts, *,
+                    compare_counts: CaseCounts | None = None, compare: str | None = None
+                    ) -> RatesResult:
+    """Rates of an exact caller's world from case counts, wherever the counts were made.
+
+    The database path (:func:`rates_result`) and a batch over an archive (:mod:`api.batch`)
+    both end here, so the populations (by year, else the boundaries'), the comparison's
+    coverage and the rates are found one way.
+    """
+    comms = world_communities(ctx, vis)
+    years = population_table(ctx)
+    years = years[years["code"].isin(comms["code"])]
+    boundary = pd.Series(comms["population"].to_numpy(), index=comms["code"].to_numpy())
+    populations: Any = years if len(years) else boundary
+    covered = (compare_covered(ctx, comms, counts.period.compare_period(compare)) if compare
+               else None)
+    return compute_rates(counts, populations,
+                         boundary_populations=boundary if len(years) else None,
+                         compare_counts=compare_counts, compare_covered=covered)
 
 
 def _rates_provenance(ctx: ServiceContext, result: RatesResult, **extra: Any) -> dict[str, Any]:
