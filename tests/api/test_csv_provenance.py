@@ -12,6 +12,7 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
+import pytest
 
 from api.provenance import PROVENANCE_MEDIA_TYPE
 
@@ -87,6 +88,7 @@ def test_the_provenance_of_a_place_outside_the_jurisdiction_is_refused_too(clien
                       ).status_code == 401
 
 
+@pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 def test_every_csv_route_links_to_its_provenance(client, city):
     spec = client.app.openapi()
     h = city.headers("admin")

@@ -103,6 +103,7 @@ def test_facility_coordinates_are_gcj02(city: SampleCity, written: Path) -> None
     assert np.abs(lon - x).max() < 1e-6 and np.abs(lat - y).max() < 1e-6
 
 
+@pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 def test_files_read_back_through_the_readers(city: SampleCity, written: Path) -> None:
     manifest = json.loads(written.read_text(encoding="utf-8"))
     frames: dict[str, list[pd.DataFrame]] = {}

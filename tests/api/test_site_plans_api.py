@@ -12,6 +12,7 @@ def _plan(client, city, body, fmt="json", role="admin"):
                        headers=city.headers(role))
 
 
+@pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 def test_type_names_the_facility_type_and_facility_type_still_works(client, city):
     new = _plan(client, city, {"type": "police_office"})
     old = _plan(client, city, {"facility_type": "police_office"})

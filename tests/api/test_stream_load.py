@@ -123,6 +123,7 @@ load_file(create_db_engine(sys.argv[1]), sys.argv[2], "incidents", batch_rows=50
 """
 
 
+@pytest.mark.slow  # over 2 s: outside the fast subset (-m "not slow")
 def test_kill_during_a_streaming_load_leaves_the_database_as_before(db_url, engine, tmp_path):
     load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
     load_file(engine, write_incidents(tmp_path / "first.csv", 30), "incidents")
