@@ -2,7 +2,8 @@
 
 PostGIS tests use ``PINGAN_TEST_POSTGIS_URL`` (default: the local server's ``pingan_test``
 database) and a fresh schema per test. When the server is unreachable they are skipped, unless
-``PINGAN_REQUIRE_POSTGIS=1`` (set by CI), in which case they fail.
+``PINGAN_REQUIRE_POSTGIS=1`` (set by CI), in which case they fail. A SpatiaLite test database is
+a copy of a template file built once per worker (:class:`SpatialiteTemplates`).
 
 The sample city (frames, files and a loaded SpatiaLite database) is built once per test run and
 shared by every xdist worker: the first worker to ask builds it under a file lock in a folder of
@@ -76,15 +77,73 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     admin.dispose()
 
 
+class SpatialiteTemplates:
+    """SpatiaLite files built once per worker and copied for each test that wants one.
+
+    Creating a SpatiaLite file costs about half a second (the spatial metadata), and a loaded
+    test city more; a copy of the finished file costs milliseconds and is the same database.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.extras: dict[str, object] = {}
+
+    def copy_to(self, name: str, target: Path, build) -> object:
+        """Copy the template ``name`` (built by ``build(engine)`` on first use) to ``target``.
+
+        Returns what ``build`` returned (for example the keys' tokens).
+        """
+        from api.db import create_db_engine
+
+        source = self.folder / f"{name}.db"
+        if name not in self.extras:
+            eng = create_db_engine(f"sqlite:///{source}")
+            self.extras[name] = build(eng)
+            with eng.begin() as conn:  # everything into the main file: it is copied alone
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            eng.dispose()
+        shutil.copyfile(source, target)
+        return self.extras[name]
+
+
+@pytest.fixture(scope="session")
+def spatialite_templates(tmp_path_factory: pytest.TempPathFactory) -> SpatialiteTemplates:
+    """This worker's SpatiaLite templates (see :class:`SpatialiteTemplates`)."""
+    return SpatialiteTemplates(tmp_path_factory.mktemp("templates"))
+
+
+def migrated_template(engine: sa.Engine) -> None:
+    """Build step of the migrated (empty) template."""
+    from api.db import migrate
+
+    migrate(engine)
+
+
 @pytest.fixture
-def engine(db_url: str):
+def engine(db_url: str, spatialite_templates: SpatialiteTemplates):
     """A migrated engine on a fresh database (each backend)."""
     from api.db import create_db_engine, migrate
 
-    eng = create_db_engine(db_url)
-    migrate(eng)
+    if db_url.startswith("sqlite:///"):
+        spatialite_templates.copy_to("migrated", Path(db_url.removeprefix("sqlite:///")),
+                                     migrated_template)
+        eng = create_db_engine(db_url)
+    else:
+        eng = create_db_engine(db_url)
+        migrate(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """PostGIS runs of a test are ``slow``: the fast subset runs every test on SpatiaLite only.
+
+    The full suite (CI) runs both backends; ``-m "not slow"`` is the quick loop while editing.
+    """
+    for item in items:
+        if item.get_closest_marker("postgis") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 # --- the sample city, once per run --------------------------------------------------------------

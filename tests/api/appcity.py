@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -41,6 +41,7 @@ from api.auth import create_key, revoke_key
 from api.db import create_db_engine, migrate
 from api.loading import load_file
 from api.settings import Settings
+from tests.conftest import SpatialiteTemplates
 
 X0, Y0 = 116.30, 39.90
 CELL_M = 250.0
@@ -112,7 +113,7 @@ def incident_rows() -> list[dict[str, object]]:
 @functools.cache
 def incident_points() -> dict[str, tuple[float, float]]:
     """Incident id -> (lon, lat) of every located incident."""
-    return {str(r["id"]): (float(r["lon"]), float(r["lat"]))  # type: ignore[arg-type]
+    return {str(r["id"]): (float(r["lon"]), float(r["lat"]))
             for r in incident_rows() if r["lon"] is not None}
 
 
@@ -261,40 +262,57 @@ def log_in(client: TestClient, token: str, *, next: str | None = None,
     return client.post("/login", data=data, follow_redirects=follow_redirects)
 
 
+def loaded_city_template(templates: SpatialiteTemplates) -> Callable[[sa.Engine], object]:
+    """Build step of the SpatiaLite template of the loaded city: its keys' tokens."""
+    def build(engine: sa.Engine) -> dict[str, str]:
+        migrate(engine)
+        files = templates.folder / "city-files"
+        files.mkdir(exist_ok=True)
+        load_city(engine, files)
+        return make_keys(engine)
+
+    return build
+
+
 @pytest.fixture(name="city", scope="module",
                 params=["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def city_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[City]:
-    """The city, loaded once per module and backend (tests must not write to it)."""
+def city_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 spatialite_templates: SpatialiteTemplates) -> Iterator[City]:
+    """The city, loaded once per module and backend (tests must not write to it).
+
+    On SpatiaLite it is a copy of a city loaded once per worker (the same database).
+    """
     from tests.conftest import POSTGIS_URL, REQUIRE_POSTGIS, postgis_reason
 
     tmp = tmp_path_factory.mktemp("city")
-    admin = None
-    schema = None
     if request.param == "spatialite":
         url = f"sqlite:///{tmp / 'city.db'}"
-    else:
-        reason = postgis_reason()
-        if reason:
-            if REQUIRE_POSTGIS:
-                pytest.fail(reason)
-            pytest.skip(reason)
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(POSTGIS_URL)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        sep = "&" if "?" in POSTGIS_URL else "?"
-        url = f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+        tokens = spatialite_templates.copy_to("city", tmp / "city.db",
+                                              loaded_city_template(spatialite_templates))
+        engine = create_db_engine(url)
+        yield City(engine, app_settings(url), dict(tokens), request.param)
+        engine.dispose()
+        return
+    reason = postgis_reason()
+    if reason:
+        if REQUIRE_POSTGIS:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGIS_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in POSTGIS_URL else "?"
+    url = f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
     engine = create_db_engine(url)
     migrate(engine)
     load_city(engine, tmp)
     tokens = make_keys(engine)
     yield City(engine, app_settings(url), tokens, request.param)
     engine.dispose()
-    if admin is not None:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(name="client", scope="module")
@@ -305,8 +323,20 @@ def client_fixture(city: City) -> Iterator[TestClient]:
 
 
 @pytest.fixture(name="fresh")
-def fresh_fixture(engine: sa.Engine, tmp_path: Path) -> Iterator[City]:
-    """A city of its own (function scope, both backends) for tests that write."""
-    load_city(engine, tmp_path)
-    url = engine.url.render_as_string(hide_password=False)
-    yield City(engine, app_settings(url), make_keys(engine), engine.dialect.name)
+def fresh_fixture(db_url: str, spatialite_templates: SpatialiteTemplates, tmp_path: Path
+                  ) -> Iterator[City]:
+    """A city of its own (function scope, both backends) for tests that write.
+
+    On SpatiaLite it is a copy of a city loaded once per worker (the same database).
+    """
+    if db_url.startswith("sqlite:///"):
+        tokens = spatialite_templates.copy_to("city", Path(db_url.removeprefix("sqlite:///")),
+                                              loaded_city_template(spatialite_templates))
+        engine = create_db_engine(db_url)
+    else:
+        engine = create_db_engine(db_url)
+        migrate(engine)
+        load_city(engine, tmp_path)
+        tokens = make_keys(engine)
+    yield City(engine, app_settings(db_url), dict(tokens), engine.dialect.name)
+    engine.dispose()
