@@ -16,7 +16,8 @@ the login form has its own pre-session token (:mod:`api.sessions`).
 
 Login redirects: a browser navigation (``GET``/``HEAD`` accepting ``text/html``, outside
 ``/api/``) that fails authentication — no session, an expired or ended one, a key whose role or
-jurisdiction changed — is sent to ``/login?next=<the page>`` (:func:`install_login_redirect`);
+jurisdiction changed — or that needs a key of another role (:class:`api.errors.RoleError`) is
+sent to ``/login?next=<the page>`` (:func:`install_login_redirect`);
 API clients keep the JSON 401 problem document. ``next`` is only ever a path on this site
 (:func:`safe_next`).
 """
@@ -38,7 +39,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.auth import session_secret
-from api.errors import NotAuthenticatedError, NotFoundError, problem_response
+from api.errors import ApiError, NotAuthenticatedError, NotFoundError, RoleError, problem_response
 from api.web_text import TEXT
 from maps.labels import fmt_count, fmt_number, fmt_percent, fmt_ratio
 
@@ -228,19 +229,18 @@ def asset_response(find: Callable[[str], Path], name: str, *, what: str) -> File
     return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
 
 
-def _login_redirect(request: Request, exc: NotAuthenticatedError) -> Response:
+def _login_redirect(request: Request, exc: ApiError) -> Response:
     if not wants_html(request):
         return problem_response(exc.status, exc.slug, exc.title, exc.detail, errors=exc.errors,
                                 headers=exc.headers, extra=exc.extra)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     target = safe_next(here)
-    response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303,
-                                headers={"Cache-Control": "no-store"})
-    return response
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303,
+                            headers={"Cache-Control": "no-store"})
 
 
 def install_login_redirect(app: FastAPI) -> None:
-    """Send browser navigations that fail authentication to the login page.
+    """Send browser navigations that fail authentication, or need another role, to login.
 
     Parameters
     ----------
@@ -249,7 +249,8 @@ def install_login_redirect(app: FastAPI) -> None:
     """
 
     async def handler(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, NotAuthenticatedError)
+        assert isinstance(exc, NotAuthenticatedError | RoleError)
         return _login_redirect(request, exc)
 
     app.add_exception_handler(NotAuthenticatedError, handler)
+    app.add_exception_handler(RoleError, handler)

@@ -167,3 +167,29 @@ def test_english_switch_is_remembered(city):
         again = c.get("/", headers=city.headers("admin"))
         assert "Cases at a glance" in again.text
         assert 'href="/?lang=zh"' in again.text
+
+
+def test_a_page_needing_another_role_sends_the_browser_to_login(city):
+    from fastapi import Depends
+    from fastapi.responses import HTMLResponse
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.deps import require_role
+
+    app = create_app(city.settings, engine=city.engine)
+
+    @app.get("/admin-page", include_in_schema=False)
+    def admin_page(key=Depends(require_role("admin"))) -> HTMLResponse:  # noqa: B008
+        return HTMLResponse(f"<p>{key.name}</p>")
+
+    with TestClient(app) as c:
+        planner = city.headers("planner")
+        r = c.get("/admin-page", headers={**HTML, **planner}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fadmin-page"
+        r = c.get("/admin-page", headers=planner, follow_redirects=False)
+        assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
+        assert c.get("/admin-page", headers={**HTML, **city.headers("admin")}).status_code == 200
+        # an API route keeps its 403 for a browser too
+        r = c.get("/api/v1/audit", headers={**HTML, **planner}, follow_redirects=False)
+        assert r.status_code == 403
