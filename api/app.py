@@ -5,7 +5,9 @@ engine (which connects only when first used) and the rate limiter, mounts the ro
 offline API docs, and installs the problem-details error handlers. ``pingan serve`` runs it
 with uvicorn (``uvicorn --factory api.app:create_app``).
 
-Layout: ``/health`` and ``/version`` (public), ``/login`` and ``/logout`` (browser sessions),
+Layout: ``/health`` and ``/version`` (public), ``/`` (the landing dashboard, or the login
+form), ``/login`` and ``/logout`` (browser sessions; a browser page without a valid session
+is sent to ``/login?next=…``), ``/static`` and ``/favicon.ico`` (page assets),
 ``/docs`` (Swagger UI served from pingan itself: intranets have no CDN) and
 ``/openapi.json``, and every resource under ``/api/v1``.
 
@@ -36,10 +38,12 @@ from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
 from api.routes import API_PREFIX, api_router, auth, system
 from api.routes import maps as maps_routes
+from api.routes import pages as page_routes
 from api.schemas import move_problems_to_problem_json
 from api.security import SecurityMiddleware, install_access_log_redaction, tile_source
 from api.settings import Settings, load_settings
 from api.uploads import harden_gdal
+from api.web import install_login_redirect
 
 __all__ = ["create_app"]
 
@@ -106,8 +110,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.audit_repeats = RepeatedEvents()
     app.state.cache = ResultCache()
     install_error_handlers(app)
+    install_login_redirect(app)
     app.include_router(system.router)
     app.include_router(auth.pages)
+    app.include_router(page_routes.router)
     app.include_router(api_router(), prefix=API_PREFIX)
     app.include_router(maps_routes.router)
     app.mount("/docs/assets", StaticFiles(directory=_swagger_assets()), name="docs-assets")

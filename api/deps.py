@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 
 from api.access import authenticate
 from api.auth import RAW_ROLES, SESSION_COOKIE, ApiKey, Role
-from api.errors import FieldError, ForbiddenError, InvalidParameterError
+from api.errors import FieldError, InvalidParameterError, RoleError
 from api.release import Bbox, Selection, Visibility, select, visibility_for
 from api.services import ServiceContext
 from api.settings import Settings
@@ -185,7 +185,7 @@ def require_role(*roles: Role) -> Callable[[ApiKey], ApiKey]:
 
     def dependency(key: CurrentKey) -> ApiKey:
         if key.role not in allowed:
-            raise ForbiddenError(f"a {key.role} key may not use this endpoint; it needs "
+            raise RoleError(f"a {key.role} key may not use this endpoint; it needs "
                             f"{' or '.join(allowed)}")
         return key
 

@@ -63,6 +63,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "RateLimitedError",
+    "RoleError",
     "install_error_handlers",
     "problem_response",
     "status_of",
@@ -147,6 +148,10 @@ class ForbiddenError(ApiError):
     status = 403
     slug = "forbidden"
     title = "Forbidden"
+
+
+class RoleError(ForbiddenError):
+    """The key's role may not use this endpoint at all (a key of another role may)."""
 
 
 class NotFoundError(ApiError):

@@ -10,7 +10,6 @@ is served from ``/maps/assets`` (no request leaves pingan); the assets need no k
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -26,9 +25,9 @@ from api.deps import (
     ServiceDep,
     VisibilityDep,
 )
-from api.errors import NotFoundError
 from api.schemas import responses
 from api.services.maps import MAP_KINDS, build_map
+from api.web import asset_response
 from maps import asset_path, render_html
 
 __all__ = ["router"]
@@ -43,13 +42,7 @@ _HTML: dict[int | str, Any] = {200: {"content": {"text/html": {"schema": {"type"
 @router.get("/assets/{name:path}", include_in_schema=False)
 def get_asset(name: str) -> FileResponse:
     """Serve a vendored map asset (Leaflet, plugins, pingan's own script and styles)."""
-    try:
-        path = asset_path(name)
-    except KeyError:
-        raise NotFoundError(f"no map asset {name!r}") from None
-    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media,
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return asset_response(asset_path, name, what="map asset")
 
 
 @router.get("/{kind}", response_class=HTMLResponse,

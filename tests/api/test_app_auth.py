@@ -182,7 +182,7 @@ def test_every_failed_authentication_is_audited(fresh):
 def test_browser_login_sets_a_strict_httponly_cookie_and_logout_clears_it(fresh):
     with fresh.client() as c:
         page = c.get("/login")
-        assert page.status_code == 200 and '<form method="post" action="/login">' in page.text
+        assert page.status_code == 200 and '<form method="post" action="/login"' in page.text
         assert "http://" not in page.text and "https://" not in page.text
         bad = log_in(c, "pa_nope")
         assert bad.status_code == 401 and "Login failed" in bad.text
@@ -211,7 +211,7 @@ def test_session_ends_when_its_key_is_revoked(fresh):
     with TestClient(app, base_url="https://testserver") as c:
         ok = log_in(c, fresh.tokens["client"])
         assert "Secure" in ok.headers["set-cookie"]
-        assert ok.headers["location"] == "/docs"
+        assert ok.headers["location"] == "/"
         assert c.get("/api/v1/me").status_code == 200
         key_id = c.get("/api/v1/me").json()["id"]
         revoke_key(fresh.engine, key_id)
@@ -222,7 +222,7 @@ def test_session_ends_when_its_key_is_revoked(fresh):
 def test_login_never_redirects_off_site(fresh, target):
     with fresh.client() as c:
         ok = log_in(c, fresh.tokens["admin"], next=target)
-    assert ok.headers["location"] == "/docs"
+    assert ok.headers["location"] == "/"
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(city):

@@ -1,6 +1,9 @@
 """The maps as pingan serves them, in headless Chromium, through a real server and a login.
 
-A uvicorn server runs the app of the test city on loopback. The browser logs in at ``/login``
+A uvicorn server runs the app of the test city on loopback. Opening ``/`` shows the login form;
+a liaison who logs in lands on the dashboard of their district, and the browser requests
+nothing but pingan's own pages and assets (screenshot in ``$PINGAN_TEST_ARTEFACTS``, default
+``test-artefacts/``). The browser logs in at ``/login``
 with a key (the session cookie carries it from then on) and opens every ``/maps/<kind>`` page:
 each draws its layers and legend with no JavaScript error and requests nothing from any host
 but pingan's (its assets come from ``/maps/assets``). A planner's incident map draws cells, not
@@ -10,10 +13,14 @@ points, and its page holds no incident position.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import uvicorn
@@ -21,7 +28,13 @@ import uvicorn
 from api.app import create_app
 from tests.api.appcity import City
 from tests.api.test_app_matrix import _incident_pairs_in
-from tests.maps.test_browser import assert_offline, drawn_pixels, driver, open_page
+from tests.maps.test_browser import (
+    INTERNAL_SCHEMES,
+    assert_offline,
+    drawn_pixels,
+    driver,
+    open_page,
+)
 
 __all__ = ["driver", "serve", "wait_until"]  # driver: the module-scoped Chromium of the maps tests
 
@@ -118,8 +131,58 @@ def test_served_maps_draw_offline_after_login(driver, server, city, role):
                 assert not any("/api/v1/incidents" in u for u in result["requests"])
 
 
-def test_a_map_without_a_session_is_401_not_a_page(driver, server):
+def test_a_map_without_a_session_goes_to_the_login_page(driver, server):
     driver.delete_all_cookies()
-    driver.get(f"http://{server}/maps/rates")
-    assert "401" in driver.page_source or "Unauthorized" in driver.page_source
+    driver.get(f"http://{server}/maps/rates?period=2025")
+    wait_until(driver, "location.pathname === '/login' && document.getElementById('key')",
+               what="the login page after a map without a session")
+    assert "next=%2Fmaps%2Frates%3Fperiod%3D2025" in driver.current_url
     assert not driver.find_elements("css selector", ".leaflet-container")
+
+
+ARTEFACTS = Path(os.environ.get("PINGAN_TEST_ARTEFACTS", "test-artefacts"))
+
+
+def _requests(d) -> list[str]:
+    out = []
+    for entry in d.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            out.append(msg["params"]["request"]["url"])
+    return out
+
+
+def test_liaison_opens_root_logs_in_and_lands_on_their_district(driver, server, city):
+    """/ -> login page -> log in as the D1 liaison -> their landing, with nothing off-site."""
+    driver.delete_all_cookies()
+    driver.get("about:blank")
+    driver.get_log("performance")
+    driver.get(f"http://{server}/")
+    wait_until(driver, "document.getElementById('key') !== null", what="the login form at /")
+    driver.find_element("id", "key").send_keys(city.tokens["liaison"])
+    driver.find_element("css selector", "button[type=submit]").click()
+    wait_until(driver, "location.pathname === '/' && window.__pinganLanding === true",
+               what="the landing dashboard after the login")
+    assert driver.find_element("id", "jurisdiction").text.endswith("东城区")
+    rows = driver.find_elements("css selector", "#kpis tr.kpi")
+    assert [(r.get_attribute("data-kind"), r.get_attribute("data-compare")) for r in rows] == [
+        ("week", "previous"), ("week", "last-year"), ("month", "previous"),
+        ("month", "last-year")]
+    month = driver.find_element("css selector",
+                                'tr.kpi[data-kind="month"][data-compare="previous"]')
+    cells = [c.text for c in month.find_elements("css selector", "td.num")]
+    assert cells[0] == "0" and cells[2] == "1"  # June 0 cases against May's 1 in D1
+    assert "西城区" not in driver.page_source and "金融街社区" not in driver.page_source
+    assert driver.execute_script(
+        "return performance.getEntriesByName('landing-ready').length") == 1
+    requests = _requests(driver)
+    assert any(u.endswith("/static/app.css") for u in requests)
+    assert any(u.endswith("/favicon.ico") for u in requests)
+    outside = [u for u in requests if urlparse(u).scheme not in INTERNAL_SCHEMES
+               and urlparse(u).netloc != server]
+    assert outside == []
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTEFACTS / "landing-liaison.png"
+    driver.save_screenshot(str(shot))
+    assert drawn_pixels(shot.read_bytes()) > 1000

@@ -164,6 +164,13 @@ MATRIX: list[Row] = [
         {"period": "2025"}),
     Row("GET", "/maps/hotspots", "/maps/{kind}", everyone(), {"period": "2025", "on": "grid"}),
     Row("GET", "/maps/roads", "/maps/{kind}", everyone(422)),
+    # The web workspace's pages (not in the OpenAPI document): without a key, / is the login
+    # form; its content per role is checked in tests/api/trust_matrix.py and test_app_pages.py.
+    Row("GET", "/", "/", everyone(), anonymous=200),
+    Row("GET", "/", "/", everyone(), {"lang": "en"}, anonymous=200),
+    Row("GET", "/favicon.ico", "/favicon.ico", everyone(), anonymous=200),
+    Row("GET", "/static/app.css", "/static/{name}", everyone(), anonymous=200),
+    Row("GET", "/static/nope.css", "/static/{name}", everyone(404), anonymous=404),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A)),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A), {"format": "csv"}),
 ]
@@ -176,8 +183,12 @@ def _send(client, row: Row, headers: dict[str, str]):
 
 
 def test_matrix_covers_every_endpoint(client):
+    from api.routes import pages
+
     documented = {(method.upper(), path)
                   for path, ops in client.app.openapi()["paths"].items() for method in ops}
+    documented |= {(method, route.path) for route in pages.router.routes  # type: ignore[attr-defined]
+                   for method in route.methods if method != "HEAD"}  # type: ignore[attr-defined]
     assert documented == {(r.method, r.route) for r in MATRIX}
 
 

@@ -53,6 +53,12 @@ WORLDS: dict[str, set[str] | None] = {"admin": None, "liaison": {"C1", "C2"},
                                       "client": None}
 PROTECTED = ("planner", "client")
 PUBLIC = {"/health", "/version"}
+#: The web workspace's pages (not in the OpenAPI document): method, route, parameter variants.
+PAGES = (("GET", "/", ({}, {"lang": "en"})),)
+#: Place names only a world holding them may show on a page.
+_PLACE_NAMES = {"C1": ("和平社区", "东华门街道"), "C2": ("安定社区", "安定门街道"),
+                "C3": ("金融街社区", "金融街街道"), "C4": ("月坛社区",)}
+_DISTRICT_NAMES = {"D1": ("东城区", {"C1", "C2"}), "D2": ("西城区", {"C3", "C4"})}
 MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "near-repeat", "alerts",
              "protection", "coverage", "standard")
 
@@ -232,6 +238,8 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
                 else:
                     params.append((name, tuple(value) if isinstance(value, list) else value))
             out.append(Case(method, route, concrete, tuple(params)))
+    for method, route, variants in PAGES:
+        out += [Case(method, route, route, tuple(v.items())) for v in variants]
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
                     body={"type": "police_office", "add": 1, "time_limit_s": 20}))
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", "json"),),
@@ -348,6 +356,8 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
     status = response.status_code
     if status >= 500:
         return [f"{status} server error"]
+    if any(case.route == route for _, route, _ in PAGES):
+        return _page_problems(credential, response)
     if credential in ("revoked", "expired", "none") and case.route not in PUBLIC:
         if status != 401:
             problems.append(f"{credential} got {status}, expected 401")
@@ -439,3 +449,40 @@ def all_maps(openapi: Mapping[str, Any]) -> bool:
     route = openapi["paths"].get("/maps/{kind}", {}).get("get", {})
     kinds = next((_enum(p) for p in route.get("parameters", []) if p["name"] == "kind"), [])
     return set(kinds) == set(MAP_KINDS)
+
+
+def _page_problems(credential: str, response: Any) -> list[str]:
+    """A page: the login form without a valid key; else only the caller's world, released.
+
+    The landing page names no community, subdistrict or district outside a liaison's world,
+    shows a protected caller no week, no near-repeat zone and no count of 1 or 2, and holds no
+    incident id, address or position the caller may not see.
+    """
+    text = response.content.decode("utf-8", errors="replace")
+    if response.status_code != 200:
+        return [f"a page answered {response.status_code}"]
+    if credential in ("revoked", "expired", "none"):
+        if 'action="/login"' not in text or 'id="kpis"' in text:
+            return ["an unauthenticated caller did not get the login form alone"]
+        return []
+    problems = []
+    forbidden = forbidden_incidents(credential)
+    problems += [f"incident id {i} on the page" for i in forbidden
+                 if re.search(rf"\b{re.escape(i)}\b", text)]
+    problems += [f"address {r['address']} on the page" for r in forbidden.values()
+                 if r.get("address") and str(r["address"]) in text]
+    problems += [f"incident position {p} on the page"
+                 for p in incident_pairs_in(text, list(forbidden))]
+    world = WORLDS.get(credential)
+    if world is not None:
+        problems += [f"name {n} outside the jurisdiction" for code, names in _PLACE_NAMES.items()
+                     if code not in world for n in names if n in text]
+        problems += [f"district {n} outside the jurisdiction"
+                     for n, codes in _DISTRICT_NAMES.values() if not codes & world and n in text]
+    if credential in PROTECTED:
+        if 'data-kind="week"' in text or 'class="zone"' in text:
+            problems.append("a week or a near-repeat zone shown to a protected caller")
+        for cell in re.findall(r'<td class="num cases">([^<]*)</td>', text):
+            if cell.strip() in ("1", "2"):
+                problems.append(f"count {cell} shown to a protected caller")
+    return problems

@@ -1,0 +1,76 @@
+"""The web workspace's pages: ``/`` (the login page, or the landing dashboard), page assets.
+
+``GET /`` without credentials shows the login form; with a session (or a bearer key) it shows
+the landing dashboard of the caller's jurisdiction (:func:`api.services.landing.landing`),
+released for the caller exactly as the JSON API releases each part. The near-repeat risk
+zones a raw reader's dashboard holds are audited as the JSON route audits them. Page assets
+(``/static/…``, ``/favicon.ico``) need no key. The pages are not part of the OpenAPI document;
+the role matrix (``tests/api/test_app_matrix.py``) lists them with the JSON endpoints.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
+
+from api import audit
+from api.access import authenticate
+from api.auth import SESSION_COOKIE, ApiKey
+from api.deps import get_service_context
+from api.errors import NotAuthenticatedError
+from api.release import visibility_for
+from api.routes.auth import login_form
+from api.services import ServiceContext
+from api.services.landing import landing
+from api.web import asset_response, csrf_token, render_page, server_secret, static_path
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The icon of pingan's pages."""
+    return asset_response(static_path, "favicon.ico", what="page asset")
+
+
+@router.get("/static/{name}")
+def get_static(name: str) -> FileResponse:
+    """A page asset (style sheet, icon)."""
+    return asset_response(static_path, name, what="page asset")
+
+
+def _landing_context(request: Request, ctx: ServiceContext, key: ApiKey) -> dict:
+    """Compute the dashboard (blocking: services read the database)."""
+    with ctx.engine.connect() as conn:
+        vis = visibility_for(conn, key, ctx.settings)
+    board = landing(ctx, vis)
+    if vis.raw:
+        audit.record_request(ctx.engine, request, "read_incidents", key=key,
+                             rows=board.zone_incidents)
+    return {"board": board, "key_name": key.name}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request,
+    ctx: Annotated[ServiceContext, Depends(get_service_context)],
+) -> HTMLResponse:
+    """The landing dashboard of the caller's jurisdiction, or the login form without a session."""
+    session = request.cookies.get(SESSION_COOKIE)
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    bearer = value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    if bearer is None and not session:
+        return await login_form(request, next_url="/")
+    try:
+        key = await run_in_threadpool(authenticate, request, bearer=bearer, cookie=session)
+    except NotAuthenticatedError:
+        return await login_form(request, next_url="/")
+    context = await run_in_threadpool(_landing_context, request, ctx, key)
+    context["csrf"] = (csrf_token(await server_secret(request), session)
+                       if bearer is None and session else None)
+    return render_page(request, "landing.html", context)

@@ -1,0 +1,320 @@
+"""The landing dashboard of the web workspace: the caller's jurisdiction at a glance.
+
+:func:`landing` gathers, for the caller's world (:mod:`api.release`), what the other services
+already compute and release, and only picks rows from their reports:
+
+- this week and this month against the previous period and the same period a year before
+  (:func:`api.services.rates.rates_report` at the ``city`` level of the caller's world: cases,
+  万人发案率, change and the one-sided test of a rise with its q value); a planner or client
+  sees whole months only, so their week is left out and said so;
+- the creation rate (创建率) of the standard this year and last year, and its change
+  (:func:`api.services.standard.standard_report`);
+- coverage shares of each stored facility type and of cameras and compounds
+  (:mod:`api.services.coverage`);
+- the ten communities whose annualised rate rose most this month;
+- the current early-warning alerts (:func:`api.services.alerts.alerts_report`) and, for admin
+  and liaison keys, the near-repeat risk zones (:func:`api.services.nearrepeat.risk_zones_report`,
+  with the JSON route's defaults, so both share one cached computation);
+- the standard's 待改进 list: communities that do not meet the standard, lowest score first.
+
+Every figure is the service's, released for the caller as the JSON API releases it: a value the
+release rules withhold (``"<3"``, ``None``) stays withheld. A part that cannot be computed (no
+facilities, too little history) is left out with a note rather than failing the page. The
+whole dashboard is cached per data version, world and role (:meth:`ServiceContext.cached`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from api import store
+from api.release import Visibility
+from api.services import ServiceContext
+from api.services.alerts import alerts_report, latest_day
+from api.services.coverage import coverage_report, protection_report
+from api.services.nearrepeat import risk_zones_report
+from api.services.rates import rates_report
+from api.services.standard import active_profile, standard_report
+from geo.errors import PinganError
+from geo.period import Period
+
+__all__ = ["KPI_COLUMNS", "Landing", "PeriodKpi", "jurisdiction_names", "landing"]
+
+T = TypeVar("T")
+
+#: Columns of a period's KPI rows taken from the rates report (those the caller is given).
+KPI_COLUMNS = ("cases", "population", "case_rate_per_10k_annual",
+               "compare_cases", "compare_case_rate_per_10k_annual", "case_change_pct",
+               "q_rise", "case_rise_significant", "change_class", "suppressed")
+#: How many rising communities and to-do communities the page lists.
+TOP_N = 10
+_COMPARES = ("previous", "last-year")
+
+
+@dataclass(frozen=True)
+class PeriodKpi:
+    """One period of the caller's world against the previous period and a year before.
+
+    Attributes
+    ----------
+    kind
+        ``week`` or ``month``.
+    period
+        The period's label (``2025-W22``, ``2025-06``).
+    compare
+        ``previous`` / ``last-year`` -> (compared period's label, row of KPI values), the
+        values as the rates report releases them (missing keys: not released).
+    """
+
+    kind: str
+    period: str
+    compare: dict[str, tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Everything the landing page shows (see the module docstring)."""
+
+    role: str
+    jurisdiction: list[dict[str, str]]
+    as_of: dt.date
+    year: str
+    month: str
+    kpis: list[PeriodKpi]
+    creation: dict[str, Any] | None
+    coverage: list[dict[str, Any]]
+    protection: dict[str, Any] | None
+    rising: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    zones: list[dict[str, Any]] | None
+    zone_incidents: int
+    todo: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _clean(value: Any) -> Any:
+    """A JSON-like scalar: NaN/NA become None, numpy scalars plain Python."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def _row(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, Any]:
+    """The columns of a one-row frame that the report has, cleaned."""
+    if frame.empty:
+        return {}
+    first = frame.iloc[0]
+    return {c: _clean(first[c]) for c in columns if c in frame.columns}
+
+
+def _tried(notes: list[str], what: str, compute: Callable[[], T]) -> T | None:
+    """Run one part of the page; a domain error becomes a note, not a failed page."""
+    try:
+        return compute()
+    except PinganError as exc:
+        notes.append(f"{what}: {exc}")
+        return None
+
+
+def jurisdiction_names(ctx: ServiceContext, vis: Visibility) -> list[dict[str, str]]:
+    """The caller's jurisdictions as code, name and level (empty: the whole city).
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    vis
+        The caller.
+
+    Returns
+    -------
+    list of dict
+        ``code``, ``name`` and ``level`` (``district`` or ``subdistrict``) per jurisdiction.
+    """
+    comms = ctx.communities()
+    out = []
+    for code in vis.jurisdictions:
+        for level in ("district", "subdistrict"):
+            hit = comms[comms[f"{level}_code"].astype(str) == code]
+            if len(hit):
+                out.append({"code": code, "name": str(hit[level].iloc[0]), "level": level})
+                break
+    return out
+
+
+def _week_of(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _period_kpi(ctx: ServiceContext, vis: Visibility, kind: str, label: str) -> PeriodKpi:
+    compare: dict[str, tuple[str, dict[str, Any]]] = {}
+    for how in _COMPARES:
+        rep = rates_report(ctx, vis, period=label, compare=how, level="city")
+        city = rep.frame[rep.frame["code"] == "city"]
+        compare[how] = (str(rep.provenance.get("compare_period", "")), _row(city, KPI_COLUMNS))
+    return PeriodKpi(kind, label, compare)
+
+
+def _creation(ctx: ServiceContext, vis: Visibility, year: Period) -> dict[str, Any]:
+    cols = ("communities", "meets", "partly", "fails", "incomplete", "creation_rate",
+            "creation_rate_pop")
+    now = _row(standard_report(ctx, vis, period=year, level="city").frame, cols)
+    before_label = year.compare_period("previous").label
+    try:
+        before = _row(standard_report(ctx, vis, period=before_label, level="city").frame, cols)
+    except PinganError:
+        before = {}
+    rate, prev = now.get("creation_rate"), before.get("creation_rate")
+    change = None if rate is None or prev is None else rate - prev
+    return {**now, "previous_period": before_label, "previous_creation_rate": prev,
+            "creation_rate_change": change}
+
+
+def _coverage(ctx: ServiceContext, vis: Visibility, year: Period, notes: list[str]
+              ) -> list[dict[str, Any]]:
+    with ctx.engine.connect() as conn:
+        types = store.facility_types(conn)
+    out = []
+    cols = ("facility_covered_population_share", "facility_covered_area_share")
+    for facility_type in types:
+        try:
+            rep = coverage_report(ctx, vis, facility_type=facility_type, level="city",
+                                  period=year)
+        except PinganError as exc:
+            notes.append(f"coverage of {facility_type}: {exc}")
+        else:
+            out.append({"facility_type": facility_type, **_row(rep.frame, cols)})
+    return out
+
+
+def _protection(ctx: ServiceContext, vis: Visibility, year: Period) -> dict[str, Any]:
+    rep = protection_report(ctx, vis, period=year, level="city")
+    return _row(rep.frame, ("camera_count", "camera_working_ratio", "camera_area_share",
+                            "compounds_total", "compound_compliance_ratio"))
+
+
+def _rising(ctx: ServiceContext, vis: Visibility, month: str) -> list[dict[str, Any]]:
+    """Communities whose annualised rate rose most against the previous month."""
+    rep = rates_report(ctx, vis, period=month, compare="previous", level="community")
+    frame = pd.DataFrame(rep.frame.drop(columns="geometry"))
+    frame = frame[frame["code"] != "unassigned"]
+    if "compare_case_rate_per_10k_annual" not in frame.columns:
+        return []
+    now = pd.to_numeric(frame["case_rate_per_10k_annual"], errors="coerce")
+    before = pd.to_numeric(frame["compare_case_rate_per_10k_annual"], errors="coerce")
+    frame = frame.assign(rate_rise_per_10k_annual=now - before)
+    frame = frame[frame["rate_rise_per_10k_annual"] > 0]
+    frame = frame.sort_values(["rate_rise_per_10k_annual", "code"], ascending=[False, True])
+    cols = ("code", "name", "district", "subdistrict", "cases", "compare_cases",
+            "case_rate_per_10k_annual", "compare_case_rate_per_10k_annual",
+            "rate_rise_per_10k_annual", "case_change_pct", "q_rise", "case_rise_significant")
+    return [{c: _clean(r[c]) for c in cols if c in frame.columns}
+            for _, r in frame.head(TOP_N).iterrows()]
+
+
+def _alerts(ctx: ServiceContext, vis: Visibility) -> list[dict[str, Any]]:
+    rep = alerts_report(ctx, vis, level="community", alerts_only=True)
+    frame = pd.DataFrame(rep.frame.drop(columns="geometry", errors="ignore"))
+    cols = ("unit", "name", "last_day", "observed", "expected", "q_value", "method",
+            "first_fired")
+    return [{c: _clean(r[c]) for c in cols if c in frame.columns} for _, r in frame.iterrows()]
+
+
+def _zones(ctx: ServiceContext, vis: Visibility) -> tuple[list[dict[str, Any]], int]:
+    """Risk zones per community (admin and liaison keys), and the incidents behind them."""
+    rep, _ = risk_zones_report(ctx, vis, period=None)
+    frame = rep.frame
+    if frame.empty:
+        return [], 0
+    names = ctx.communities().set_index("code")["name"]
+    grouped = (pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+               .groupby("community_code", dropna=False)
+               .agg(zones=("incident_id", "size"), radius_m=("radius_m", "max"),
+                    expires_on=("expires_on", "max")).reset_index())
+    out = [{"code": _clean(r["community_code"]),
+            "name": _clean(names.get(r["community_code"])) if pd.notna(r["community_code"])
+            else None, "zones": int(r["zones"]), "radius_m": _clean(r["radius_m"]),
+            "expires_on": str(r["expires_on"])} for _, r in grouped.iterrows()]
+    return sorted(out, key=lambda z: (-z["zones"], str(z["code"]))), len(frame)
+
+
+def _todo(ctx: ServiceContext, vis: Visibility, year: Period) -> list[dict[str, Any]]:
+    """Communities that do not meet the standard, lowest score first, with their to-do items."""
+    rep = standard_report(ctx, vis, period=year, level="community")
+    frame = pd.DataFrame(rep.frame.drop(columns="geometry"))
+    frame = frame[frame["status"].notna() & (frame["status"] != "meets")]
+    frame = frame.sort_values(["score", "code"], ascending=[True, True])
+    labels = {c.id: (c.label_zh, c.label_en) for c in active_profile(ctx).criteria}
+    out = []
+    for _, r in frame.head(TOP_N).iterrows():
+        ids = [i for i in str(_clean(r.get("todo")) or "").split(",") if i]
+        out.append({"code": r["code"], "name": r["name"], "status": r["status"],
+                    "status_zh": _clean(r.get("status_zh")), "score": _clean(r["score"]),
+                    "todo": [{"id": i, "label_zh": labels.get(i, (i, i))[0],
+                              "label_en": labels.get(i, (i, i))[1]} for i in ids]})
+    return out
+
+
+def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None) -> Landing:
+    """The landing dashboard of the caller's world.
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    vis
+        The caller; every part is released for them as the JSON API releases it.
+    as_of
+        The day "this week" and "this month" hold (default: the day of the latest incident).
+
+    Returns
+    -------
+    Landing
+        Cached per data version, world and role, like the reports it is made of.
+    """
+    return ctx.cached("landing", (as_of, vis.role, vis.jurisdictions, vis.raw),
+                      lambda: _landing(ctx, vis, as_of), vis=vis)
+
+
+def _landing(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Landing:
+    notes: list[str] = []
+    day = as_of or latest_day(ctx)
+    month = f"{day.year}-{day.month:02d}"
+    year = vis.check_period(ctx.period(str(day.year)))
+    kinds = [("month", month)] if vis.protected else [("week", _week_of(day)), ("month", month)]
+    if vis.protected:
+        notes.append("week: planner and client keys see whole months, quarters or years only")
+    kpis = []
+    for kind, label in kinds:
+        try:
+            kpis.append(_period_kpi(ctx, vis, kind, label))
+        except PinganError as exc:
+            notes.append(f"{kind}: {exc}")
+    zones: list[dict[str, Any]] | None = None
+    zone_incidents = 0
+    if vis.raw:
+        got = _tried(notes, "near-repeat risk zones", lambda: _zones(ctx, vis))
+        zones, zone_incidents = got if got is not None else ([], 0)
+    return Landing(
+        role=vis.role, jurisdiction=jurisdiction_names(ctx, vis), as_of=day, year=year.label,
+        month=month, kpis=kpis,
+        creation=_tried(notes, "creation rate", lambda: _creation(ctx, vis, year)),
+        coverage=_coverage(ctx, vis, year, notes),
+        protection=_tried(notes, "protection", lambda: _protection(ctx, vis, year)),
+        rising=_tried(notes, "rising communities", lambda: _rising(ctx, vis, month)) or [],
+        alerts=_tried(notes, "alerts", lambda: _alerts(ctx, vis)) or [],
+        zones=zones, zone_incidents=zone_incidents,
+        todo=_tried(notes, "standard", lambda: _todo(ctx, vis, year)) or [], notes=notes)
