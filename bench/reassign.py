@@ -41,7 +41,9 @@ if impl == "pingan":
     from api.assignment import reassign_incidents
 else:
     spec = importlib.util.spec_from_file_location("previous_assignment", impl)
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["previous_assignment"] = mod
+    spec.loader.exec_module(mod)
     reassign_incidents = mod.reassign_incidents
 engine = create_db_engine(url)
 with engine.connect() as conn:
