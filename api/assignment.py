@@ -138,8 +138,7 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
     comms = current_communities(conn)
     assigner = CommunityAssigner.build(comms) if len(comms) else None
     known = frozenset(comms["code"])
-    snap_of_load = {int(i): float(m or 0.0) for i, m in
-                    conn.execute(sa.select(loads.c.id, loads.c.snap_m)).all()}
+    snap_of_load = _snap_by_load(conn)
     stage = sa.Table("pingan_stage_assign", sa.MetaData(),
                      sa.Column("id", sa.String(100), primary_key=True),
                      sa.Column("community_code", sa.String(64)),
@@ -160,6 +159,15 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
     finally:
         stage.drop(conn)
     return totals
+
+
+def _snap_by_load(conn: sa.Connection) -> np.ndarray:
+    """The snapping tolerance (m) of each load, indexed by load id (0 where none)."""
+    rows = conn.execute(sa.select(loads.c.id, loads.c.snap_m)).all()
+    table = np.zeros(max((int(r[0]) for r in rows), default=0) + 1)
+    for load_id, snap_m in rows:
+        table[int(load_id)] = float(snap_m or 0.0)
+    return table
 
 
 def _stored_incidents(conn: sa.Connection, batch_rows: int) -> Iterator[Sequence[Any]]:
@@ -185,8 +193,7 @@ def _stored_incidents(conn: sa.Connection, batch_rows: int) -> Iterator[Sequence
 
 
 def _reassign_batch(rows: Sequence[Any], assigner: CommunityAssigner | None, known: frozenset[str],
-                    snap_of_load: dict[int, float]
-                    ) -> tuple[list[tuple[Any, Any, Any]], dict[str, int]]:
+                    snap_of_load: np.ndarray) -> tuple[list[tuple[Any, Any, Any]], dict[str, int]]:
     """Assign one batch (as :func:`assign_incidents` does): its changed rows and its counts."""
     ids, xs, ys, reported, before, before_by, load_ids = zip(*rows, strict=True)
     x = np.array(xs, dtype=np.float64)  # NULL (no location) becomes NaN
@@ -196,7 +203,7 @@ def _reassign_batch(rows: Sequence[Any], assigner: CommunityAssigner | None, kno
     by = np.full(len(rows), None, dtype=object)
     snapped = ambiguous = 0
     if assigner is not None and located.any():
-        snap_m = np.array([snap_of_load.get(i, 0.0) for i in load_ids], dtype=np.float64)
+        snap_m = snap_of_load[np.array(load_ids, dtype=np.int64)]
         res = assigner.assign_xy(x[located], y[located], snap_m[located])
         codes[located], by[located] = res.codes, res.assigned_by
         snapped, ambiguous = int((res.assigned_by == BY_SNAP).sum()), int(res.ambiguous.sum())
