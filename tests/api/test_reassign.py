@@ -8,7 +8,11 @@ the indexed, coordinate-based path and writes only the changed rows.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -137,3 +141,50 @@ def test_reassignment_of_the_sample_city_equals_assigning_afresh(sample_cache, t
             assert _check_against_reference(conn, batch_rows=5000)["reassigned"] > 100
     finally:
         engine.dispose()
+
+
+_KILLED = """
+import sys, threading
+import numpy as np, shapely, sqlalchemy as sa
+from api.assignment import reassign_incidents
+from api.db import create_db_engine
+from tests.api.test_reassign import _move
+
+def ready(_message=None):
+    print("ready", flush=True)
+    threading.Event().wait()  # until killed
+
+with create_db_engine(sys.argv[1]).begin() as conn:
+    _move(conn, 30 / 85_000)
+    reassign_incidents(conn, batch_rows=500, progress=ready if sys.argv[2] == "mid" else None)
+    ready()
+"""
+
+
+@pytest.mark.slow  # a load and a killed process: over 2 s
+@pytest.mark.parametrize("when", ["mid", "after-update"])
+def test_kill_during_a_reassignment_leaves_the_database_as_before(db_url, engine, tmp_path,
+                                                                  when):
+    city, points = _generated_city(tmp_path)
+    load_file(engine, city, "communities")
+    load_file(engine, points, "incidents", snap_m=40.0)
+    with engine.connect() as conn:
+        before = _state(conn)
+        geoms = conn.execute(sa.select(communities.c.code, sa.func.ST_AsText(communities.c.geom))
+                             .order_by(communities.c.code)).all()
+    engine.dispose()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, db_url, when], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)},
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"  # staged rows (mid) or updated (after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with engine.connect() as conn:
+        assert _state(conn) == before
+        assert conn.execute(sa.select(communities.c.code, sa.func.ST_AsText(communities.c.geom))
+                            .order_by(communities.c.code)).all() == geoms
+    with engine.begin() as conn:  # and the database still re-assigns
+        _move(conn, 30 / 85_000)
+        assert _check_against_reference(conn, batch_rows=700)["reassigned"] > 0
