@@ -156,6 +156,8 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
         if totals["reassigned"]:
             conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
                 community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
+            # What follows the assignments in the same transaction goes here, once: the
+            # changed rows are written and still listed (id, new code, method) in ``stage``.
     finally:
         stage.drop(conn)
     return totals
