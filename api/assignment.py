@@ -8,7 +8,7 @@ whose assignment changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +18,13 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from api.dialect import is_sqlite
 from api.models import communities, incidents, loads
-from geo.snap_assign import assign_with_snap
+from geo.snap_assign import BY_SNAP, CommunityAssigner, assign_with_snap
 
 __all__ = ["Assigned", "assign_incidents", "assign_new_incidents", "current_communities",
            "reassign_incidents"]
 
-_BATCH = 5000
 #: Incidents read per batch by a re-assignment.
 REASSIGN_BATCH_ROWS = 200_000
 
@@ -117,9 +117,12 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
                        batch_rows: int = REASSIGN_BATCH_ROWS) -> dict[str, int]:
     """Re-assign every stored incident to the current communities (after a boundary change).
 
-    The incidents are read in batches of ``batch_rows`` in id order (keyset pagination on the
-    primary key), so memory is bounded by the batch; only the rows whose assignment changed
-    are written, through a staging table, by one update at the end.
+    One query streams the stored incidents (id, x and y as numbers, reported code, current
+    assignment, load) in batches of ``batch_rows``, so memory is bounded by the batch; the
+    communities are indexed once (:class:`geo.snap_assign.CommunityAssigner`) and each batch is
+    assigned as coordinate arrays. Only the rows whose assignment changed are staged (SQLite:
+    ``executemany``; PostgreSQL: ``COPY``) and written by one ``UPDATE … FROM`` at the end, in
+    the caller's transaction.
 
     Each incident keeps the snapping tolerance of the load that last wrote it
     (``loads.snap_m``).
@@ -133,76 +136,99 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be >= 1; got {batch_rows!r}")
     comms = current_communities(conn)
-    md = sa.MetaData()
-    stage = sa.Table("pingan_stage_assign", md,
+    assigner = CommunityAssigner.build(comms) if len(comms) else None
+    known = frozenset(comms["code"])
+    snap_of_load = _snap_by_load(conn)
+    stage = sa.Table("pingan_stage_assign", sa.MetaData(),
                      sa.Column("id", sa.String(100), primary_key=True),
                      sa.Column("community_code", sa.String(64)),
                      sa.Column("assigned_by", sa.String(8)), prefixes=["TEMPORARY"])
     stage.create(conn)
     totals = {"reassigned": 0, "unassigned": 0, "snapped": 0, "snap_ambiguous": 0}
     try:
-        last: str | None = None
-        while True:
-            rows = _incident_batch(conn, last, batch_rows)
-            if not rows:
-                break
-            last = rows[-1][0]
-            counts = _reassign_batch(conn, stage, rows, comms)
+        for rows in _stored_incidents(conn, batch_rows):
+            changed, counts = _reassign_batch(rows, assigner, known, snap_of_load)
+            _stage_changes(conn, stage, changed)
             for k, val in counts.items():
                 totals[k] += val
             if progress is not None:
-                progress(f"re-assigned up to incident {last}")
-            if len(rows) < batch_rows:
-                break
+                progress(f"re-assigned {len(rows):,} incidents; {counts['reassigned']:,} changed")
         if totals["reassigned"]:
             conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
                 community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
+            # What follows the assignments in the same transaction goes here, once: the
+            # changed rows are written and still listed (id, new code, method) in ``stage``.
     finally:
         stage.drop(conn)
     return totals
 
 
-def _incident_batch(conn: sa.Connection, after: str | None, limit: int) -> list[Any]:
-    """The next ``limit`` incidents by id after ``after``: id, x, y, codes, method, snap_m."""
-    # Plain columns and x/y read straight from the driver's cursor: the rows need no type
-    # processing, and reading them is most of the time of a re-assignment.
+def _snap_by_load(conn: sa.Connection) -> np.ndarray:
+    """The snapping tolerance (m) of each load, indexed by load id (0 where none)."""
+    rows = conn.execute(sa.select(loads.c.id, loads.c.snap_m)).all()
+    table = np.zeros(max((int(r[0]) for r in rows), default=0) + 1)
+    for load_id, snap_m in rows:
+        table[int(load_id)] = float(snap_m or 0.0)
+    return table
+
+
+def _stored_incidents(conn: sa.Connection, batch_rows: int) -> Iterator[Sequence[Any]]:
+    """Every stored incident in batches: id, x, y, reported code, code, method, load id.
+
+    One query, its rows fetched straight from the driver's cursor (no type processing); on
+    PostgreSQL a server-side cursor, so the table is never held in memory.
+    """
     query = sa.select(
         incidents.c.id, sa.func.ST_X(incidents.c.geom), sa.func.ST_Y(incidents.c.geom),
         incidents.c.reported_community, incidents.c.community_code, incidents.c.assigned_by,
-        loads.c.snap_m).select_from(incidents.outerjoin(loads, incidents.c.load_id == loads.c.id))
-    if after is not None:
-        query = query.where(incidents.c.id > after)
-    result = conn.execute(query.order_by(incidents.c.id).limit(limit))
-    rows = result.cursor.fetchall()
-    result.close()
-    return list(rows)
+        incidents.c.load_id)
+    sql = str(query.compile(dialect=conn.dialect))
+    raw: Any = conn.connection.dbapi_connection
+    # a named cursor is a server-side one (psycopg); SQLite steps through the table anyway
+    cursor = raw.cursor() if is_sqlite(conn) else raw.cursor(name="pingan_reassign")
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(batch_rows):
+            yield rows
+    finally:
+        cursor.close()
 
 
-def _reassign_batch(conn: sa.Connection, stage: sa.Table, rows: list[Any],
-                    comms: gpd.GeoDataFrame) -> dict[str, int]:
-    """Assign one batch, stage the rows whose assignment changed; the batch's counts."""
-    cols = list(zip(*rows, strict=True))
-    ids = pd.Index(cols[0])
-    xy = np.array([cols[1], cols[2]], dtype=np.float64)  # NULL (no location) becomes NaN
-    located = np.isfinite(xy).all(axis=0)
-    geoms = np.full(len(ids), None, dtype=object)
-    geoms[located] = shapely.points(xy[0, located], xy[1, located])
-    points = gpd.GeoSeries(geoms, index=ids, crs="EPSG:4326")
-    reported = pd.Series(cols[3], index=ids, dtype="string")
-    before = pd.Series(cols[4], index=ids, dtype="string")
-    before_m = pd.Series(cols[5], index=ids, dtype="string")
-    snap_m = np.nan_to_num(np.array(cols[6], dtype=np.float64))  # NULL: a load without snapping
-    res = assign_incidents(points, reported, comms, snap_m)
-    assigned, method = res.codes, res.method
-    changed = ~((assigned == before).fillna(assigned.isna() & before.isna())
-                & (method == before_m).fillna(method.isna() & before_m.isna()))
-    changed_ids = ids[changed.to_numpy()]
-    vals = [{"id": i, "community_code": None if pd.isna(c) else c,
-             "assigned_by": None if pd.isna(m) else m}
-            for i, c, m in zip(changed_ids, assigned[changed_ids], method[changed_ids],
-                               strict=True)]
-    for start in range(0, len(vals), _BATCH):
-        conn.execute(stage.insert(), vals[start:start + _BATCH])
-    counts = res.counts()
-    return {"reassigned": len(changed_ids), "unassigned": counts["unassigned"],
-            "snapped": counts["snapped"], "snap_ambiguous": counts["snap_ambiguous"]}
+def _reassign_batch(rows: Sequence[Any], assigner: CommunityAssigner | None, known: frozenset[str],
+                    snap_of_load: np.ndarray) -> tuple[list[tuple[Any, Any, Any]], dict[str, int]]:
+    """Assign one batch (as :func:`assign_incidents` does): its changed rows and its counts."""
+    ids, xs, ys, reported, before, before_by, load_ids = zip(*rows, strict=True)
+    x = np.array(xs, dtype=np.float64)  # NULL (no location) becomes NaN
+    y = np.array(ys, dtype=np.float64)
+    located = np.isfinite(x) & np.isfinite(y)
+    codes = np.full(len(rows), None, dtype=object)
+    by = np.full(len(rows), None, dtype=object)
+    snapped = ambiguous = 0
+    if assigner is not None and located.any():
+        snap_m = snap_of_load[np.array(load_ids, dtype=np.int64)]
+        res = assigner.assign_xy(x[located], y[located], snap_m[located])
+        codes[located], by[located] = res.codes, res.assigned_by
+        snapped, ambiguous = int((res.assigned_by == BY_SNAP).sum()), int(res.ambiguous.sum())
+    for i in np.flatnonzero(~located):  # no point: the reported code, when it is a community
+        if reported[i] is not None and reported[i] in known:
+            codes[i], by[i] = reported[i], "code"
+    changed = np.flatnonzero((codes != np.array(before, dtype=object))
+                             | (by != np.array(before_by, dtype=object)))
+    staged = [(ids[i], codes[i], by[i]) for i in changed]
+    return staged, {"reassigned": len(staged), "unassigned": int(pd.isna(codes).sum()),
+                    "snapped": snapped, "snap_ambiguous": ambiguous}
+
+
+def _stage_changes(conn: sa.Connection, stage: sa.Table, rows: list[tuple[Any, Any, Any]]
+                   ) -> None:
+    """Bulk-insert (id, community_code, assigned_by) rows: ``COPY`` on PostgreSQL."""
+    if not rows:
+        return
+    if is_sqlite(conn):
+        conn.exec_driver_sql(f"INSERT INTO {stage.name} (id, community_code, assigned_by) "
+                             "VALUES (?, ?, ?)", rows)
+        return
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(  # type: ignore[union-attr]
+            f"COPY {stage.name} (id, community_code, assigned_by) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
+from fastapi import Request
 from fastapi.responses import Response
 
 from api.db import data_version
@@ -32,7 +34,11 @@ from api.services import Report, ServiceContext
 from api.settings import Settings
 from geo.errors import ParameterError
 
-__all__ = ["base_provenance", "provenance_in", "render", "render_one", "render_report"]
+if TYPE_CHECKING:
+    from api.release import Visibility
+
+__all__ = ["base_provenance", "cached_response", "provenance_in", "render", "render_one",
+           "render_report"]
 
 
 def base_provenance(ctx: ServiceContext) -> dict[str, Any]:
@@ -152,3 +158,55 @@ def render_report(ctx: ServiceContext, report: Report, format: str, *, filename:
     prov.update(report.provenance)
     return render(report.frame, format, prov, filename=filename, page=page, sensitive=sensitive,
                   csv=csv)
+
+
+@dataclass(frozen=True)
+class _Serialised:
+    """A response as sent: status, raw headers (content type and length included), body."""
+
+    status_code: int
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+def cached_response(ctx: ServiceContext, vis: Visibility, request: Request,
+                    build: Callable[[], Response]) -> Response:
+    """The response ``build`` makes, its serialised bytes cached for the next identical request.
+
+    The key is (data version, route path, the request's query parameters normalised, the
+    caller's visibility key :attr:`api.release.Visibility.world_key`): the format is one of the
+    parameters, so JSON, CSV, GeoJSON and provenance bytes are kept apart, and two callers
+    share bytes only when the trust layer gives them the same world and release rules (never
+    by role alone). A load bumps the data version, so stale bytes are never served; a cached
+    answer keeps the ``generated_at`` of the request that computed it.
+
+    Parameters
+    ----------
+    ctx
+        The services' context (its result cache holds the bytes).
+    vis
+        The caller's visibility.
+    request
+        The request (its path and query parameters).
+    build
+        Computes and renders the response (only on a miss); it may raise, nothing is cached.
+
+    Returns
+    -------
+    fastapi.responses.Response
+    """
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    key = (request.url.path, tuple(sorted((k, tuple(v)) for k, v in params.items())))
+
+    def serialise() -> _Serialised:
+        response = build()
+        return _Serialised(response.status_code, tuple(response.raw_headers),
+                           bytes(response.body))
+
+    entry = ctx.cached("response", key, serialise, vis=vis)
+    response = Response(status_code=entry.status_code)
+    response.body = entry.body
+    response.raw_headers = list(entry.raw_headers)
+    return response

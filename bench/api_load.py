@@ -325,6 +325,45 @@ def postgis_available() -> str | None:
         return str(exc).splitlines()[0]
 
 
+def city_keys(url: str) -> dict[str, str]:
+    """One key per role in an already loaded database (the liaison: its first district)."""
+    from api.auth import create_key
+    from api.db import create_db_engine
+    from api.store import read_communities
+
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        district = str(read_communities(conn)["district_code"].dropna().iloc[0])
+    tokens = {role: create_key(engine, name=f"bench {role}", role=role,
+                               jurisdictions=[district] if role == "liaison" else ()).token
+              for role in ("admin", "liaison", "planner", "client")}
+    engine.dispose()
+    return tokens
+
+
+def city_scale(url: str, n: int, seconds: float, concurrency: int) -> int:
+    """Cold and cached answers of the endpoints whose bytes are cached, on a loaded city."""
+    tokens = city_keys(url)
+    endpoints = [ep for ep in ENDPOINTS if ep.path in ("/api/v1/rates", "/api/v1/trend",
+                                                        "/api/v1/catalogue")]
+    endpoints += [Endpoint("rates (csv)", "/api/v1/rates", "client",
+                           (("period", "2025"), ("format", "csv"))),
+                  Endpoint("rates (geojson)", "/api/v1/rates", "planner",
+                           (("period", "2025"), ("format", "geojson"))),
+                  Endpoint("rates (liaison)", "/api/v1/rates", "liaison", (("period", "2025"),)),
+                  Endpoint("rates (admin)", "/api/v1/rates", "admin", (("period", "2025"),))]
+    results = []
+    with server(url) as base:
+        for ep in endpoints:
+            results.append(asyncio.run(drive(base, ep, tokens[ep.role], requests=n,
+                                             seconds=seconds, concurrency=concurrency,
+                                             backend=url.split(":", 1)[0])))
+    print(f"\npingan API on {url}: one server process on loopback; cold = first request, warm "
+          f"= median of 10 sequential cached requests; then {concurrency} concurrent clients.\n")
+    print(table(results))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
@@ -334,10 +373,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None, help="per endpoint, at most")
     parser.add_argument("--cold-only", action="store_true",
                         help="only the cold burst of 100 concurrent requests")
+    parser.add_argument("--database", default=None,
+                        help="measure the rates, trend and catalogue endpoints on this already "
+                             "loaded database (e.g. bench/load.py's 3,000-community city) "
+                             "instead of the sample city; keys are created in it")
     args = parser.parse_args()
     n = args.requests or (40 if args.quick else 400)
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     results: list[Result] = []
+    if args.database:
+        return city_scale(args.database, n, seconds, args.concurrency)
     with tempfile.TemporaryDirectory(prefix="pingan-bench-") as tmp:
         work = Path(tmp)
         # Write the sample files before any SpatiaLite connection exists: GDAL writing a

@@ -27,6 +27,7 @@ points.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -36,11 +37,12 @@ import pyproj
 import shapely
 from numpy.typing import ArrayLike
 
-from geo.assign import assign_to_communities
+from geo.assign import PolygonIndex, assign_to_communities
 from geo.errors import ParameterError
 from geo.projection import metric_crs_of
 
-__all__ = ["BY_POINT", "BY_SNAP", "SnappedAssignment", "assign_with_snap"]
+__all__ = ["BY_POINT", "BY_SNAP", "CommunityAssigner", "SnappedAssignment", "XYAssignment",
+           "assign_with_snap"]
 
 #: ``assigned_by`` of a point inside (or on the boundary of) its community.
 BY_POINT = "point"
@@ -144,17 +146,125 @@ def assign_with_snap(
     if not todo.size or not len(communities):
         return SnappedAssignment(codes, by, ambiguous)
     crs = metric_crs_of(communities, metric_crs=metric_crs)
-    hits, tree_codes = _communities_within(geoms[todo], tolerance[todo], communities,
-                                           code_field, crs)
-    n_hits = np.bincount(hits[0], minlength=todo.size)
-    one = n_hits == 1
-    first = np.full(todo.size, -1)
-    first[hits[0]] = hits[1]  # the community of each point with exactly one
-    snapped = todo[one]
-    codes.iloc[snapped] = tree_codes[first[one]]
-    by.iloc[snapped] = BY_SNAP
-    ambiguous.iloc[todo[n_hits > 1]] = True
+    hits, tree_codes = _communities_within(shapely.get_x(geoms[todo]),
+                                           shapely.get_y(geoms[todo]), tolerance[todo],
+                                           communities, code_field, crs)
+    one, snap_codes, many = _snap(hits, tree_codes, todo.size)
+    codes.iloc[todo[one]] = snap_codes
+    by.iloc[todo[one]] = BY_SNAP
+    ambiguous.iloc[todo[many]] = True
     return SnappedAssignment(codes, by, ambiguous, crs)
+
+
+@dataclass(frozen=True)
+class XYAssignment:
+    """Community and method per point given as coordinates (:meth:`CommunityAssigner.assign_xy`).
+
+    Attributes
+    ----------
+    codes
+        Object array: the community code, or ``None`` in no community.
+    assigned_by
+        Object array: ``"point"``, ``"snap"`` or ``None``.
+    ambiguous
+        Boolean array: in no community, within the tolerance of two or more.
+    """
+
+    codes: np.ndarray
+    assigned_by: np.ndarray
+    ambiguous: np.ndarray
+
+
+@dataclass(frozen=True)
+class CommunityAssigner:
+    """The rule of :func:`assign_with_snap` with the communities indexed once, for coordinates.
+
+    A re-assignment of millions of stored incidents assigns them batch by batch; building the
+    point-in-polygon index (:class:`geo.assign.PolygonIndex`) once for all batches and taking
+    plain coordinate arrays (no point geometries) is what makes it fast. Results equal
+    :func:`assign_with_snap` point for point.
+
+    Build it with :meth:`build`.
+    """
+
+    communities: gpd.GeoDataFrame
+    code_field: str
+    index: PolygonIndex
+    sorted_codes: np.ndarray  # code of each index position (the communities in code order)
+    metric_crs: Any = None
+
+    @classmethod
+    def build(cls, communities: gpd.GeoDataFrame, *, code_field: str = "code",
+              metric_crs: Any = None) -> CommunityAssigner:
+        """Index ``communities`` (unique, non-missing ``code_field``; a CRS).
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :func:`geo.assign.assign_to_communities` for the communities.
+        """
+        # the checks of assign_to_communities, on no points
+        assign_to_communities(gpd.GeoSeries([], crs=communities.crs), communities,
+                              code_field=code_field)
+        codes = communities[code_field]
+        order = np.argsort(codes.to_numpy(), kind="stable")
+        polygons = np.asarray(communities.geometry.array, dtype=object)[order]
+        return cls(communities, code_field, PolygonIndex.build(polygons),
+                   codes.astype("string").to_numpy(dtype=object)[order], metric_crs)
+
+    @cached_property
+    def communities_codes(self) -> np.ndarray:
+        """The code of each community, in the order of :attr:`communities`."""
+        return self.communities[self.code_field].astype("string").to_numpy(dtype=object)
+
+    @cached_property
+    def _metric_tree(self) -> tuple[pyproj.Transformer, shapely.STRtree]:
+        """To the metric CRS, and every community densified and projected there (built once)."""
+        crs = metric_crs_of(self.communities, metric_crs=self.metric_crs)
+        geoms = np.asarray(self.communities.geometry.array, dtype=object)
+        return (pyproj.Transformer.from_crs(self.communities.crs, crs, always_xy=True),
+                _projected_tree(geoms, self.communities.crs, crs))
+
+    def assign_xy(self, x: ArrayLike, y: ArrayLike, snap_m: float | ArrayLike = 0.0
+                  ) -> XYAssignment:
+        """Assign points given by coordinates (NaN: no point) in the communities' CRS.
+
+        Parameters
+        ----------
+        x, y
+            Coordinates, same length.
+        snap_m
+            Tolerance in ground metres, one for all points or one per point.
+
+        Returns
+        -------
+        XYAssignment
+
+        Raises
+        ------
+        geo.errors.ParameterError
+            If ``snap_m`` is negative or not finite, or has the wrong length.
+        """
+        xa = np.asarray(x, dtype=np.float64)
+        ya = np.asarray(y, dtype=np.float64)
+        tolerance = _tolerances(snap_m, xa.size)
+        position = self.index.assign(xa, ya)
+        codes = np.full(xa.size, None, dtype=object)
+        by = np.full(xa.size, None, dtype=object)
+        found = position >= 0
+        codes[found] = self.sorted_codes[position[found]]
+        by[found] = BY_POINT
+        ambiguous = np.zeros(xa.size, dtype=bool)
+        todo = np.flatnonzero(~found & (tolerance > 0) & np.isfinite(xa) & np.isfinite(ya))
+        if not todo.size or not len(self.communities):
+            return XYAssignment(codes, by, ambiguous)
+        to_metric, tree = self._metric_tree
+        hits = _within(tree, xa[todo], ya[todo], tolerance[todo], to_metric)
+        one, snap_codes, many = _snap(hits, self.communities_codes, todo.size)
+        codes[todo[one]] = snap_codes
+        by[todo[one]] = BY_SNAP
+        ambiguous[todo[many]] = True
+        return XYAssignment(codes, by, ambiguous)
 
 
 def _tolerances(snap_m: float | ArrayLike, n: int) -> np.ndarray:
@@ -170,28 +280,56 @@ def _tolerances(snap_m: float | ArrayLike, n: int) -> np.ndarray:
     return np.broadcast_to(values, (n,))
 
 
-def _communities_within(points: np.ndarray, tolerance: np.ndarray,
+def _snap(hits: np.ndarray, tree_codes: np.ndarray, n: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Snap ``n`` points in no community from their (point, community) pairs within tolerance.
+
+    Returns the boolean mask of points with exactly one community within their tolerance, its
+    code for each of those, and the mask of points with two or more (ambiguous).
+    """
+    n_hits = np.bincount(hits[0], minlength=n)
+    one = n_hits == 1
+    first = np.full(n, -1)
+    first[hits[0]] = hits[1]  # the community of each point with exactly one
+    return one, tree_codes[first[one]], n_hits > 1
+
+
+def _communities_within(x: np.ndarray, y: np.ndarray, tolerance: np.ndarray,
                         communities: gpd.GeoDataFrame, code_field: str, crs: pyproj.CRS
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (point, community) within the tolerance, and the codes of those communities.
+
+    ``x``, ``y``: the points' coordinates in the communities' CRS.
 
     Only the communities near some point are projected (densified first): a box of twice the
     tolerance around each projected point, taken back to the communities' CRS, selects them.
     """
     source = communities.crs
-    to_metric = pyproj.Transformer.from_crs(source, crs, always_xy=True)
     to_source = pyproj.Transformer.from_crs(crs, source, always_xy=True)
-    mx, my = to_metric.transform(shapely.get_x(points), shapely.get_y(points))
+    to_metric = pyproj.Transformer.from_crs(source, crs, always_xy=True)
+    mx, my = to_metric.transform(x, y)
     reach = _SEARCH_FACTOR * tolerance[:, None]
     ox, oy = to_source.transform(np.asarray(mx)[:, None] + reach * _OUTLINE[:, 0],
                                  np.asarray(my)[:, None] + reach * _OUTLINE[:, 1])
     boxes = shapely.box(ox.min(axis=1), oy.min(axis=1), ox.max(axis=1), oy.max(axis=1))
     all_geoms = np.asarray(communities.geometry.array, dtype=object)
     near = np.unique(shapely.STRtree(all_geoms).query(boxes)[1])
-    piece = _DENSIFY_DEG if pyproj.CRS(source).is_geographic else _DENSIFY_UNITS
-    dense = shapely.segmentize(all_geoms[near], piece)
-    projected = gpd.GeoSeries(dense, crs=source).to_crs(crs)
-    tree = shapely.STRtree(np.asarray(projected.array, dtype=object))
-    hits = tree.query(shapely.points(mx, my), predicate="dwithin", distance=tolerance)
+    tree = _projected_tree(all_geoms[near], source, crs)
+    hits = _within(tree, x, y, tolerance, to_metric)
     codes = communities[code_field].astype("string").to_numpy(dtype=object)[near]
     return hits, codes
+
+
+def _projected_tree(polygons: np.ndarray, source: Any, crs: pyproj.CRS) -> shapely.STRtree:
+    """A tree of the polygons densified (:data:`_DENSIFY_DEG`) and projected to ``crs``."""
+    piece = _DENSIFY_DEG if pyproj.CRS(source).is_geographic else _DENSIFY_UNITS
+    dense = shapely.segmentize(polygons, piece)
+    projected = gpd.GeoSeries(dense, crs=source).to_crs(crs)
+    return shapely.STRtree(np.asarray(projected.array, dtype=object))
+
+
+def _within(tree: shapely.STRtree, x: np.ndarray, y: np.ndarray, tolerance: np.ndarray,
+            to_metric: pyproj.Transformer) -> np.ndarray:
+    """Pairs (point, tree position) within the tolerance, measured after ``to_metric``."""
+    mx, my = to_metric.transform(x, y)
+    return tree.query(shapely.points(mx, my), predicate="dwithin", distance=tolerance)

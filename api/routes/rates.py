@@ -2,14 +2,15 @@
 
 Everything is computed and released by the services for the caller (:mod:`api.release`):
 exact inside an admin's or a liaison's world; for planner and client keys from counts released
-by the cell-key method, with hot spots as classes only.
+by the cell-key method, with hot spots as classes only. The serialised answers are cached per
+data version, parameters, format and visibility key (:func:`api.render.cached_response`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import (
@@ -22,7 +23,7 @@ from api.deps import (
     VisibilityDep,
 )
 from api.provenance import CsvDep
-from api.render import render_report
+from api.render import cached_response, render_report
 from api.schemas import HotspotList, RateList, TrendList, responses
 from api.services.rates import hotspots_report, rates_report, trend_report
 
@@ -40,6 +41,7 @@ CompareParam = Annotated[Literal["previous", "last-year"] | None, Query(
 @router.get("/rates", response_model=RateList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_rates(
+    request: Request,
     csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
@@ -51,14 +53,17 @@ def get_rates(
     format: ListFormat = "json",
 ) -> Response:
     """Case rates per 10,000 residents (万人发案率), smoothed, with the tested change."""
-    rep = rates_report(ctx, vis, period=period, compare=compare, level=level,
-                       categories=category or [], selection=area)
-    return render_report(ctx, rep, format, filename=f"rates-{level}", csv=csv)
+    def build() -> Response:
+        rep = rates_report(ctx, vis, period=period, compare=compare, level=level,
+                           categories=category or [], selection=area)
+        return render_report(ctx, rep, format, filename=f"rates-{level}", csv=csv)
+    return cached_response(ctx, vis, request, build)
 
 
 @router.get("/trend", response_model=TrendList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True))
 def get_trend(
+    request: Request,
     csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
@@ -71,14 +76,17 @@ def get_trend(
     format: TableFormat = "json",
 ) -> Response:
     """Cases by month, or by local weekday and hour, of a place or the caller's whole area."""
-    rep = trend_report(ctx, vis, period=period, by=by, selection=area,
-                       categories=category or [])
-    return render_report(ctx, rep, format, filename=f"trend-{by}", csv=csv)
+    def build() -> Response:
+        rep = trend_report(ctx, vis, period=period, by=by, selection=area,
+                           categories=category or [])
+        return render_report(ctx, rep, format, filename=f"trend-{by}", csv=csv)
+    return cached_response(ctx, vis, request, build)
 
 
 @router.get("/hotspots", response_model=HotspotList,
             responses=responses(400, 401, 403, 404, 422, 429, csv=True, geojson=True))
 def get_hotspots(
+    request: Request,
     csv: CsvDep,
     ctx: ServiceDep,
     vis: VisibilityDep,
@@ -94,6 +102,8 @@ def get_hotspots(
     format: ListFormat = "json",
 ) -> Response:
     """Getis-Ord Gi* hot and cold spots at 90/95/99 % confidence (999 permutations)."""
-    rep = hotspots_report(ctx, vis, period=period, on=on, cell_m=cell_m,
-                          categories=category or [], fdr=fdr, selection=area)
-    return render_report(ctx, rep, format, filename=f"hotspots-{on}", csv=csv)
+    def build() -> Response:
+        rep = hotspots_report(ctx, vis, period=period, on=on, cell_m=cell_m,
+                              categories=category or [], fdr=fdr, selection=area)
+        return render_report(ctx, rep, format, filename=f"hotspots-{on}", csv=csv)
+    return cached_response(ctx, vis, request, build)

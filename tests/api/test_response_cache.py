@@ -1,0 +1,83 @@
+"""The cached serialised answers of the trust matrix: bytes are shared only within a visibility key.
+
+Each test starts a fresh app (an empty cache), warms the cache with one caller and then asks
+the same URL as another: a liaison of D1 and a liaison of S21 (in D2) must each get their own
+world, and a planner asking after an admin must get the released (protected) body, equal to
+what a planner gets from a cold cache.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.appcity import COUNTS_2025
+
+URLS = [
+    ("/api/v1/rates", {"period": "2025"}),
+    ("/api/v1/rates", {"period": "2025", "format": "csv"}),
+    ("/api/v1/rates", {"period": "2025", "format": "geojson"}),
+    ("/api/v1/trend", {"period": "2025"}),
+    ("/api/v1/hotspots", {"period": "2025", "format": "csv"}),
+]
+
+
+def _body(response) -> str:
+    """The answer without the instant it was generated (which a cached answer keeps)."""
+    assert response.status_code == 200, response.text
+    text = response.content.decode("utf-8-sig")
+    if response.headers["content-type"].startswith("text/csv"):
+        return text
+    doc = json.loads(text)
+    for holder in (doc.get("provenance"), doc.get("pingan")):
+        if isinstance(holder, dict):
+            holder.pop("generated_at", None)
+    return json.dumps(doc, sort_keys=True)
+
+
+def _codes(response) -> set[str]:
+    text = response.content.decode("utf-8-sig")
+    return {c for c in COUNTS_2025 if f'"{c}"' in text or f"\n{c}," in text}
+
+
+@pytest.mark.parametrize(("path", "params"), URLS, ids=lambda v: str(v))
+def test_two_liaisons_same_url_warm_cache_get_their_own_world(city, path, params):
+    with city.client() as client:
+        d1 = client.get(path, params=params, headers=city.headers("liaison"))
+        s21 = client.get(path, params=params, headers=city.headers("liaison_s21"))
+        d1_again = client.get(path, params=params, headers=city.headers("liaison"))
+        assert client.app.state.cache.hits >= 1  # the second D1 request was served cached
+    assert _body(d1) != _body(s21)
+    assert _body(d1_again) == _body(d1)
+    if path == "/api/v1/rates":
+        assert _codes(d1) == {"C1", "C2"} and _codes(s21) == {"C3", "C4"}
+    with city.client() as cold:  # what S21's liaison gets from an empty cache
+        assert _body(cold.get(path, params=params, headers=city.headers("liaison_s21"))) \
+            == _body(s21)
+
+
+@pytest.mark.parametrize(("path", "params"), [u for u in URLS if u[0] != "/api/v1/trend"],
+                         ids=lambda v: str(v))
+def test_planner_after_admin_same_url_gets_the_released_body(city, path, params):
+    with city.client() as client:
+        admin = client.get(path, params=params, headers=city.headers("admin"))
+        planner = client.get(path, params=params, headers=city.headers("planner"))
+    with city.client() as cold:
+        planner_cold = cold.get(path, params=params, headers=city.headers("planner"))
+    assert _body(planner) == _body(planner_cold)
+    assert _body(planner) != _body(admin)
+
+
+def test_a_load_invalidates_the_cached_bytes(city, tmp_path):
+    with city.client() as client:
+        first = client.get("/api/v1/rates", params={"period": "2025"},
+                           headers=city.headers("admin"))
+        version = first.json()["provenance"]["data_version"]
+        from api.db import bump_data_version
+
+        with city.engine.begin() as conn:
+            bump_data_version(conn)
+        second = client.get("/api/v1/rates", params={"period": "2025"},
+                            headers=city.headers("admin"))
+    assert second.json()["provenance"]["data_version"] == version + 1
