@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ __all__ = ["LOAD_BATCH_ROWS", "stream_incidents"]
 
 #: Records per batch of a streaming load.
 LOAD_BATCH_ROWS = 100_000
+#: A streaming load with a progress bar shows it once this many rows are read.
+PROGRESS_MIN_ROWS = 100_000
 
 
 def stream_incidents(
@@ -72,8 +75,12 @@ def stream_incidents(
     snap_m: float,
     covers: tuple[dt.date, dt.date] | None,
     options: dict[str, Any],
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Load an incidents CSV in batches as one transaction (see the module docstring).
+
+    ``progress`` shows a bar of the rows read on stderr once a load passes
+    :data:`PROGRESS_MIN_ROWS` (the command line; never in the API).
 
     Returns
     -------
@@ -104,12 +111,14 @@ def stream_incidents(
         ids = stage_ids()
         stage.create(conn)
         ids.create(conn)
+        bar = _Progress(progress)
         try:
             read = _Batches()
             for raw in iter_csv(path, encoding=encoding, chunk_rows=batch_rows):
                 result = validate_source(raw, spec, path=path, fmt="csv", mapping=mapping,
                                          crs=crs_spec, timezone=timezone, duplicates=False)
                 read.add(conn, result, stage, ids, load_id, snap_m, comms)
+                bar.update(read.rows_read)
             if read.rows_read == 0:
                 raise RejectedRowsError(f"{path}: the file has no records", read.result(path))
             create_stage_indexes(conn, stage, ids)
@@ -120,6 +129,7 @@ def stream_incidents(
             staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
             updated = merge_stage(conn, incidents, stage, columns)
         finally:
+            bar.close()
             stage.drop(conn)
             ids.drop(conn)
         options = {**options, "fields": dict(read.field_sources)}
@@ -144,6 +154,29 @@ def stream_incidents(
         "community_mismatches": counts["mismatches"], "incidents_snapped": counts["snapped"],
         "incidents_snap_ambiguous": read.ambiguous, "source_crs": read.source_crs,
     }
+
+
+class _Progress:
+    """A bar of the rows read on stderr, opened once a load passes :data:`PROGRESS_MIN_ROWS`."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.bar: Any = None
+
+    def update(self, rows_read: int) -> None:
+        """Show ``rows_read`` rows read so far."""
+        if not self.wanted or rows_read < PROGRESS_MIN_ROWS:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc="loading incidents", unit="rows", file=sys.stderr)
+        self.bar.update(rows_read - self.bar.n)
+
+    def close(self) -> None:
+        """Close the bar, if shown."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _Batches:
