@@ -180,7 +180,8 @@ def load_file(
     replace
         Treat the file as the whole layer (inventories and communities only).
     progress
-        Show a progress bar on stderr for loads of more than 10,000 rows.
+        Show a progress bar on stderr for loads of more than 10,000 rows (streaming loads:
+        once :data:`api.stream_load.PROGRESS_MIN_ROWS` rows are read).
     loaded_by
         Who loaded it, for the log.
     display_name
@@ -229,7 +230,8 @@ def load_file(
     if batch:
         return _stream(engine, Path(path), batch, display_name=display_name, crs=crs,
                        encoding=encoding, fields=fields, gpkg_layer=gpkg_layer, strict=strict,
-                       timezone=timezone, loaded_by=loaded_by, snap_m=snap_m, covers=covered)
+                       timezone=timezone, loaded_by=loaded_by, snap_m=snap_m, covers=covered,
+                       progress=progress)
     try:
         result = read_layer(path, layer, crs=crs, encoding=encoding, fields=fields,
                             gpkg_layer=gpkg_layer, timezone=timezone, strict=strict,
@@ -269,7 +271,8 @@ def _stream_batch_rows(path: str | Path, layer: str, batch_rows: int | None,
 def _stream(engine: Engine, path: Path, batch_rows: int, *, display_name: str | None,
             crs: str | None, encoding: str | None, fields: Mapping[str, str] | Sequence[str] | None,
             gpkg_layer: str | None, strict: bool, timezone: str, loaded_by: str | None,
-            snap_m: float, covers: tuple[dt.date, dt.date] | None) -> LoadReport:
+            snap_m: float, covers: tuple[dt.date, dt.date] | None,
+            progress: bool = False) -> LoadReport:
     """A streaming incidents load (:mod:`api.stream_load`), reported like any load."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -283,7 +286,8 @@ def _stream(engine: Engine, path: Path, batch_rows: int, *, display_name: str | 
         out = stream_incidents(engine, path, batch_rows=batch_rows, file_name=name, sha256=sha,
                                crs=crs, encoding=encoding, fields=parse_field_mappings(fields),
                                strict=strict, timezone=timezone, loaded_by=loaded_by,
-                               snap_m=float(snap_m), covers=covers, options=options)
+                               snap_m=float(snap_m), covers=covers, options=options,
+                               progress=progress)
     except RejectedRowsError as exc:
         hints = [w for w in exc.result.warnings if w not in str(exc)]
         raise RejectedRowsError(str(exc) + "".join(f"\nwarning: {h}" for h in hints),

