@@ -95,6 +95,10 @@ def batch_cmd(
         "--out", "-o", help="Folder to write the counts, rates and hot spots to.")] = None,
     fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Files: GeoParquet or "
                                                                  "CSV.")] = OutFormat.parquet,
+    to_db: Annotated[bool, typer.Option(
+        "--to-db", help="Also write the month and cell counts and the period's community "
+                        "results to the database (tables batch_runs, batch_month_counts, "
+                        "batch_cell_counts, batch_rates).")] = False,
 ) -> None:
     """Count an archive on a Dask cluster; rates and Gi* hot spots of a period (批量计算)."""
     from api.archive import read_manifest
@@ -124,6 +128,15 @@ def batch_cmd(
     if out is not None:
         written = write_results(res, sc, out, fmt)
         typer.echo(f"wrote {len(written)} files to {out}")
+    if to_db:
+        from api.batch_store import store_batch
+
+        run_id = store_batch(sc.engine, res, archive=str(archive), categories=category or [],
+                             assigned=not keep_assignment, timezone=sc.timezone,
+                             data_version=sc.data_version(), run_by=_operator())
+        typer.echo(f"wrote batch run {run_id} to the database ({len(res.counts.months):,} "
+                   f"month counts, {len(res.counts.cells):,} cell counts, "
+                   f"{len(res.rates.frame):,} communities)")
 
 
 def write_results(res: Any, sc: Any, out: Path, fmt: OutFormat) -> list[Path]:

@@ -18,6 +18,10 @@ __all__ = [
     "LAYER_TABLES",
     "api_keys",
     "audit_log",
+    "batch_cell_counts",
+    "batch_month_counts",
+    "batch_rates",
+    "batch_runs",
     "communities",
     "community_population",
     "compounds",
@@ -240,6 +244,63 @@ profiles = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("created_by", sa.String(200)),
     sa.UniqueConstraint("name", "version", name="uq_profiles_name_version"),
+)
+
+# What ``pingan batch --to-db`` writes (api/batch_store.py): a run and its results.
+batch_runs = sa.Table(
+    "batch_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("archive", sa.String(1000), nullable=False),
+    sa.Column("period", sa.String(64), nullable=False),
+    sa.Column("categories", sa.Text, nullable=False),  # JSON list, [] for every category
+    sa.Column("assigned", sa.Boolean, nullable=False),
+    sa.Column("cell_m", sa.Float, nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("permutations", sa.Integer, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("data_version", sa.Integer, nullable=False),
+    sa.Column("partitions", sa.Integer, nullable=False),
+    sa.Column("workers", sa.Integer, nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=False),
+    sa.Column("run_by", sa.String(200)),
+)
+
+batch_month_counts = sa.Table(
+    "batch_month_counts", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("batch_runs.id"), nullable=False, index=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("month", sa.Integer, nullable=False),
+    sa.Column("community_code", sa.String(64)),
+    sa.Column("category", sa.String(100)),
+    sa.Column("status", sa.String(100)),
+    sa.Column("location", sa.String(8), nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+batch_cell_counts = sa.Table(
+    "batch_cell_counts", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("batch_runs.id"), nullable=False, index=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("month", sa.Integer, nullable=False),
+    sa.Column("category", sa.String(100)),
+    sa.Column("status", sa.String(100)),
+    sa.Column("ix", sa.BigInteger, nullable=False),
+    sa.Column("iy", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+batch_rates = sa.Table(
+    "batch_rates", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("batch_runs.id"), primary_key=True),
+    sa.Column("community_code", sa.String(64), primary_key=True),
+    sa.Column("cases", sa.BigInteger, nullable=False),
+    sa.Column("population", sa.Float),
+    sa.Column("case_rate_per_10k", sa.Float),
+    sa.Column("case_rate_per_10k_annual", sa.Float),
+    sa.Column("case_rate_eb_per_10k_annual", sa.Float),
+    sa.Column("hotspot_class", sa.String(32)),
 )
 
 #: The table behind each loadable layer.

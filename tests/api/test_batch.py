@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +23,7 @@ import pytest
 from api import store
 from api.archive import MANIFEST_NAME, export_incidents
 from api.batch import batch_metrics, open_client
+from api.batch_store import read_batch
 from api.cli import main
 from api.errors import ForbiddenError
 from api.release import Visibility
@@ -29,7 +31,7 @@ from api.services import ServiceContext
 from api.services.aggregates import grid_cell_counts
 from api.services.rates import hotspot_result, rates_result
 from api.settings import Settings
-from geo.batch import monthly_cases
+from geo.batch import monthly_cases, period_case_counts
 from geo.errors import PeriodError
 from geo.grid import Grid
 from geo.period import parse_period
@@ -195,3 +197,37 @@ def test_cli_batch_on_a_running_scheduler_writes_the_same_numbers(ctx, sample_db
     assert grid.set_index("cell_id")["hotspot_class"].to_dict() == \
         hot.frame["hotspot_class"].to_dict()
     assert (out / "rates-2025-Q3.csv.provenance.json").exists()
+
+
+def test_cli_batch_to_db_stores_the_counts_and_the_rates(ctx, sample_db, archive, client,
+                                                        result, capsys):
+    code = main(["-d", str(sample_db.url), "batch", str(archive), "--period", "2025",
+                 "--scheduler", client.scheduler.address, "--to-db"])
+    assert code == 0, capsys.readouterr().err
+    found = re.search(r"wrote batch run (\d+) to the database", capsys.readouterr().out)
+    assert found is not None
+    stored = read_batch(ctx.engine, int(found.group(1)))
+    run = stored.run
+    assert (run["period"], run["records"], run["partitions"], run["workers"]) == (
+        "2025", result.counts.records, result.partitions, 2)
+    assert run["data_version"] == ctx.data_version() and run["assigned"]
+    assert (run["seed"], run["permutations"]) == (ctx.settings.geo.seed,
+                                                  ctx.settings.geo.permutations)
+    for name in ("months", "cells"):
+        want = getattr(result.counts, name)
+        got = getattr(stored.counts, name)
+        keys = [c for c in want.columns if c != "count"]
+        want = want.sort_values(keys, na_position="last", kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert stored.counts.months["community_code"].isna().any()  # unassigned records kept
+    # The period's cases derived from the stored counts are the run's.
+    again = period_case_counts(stored.counts, parse_period("2025"), ctx.case_definition,
+                               timezone=ctx.timezone)
+    pd.testing.assert_frame_equal(again.counts, result.case_counts.counts)
+    rates = result.rates.frame
+    assert stored.rates["cases"].to_dict() == rates["cases"].to_dict()
+    np.testing.assert_array_equal(
+        stored.rates["case_rate_eb_per_10k_annual"].to_numpy(dtype=float),
+        rates["case_rate_eb_per_10k_annual"].to_numpy(dtype=float))
+    assert stored.rates["hotspot_class"].to_dict() == \
+        result.hotspots.frame["hotspot_class"].reindex(rates.index).to_dict()
