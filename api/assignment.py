@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from api import period_tables
 from api.models import communities, incidents, loads
 from geo.snap_assign import assign_with_snap
 
@@ -155,8 +156,9 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
             if len(rows) < batch_rows:
                 break
         if totals["reassigned"]:
-            conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
-                community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
+            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=None):
+                conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
+                    community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
     finally:
         stage.drop(conn)
     return totals

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from api import period_tables
 from api.assignment import assign_new_incidents, current_communities
 from api.db import bump_data_version, utcnow
 from api.models import communities, incidents, load_coverage, loads
@@ -111,7 +112,8 @@ def stream_incidents(
             counts = _counts(conn, stage)
             _record_coverage(conn, load_id, stage, covers, timezone)
             staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-            updated = upsert_stage(conn, incidents, stage, columns, ["id"])
+            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=timezone):
+                updated = upsert_stage(conn, incidents, stage, columns, ["id"])
         finally:
             stage.drop(conn)
             ids.drop(conn)
