@@ -18,7 +18,8 @@ raw rows, and restored afterwards). The outputs of both paths are compared byte 
 trend <= 2 s, hotspots <= 3 s.
 
 Run: ``python bench/periods.py [--rows 2000000] [--communities 3000] [--runs 3]
-[--backends spatialite postgis] [--workdir DIR]``.
+[--backends spatialite postgis] [--workdir DIR] [--reuse]`` (``--reuse``: time the SpatiaLite
+database a previous run of the same size loaded, without loading it again).
 """
 
 from __future__ import annotations
@@ -126,18 +127,19 @@ def _sizes(url: str) -> dict[str, int]:
     return out
 
 
-def bench_backend(load: ModuleType, name: str, url: str, city: Path, csv: Path, runs: int
-                  ) -> list[tuple[str, str, float, float, bool]]:
-    load.run(load.pingan(url, "migrate"))
-    load.run(load.pingan(url, "load", "communities", str(city)))
-    wall, _ = load.run(load.pingan(url, "load", "incidents", str(csv)))
-    sizes = _sizes(url)
-    print(f"{name}: load {wall:.1f} s; rows {sizes}", file=sys.stderr)
-    rebuild = ("from api.db import create_db_engine; from api import period_tables as p; "
-               f"e = create_db_engine({url!r}); c = e.connect(); t = c.begin(); "
-               "p.rebuild(c, 'Asia/Shanghai'); t.rollback()")
-    rebuild_s, _ = load.run([sys.executable, "-c", rebuild])
-    print(f"{name}: full recount of the tables {rebuild_s:.1f} s", file=sys.stderr)
+def bench_backend(load: ModuleType, name: str, url: str, city: Path, csv: Path, runs: int,
+                  reuse: bool = False) -> list[tuple[str, str, float, float, bool]]:
+    if not reuse:
+        load.run(load.pingan(url, "migrate"))
+        load.run(load.pingan(url, "load", "communities", str(city)))
+        wall, _ = load.run(load.pingan(url, "load", "incidents", str(csv)))
+        print(f"{name}: load {wall:.1f} s", file=sys.stderr)
+        rebuild = ("from api.db import create_db_engine; from api import period_tables as p; "
+                   f"e = create_db_engine({url!r}); c = e.connect(); t = c.begin(); "
+                   "p.rebuild(c, 'Asia/Shanghai'); t.rollback()")
+        rebuild_s, _ = load.run([sys.executable, "-c", rebuild])
+        print(f"{name}: full recount of the tables {rebuild_s:.1f} s", file=sys.stderr)
+    print(f"{name}: rows {_sizes(url)}", file=sys.stderr)
     rows = []
     for label, args in COMMANDS.items():
         times = {}
@@ -162,6 +164,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--backends", nargs="+", default=["spatialite"])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/pingan-bench-periods"))
+    ap.add_argument("--reuse", action="store_true",
+                    help="SpatiaLite: time the database an earlier run loaded (no new load)")
     args = ap.parse_args()
     load = _bench_load()
     work = args.workdir
@@ -177,10 +181,12 @@ def main() -> None:
     for backend in args.backends:
         if backend == "spatialite":
             db = work / f"periods_{args.rows}.db"
+            reuse = args.reuse and db.exists()
             for suffix in ("", "-journal", "-wal", "-shm"):
-                Path(str(db) + suffix).unlink(missing_ok=True)
+                if not reuse:
+                    Path(str(db) + suffix).unlink(missing_ok=True)
             results.extend(bench_backend(load, backend, f"sqlite:///{db}", city, csv,
-                                         args.runs))
+                                         args.runs, reuse))
         else:
             made = load.postgis_schema()
             if made is None:
