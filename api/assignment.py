@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from api import period_tables
 from api.dialect import is_sqlite
 from api.models import communities, incidents, loads
 from geo.snap_assign import BY_SNAP, CommunityAssigner, assign_with_snap
@@ -154,10 +155,10 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
             if progress is not None:
                 progress(f"re-assigned {len(rows):,} incidents; {counts['reassigned']:,} changed")
         if totals["reassigned"]:
-            conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
-                community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
-            # What follows the assignments in the same transaction goes here, once: the
-            # changed rows are written and still listed (id, new code, method) in ``stage``.
+            # The period tables follow the changed rows (listed in ``stage``) in this transaction.
+            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=None):
+                conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
+                    community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
     finally:
         stage.drop(conn)
     return totals

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from api import period_tables
 from api.assignment import assign_new_incidents, current_communities, reassign_incidents
 from api.db import bump_data_version, utcnow
 from api.models import LAYER_TABLES, communities, load_coverage, loads
@@ -370,7 +372,9 @@ def store_layer(
         stage.create(conn)
         try:
             fill_stage(conn, stage, frame, columns, load_id, layer, progress)
-            updated = upsert_stage(conn, table, stage, columns, key)
+            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=timezone
+                                          ) if layer == "incidents" else nullcontext():
+                updated = upsert_stage(conn, table, stage, columns, key)
             removed = 0
             if replace:
                 removed = _mark_missing(conn, table, stage, key, REPLACEABLE[layer], load_day)

@@ -32,6 +32,8 @@ __all__ = [
     "loads",
     "meta",
     "metadata",
+    "period_day_counts",
+    "period_month_counts",
     "profiles",
     "roads",
     "sessions",
@@ -302,6 +304,32 @@ batch_rates = sa.Table(
     sa.Column("case_rate_eb_per_10k_annual", sa.Float),
     sa.Column("hotspot_class", sa.String(32)),
 )
+
+
+def _period_counts(name: str, unit: str) -> sa.Table:
+    """Incidents counted by community x local day (or month) x category x status.
+
+    Kept exact in the transaction of every write to ``incidents`` by
+    :mod:`api.period_tables`. ``community_code`` and ``status`` hold ``''`` for a missing
+    value (key columns cannot be NULL); ``unit`` is the local day, or the first day of the
+    local month, in the time zone recorded in ``meta`` (``period_tables_timezone``).
+    """
+    return sa.Table(
+        name, metadata,
+        sa.Column(unit, sa.Date, primary_key=True),
+        sa.Column("community_code", sa.String(64), primary_key=True),
+        sa.Column("category", sa.String(100), primary_key=True),
+        sa.Column("status", sa.String(100), primary_key=True),
+        sa.Column("records", sa.BigInteger, nullable=False),
+        # the sum of the records' keys (geo/release.py), for the cell-key method
+        sa.Column("key_sum", sa.BigInteger, nullable=False),
+        # records without coordinates
+        sa.Column("unlocated", sa.BigInteger, nullable=False),
+    )
+
+
+period_day_counts = _period_counts("period_day_counts", "day")
+period_month_counts = _period_counts("period_month_counts", "month")
 
 #: The table behind each loadable layer.
 LAYER_TABLES: dict[str, sa.Table] = {

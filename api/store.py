@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from api import period_tables
 from api.models import (
     communities,
     community_population,
@@ -86,6 +87,21 @@ def _in_jurisdiction(codes: Sequence[str]) -> Any:
     return sa.select(communities.c.code).where(sa.or_(
         communities.c.district_code.in_(list(codes)),
         communities.c.subdistrict_code.in_(list(codes))))
+
+
+def _row_filters(c: Any, categories: Sequence[str], community_codes: Sequence[str] | None,
+                 jurisdictions: Sequence[str] | None) -> list[Any]:
+    """Conditions on the category and community of ``incidents`` or of a period table."""
+    out: list[Any] = []
+    if categories:
+        out.append(c.category.in_(list(categories)))
+    if community_codes is not None:
+        out.append(c.community_code.in_(list(community_codes)) if community_codes
+                   else sa.false())
+    if jurisdictions is not None:
+        out.append(c.community_code.in_(_in_jurisdiction(jurisdictions))
+                   if jurisdictions else sa.false())
+    return out
 
 
 # --- layers -----------------------------------------------------------------------------------
@@ -277,17 +293,10 @@ class IncidentQuery:
         out: list[Any] = []
         if self.period is not None:
             out += _period_clauses(self.period, self.timezone)
-        if self.categories:
-            out.append(i.category.in_(list(self.categories)))
-        if self.communities is not None:
-            out.append(i.community_code.in_(list(self.communities)) if self.communities
-                       else sa.false())
+        out += _row_filters(i, self.categories, self.communities, self.jurisdictions)
         if self.bbox is not None:
             out.append(i.geom.is_not(None))
             out.append(_bbox_clause(i.geom, self.bbox))
-        if self.jurisdictions is not None:
-            out.append(i.community_code.in_(_in_jurisdiction(self.jurisdictions))
-                       if self.jurisdictions else sa.false())
         if self.case_definition is not None:
             out += case_clauses(self.case_definition)
         if self.precise_only:
@@ -417,12 +426,13 @@ def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition,
         With the unassigned cases as the null-code group, plus the cases with no location and
         the records of the period the definition left out.
     """
+    query = IncidentQuery(period=period, timezone=timezone, categories=tuple(categories),
+                          communities=None if communities is None else tuple(communities))
+    groups = _period_groups(conn, query)
+    if groups is not None:
+        return _cases_of_groups(groups, query, definition, by_category)
     i = incidents.c
-    where = _period_clauses(period, timezone)
-    if categories:
-        where.append(i.category.in_(list(categories)))
-    if communities is not None:
-        where.append(i.community_code.in_(list(communities)) if communities else sa.false())
+    where = query.clauses()
     cases_where = where + case_clauses(definition)
     keys = [i.community_code] + ([i.category] if by_category else [])
     rows = conn.execute(sa.select(*keys, sa.func.count().label("cases"))
@@ -457,6 +467,9 @@ def count_keyed(conn: sa.Connection, query: IncidentQuery,
         The ``by`` columns, ``count`` (int64) and ``key_sum`` (int64: the sum of the record keys,
         see :mod:`geo.release`).
     """
+    groups = _period_groups(conn, query) if set(by) <= _GROUP_COLUMNS else None
+    if groups is not None:
+        return _keyed_of_groups(groups, query.case_definition, by)
     i = incidents.c
     keys = [i[b] for b in by]
     rows = conn.execute(sa.select(*keys, sa.func.count(),
@@ -468,6 +481,56 @@ def count_keyed(conn: sa.Connection, query: IncidentQuery,
     out["count"] = out["count"].astype("int64")
     out["key_sum"] = out["key_sum"].astype("int64")
     return out
+
+
+_GROUP_COLUMNS = frozenset({"community_code", "category", "status"})
+
+
+def _period_groups(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame | None:
+    """The query's groups from the period tables, or ``None`` when they cannot answer it.
+
+    They answer any query on period, categories, communities, jurisdictions and case
+    definition; not one on a bounding box or location precision (raw rows answer those).
+    """
+    if query.bbox is not None or query.precise_only:
+        return None
+    return period_tables.read_groups(
+        conn, query.period, query.timezone,
+        lambda c: _row_filters(c, query.categories, query.communities, query.jurisdictions))
+
+
+def _case_rows(groups: pd.DataFrame, definition: CaseDefinition | None) -> pd.DataFrame:
+    if definition is None:
+        return groups
+    return groups[definition.mask(groups).to_numpy(dtype=bool)]
+
+
+def _keyed_of_groups(groups: pd.DataFrame, definition: CaseDefinition | None,
+                     by: Sequence[str]) -> pd.DataFrame:
+    cases = _case_rows(groups, definition)
+    if by:
+        out = (cases.groupby(list(by), dropna=False, sort=False)[["records", "key_sum"]].sum()
+               .reset_index())
+    else:
+        out = pd.DataFrame({"records": [cases["records"].sum()],
+                            "key_sum": [cases["key_sum"].sum()]})
+    out = out.rename(columns={"records": "count"})[[*by, "count", "key_sum"]]
+    for b in by:
+        out[b] = out[b].astype("string")
+    return out.astype({"count": "int64", "key_sum": "int64"})
+
+
+def _cases_of_groups(groups: pd.DataFrame, query: IncidentQuery, definition: CaseDefinition,
+                     by_category: bool) -> CaseCounts:
+    assert query.period is not None
+    cases = _case_rows(groups, definition)
+    by = ["community_code"] + (["category"] if by_category else [])
+    counts = (cases.groupby(by, dropna=False, sort=False)["records"].sum().reset_index()
+              .rename(columns={"records": "cases"}))
+    no_location = int(cases.loc[cases["community_code"].isna(), "unlocated"].sum())
+    return CaseCounts(counts, query.period, no_location=no_location,
+                      not_counted=int(groups["records"].sum() - cases["records"].sum()),
+                      case_definition=definition, timezone=query.timezone)
 
 
 def read_points(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:

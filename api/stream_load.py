@@ -23,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from api import period_tables
 from api.assignment import assign_new_incidents, current_communities
 from api.bulk_stage import (
     create_stage_indexes,
@@ -127,7 +128,8 @@ def stream_incidents(
             counts = _counts(conn, stage)
             _record_coverage(conn, load_id, stage, covers, timezone)
             staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-            updated = merge_stage(conn, incidents, stage, columns)
+            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=timezone):
+                updated = merge_stage(conn, incidents, stage, columns)
         finally:
             bar.close()
             stage.drop(conn)

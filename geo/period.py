@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from geo.errors import ParameterError, PeriodError
 
-__all__ = ["DEFAULT_TIMEZONE", "FIRST_DAY", "LAST_DAY", "Period", "parse_period"]
+__all__ = ["DEFAULT_TIMEZONE", "FIRST_DAY", "LAST_DAY", "DaySegment", "MonthSplit", "Period",
+           "local_day_segments", "parse_period", "split_months"]
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -280,3 +281,111 @@ def _parse(s: str) -> Period:
     raise PeriodError(
         f"period must look like 2025, 2025-Q3, 2025-07, 2025-W49 or 2025-01-01..2025-06-30; "
         f"got {s!r}", parameter="period")
+
+
+@dataclass(frozen=True)
+class MonthSplit:
+    """A period as whole calendar months plus the days at its edges.
+
+    Attributes
+    ----------
+    months
+        ``(first, end)``: the first days of the first whole month and of the month after the
+        last whole one (half-open), or ``None`` when the period holds no whole month.
+    days
+        Half-open ``(first, end)`` day ranges outside those months (zero, one or two; none
+        empty), in order.
+    """
+
+    months: tuple[dt.date, dt.date] | None
+    days: tuple[tuple[dt.date, dt.date], ...]
+
+
+def split_months(period: Period) -> MonthSplit:
+    """Split a period into whole calendar months and its edge days.
+
+    ``2025`` is twelve whole months and no day; ``2025-01-15..2025-03-10`` is February plus
+    15-31 January and 1-10 March; ``2025-W10`` is seven days.
+
+    Parameters
+    ----------
+    period
+        The period.
+
+    Returns
+    -------
+    MonthSplit
+    """
+    first = period.start if period.start.day == 1 else _month_after(period.start)
+    end = period.end.replace(day=1)
+    if first >= end:
+        return MonthSplit(None, ((period.start, period.end),))
+    edges = ((period.start, first), (end, period.end))
+    return MonthSplit((first, end), tuple((a, b) for a, b in edges if a < b))
+
+
+def _month_after(day: dt.date) -> dt.date:
+    return dt.date(day.year + 1, 1, 1) if day.month == 12 else dt.date(day.year, day.month + 1, 1)
+
+
+@dataclass(frozen=True)
+class DaySegment:
+    """A stretch of instants whose local day follows one rule (see :func:`local_day_segments`).
+
+    Attributes
+    ----------
+    start_utc
+        First instant of the stretch (naive UTC).
+    offset_s
+        The local day is the UTC instant plus this many seconds, truncated to its date; or
+        ``None`` when the stretch is the single local day ``day``.
+    day
+        The local day of every instant of the stretch, when ``offset_s`` is ``None``.
+    """
+
+    start_utc: dt.datetime
+    offset_s: int | None
+    day: dt.date | None = None
+
+
+def local_day_segments(timezone: str, first: dt.date, last: dt.date) -> tuple[DaySegment, ...]:
+    """The rule giving the local day of any instant, for the days ``first``..``last``.
+
+    An instant belongs to local day D when it lies in ``Period(D, D + 1).bounds_utc(timezone)``
+    (the same bounds as every period). Over a stretch of days whose local midnights share one
+    UTC offset, that day is the instant plus the offset, truncated; a day whose next midnight
+    has another offset (a day of 23 or 25 hours, or a change of standard offset) is a segment
+    of its own. A zone without changes in the range is one segment.
+
+    Parameters
+    ----------
+    timezone
+        IANA zone name.
+    first, last
+        The range of local days the instants fall in (inclusive); instants before ``first``
+        follow the first segment, after ``last`` the last.
+
+    Returns
+    -------
+    tuple of DaySegment
+        Sorted by ``start_utc``.
+    """
+    tz = ZoneInfo(timezone)
+
+    def start(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC).replace(tzinfo=None)
+
+    out: list[DaySegment] = []
+    day = first
+    begin = start(day)
+    while day <= last:
+        nxt = day + dt.timedelta(days=1)
+        after = start(nxt)
+        offset = int((dt.datetime.combine(day, dt.time()) - begin).total_seconds())
+        regular = (dt.datetime.combine(nxt, dt.time()) - after).total_seconds() == offset
+        if not regular:
+            out.append(DaySegment(begin, None, day))
+        elif not out or out[-1].offset_s != offset:
+            out.append(DaySegment(begin, offset))
+        day, begin = nxt, after
+    return tuple(out)

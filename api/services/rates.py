@@ -52,7 +52,7 @@ from geo.period import Period
 from geo.rates import RatesResult, compute_rates
 from geo.release import ReleasedCounts, release_counts
 from geo.rollup import roll_up
-from geo.trends import hour_weekday_profile, monthly_series
+from geo.trends import hour_weekday_profile
 
 __all__ = ["LEVELS", "compare_covered", "hotspot_result", "hotspots_report", "rates_of_counts",
            "rates_report", "rates_result", "released_rates", "trend_report"]
@@ -486,17 +486,42 @@ def _trend_code(selection: Selection | None) -> str:
 
 def _exact_trend(ctx: ServiceContext, p: Period, by: str, cats: tuple[str, ...],
                  scope: tuple[str, ...] | None, code: str) -> pd.DataFrame:
+    if by == "month":
+        return monthly_cases(ctx, p, cats, scope, code)
     query = store.IncidentQuery(period=p, timezone=ctx.timezone, categories=cats,
                                 communities=scope, case_definition=ctx.case_definition)
     with ctx.engine.connect() as conn:
         records = store.read_case_records(conn, query)
     # The city series counts every case, assigned to a community or not.
     records = records.assign(community_code=pd.array([code] * len(records), dtype="string"))
-    if by == "month":
-        out = monthly_series(records, p, timezone=ctx.timezone, community_codes=[code])
-    else:
-        out = hour_weekday_profile(records, p, timezone=ctx.timezone, community_codes=[code])
+    out = hour_weekday_profile(records, p, timezone=ctx.timezone, community_codes=[code])
     return out.rename(columns={"community_code": "code"})
+
+
+def monthly_cases(ctx: ServiceContext, p: Period, cats: tuple[str, ...],
+                  scope: tuple[str, ...] | None, code: str) -> pd.DataFrame:
+    """Cases of a selection per local month of a period, as :func:`geo.trends.monthly_series`.
+
+    Every case counts, assigned to a community or not; each month is clipped to the period
+    and counted by one query (read from the period tables when they can answer it, see
+    :mod:`api.period_tables`), so no incident row is fetched.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code`` (``code`` on every row), ``month`` (``YYYY-MM``), ``days`` (of the month
+        inside the period) and ``cases``, one row per month the period touches.
+    """
+    months = [Period("range", max(m.start, p.start), min(m.end, p.end)) for m in _months_of(p)]
+    with ctx.engine.connect() as conn:
+        cases = [int(store.count_keyed(conn, store.IncidentQuery(
+            period=m, timezone=ctx.timezone, categories=cats, communities=scope,
+            case_definition=ctx.case_definition), by=())["count"].iloc[0]) for m in months]
+    return pd.DataFrame({"code": pd.array([code] * len(months), dtype="string"),
+                         "month": pd.array([f"{m.start.year:04d}-{m.start.month:02d}"
+                                            for m in months], dtype="string"),
+                         "days": np.array([m.days for m in months], dtype=np.int64),
+                         "cases": np.array(cases, dtype=np.int64)})
 
 
 def _released_months(ctx: ServiceContext, vis: Visibility, p: Period, cats: tuple[str, ...],

@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 from geo.errors import PeriodError
-from geo.period import FIRST_DAY, LAST_DAY, Period, parse_period
+from geo.period import (
+    FIRST_DAY,
+    LAST_DAY,
+    Period,
+    local_day_segments,
+    parse_period,
+    split_months,
+)
 
 D = dt.date
 
@@ -120,3 +127,34 @@ def test_days_year_and_membership():
 def test_out_of_range_labels_are_written_as_given():
     with pytest.raises(PeriodError, match=r"got 0001$"):
         parse_period("0001")
+
+
+def test_split_months_into_whole_months_and_edge_days():
+    d = dt.date
+    year = split_months(parse_period("2025"))
+    assert year.months == (d(2025, 1, 1), d(2026, 1, 1)) and year.days == ()
+    ranged = split_months(parse_period("2025-01-15..2025-03-10"))
+    assert ranged.months == (d(2025, 2, 1), d(2025, 3, 1))
+    assert ranged.days == ((d(2025, 1, 15), d(2025, 2, 1)), (d(2025, 3, 1), d(2025, 3, 11)))
+    assert split_months(parse_period("2025-W10")).months is None
+    assert split_months(parse_period("2025-W10")).days == ((d(2025, 3, 3), d(2025, 3, 10)),)
+    # within one month, even from its first day: days only
+    assert split_months(parse_period("2025-02-01..2025-02-27")).months is None
+    assert split_months(parse_period("2024-12-31..2025-01-31")).months == (d(2025, 1, 1),
+                                                                          d(2025, 2, 1))
+
+
+def test_local_day_segments_follow_the_period_bounds():
+    d = dt.date
+    (only,) = local_day_segments("Asia/Shanghai", d(2000, 1, 1), d(2030, 12, 31))
+    assert only.offset_s == 8 * 3600 and only.start_utc == dt.datetime(1999, 12, 31, 16)
+    berlin = local_day_segments("Europe/Berlin", d(2024, 1, 1), d(2024, 12, 31))
+    assert [(s.offset_s, s.day) for s in berlin] == [
+        (3600, None), (None, d(2024, 3, 31)), (7200, None), (None, d(2024, 10, 27)),
+        (3600, None)]
+    # every day's first instant is its period's first instant
+    for seg in berlin:
+        if seg.day is not None:
+            start, _ = Period("range", seg.day, seg.day + dt.timedelta(days=1)).bounds_utc(
+                "Europe/Berlin")
+            assert seg.start_utc == start

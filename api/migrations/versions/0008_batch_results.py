@@ -1,7 +1,7 @@
 """batch results: what ``pingan batch --to-db`` writes (issue 15 item 7)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 
 A batch run over an incident archive (``batch_runs``: archive, period, settings, data version,
@@ -14,8 +14,8 @@ transaction; nothing else reads or changes them.
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
