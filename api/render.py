@@ -168,6 +168,11 @@ class _Serialised:
     raw_headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
 
+    @property
+    def cache_bytes(self) -> int:
+        """Size counted against the result cache's byte budget."""
+        return len(self.body)
+
 
 def cached_response(ctx: ServiceContext, vis: Visibility, request: Request,
                     build: Callable[[], Response]) -> Response:
@@ -202,8 +207,9 @@ def cached_response(ctx: ServiceContext, vis: Visibility, request: Request,
 
     def serialise() -> _Serialised:
         response = build()
-        return _Serialised(response.status_code, tuple(response.raw_headers),
-                           bytes(response.body))
+        # A cookie belongs to one caller: it is never replayed from the cache.
+        headers = tuple(h for h in response.raw_headers if h[0].lower() != b"set-cookie")
+        return _Serialised(response.status_code, headers, bytes(response.body))
 
     entry = ctx.cached("response", key, serialise, vis=vis)
     response = Response(status_code=entry.status_code)
