@@ -10,11 +10,13 @@ formula; the binary z is exactly Ord & Getis (1995)::
 
 with ``W_i = Σ_j w_ij`` (self included), ``x̄`` and ``s`` (population standard deviation) over
 all ``n`` units. That z is ``hotspot_gi_z``. Inference is by conditional permutation (999 by
-default, seeded): esda's ``p_sim`` is one-sided, folded toward the tail the observed value lies
-in, so it is doubled (capped at 1) into a two-sided p before classing; optionally the two-sided p
-values are adjusted with Benjamini–Hochberg (``scipy.stats.false_discovery_control``). A unit is
-``hot_99``/``hot_95``/``hot_90`` when that p is at most 0.01/0.05/0.10 and its Gi* lies above
-the permutation mean (the sign of esda's ``z_sim``), ``cold_*`` below it.
+default, seeded), esda's algorithm run by :mod:`geo.gi_permutation` in kernels cached on disk
+(identical numbers; esda's own kernel is compiled afresh in every process, 10–25 s before a
+process's first hot spot). The ``p_sim`` is one-sided, folded toward the tail the observed value
+lies in, so it is doubled (capped at 1) into a two-sided p before classing; optionally the
+two-sided p values are adjusted with Benjamini–Hochberg (``scipy.stats.false_discovery_control``).
+A unit is ``hot_99``/``hot_95``/``hot_90`` when that p is at most 0.01/0.05/0.10 and its Gi* lies
+above the permutation mean (the sign of esda's ``z_sim``), ``cold_*`` below it.
 
 Units without neighbours (islands) stay in the analysis, so the global mean and variance are
 those of every unit, but their own Gi* would compare a unit with itself: they are reported with
@@ -52,6 +54,7 @@ from libpysal.weights import Queen, Rook, W
 from scipy.stats import false_discovery_control
 
 from geo.errors import ParameterError
+from geo.gi_permutation import gi_star_permutations
 from geo.grid import Grid
 from geo.layers import LOCATION_PRECISIONS
 from geo.projection import metric_crs_for
@@ -464,16 +467,25 @@ def _gi_star(y: np.ndarray, weights: W, *, permutations: int, seed: int, fdr: bo
                 # changing permutation API (the folded p is converted below).
                 warnings.simplefilter("ignore")
                 g = G_Local(y.astype("float64"), weights, transform="B", star=True,
-                            permutations=permutations, seed=seed, n_jobs=n_jobs)
+                            permutations=permutations if n_jobs != 1 else 0, seed=seed,
+                            n_jobs=n_jobs)
+            observed = np.asarray(g.Gs, dtype="float64")
+            if n_jobs != 1:
+                # esda's own joblib-parallel permutations (compiled afresh in each process).
+                p_raw, mean, z_sim = g.p_sim, g.EG_sim, np.asarray(g.z_sim, dtype="float64")
+            else:
+                # The same permutations in kernels compiled once and cached on disk.
+                sims = gi_star_permutations(y, g.w.sparse, observed,
+                                            permutations=permutations, seed=seed)
+                p_raw, mean, z_sim = sims.p_sim, sims.mean, sims.z_sim(observed)
         finally:
             np.random.set_state(state)
         z = np.asarray(g.Zs, dtype="float64")
-        z_sim = np.asarray(g.z_sim, dtype="float64")
         # esda keeps p_sim in float32; (count + 1) / (permutations + 1) is restored exactly so
         # that a p of 0.01 is not read as 0.0100000002.
-        p_sim = np.round(np.asarray(g.p_sim, dtype="float64") * (permutations + 1)) / (
+        p_sim = np.round(np.asarray(p_raw, dtype="float64") * (permutations + 1)) / (
             permutations + 1)
-        direction = np.sign(np.asarray(g.Gs, dtype="float64") - np.asarray(g.EG_sim))
+        direction = np.sign(observed - np.asarray(mean, dtype="float64"))
     for column in (z, z_sim, p_sim):
         column[island] = np.nan
     p_value = np.minimum(1.0, 2.0 * p_sim)

@@ -137,12 +137,15 @@ def engine(db_url: str, spatialite_templates: SpatialiteTemplates):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """PostGIS runs of a test are ``slow``: the fast subset runs every test on SpatiaLite only.
+    """PostGIS runs of a test, and tests of the sample city, are ``slow``.
 
-    The full suite (CI) runs both backends; ``-m "not slow"`` is the quick loop while editing.
+    The fast subset runs every other test on SpatiaLite only, and never waits for the sample
+    city to be generated and loaded (a quarter of a minute of one worker). The full suite (CI)
+    runs both backends and the sample city; ``-m "not slow"`` is the quick loop while editing.
     """
     for item in items:
-        if item.get_closest_marker("postgis") is not None:
+        if (item.get_closest_marker("postgis") is not None
+                or "sample_cache" in getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 

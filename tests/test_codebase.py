@@ -13,6 +13,7 @@ These rules bind every change (docs/architecture.md explains them):
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,12 @@ ALLOWED_IMPORTS = {"geo": {"geo"}, "maps": {"maps", "geo"}, "api": {"api", "maps
 def _modules() -> list[Path]:
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
                   if "migrations" not in p.parts)
+
+
+@functools.cache
+def _tree(path: Path) -> ast.AST:
+    """A module's syntax tree, parsed once per run for all the checks."""
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
 def _name(path: Path) -> str:
@@ -83,8 +90,7 @@ def test_no_function_is_more_complex_than_20():
 def test_no_module_imports_private_names_of_another():
     found = [f"{_name(path)}:{line} from {module} import {names}"
              for path in _modules()
-             for module, names, line in _private_imports(
-                 ast.parse(path.read_text(encoding="utf-8")))]
+             for module, names, line in _private_imports(_tree(path))]
     assert found == []
 
 
@@ -92,7 +98,7 @@ def test_layers_import_downwards_only():
     found = []
     for path in _modules():
         package = _name(path).split("/")[0]
-        for module, _, line in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+        for module, _, line in _imports(_tree(path)):
             top = module.split(".")[0]
             if top in PACKAGES and top not in ALLOWED_IMPORTS[package]:
                 found.append(f"{_name(path)}:{line} imports {module}")

@@ -95,6 +95,7 @@ def _monthly(options: list[str], *place: str) -> list[int]:
     return [r["cases"] for r in as_json(out)["items"]]
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_trend_of_a_district_and_a_subdistrict(districts):
     code, out, _ = run([*districts, "rates", "--period", "2024", "--format", "json"])
     assert code == 0

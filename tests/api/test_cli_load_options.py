@@ -20,6 +20,7 @@ def db(tmp_path, monkeypatch) -> list[str]:
     return ["-d", str(tmp_path / "city.db"), "--timezone", "America/Chicago"]
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_an_export_without_ids_loads_with_the_flag_and_reloads_as_updates(db, capsys):
     portal = str(DATA / "portal_incidents_no_id.csv")
     assert main([*db, "load", "incidents", portal, *PORTAL_FIELDS]) == 1
@@ -61,6 +62,7 @@ def test_snap_m_gives_shore_points_to_the_only_community_within_reach(db, capsys
     (["devices", "lakeshore_incidents.csv", "--id-from-content"],
      "error: --id-from-content applies to incidents only; not to 'devices'"),
 ])
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_bad_uses_are_one_line_errors(db, capsys, args, message):
     args = [args[0], str(DATA / args[1]), *args[2:]]
     assert main([*db, "load", *args]) == 1

@@ -27,6 +27,7 @@ def _json(capsys, *args):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_coverage_walk_is_below_the_line_and_says_so(city_db, capsys):
     line = _json(capsys, "-d", city_db, "coverage", "--type", "police_office", "--level",
                  "city", "-f", "json")
@@ -46,6 +47,7 @@ def test_coverage_walk_is_below_the_line_and_says_so(city_db, capsys):
     assert "minutes: walking reach is judged in metres" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_gaps_workload_and_response_by_road(city_db, capsys):
     assert main(["-d", city_db, "gaps", "--type", "police_station", "--reach", "drive",
                  "--minutes", "1"]) == 0
@@ -69,6 +71,7 @@ def test_reach_without_roads_names_the_command(tmp_path, capsys):
     assert "pingan load roads" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_plan_sites_along_roads(city_db, capsys):
     plan = _json(capsys, "-d", city_db, "plan-sites", "--type", "police_office", "--add", "2",
                  "--reach", "walk", "--time-limit-s", "20", "-f", "json")

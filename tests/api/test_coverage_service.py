@@ -105,6 +105,7 @@ def test_protection_community_and_district(equipped):
     assert rep.provenance["metric_crs"] == "EPSG:4548"
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_coverage_gaps_and_ranking(equipped):
     ctx = ctx_for(equipped, arc_segments=64)
     rep = coverage_report(ctx, ADMIN, facility_type="police_office", period="2025")

@@ -76,6 +76,7 @@ def test_a_gbk_shapefile_without_cpg_asks_for_its_encoding(pingan):
     assert warnings_of(err) == []
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_swapped_columns_in_china_reject_every_row_and_say_why(pingan):
     assert pingan("load", "communities", str(GRID))[0] == 0
     code, _, err = pingan("load", "incidents", str(DATA / "swapped_incidents.csv"))
@@ -93,6 +94,7 @@ def test_swapped_columns_in_china_reject_every_row_and_say_why(pingan):
     assert warnings_of(err) == []
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_swapped_columns_of_a_portal_export_load_outside_and_say_why(pingan):
     tz = ["--timezone", "America/Chicago"]
     assert pingan(*tz, "load", "communities", str(DATA / "chicago_communities.geojson"))[0] == 0
@@ -106,6 +108,7 @@ def test_swapped_columns_of_a_portal_export_load_outside_and_say_why(pingan):
     assert warnings_of(err) == []
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_gcj02_points_loaded_as_wgs84_ask_for_crs_gcj02(pingan):
     assert pingan("load", "communities", str(GRID))[0] == 0
     code, out, err = pingan("load", "incidents", str(DATA / "gcj02_incidents.csv"))
@@ -117,6 +120,7 @@ def test_gcj02_points_loaded_as_wgs84_ask_for_crs_gcj02(pingan):
     assert "0 of the loaded incidents are in no community" in out and warnings_of(err) == []
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_wgs84_points_declared_gcj02_ask_for_wgs84(pingan):
     assert pingan("load", "communities", str(GRID))[0] == 0
     code, out, err = pingan("load", "incidents", str(DATA / "wgs84_incidents.csv"),
@@ -128,6 +132,7 @@ def test_wgs84_points_declared_gcj02_ask_for_wgs84(pingan):
     assert warnings_of(err) == []
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_a_future_incident_is_reported_as_written_in_the_loads_zone(pingan):
     assert pingan("load", "communities", str(GRID))[0] == 0
     code, out, err = pingan("load", "incidents", str(DATA / "future_incidents.csv"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -19,6 +20,7 @@ def _config(engine):
     return cfg
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_record_keys_are_drawn_for_existing_incidents_and_the_column_goes_down(db_url):
     engine = create_db_engine(db_url)
     try:
@@ -83,6 +85,7 @@ def test_load_tolerances_are_added_and_snapped_incidents_unassigned_going_down(d
         engine.dispose()
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_population_dates_and_load_coverage_are_added_and_backfilled(db_url):
     engine = create_db_engine(db_url)
     try:

@@ -53,6 +53,7 @@ def json_out(capsys, db: Path, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_census_2020_gives_finite_2024_rates_and_states_the_rule(workdir, capsys):
     db = workdir / "portal.db"
     load_portal(db, "crimes_portal.csv")
@@ -81,6 +82,7 @@ def test_census_2020_gives_finite_2024_rates_and_states_the_rule(workdir, capsys
     assert "nan" not in table.lower()
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_comparison_against_days_without_data_is_unknown(workdir, capsys):
     db = workdir / "late.db"
     load_portal(db, "crimes_2024.csv")  # the data start in 2024
@@ -109,6 +111,7 @@ def test_comparison_against_days_without_data_is_unknown(workdir, capsys):
     assert {r["change_class"] for r in claimed["items"] if r["code"] != "unassigned"} == {"rise"}
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_a_whole_export_compares_normally(workdir, capsys):
     db = workdir / "whole.db"
     load_portal(db, "crimes_portal.csv")  # first and last incident: 2023-01-01, 2024-12-30
@@ -122,6 +125,7 @@ def test_a_whole_export_compares_normally(workdir, capsys):
     assert classes <= {"rise", "no_rise"} and "no_rise" in classes
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_seventh_census_and_year_end_estimates_combine(workdir, capsys):
     db = workdir / "china.db"
     assert pingan(db, "load", "communities", str(CHINA / "社区边界.zip"),

@@ -39,6 +39,7 @@ def planner_ctx(tmp_path_factory: pytest.TempPathFactory):
     ctx.engine.dispose()
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_a_hidden_count_of_either_period_withholds_every_derived_figure(planner_ctx):
     ctx, vis = planner_ctx
     rows = []

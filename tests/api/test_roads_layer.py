@@ -90,6 +90,7 @@ def test_osm_extracts_load_with_their_node_ids(engine):
     assert 8 not in set(edges["u"]) | set(edges["v"])  # the construction way is no road
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_cli_load_roads_prints_the_topology(tmp_path, capsys):
     db = tmp_path / "c.db"
     code = main(["-d", str(db), "load", "roads", str(GRID), *[

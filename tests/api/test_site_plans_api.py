@@ -30,6 +30,7 @@ def test_type_names_the_facility_type_and_facility_type_still_works(client, city
 
 
 @pytest.mark.parametrize("role", ["admin", "liaison", "planner"])
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_each_site_has_its_position_and_community(client, city, role):
     body = _plan(client, city, {"type": "police_office"}, role=role).json()
     assert body["items"], body

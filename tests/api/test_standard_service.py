@@ -77,6 +77,7 @@ def city(lattice_db, tmp_path):
     return ServiceContext(lattice_db, Settings(database_url="sqlite:///unused.db"))
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_scores_bands_and_todo(city):
     prof = load_profile(PROFILE)
     rep = standard_report(city, ADMIN, profile=prof, period="2025")
@@ -99,6 +100,7 @@ def test_scores_bands_and_todo(city):
         todo_report(city, ADMIN, "ZZ", profile=prof, period="2025")
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_creation_rate_roll_up(city):
     prof = load_profile(PROFILE)
     d = standard_report(city, ADMIN, profile=prof, period="2025", level="district").frame
@@ -112,6 +114,7 @@ def test_creation_rate_roll_up(city):
     assert city_row["communities"].iloc[0] == 16
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_stored_profile_becomes_active(city):
     assert active_profile(city).name.startswith("北京市平安社区创建标准")
     put_profile(city.engine, PROFILE, created_by="test")

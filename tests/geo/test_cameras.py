@@ -135,6 +135,7 @@ def test_azimuth_is_corrected_for_grid_convergence():
 QUARTER = _sector_area(50, 90)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_area_share_counts_overlaps_once_and_faulty_cameras_not_at_all():
     comm = _communities()
     one = camera_metrics(comm, _devices([_cam("a", 0, 0)]), metric_crs=GK)

@@ -131,6 +131,7 @@ def test_community_half_inside_the_service_radius():
     assert res.effective_radius_m == 500 and res.facilities_used == 1
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_detour_factor_shrinks_the_radius():
     fac = _facilities([_fac("p1", 0, 0)])
     # 1,600 m straight line reaches the far square; at a detour factor of 2 it does not

@@ -229,6 +229,7 @@ def test_mann_kendall_by_hand():
         mann_kendall([1, 2])
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_feet_and_degrees_give_the_same_cube(categories_result):
     # Incidents and area in a transverse Mercator in feet and in EPSG:4326 (the incidents at
     # cell centres, far from any cell edge), gridded in EPSG:4548: the same cells, counts and

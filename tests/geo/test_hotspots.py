@@ -114,6 +114,7 @@ def test_clear_cluster_of_high_values_is_hot():
     assert set(classes) <= set(HOTSPOT_CLASSES)
 
 
+@pytest.mark.slow  # esda compiles its permutation kernel in each process: over 2 s
 def test_p_values_are_two_sided_esda_p_sim():
     communities, values = lattice(VALUES_4X4)
     result = community_hotspots(communities, values, seed=11)

@@ -91,6 +91,7 @@ def test_hand_cumulative_table_and_analytic_statistics():
     assert p[0, 0] == pytest.approx(1 - poisson.pmf(0, 0.2), rel=1e-12)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_monte_carlo_expectation_and_pseudo_p():
     # Under a random permutation of the days, a pair in distance band s falls in time band t
     # with probability (pairs of days in t) / C(n, 2), so the exact expectation of a banded
@@ -150,6 +151,7 @@ def spread_points(n, side_m, seed):
         xy = np.delete(xy, bad.sum(axis=1).argmax(), axis=0)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_feet_and_degrees_give_the_same_table():
     xy = spread_points(400, 3000, seed=3)
     days = np.random.default_rng(4).integers(0, 120, len(xy))

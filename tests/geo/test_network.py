@@ -330,6 +330,7 @@ def _independent(net, pts, fac, direction):
 
 @pytest.mark.parametrize(("mode", "direction"), [("walk", "to"), ("drive", "from"),
                                                  ("drive", "to")])
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_catchments_equal_networkx_with_split_edges(mode, direction):
     edges = _random_streets(7)
     net = build_network(edges, mode=mode)

@@ -48,6 +48,7 @@ def test_boundaries_are_deterministic_and_depend_on_the_seed() -> None:
                                     np.asarray(c.geometry.array), tolerance=0.0).all()
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_city_is_deterministic() -> None:
     a = generate_city(seed=3, n_communities=20)
     b = generate_city(seed=3, n_communities=20)

@@ -126,6 +126,7 @@ def test_plan_facility_sites_end_to_end():
     assert plan.sites["population_newly_covered"].iloc[0] == pytest.approx(1000.0)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_plan_coverage_before_is_the_coverage_reports():
     """Issue 12, item 11: the plan's "before" is facility_coverage's covered residents.
 
@@ -217,6 +218,7 @@ def test_too_many_pairs_is_refused_before_any_work(monkeypatch):
         plan_sites(demand, weights, cands, None, k=1, radius_m=50_000, metric_crs=GK)
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_a_candidate_grid_too_fine_is_refused_before_it_is_made():
     # 1 km² at 0.5 m spacing is 4 million points: refused, naming what the caller set
     comm = gpd.GeoDataFrame({"code": ["A"], "population": [1.0]},

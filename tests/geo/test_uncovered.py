@@ -20,6 +20,7 @@ def test_uncovered_parts_counts_overlapping_covers_once():
     assert left[1].area == pytest.approx(1.0)  # touched by no cover: unchanged
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_uncovered_parts_is_the_same_on_any_number_of_threads():
     rng = np.random.default_rng(11)
     areas = [shapely.box(x, 0, x + 100, 100) for x in range(0, 2000, 100)]
