@@ -314,7 +314,15 @@ def demo_cmd(
 
 
 def _register_commands() -> None:
-    from api import cli_admin, cli_batch, cli_density, cli_metrics, cli_roads, cli_spacetime
+    from api import (
+        cli_admin,
+        cli_batch,
+        cli_briefing,
+        cli_density,
+        cli_metrics,
+        cli_roads,
+        cli_spacetime,
+    )
 
     cli_metrics.register(app)
     cli_density.register(app)
@@ -322,6 +330,7 @@ def _register_commands() -> None:
     cli_roads.register(app)
     cli_admin.register(app)
     cli_batch.register(app)
+    cli_briefing.register(app)
 
 
 _register_commands()

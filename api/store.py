@@ -28,6 +28,7 @@ from api.models import (
     facilities,
     incidents,
     load_coverage,
+    loads,
 )
 from geo.cases import CaseCounts, CaseDefinition
 from geo.codes import sort_by_code
@@ -41,6 +42,7 @@ __all__ = [
     "count_incidents",
     "count_keyed",
     "iter_incidents",
+    "latest_loads",
     "read_case_records",
     "read_communities",
     "read_compounds",
@@ -562,3 +564,14 @@ def incident_time_range(conn: sa.Connection) -> tuple[dt.datetime | None, dt.dat
     if isinstance(lo, str):
         lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
     return lo, hi
+
+
+def latest_loads(conn: sa.Connection) -> pd.DataFrame:
+    """The latest load of each layer: ``layer``, ``file_name`` and ``loaded_at`` (naive UTC)."""
+    c = loads.c
+    latest = sa.select(sa.func.max(c.id)).group_by(c.layer).scalar_subquery()
+    rows = conn.execute(sa.select(c.layer, c.file_name, c.loaded_at)
+                        .where(c.id.in_(latest)).order_by(c.layer)).all()
+    frame = pd.DataFrame(rows, columns=["layer", "file_name", "loaded_at"])
+    _dates(frame, ["loaded_at"])
+    return frame

@@ -53,6 +53,7 @@ __all__ = [
     "install_login_redirect",
     "page_language",
     "render_page",
+    "render_template",
     "safe_next",
     "server_secret",
     "static_path",
@@ -130,11 +131,12 @@ def wants_html(request: Request) -> bool:
             and "text/html" in request.headers.get("accept", "").lower())
 
 
-def _text(language: PageLanguage) -> Any:
+def _text(language: PageLanguage, extra: dict[str, tuple[str, str]] | None = None) -> Any:
     index = 0 if language == "zh" else 1
+    texts = TEXT if not extra else {**TEXT, **extra}
 
     def t(key: str) -> str:
-        return TEXT[key][index]
+        return texts[key][index]
     return t
 
 
@@ -172,15 +174,8 @@ def render_page(request: Request, template: str, context: dict[str, Any], *,
     """
     language = page_language(request)
     other: PageLanguage = "en" if language == "zh" else "zh"
-
-    def num(value: Any, decimals: int = 1) -> str:
-        return fmt_number(value, language, decimals=decimals)
-
-    page = _ENV.get_template(template).render(
-        lang=language, t=_text(language), switch_url=_switch_url(request, other),
-        other_lang=other, fmt_count=lambda v: fmt_count(v, language), fmt_number=num,
-        fmt_ratio=lambda v: fmt_ratio(v, language),
-        fmt_percent=lambda v: fmt_percent(v, language), **context)
+    page = render_template(template, language, {
+        "switch_url": _switch_url(request, other), "other_lang": other, **context})
     response = HTMLResponse(page, status_code=status,
                             headers={"Cache-Control": "no-store", **(headers or {})})
     if request.query_params.get("lang") in ("zh", "en"):
@@ -188,6 +183,37 @@ def render_page(request: Request, template: str, context: dict[str, Any], *,
                             httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")
     return response
+
+
+def render_template(template: str, language: PageLanguage, context: dict[str, Any], *,
+                    text: dict[str, tuple[str, str]] | None = None) -> str:
+    """Render a template of ``api/templates`` in a language (no request needed).
+
+    The template gets ``lang``, ``t`` (the text of a key) and the ``fmt_*`` number formatters
+    besides ``context``.
+
+    Parameters
+    ----------
+    template
+        Template file name.
+    language
+        ``zh`` or ``en``.
+    context
+        Further template variables.
+    text
+        Texts besides :data:`api.web_text.TEXT` (key -> (Chinese, English)).
+
+    Returns
+    -------
+    str
+    """
+    def num(value: Any, decimals: int = 1) -> str:
+        return fmt_number(value, language, decimals=decimals)
+
+    return _ENV.get_template(template).render(
+        lang=language, t=_text(language, text), fmt_count=lambda v: fmt_count(v, language),
+        fmt_number=num, fmt_ratio=lambda v: fmt_ratio(v, language),
+        fmt_percent=lambda v: fmt_percent(v, language), **context)
 
 
 def static_path(name: str) -> Path:

@@ -20,13 +20,16 @@ generation time, in Chinese or English (:class:`MapOptions`). Pages load nothing
 hosts: :func:`render_html` points every script and style sheet at pingan's vendored assets
 (:func:`write_assets`, :func:`asset_files`), :func:`write_map` writes a page with its assets, and
 :func:`export_png` takes a picture with headless Chromium.
+
+For print: :func:`svg_map` draws a static SVG choropleth (projected, simplified, no tiles) and
+:func:`print_pdf` prints a self-contained page to PDF with headless Chromium (the briefings).
 """
 
 from maps.alerts import alerts_map
 from maps.coverage import coverage_map
 from maps.density import density_map
 from maps.emerging import emerging_map
-from maps.export import BrowserNotFoundError, export_png, find_browser
+from maps.export import BrowserNotFoundError, export_png, find_browser, print_pdf
 from maps.hotspots import hotspot_map
 from maps.incidents import (
     DEFAULT_MAX_GRID_BYTES,
@@ -51,6 +54,7 @@ from maps.options import LANGUAGES, MapOptions
 from maps.protection import protection_map
 from maps.rates import RATE_COLUMNS, SCHEMES, classify, rates_map
 from maps.standard import standard_map
+from maps.svg import svg_map
 
 #: The map kinds, as the API's ``/maps/<kind>`` and ``pingan maps --kind`` name them.
 MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "near-repeat", "alerts",
@@ -83,10 +87,12 @@ __all__ = [
     "hotspot_map",
     "incident_map",
     "near_repeat_map",
+    "print_pdf",
     "protection_map",
     "rates_map",
     "render_html",
     "standard_map",
+    "svg_map",
     "write_assets",
     "write_map",
 ]

@@ -1,4 +1,4 @@
-"""PNG export of a map page with headless Chromium, for briefings.
+"""PNG export of a map page, and PDF printing of a page, with headless Chromium, for briefings.
 
 Chromium's own ``--screenshot`` mode is used rather than a WebDriver: it needs only the browser
 (Debian's ``chromium``), and ``--virtual-time-budget`` lets the page run its scripts and timers
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from geo.errors import ParameterError
 
-__all__ = ["BROWSER_CANDIDATES", "BrowserNotFoundError", "export_png", "find_browser"]
+__all__ = ["BROWSER_CANDIDATES", "BrowserNotFoundError", "export_png", "find_browser",
+           "print_pdf"]
 
 #: Executable names tried, in order, when no browser is given (the ``maps.browser`` setting).
 BROWSER_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -139,17 +140,70 @@ def export_png(
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         out.unlink()
+    _run(exe, [f"--window-size={width},{height}", f"--force-device-scale-factor={scale}",
+               f"--virtual-time-budget={int(wait_ms)}", f"--screenshot={out}"], url,
+         out=out, timeout_s=timeout_s, doing="take a picture of")
+    return out
+
+
+def _run(exe: str, flags: list[str], url: str, *, out: Path, timeout_s: float,
+         doing: str) -> None:
+    """Run Chromium with a fresh profile; raise unless it wrote ``out``."""
     with tempfile.TemporaryDirectory(prefix="pingan-chromium-") as profile:
-        args = [exe, *_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                f"--force-device-scale-factor={scale}", f"--virtual-time-budget={int(wait_ms)}",
-                f"--screenshot={out}", url]
+        args = [exe, *_FLAGS, f"--user-data-dir={profile}", *flags, url]
         try:
             run = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s,
                                  check=False)
         except subprocess.TimeoutExpired:
-            raise RuntimeError(f"Chromium took longer than {timeout_s} s to draw {url}") from None
+            raise RuntimeError(f"Chromium took longer than {timeout_s} s to {doing} "
+                               f"{url}") from None
     if run.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         tail = "\n".join((run.stderr or "").strip().splitlines()[-5:])
-        raise RuntimeError(f"Chromium failed to take a picture of {url} "
-                           f"(exit {run.returncode}): {tail}")
+        raise RuntimeError(f"Chromium failed to {doing} {url} (exit {run.returncode}): {tail}")
+
+
+def print_pdf(page: str | os.PathLike[str], out_pdf: str | os.PathLike[str], *,
+              timeout_s: float = 120.0, browser: str | os.PathLike[str] | None = None) -> Path:
+    """Print an HTML file to PDF with headless Chromium (``--print-to-pdf``).
+
+    The paper size and margins are the page's own (CSS ``@page``); Chromium's header and footer
+    (date, URL) are left out. Chromium embeds the fonts it uses (subsets), so Chinese text
+    prints with the installed CJK font (Debian's ``fonts-wqy-microhei``) and needs none on the
+    reader's machine.
+
+    Parameters
+    ----------
+    page
+        A self-contained HTML file (it should load nothing: the browser runs with no network).
+    out_pdf
+        The PDF to write; its folder is created when missing.
+    timeout_s
+        Wall-clock limit of the browser run.
+    browser
+        The Chromium executable (see :func:`find_browser`).
+
+    Returns
+    -------
+    pathlib.Path
+        The PDF.
+
+    Raises
+    ------
+    ValueError
+        If the page file does not exist.
+    BrowserNotFoundError
+        If no Chromium is found.
+    RuntimeError
+        If the browser fails or writes no PDF.
+    """
+    path = Path(page).resolve()
+    if not path.is_file():
+        raise ValueError(f"page must be an HTML file; {path} does not exist")
+    exe = find_browser(browser)
+    out = Path(out_pdf).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.unlink()
+    _run(exe, ["--no-pdf-header-footer", f"--print-to-pdf={out}"], path.as_uri(), out=out,
+         timeout_s=timeout_s, doing="print")
     return out

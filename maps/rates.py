@@ -54,6 +54,7 @@ __all__ = [
     "RATE_COLUMNS",
     "SCHEMES",
     "Classification",
+    "class_colors",
     "classify",
     "rates_map",
 ]
@@ -155,6 +156,11 @@ def classify(values: pd.Series | NDArray[np.float64], *, scheme: Scheme = "quant
     lower = (float(v.min()), *upper[:-1])
     counts = tuple(int((yb == j).sum()) for j in range(len(upper)))
     return Classification(scheme, len(upper), lower, upper, classes, counts)
+
+
+def class_colors(k: int) -> list[str]:
+    """Fill colours of ``k`` rate classes, light to dark (ColorBrewer YlOrRd)."""
+    return _colors(k)
 
 
 def _colors(k: int) -> list[str]:

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from api import store
-from api.release import Visibility
+from api.release import Selection, Visibility
 from api.services import ServiceContext
 from api.services.alerts import alerts_report, latest_day
 from api.services.coverage import coverage_report, protection_report
@@ -44,7 +44,9 @@ from api.services.standard import active_profile, standard_report
 from geo.errors import PinganError
 from geo.period import Period
 
-__all__ = ["KPI_COLUMNS", "Landing", "PeriodKpi", "jurisdiction_names", "landing"]
+__all__ = ["KPI_COLUMNS", "Landing", "PeriodKpi", "creation_rate", "current_alerts",
+           "jurisdiction_names", "landing", "period_kpi", "rising_communities",
+           "risk_zones_by_community"]
 
 T = TypeVar("T")
 
@@ -159,22 +161,68 @@ def _week_of(day: dt.date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _period_kpi(ctx: ServiceContext, vis: Visibility, kind: str, label: str) -> PeriodKpi:
+def period_kpi(ctx: ServiceContext, vis: Visibility, kind: str, label: str, *,
+               level: str = "city", code: str = "city",
+               selection: Selection | None = None) -> PeriodKpi:
+    """One unit's KPIs of a period against the previous period and the same one a year before.
+
+    Parameters
+    ----------
+    ctx, vis
+        Service context and caller (figures released as :func:`rates_report` releases them).
+    kind
+        What the period is (``week``, ``month``…), for the page.
+    label
+        The period.
+    level, code
+        The unit: ``city`` (the caller's world) or a district or subdistrict code.
+    selection
+        Passed to :func:`rates_report` (the unit's communities).
+
+    Returns
+    -------
+    PeriodKpi
+    """
     compare: dict[str, tuple[str, dict[str, Any]]] = {}
     for how in _COMPARES:
-        rep = rates_report(ctx, vis, period=label, compare=how, level="city")
-        city = rep.frame[rep.frame["code"] == "city"]
-        compare[how] = (str(rep.provenance.get("compare_period", "")), _row(city, KPI_COLUMNS))
+        rep = rates_report(ctx, vis, period=label, compare=how, level=level,
+                           selection=selection)
+        unit = rep.frame[rep.frame["code"] == code]
+        compare[how] = (str(rep.provenance.get("compare_period", "")), _row(unit, KPI_COLUMNS))
     return PeriodKpi(kind, label, compare)
 
 
-def _creation(ctx: ServiceContext, vis: Visibility, year: Period) -> dict[str, Any]:
+def _unit_row(frame: pd.DataFrame, code: str, cols: Sequence[str]) -> dict[str, Any]:
+    return _row(frame[frame["code"] == code] if "code" in frame.columns else frame, cols)
+
+
+def creation_rate(ctx: ServiceContext, vis: Visibility, year: Period, *, level: str = "city",
+                  code: str = "city", selection: Selection | None = None) -> dict[str, Any]:
+    """The standard's status counts and creation rate (创建率) of a unit, a year and the one before.
+
+    Parameters
+    ----------
+    ctx, vis
+        Service context and caller.
+    year
+        The year evaluated.
+    level, code, selection
+        The unit, as for :func:`period_kpi`.
+
+    Returns
+    -------
+    dict
+        The status counts, ``creation_rate`` and ``creation_rate_pop``, the previous year's
+        label and rate, and the change.
+    """
     cols = ("communities", "meets", "partly", "fails", "incomplete", "creation_rate",
             "creation_rate_pop")
-    now = _row(standard_report(ctx, vis, period=year, level="city").frame, cols)
+    now = _unit_row(standard_report(ctx, vis, period=year, level=level,
+                                    selection=selection).frame, code, cols)
     before_label = year.compare_period("previous").label
     try:
-        before = _row(standard_report(ctx, vis, period=before_label, level="city").frame, cols)
+        before = _unit_row(standard_report(ctx, vis, period=before_label, level=level,
+                                           selection=selection).frame, code, cols)
     except PinganError:
         before = {}
     rate, prev = now.get("creation_rate"), before.get("creation_rate")
@@ -206,9 +254,26 @@ def _protection(ctx: ServiceContext, vis: Visibility, year: Period) -> dict[str,
                             "compounds_total", "compound_compliance_ratio"))
 
 
-def _rising(ctx: ServiceContext, vis: Visibility, month: str) -> list[dict[str, Any]]:
-    """Communities whose annualised rate rose most against the previous month."""
-    rep = rates_report(ctx, vis, period=month, compare="previous", level="community")
+def rising_communities(ctx: ServiceContext, vis: Visibility, period: str | Period, *,
+                       selection: Selection | None = None) -> list[dict[str, Any]]:
+    """The ten communities whose annualised rate rose most against the previous period.
+
+    Parameters
+    ----------
+    ctx, vis
+        Service context and caller.
+    period
+        The period (a month on the landing).
+    selection
+        Only these communities.
+
+    Returns
+    -------
+    list of dict
+        Code, names, counts, rates, the rise and its test, as :func:`rates_report` releases them.
+    """
+    rep = rates_report(ctx, vis, period=period, compare="previous", level="community",
+                       selection=selection)
     frame = pd.DataFrame(rep.frame.drop(columns="geometry"))
     frame = frame[frame["code"] != "unassigned"]
     if "compare_case_rate_per_10k_annual" not in frame.columns:
@@ -225,17 +290,28 @@ def _rising(ctx: ServiceContext, vis: Visibility, month: str) -> list[dict[str, 
             for _, r in frame.head(TOP_N).iterrows()]
 
 
-def _alerts(ctx: ServiceContext, vis: Visibility) -> list[dict[str, Any]]:
-    rep = alerts_report(ctx, vis, level="community", alerts_only=True)
+def current_alerts(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None,
+                   selection: Selection | None = None) -> list[dict[str, Any]]:
+    """The communities' early-warning alerts as of a day (default: the latest incident's)."""
+    rep = alerts_report(ctx, vis, level="community", alerts_only=True, as_of=as_of,
+                        selection=selection)
     frame = pd.DataFrame(rep.frame.drop(columns="geometry", errors="ignore"))
     cols = ("unit", "name", "last_day", "observed", "expected", "q_value", "method",
             "first_fired")
     return [{c: _clean(r[c]) for c in cols if c in frame.columns} for _, r in frame.iterrows()]
 
 
-def _zones(ctx: ServiceContext, vis: Visibility) -> tuple[list[dict[str, Any]], int]:
-    """Risk zones per community (admin and liaison keys), and the incidents behind them."""
-    rep, _ = risk_zones_report(ctx, vis, period=None)
+def risk_zones_by_community(ctx: ServiceContext, vis: Visibility, *,
+                            as_of: dt.date | None = None, selection: Selection | None = None
+                            ) -> tuple[list[dict[str, Any]], int]:
+    """Near-repeat risk zones per community (admin and liaison keys), and the incidents behind.
+
+    Raises
+    ------
+    api.errors.ForbiddenError
+        For a caller who may not read raw incidents.
+    """
+    rep, _ = risk_zones_report(ctx, vis, period=None, as_of=as_of, selection=selection)
     frame = rep.frame
     if frame.empty:
         return [], 0
@@ -300,21 +376,22 @@ def _landing(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Lan
     kpis = []
     for kind, label in kinds:
         try:
-            kpis.append(_period_kpi(ctx, vis, kind, label))
+            kpis.append(period_kpi(ctx, vis, kind, label))
         except PinganError as exc:
             notes.append(f"{kind}: {exc}")
     zones: list[dict[str, Any]] | None = None
     zone_incidents = 0
     if vis.raw:
-        got = _tried(notes, "near-repeat risk zones", lambda: _zones(ctx, vis))
+        got = _tried(notes, "near-repeat risk zones", lambda: risk_zones_by_community(ctx, vis))
         zones, zone_incidents = got if got is not None else ([], 0)
     return Landing(
         role=vis.role, jurisdiction=jurisdiction_names(ctx, vis), as_of=day, year=year.label,
         month=month, kpis=kpis,
-        creation=_tried(notes, "creation rate", lambda: _creation(ctx, vis, year)),
+        creation=_tried(notes, "creation rate", lambda: creation_rate(ctx, vis, year)),
         coverage=_coverage(ctx, vis, year, notes),
         protection=_tried(notes, "protection", lambda: _protection(ctx, vis, year)),
-        rising=_tried(notes, "rising communities", lambda: _rising(ctx, vis, month)) or [],
-        alerts=_tried(notes, "alerts", lambda: _alerts(ctx, vis)) or [],
+        rising=_tried(notes, "rising communities",
+                      lambda: rising_communities(ctx, vis, month)) or [],
+        alerts=_tried(notes, "alerts", lambda: current_alerts(ctx, vis)) or [],
         zones=zones, zone_incidents=zone_incidents,
         todo=_tried(notes, "standard", lambda: _todo(ctx, vis, year)) or [], notes=notes)

@@ -155,6 +155,16 @@ MATRIX: list[Row] = [
     Row("GET", "/api/v1/standard", "/api/v1/standard", everyone(), {"period": "2025"}),
     Row("GET", "/api/v1/standard", "/api/v1/standard", everyone(),
         {"level": "district", "format": "csv"}),
+    # briefings: a liaison's own district; another's is refused; no week for aggregate roles
+    Row("GET", "/api/v1/briefings", "/api/v1/briefings", everyone(),
+        {"period": "2025-03", "format": "html"}),
+    Row("GET", "/api/v1/briefings", "/api/v1/briefings", outside_for_liaison(),
+        {"period": "2025-03", "district": "D2", "format": "html"}),
+    Row("GET", "/api/v1/briefings", "/api/v1/briefings", everyone(),
+        {"period": "2025-Q1", "district": "D1"}),
+    Row("GET", "/api/v1/briefings", "/api/v1/briefings",
+        {**everyone(), "planner": 422, "client": 422}, {"period": "2025-W10", "format": "html"}),
+    Row("GET", "/api/v1/briefings", "/api/v1/briefings", everyone(422), {"period": "2025-13"}),
     Row("GET", "/api/v1/standard/todo/C1", "/api/v1/standard/todo/{code}", everyone()),
     Row("GET", "/api/v1/standard/todo/ZZ", "/api/v1/standard/todo/{code}", everyone(404)),
     *[Row("GET", f"/maps/{kind}", "/maps/{kind}", everyone(), {"period": "2025"})

@@ -144,6 +144,25 @@ def test_the_checks_catch_a_csv_without_its_own_provenance(city, client):
     assert any("incident ids leaked" in p for p in problems)
 
 
+def test_the_checks_catch_a_leak_in_a_briefing(city, client):
+    """An admin's briefing of the whole city, as HTML or PDF, fails the checks of others."""
+    from tests.api.trust_matrix import Case
+
+    for fmt in ("html", "pdf"):
+        case = Case("GET", "/api/v1/briefings", "/api/v1/briefings",
+                    (("period", "2025-03"), ("format", fmt)))
+        admin = send(client, case, city.headers("admin"))
+        assert admin.status_code == 200, admin.text
+        assert check(case, "admin", admin) == []
+        liaison = check(case, "liaison", admin)
+        assert "name 金融街社区 outside the jurisdiction" in liaison, liaison
+        assert "name 月坛社区 outside the jurisdiction" in liaison, liaison
+        # March: C1 and C3 one case each, so the city's KPIs count 2 (and 1 in March 2024)
+        planner = check(case, "planner", admin)
+        assert any("count 2 in a protected caller's briefing" in p for p in planner), planner
+        assert check(case, "planner", send(client, case, city.headers("planner"))) == []
+
+
 def _without_link(response):
     import httpx
 

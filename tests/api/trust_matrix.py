@@ -59,6 +59,8 @@ PAGES = (("GET", "/", ({}, {"lang": "en"})),)
 _PLACE_NAMES = {"C1": ("和平社区", "东华门街道"), "C2": ("安定社区", "安定门街道"),
                 "C3": ("金融街社区", "金融街街道"), "C4": ("月坛社区",)}
 _DISTRICT_NAMES = {"D1": ("东城区", {"C1", "C2"}), "D2": ("西城区", {"C3", "C4"})}
+#: The briefing route: its answers are pages (HTML, or PDF read back with ``pdftotext``).
+BRIEFINGS = "/api/v1/briefings"
 MAP_KINDS = ("incidents", "rates", "hotspots", "emerging", "kde", "near-repeat", "alerts",
              "protection", "coverage", "standard")
 
@@ -173,6 +175,8 @@ def _enum(param: Mapping[str, Any]) -> list[str]:
 def _formats(route: str) -> list[str]:
     if route.startswith("/maps/"):
         return ["json"]
+    if route == BRIEFINGS:
+        return ["html", "pdf"]
     if route == "/api/v1/kde":
         return [*VARIANTS["format"], "tif"]
     return VARIANTS["format"]
@@ -365,7 +369,7 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
     if credential in _OUTSIDE and _names_outside(case, credential) and status not in (403,
                                                                                       422):
         problems.append(f"names a place outside the jurisdiction but got {status}")
-    text = response.content.decode("utf-8-sig", errors="replace")
+    text = body_text(response)
     forbidden = forbidden_incidents(credential)
     leaked_ids = [i for i in forbidden if re.search(rf"\b{re.escape(i)}\b", text)]
     if leaked_ids:
@@ -377,6 +381,8 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
     positions = incident_pairs_in(text, list(forbidden))
     if positions:
         problems.append(f"incident positions leaked: {positions[:5]}")
+    if status == 200 and case.route == BRIEFINGS:
+        problems += _briefing_problems(credential, text)
     if status == 200 and credential in PROTECTED and not case.route.startswith(_METADATA):
         problems += _protected_problems(text)
     if status == 200 and WORLDS.get(credential) is not None:
@@ -451,6 +457,53 @@ def all_maps(openapi: Mapping[str, Any]) -> bool:
     return set(kinds) == set(MAP_KINDS)
 
 
+def body_text(response: Any) -> str:
+    """An answer's text: a PDF's as ``pdftotext`` extracts it, anything else decoded."""
+    if not response.headers.get("content-type", "").startswith("application/pdf"):
+        return response.content.decode("utf-8-sig", errors="replace")
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="pingan-matrix-") as folder:
+        path = Path(folder) / "answer.pdf"
+        path.write_bytes(response.content)
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                              text=True, check=True).stdout
+
+
+def _names_shown_outside(credential: str, text: str) -> list[str]:
+    """Names of places outside a liaison's world that a page shows."""
+    world = WORLDS.get(credential)
+    if world is None:
+        return []
+    return ([f"name {n} outside the jurisdiction" for code, names in _PLACE_NAMES.items()
+             if code not in world for n in names if n in text]
+            + [f"district {n} outside the jurisdiction"
+               for n, codes in _DISTRICT_NAMES.values() if not codes & world and n in text])
+
+
+#: The KPI lines of a printed briefing (Chinese): label, period, cases, rate, cases then...
+_KPI_LINE = re.compile(r"^\s*(上期|去年同期)\s+\S+\s+(\S+)\s+\S+\s+(\S+)", re.MULTILINE)
+
+
+def _briefing_problems(credential: str, text: str) -> list[str]:
+    """A briefing (HTML or PDF text): only the caller's world; a protected caller's released.
+
+    A liaison's names no place outside their world; a protected caller's holds no near-repeat
+    zone and no count of 1 or 2 among its KPIs.
+    """
+    problems = _names_shown_outside(credential, text)
+    if credential in PROTECTED:
+        if 'class="zone"' in text:
+            problems.append("a near-repeat zone in a protected caller's briefing")
+        counts = re.findall(r'<td class="num cases">([^<]*)</td>', text)
+        counts += [c for line in _KPI_LINE.findall(text) for c in line[1:]]
+        problems += [f"count {c} in a protected caller's briefing"
+                     for c in counts if c.strip() in ("1", "2")]
+    return problems
+
+
 def _page_problems(credential: str, response: Any) -> list[str]:
     """A page: the login form without a valid key; else only the caller's world, released.
 
@@ -473,12 +526,7 @@ def _page_problems(credential: str, response: Any) -> list[str]:
                  if r.get("address") and str(r["address"]) in text]
     problems += [f"incident position {p} on the page"
                  for p in incident_pairs_in(text, list(forbidden))]
-    world = WORLDS.get(credential)
-    if world is not None:
-        problems += [f"name {n} outside the jurisdiction" for code, names in _PLACE_NAMES.items()
-                     if code not in world for n in names if n in text]
-        problems += [f"district {n} outside the jurisdiction"
-                     for n, codes in _DISTRICT_NAMES.values() if not codes & world and n in text]
+    problems += _names_shown_outside(credential, text)
     if credential in PROTECTED:
         if 'data-kind="week"' in text or 'class="zone"' in text:
             problems.append("a week or a near-repeat zone shown to a protected caller")
