@@ -183,6 +183,7 @@ def test_a_raw_readers_briefing_is_audited_and_a_planners_is_not(city, client):
         ("liaison", {"period": "2025-02", "format": "html"})]
 
 
+@pytest.mark.slow  # over 2 s on a busy 2-core machine
 def test_the_command_line_names_what_is_wrong(city, tmp_path, capsys):
     if city.backend != "spatialite":
         pytest.skip("the command line runs on the SpatiaLite copy")
