@@ -48,6 +48,7 @@ from geo.readers import (
     parse_field_mappings,
     read_layer,
 )
+from geo.sources import STREAMED_FORMATS, parquet_rows
 
 __all__ = ["REPLACEABLE", "STREAM_MIN_BYTES", "LoadReport", "load_file", "reassign_incidents",
            "store_layer"]
@@ -203,11 +204,13 @@ def load_file(
         (:func:`geo.completeness.parse_covers`); default the first..last local day in it.
         Recorded for each district present in the file.
     batch_rows
-        Incidents CSV: read, validate, assign and stage this many records at a time
-        (:mod:`api.stream_load`), so memory is bounded by the batch. Default: stream files
-        larger than :data:`STREAM_MIN_BYTES` in batches of
-        :data:`api.stream_load.LOAD_BATCH_ROWS`; 0 reads the whole file at once. Files
-        with ``id_from_content`` are always read whole (an id counts identical rows).
+        Incidents CSV or (Geo)Parquet: read, validate, assign and stage this many records at
+        a time (:mod:`api.stream_load`), so memory is bounded by the batch. Default: stream
+        CSV files larger than :data:`STREAM_MIN_BYTES` and Parquet files of more than
+        :data:`api.stream_load.LOAD_BATCH_ROWS` records, in batches of that many; 0 reads the
+        whole file at once. Files with ``id_from_content`` are always read whole (an id counts
+        identical rows), and so are GeoJSON, GeoPackage and shapefiles
+        (:data:`geo.sources.STREAMED_FORMATS` says why).
 
     Returns
     -------
@@ -262,10 +265,15 @@ def _stream_batch_rows(path: str | Path, layer: str, batch_rows: int | None,
     if batch_rows is not None and (isinstance(batch_rows, bool) or batch_rows < 0):
         raise ParameterError(f"batch_rows must be a number of records >= 0; got {batch_rows!r}",
                              parameter="batch_rows")
-    if layer != "incidents" or id_from_content or detect_format(path) != "csv":
+    fmt = detect_format(path)
+    if layer != "incidents" or id_from_content or fmt not in STREAMED_FORMATS:
         return 0
     if batch_rows is None:
-        big = Path(path).exists() and Path(path).stat().st_size > STREAM_MIN_BYTES
+        if not Path(path).exists():
+            return 0
+        # A Parquet file is compressed: its footer says how many records it holds.
+        big = (parquet_rows(Path(path)) > LOAD_BATCH_ROWS if fmt == "parquet"
+               else Path(path).stat().st_size > STREAM_MIN_BYTES)
         return LOAD_BATCH_ROWS if big else 0
     return int(batch_rows)
 
@@ -285,7 +293,8 @@ def _stream(engine: Engine, path: Path, batch_rows: int, *, display_name: str | 
     sha = file_sha256(path)
     name = display_name or path.name
     try:
-        out = stream_incidents(engine, path, batch_rows=batch_rows, file_name=name, sha256=sha,
+        out = stream_incidents(engine, path, fmt=detect_format(path), batch_rows=batch_rows,
+                               file_name=name, sha256=sha,
                                crs=crs, encoding=encoding, fields=parse_field_mappings(fields),
                                strict=strict, timezone=timezone, loaded_by=loaded_by,
                                snap_m=float(snap_m), covers=covers, options=options,

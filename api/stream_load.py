@@ -1,12 +1,13 @@
-"""Streaming load of a large incidents CSV: batch by batch, one transaction, bounded memory.
+"""Streaming load of a large incidents file: batch by batch, one transaction, bounded memory.
 
-The file is read ``batch_rows`` records at a time (:func:`geo.sources.iter_csv`, the same
-parser as a whole-file read); each batch is validated (:func:`geo.readers.validate_source`),
-assigned to the communities (read once) and staged. Repeated ids are found at the end through
-the staging tables' id index, across batches, and rejected as a whole-file read rejects them
-(every occurrence); the staged rows are then upserted into ``incidents`` by one statement.
-Memory is bounded by the batch, not the file. Strict mode, or no valid row, raises inside the
-transaction: nothing is stored. Coordinate hints (:mod:`geo.hints`) look at the first batch.
+A CSV or (Geo)Parquet file is read ``batch_rows`` records at a time
+(:func:`geo.sources.iter_source`, reading each record as a whole-file read does); each batch is
+validated (:func:`geo.readers.validate_source`), assigned to the communities (read once) and
+staged. Repeated ids are found at the end through the staging tables' id index, across batches, and
+rejected as a whole-file read rejects them (every occurrence); the staged rows are then upserted
+into ``incidents`` by one statement. Memory is bounded by the batch, not the file. Strict mode, or
+no valid row, raises inside the transaction: nothing is stored. Coordinate hints (:mod:`geo.hints`)
+look at the first batch.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from geo.readers import (
     raise_if_unusable,
     validate_source,
 )
-from geo.sources import iter_csv
+from geo.sources import iter_source
 
 __all__ = ["LOAD_BATCH_ROWS", "stream_incidents"]
 
@@ -64,6 +65,7 @@ def stream_incidents(
     engine: Engine,
     path: Path,
     *,
+    fmt: str = "csv",
     batch_rows: int,
     file_name: str,
     sha256: str,
@@ -78,7 +80,9 @@ def stream_incidents(
     options: dict[str, Any],
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Load an incidents CSV in batches as one transaction (see the module docstring).
+    """Load an incidents file (``fmt``: ``csv`` or ``parquet``) in batches as one transaction.
+
+    See the module docstring.
 
     ``progress`` shows a bar of the rows read on stderr once a load passes
     :data:`PROGRESS_MIN_ROWS` (the command line; never in the API).
@@ -114,9 +118,9 @@ def stream_incidents(
         ids.create(conn)
         bar = _Progress(progress)
         try:
-            read = _Batches()
-            for raw in iter_csv(path, encoding=encoding, chunk_rows=batch_rows):
-                result = validate_source(raw, spec, path=path, fmt="csv", mapping=mapping,
+            read = _Batches(fmt)
+            for raw in iter_source(path, fmt, encoding=encoding, chunk_rows=batch_rows):
+                result = validate_source(raw, spec, path=path, fmt=fmt, mapping=mapping,
                                          crs=crs_spec, timezone=timezone, duplicates=False)
                 read.add(conn, result, stage, ids, load_id, snap_m, comms)
                 bar.update(read.rows_read)
@@ -184,7 +188,8 @@ class _Progress:
 class _Batches:
     """What the batches of one streaming load add up to."""
 
-    def __init__(self) -> None:
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
         self.rows_read = 0
         self.rejections: list[Rejection] = []
         self.warnings: list[str] = []
@@ -209,7 +214,7 @@ class _Batches:
         frame = pd.DataFrame(index=pd.RangeIndex(self._valid))
         return ReadResult("incidents", frame,
                           tuple(self.sorted_rejections()), tuple(self.warnings + self.hints),
-                          self.rows_read, str(path), "csv", self.source_crs,
+                          self.rows_read, str(path), self.fmt, self.source_crs,
                           self.field_sources)
 
     def add(self, conn: sa.Connection, result: ReadResult, stage: sa.Table, ids: sa.Table,

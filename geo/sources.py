@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import re
 import warnings
 import zipfile
@@ -24,12 +25,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import pyproj
+import shapely
 
 from geo.crs import CrsSpec, parse_crs
 from geo.errors import InputError
 from geo.hints import misdecoding_hint
 
-__all__ = ["RawLayer", "iter_csv", "read_source", "short_error"]
+__all__ = ["STREAMED_FORMATS", "RawLayer", "iter_csv", "iter_source", "parquet_rows", "read_source",
+           "short_error"]
+
+#: Formats read batch by batch for a streaming load (:func:`iter_source`). GeoJSON, GeoPackage
+#: and shapefiles are read whole: GDAL's Arrow stream (pyogrio ``open_arrow``) turns stored
+#: date-times into UTC where its row-by-row reader keeps their offsets or leaves them without
+#: a zone, so batches would read some times differently from a whole-file read.
+STREAMED_FORMATS = ("csv", "parquet")
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,82 @@ def iter_csv(path: Path, *, encoding: str | None, chunk_rows: int) -> Iterator[R
                     notes.append(_gb18030_note(path, chunk))
                 chunk.index = pd.RangeIndex(len(chunk))
                 yield RawLayer(chunk, None, None, notes)
+
+
+def iter_source(path: Path, fmt: str, *, encoding: str | None,
+                chunk_rows: int) -> Iterator[RawLayer]:
+    """Read a CSV or (Geo)Parquet file in batches of at most ``chunk_rows`` records.
+
+    Each batch reads exactly as the same records of a whole-file read (:func:`read_source`):
+    the same CSV parser, and for Parquet the same Arrow-to-pandas conversion, row groups read
+    one batch at a time. A GeoParquet file's geometries (WKB) and declared CRS are read from
+    its ``geo`` metadata as geopandas reads them.
+
+    Raises
+    ------
+    geo.errors.InputError
+        As :func:`read_source`; also for a format not in :data:`STREAMED_FORMATS` and for a
+        GeoParquet geometry column not encoded as WKB (read such a file whole).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1; got {chunk_rows!r}")
+    if fmt == "csv":
+        yield from iter_csv(path, encoding=encoding, chunk_rows=chunk_rows)
+    elif fmt == "parquet":
+        yield from _iter_parquet(path, chunk_rows)
+    else:
+        raise InputError(f"{path}: {fmt} files are read whole, not in batches "
+                         f"(batches: {', '.join(STREAMED_FORMATS)})")
+
+
+def parquet_rows(path: Path) -> int:
+    """The number of records a Parquet file holds (from its footer; nothing else is read)."""
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read Parquet: {short_error(exc)}") from None
+
+
+def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[RawLayer]:
+    try:
+        source = pq.ParquetFile(path)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read Parquet: {short_error(exc)}") from None
+    geo = _geo_metadata(path, source.schema_arrow.metadata)
+    declared = None
+    if geo is not None:
+        column = geo["columns"][geo["primary_column"]]
+        # GeoParquet: no "crs" key means OGC:CRS84; an explicit null, an unknown CRS.
+        crs = column.get("crs", "OGC:CRS84")
+        if crs is not None:
+            declared = parse_crs(pyproj.CRS.from_user_input(crs))
+    try:
+        for batch in source.iter_batches(batch_size=chunk_rows):
+            if batch.num_rows == 0:
+                continue
+            table = batch.to_pandas()
+            geoms = None
+            if geo is not None:
+                geoms = np.asarray(shapely.from_wkb(table.pop(geo["primary_column"])
+                                                    .to_numpy()), dtype=object)
+            yield RawLayer(table.reset_index(drop=True), geoms, declared, [])
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read Parquet: {short_error(exc)}") from None
+
+
+def _geo_metadata(path: Path, metadata: dict[bytes, bytes] | None) -> dict[str, Any] | None:
+    """A GeoParquet file's ``geo`` metadata (WKB-encoded primary column), or None for Parquet."""
+    if not metadata or b"geo" not in metadata:
+        return None
+    geo = json.loads(metadata[b"geo"])
+    primary = geo.get("primary_column")
+    encoding = geo.get("columns", {}).get(primary, {}).get("encoding")
+    if str(encoding).upper() != "WKB":
+        raise InputError(f"{path}: GeoParquet column {primary!r} is encoded as {encoding!r}; "
+                         f"batches read WKB only: load the file whole (batch_rows=0)")
+    return dict(geo)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -96,6 +98,56 @@ def test_streaming_equals_whole_file_and_reload_is_idempotent(engine, tmp_path):
     assert (whole.rows_loaded, whole.rows_updated) == (0, 300)
     assert _snapshot(engine) == after_stream
     assert whole.incidents_unassigned == streamed.incidents_unassigned
+
+
+@pytest.mark.parametrize("kind", ["parquet", "geoparquet"])
+def test_parquet_streams_in_batches_as_it_reads_whole(engine, tmp_path, kind):
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    frame = pd.read_csv(write_incidents(tmp_path / "i.csv", 300))
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
+    path = tmp_path / f"i.{kind}"
+    if kind == "geoparquet":
+        frame = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
+                                 geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+                                 crs="EPSG:4326")
+    frame.to_parquet(path)
+    # Row groups of 50 records: batches of 64 cut across them.
+    pq.write_table(pq.read_table(path), path, row_group_size=50)
+    streamed = load_file(engine, path, "incidents", batch_rows=64)
+    assert (streamed.rows_read, streamed.rows_loaded, streamed.incidents_unassigned) == (
+        300, 300, 100)
+    with engine.connect() as conn:
+        options = conn.execute(sa.select(loads.c.options).where(
+            loads.c.id == streamed.load_id)).scalar_one()
+    assert '"batch_rows": 64' in options  # the streaming path recorded its batches
+    after_stream = _snapshot(engine)
+    assert after_stream[0][0] == "I000000" and after_stream[0][3] == "C1"
+    whole = load_file(engine, path, "incidents", batch_rows=0)
+    assert (whole.rows_loaded, whole.rows_updated) == (0, 300)
+    assert _snapshot(engine) == after_stream
+
+
+def test_parquet_of_more_records_than_a_batch_streams_by_default(engine, tmp_path, monkeypatch):
+    import api.loading
+
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    frame = pd.read_csv(write_incidents(tmp_path / "i.csv", 120))
+    frame.to_parquet(tmp_path / "i.parquet")
+    seen = []
+    real = api.loading.stream_incidents
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["fmt"], kwargs["batch_rows"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api.loading, "stream_incidents", spy)
+    monkeypatch.setattr(api.loading, "LOAD_BATCH_ROWS", 100)
+    assert load_file(engine, tmp_path / "i.parquet", "incidents").rows_loaded == 120
+    assert seen == [("parquet", 100)]
+    # 100 records or fewer: read whole.
+    frame.head(100).to_parquet(tmp_path / "j.parquet")
+    assert load_file(engine, tmp_path / "j.parquet", "incidents").rows_updated == 100
+    assert seen == [("parquet", 100)]
 
 
 def test_streaming_reassignment_in_small_batches(engine, tmp_path):
