@@ -20,6 +20,7 @@ from api.routes import (
     density,
     emerging,
     incidents,
+    landing,
     loads,
     nearrepeat,
     profiles,
@@ -34,6 +35,7 @@ API_PREFIX = "/api/v1"
 #: The routers mounted under :data:`API_PREFIX`, in the order the docs list them.
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
+    landing.router,
     communities.router,
     incidents.router,
     aggregates.router,
