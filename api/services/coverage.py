@@ -33,6 +33,7 @@ from geo.coverage import (
 from geo.errors import MissingDataError, ParameterError
 from geo.inventory import existing_during
 from geo.period import Period
+from geo.population import PopulationPlacement, place_population
 from geo.release import KEY_MODULUS, release_counts
 from geo.rollup import (
     COVERAGE_RATIOS,
@@ -52,6 +53,7 @@ __all__ = [
     "coverage_result",
     "gaps_report",
     "plan_provenance",
+    "population_placement",
     "protection_report",
     "service_areas",
     "site_plan_report",
@@ -235,6 +237,20 @@ def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
 # --- facility coverage ------------------------------------------------------------------------
 
 
+def population_placement(ctx: ServiceContext, period: Period) -> PopulationPlacement:
+    """The residents placed on compounds and community areas for a period (cached).
+
+    Every facility type's coverage of the period is measured on this one placement
+    (:func:`geo.population.place_population`), computed once per data version and period.
+    """
+    def compute() -> PopulationPlacement:
+        with ctx.engine.connect() as conn:
+            comps = store.read_compounds(conn)
+        return place_population(ctx.communities(), compounds=comps, period=period,
+                                metric_crs=ctx.metric_crs())
+    return ctx.cached("population-placement", period.label, compute)
+
+
 def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float | None,
                     period: Period) -> FacilityCoverage:
     """Coverage of every community of the city by one facility type (cached; no incidents).
@@ -257,7 +273,8 @@ def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float 
         return facility_coverage(ctx.communities(), facilities, facility_type=facility_type,
                                  radius_m=radius, detour_factor=ctx.settings.geo.detour_factor,
                                  compounds=comps, period=period, metric_crs=ctx.metric_crs(),
-                                 circle_segments=ctx.settings.geo.arc_segments)
+                                 circle_segments=ctx.settings.geo.arc_segments,
+                                 placement=population_placement(ctx, period))
     return ctx.cached("coverage", (facility_type, radius, period.label), compute)
 
 
