@@ -9,6 +9,7 @@ existed during it (:func:`geo.inventory.existing_during`). Results are cached pe
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.units import check_level, level_zh, unit_geometries, world_communities
+from geo.arrays import present
 from geo.cameras import CameraMetrics, camera_metrics
 from geo.compounds import CompoundCompliance, compound_compliance
 from geo.coverage import (
@@ -241,14 +243,17 @@ def population_placement(ctx: ServiceContext, period: Period) -> PopulationPlace
     """The residents placed on compounds and community areas for a period (cached).
 
     Every facility type's coverage of the period is measured on this one placement
-    (:func:`geo.population.place_population`), computed once per data version and period.
+    (:func:`geo.population.place_population`). A placement depends on the period only
+    through the compounds that existed during it, so it is cached per data version and set
+    of those compounds: periods with the same compounds (this year and last, mostly) share it.
     """
-    def compute() -> PopulationPlacement:
-        with ctx.engine.connect() as conn:
-            comps = store.read_compounds(conn)
-        return place_population(ctx.communities(), compounds=comps, period=period,
-                                metric_crs=ctx.metric_crs())
-    return ctx.cached("population-placement", period.label, compute)
+    with ctx.engine.connect() as conn:
+        comps = store.read_compounds(conn)
+    comps = comps[existing_during(comps, period, start_column=None,
+                                  end_column=present(comps, "removed_on"))]
+    ids = hashlib.sha256("\0".join(sorted(comps["id"].astype(str))).encode()).hexdigest()
+    return ctx.cached("population-placement", ids, lambda: place_population(
+        ctx.communities(), compounds=comps, metric_crs=ctx.metric_crs()))
 
 
 def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float | None,
