@@ -86,7 +86,6 @@ def test_api_clients_keep_the_json_401(client):
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
-@pytest.mark.slow
 def test_an_ended_session_redirects_a_page_to_login(city, app):
     with TestClient(app) as c:
         log_in(c, city.tokens["planner"])
@@ -184,7 +183,6 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
         assert c.get("/api/v1/landing/todo").status_code == 401
 
 
-@pytest.mark.slow
 def test_planner_landing_is_aggregates_only(city, app):
     with TestClient(app, headers=city.headers("planner")) as c:
         page = c.get("/")
@@ -209,7 +207,6 @@ def test_planner_landing_is_aggregates_only(city, app):
         assert row["cases"] == "<3" or row["cases"] == 0 or row["cases"] >= 3
 
 
-@pytest.mark.slow
 def test_english_switch_is_remembered(city, app):
     with TestClient(app, headers=city.headers("admin")) as c:
         first = c.get("/", params={"lang": "en"})
