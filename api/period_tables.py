@@ -265,7 +265,7 @@ def read_groups(conn: sa.Connection, period: Period | None, timezone: str,
     rows = conn.execute(sa.select(*[u.c[g] for g in _GROUP],
                                   *[sa.func.sum(u.c[s]) for s in _SUMS])
                         .group_by(*[u.c[g] for g in _GROUP])).all()
-    out = pd.DataFrame(rows, columns=[*_GROUP, *_SUMS])
+    out = pd.DataFrame([tuple(r) for r in rows], columns=[*_GROUP, *_SUMS])
     for g in _GROUP:
         col = out[g].astype("string")
         out[g] = col.mask(col == "")

@@ -62,6 +62,13 @@ def _geoms(values: Sequence[Any]) -> np.ndarray:
     return shapely.from_wkb(wkb)
 
 
+def _rows_frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    # pandas takes SQLAlchemy rows for named tuples and reads them one attribute lookup at a
+    # time (1 s for the 65 k case records of the sample city); plain tuples take its fast
+    # path (0.05 s).
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+
+
 def _frame(rows: Sequence[Any], columns: Sequence[str]) -> gpd.GeoDataFrame:
     data = pd.DataFrame([tuple(r[:-1]) for r in rows], columns=list(columns))
     return gpd.GeoDataFrame(data, geometry=_geoms([r[-1] for r in rows]) if rows else [],
@@ -390,7 +397,7 @@ def read_case_records(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame
     i = incidents.c
     rows = conn.execute(sa.select(i.community_code, i.category, i.occurred_at)
                         .where(*query.clauses())).all()
-    out = pd.DataFrame(rows, columns=["community_code", "category", "occurred_at"])
+    out = _rows_frame(rows, ["community_code", "category", "occurred_at"])
     out["community_code"] = out["community_code"].astype("string")
     out["category"] = out["category"].astype("string")
     out["occurred_at"] = pd.to_datetime(out["occurred_at"]).dt.tz_localize("UTC").astype(
@@ -440,7 +447,7 @@ def count_cases(conn: sa.Connection, period: Period, definition: CaseDefinition,
     rows = conn.execute(sa.select(*keys, sa.func.count().label("cases"))
                         .where(*cases_where).group_by(*keys)).all()
     cols = ["community_code"] + (["category"] if by_category else []) + ["cases"]
-    counts = pd.DataFrame(rows, columns=cols)
+    counts = _rows_frame(rows, cols)
     no_location = conn.execute(sa.select(sa.func.count()).select_from(incidents).where(
         *cases_where, i.community_code.is_(None), i.geom.is_(None))).scalar_one()
     in_period = conn.execute(sa.select(sa.func.count()).select_from(incidents)
@@ -477,7 +484,7 @@ def count_keyed(conn: sa.Connection, query: IncidentQuery,
     rows = conn.execute(sa.select(*keys, sa.func.count(),
                                   sa.func.coalesce(sa.func.sum(i.rkey), 0))
                         .where(*query.clauses()).group_by(*keys)).all()
-    out = pd.DataFrame(rows, columns=[*by, "count", "key_sum"])
+    out = _rows_frame(rows, [*by, "count", "key_sum"])
     for b in by:
         out[b] = out[b].astype("string")
     out["count"] = out["count"].astype("int64")
@@ -548,7 +555,7 @@ def read_points(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
     rows = conn.execute(sa.select(sa.func.ST_X(i.geom), sa.func.ST_Y(i.geom), i.community_code,
                                   i.rkey)
                         .where(*query.clauses(), i.geom.is_not(None))).all()
-    frame = pd.DataFrame(rows, columns=["lon", "lat", "community_code", "rkey"])
+    frame = _rows_frame(rows, ["lon", "lat", "community_code", "rkey"])
     frame["lon"] = frame["lon"].astype("float64")
     frame["lat"] = frame["lat"].astype("float64")
     frame["community_code"] = frame["community_code"].astype("string")

@@ -52,6 +52,7 @@ __all__ = [
     "csrf_token",
     "install_login_redirect",
     "page_language",
+    "render_fragment",
     "render_page",
     "render_template",
     "safe_next",
@@ -147,6 +148,27 @@ def _switch_url(request: Request, language: PageLanguage) -> str:
     return f"{request.url.path}?{query}"
 
 
+def render_fragment(request: Request, template: str, context: dict[str, Any]) -> str:
+    """Render a template (a page or a part of one) in the request's language, as text.
+
+    The template gets what :func:`render_page` gives a page (``lang``, ``t``, ``fmt_*``…).
+
+    Parameters
+    ----------
+    request, template, context
+        As for :func:`render_page`.
+
+    Returns
+    -------
+    str
+        The HTML (autoescaped).
+    """
+    language = page_language(request)
+    other: PageLanguage = "en" if language == "zh" else "zh"
+    return render_template(template, language, {
+        "switch_url": _switch_url(request, other), "other_lang": other, **context})
+
+
 def render_page(request: Request, template: str, context: dict[str, Any], *,
                 status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     """Render a page template in the request's language.
@@ -173,9 +195,7 @@ def render_page(request: Request, template: str, context: dict[str, Any], *,
     fastapi.responses.HTMLResponse
     """
     language = page_language(request)
-    other: PageLanguage = "en" if language == "zh" else "zh"
-    page = render_template(template, language, {
-        "switch_url": _switch_url(request, other), "other_lang": other, **context})
+    page = render_fragment(request, template, context)
     response = HTMLResponse(page, status_code=status,
                             headers={"Cache-Control": "no-store", **(headers or {})})
     if request.query_params.get("lang") in ("zh", "en"):

@@ -83,6 +83,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "on_map": ("地图", "map"),
     "notes": ("说明", "Notes"),
     "landing_title": ("平安工作台", "pingan dashboard"),
+    "computing": ("计算中…", "Computing…"),
+    "part_failed": ("此部分未能载入：", "This part could not be loaded: "),
+    "retry": ("重试", "Retry"),
     "login_expired": ("登录表单已过期，请重试", "The login form has expired or did not come "
                       "from this site; try again"),
     "login_failed": ("登录失败", "Login failed"),

@@ -187,6 +187,7 @@ def facility_coverage(
     cell_m: float = 100.0,
     persons_per_household: float = PERSONS_PER_HOUSEHOLD,
     workers: int | None = None,
+    placement: PopulationPlacement | None = None,
 ) -> FacilityCoverage:
     """Measure how much of each community's area and residents a facility type reaches.
 
@@ -218,6 +219,11 @@ def facility_coverage(
         Residents per household for compounds without a population.
     workers
         Threads for the polygon arithmetic (:func:`uncovered_parts`); ``None`` uses every CPU.
+    placement
+        The residents already placed by :func:`place_population` from the same communities,
+        compounds and period (several facility types share one placement); it must be in the
+        metric CRS and have ``cell_m`` and ``persons_per_household`` as given. ``None``:
+        placed here.
 
     Returns
     -------
@@ -251,8 +257,17 @@ def facility_coverage(
     effective = radius / float(detour_factor)
 
     comm = arrays.project(arrays.geoms(communities), communities.crs, crs)
-    placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
-                                 persons_per_household=persons_per_household, metric_crs=crs)
+    if placement is None:
+        placement = place_population(communities, compounds=compounds, period=p, cell_m=cell_m,
+                                     persons_per_household=persons_per_household,
+                                     metric_crs=crs)
+    elif (placement.metric_crs != crs or placement.cell_m != cell_m
+          or placement.persons_per_household != persons_per_household):
+        raise ParameterError(
+            f"placement was made in {placement.metric_crs.to_string()} with cell_m "
+            f"{placement.cell_m:g} and persons_per_household "
+            f"{placement.persons_per_household:g}; expected {crs.to_string()}, {cell_m:g} and "
+            f"{persons_per_household:g}", parameter="placement")
     fac = facilities_of_type(facilities, facility_type, p)
     fac_xy = arrays.xy(arrays.project(arrays.geoms(fac), fac.crs, crs))
     circles = service_circles(fac_xy, effective, circle_segments=circle_segments)

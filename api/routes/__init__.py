@@ -21,6 +21,7 @@ from api.routes import (
     density,
     emerging,
     incidents,
+    landing,
     loads,
     nearrepeat,
     profiles,
@@ -35,6 +36,7 @@ API_PREFIX = "/api/v1"
 #: The routers mounted under :data:`API_PREFIX`, in the order the docs list them.
 RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
+    landing.router,
     communities.router,
     incidents.router,
     aggregates.router,

@@ -1,9 +1,11 @@
 """The web workspace's pages: ``/`` (the login page, or the landing dashboard), page assets.
 
 ``GET /`` without credentials shows the login form; with a session (or a bearer key) it shows
-the landing dashboard of the caller's jurisdiction (:func:`api.services.landing.landing`),
-released for the caller exactly as the JSON API releases each part. The near-repeat risk
-zones a raw reader's dashboard holds are audited as the JSON route audits them. Page assets
+the landing dashboard of the caller's jurisdiction: its shell and KPIs at once
+(:func:`api.services.landing.landing_shell`), and a small script (``/static/landing.js``) that
+fetches each heavy part from ``/api/v1/landing/{part}`` (:mod:`api.routes.landing`, where the
+near-repeat risk zones are audited as the JSON route audits them), all released for the
+caller exactly as the JSON API releases each part. Page assets
 (``/static/…``, ``/favicon.ico``) need no key. The pages are not part of the OpenAPI document;
 the role matrix (``tests/api/test_app_matrix.py``) lists them with the JSON endpoints.
 """
@@ -16,7 +18,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api import audit
 from api.access import authenticate
 from api.auth import SESSION_COOKIE, ApiKey
 from api.deps import get_service_context
@@ -24,7 +25,7 @@ from api.errors import NotAuthenticatedError
 from api.release import visibility_for
 from api.routes.auth import login_form
 from api.services import ServiceContext
-from api.services.landing import landing
+from api.services.landing import landing_shell
 from api.web import asset_response, csrf_token, render_page, server_secret, static_path
 
 __all__ = ["router"]
@@ -44,15 +45,11 @@ def get_static(name: str) -> FileResponse:
     return asset_response(static_path, name, what="page asset")
 
 
-def _landing_context(request: Request, ctx: ServiceContext, key: ApiKey) -> dict:
-    """Compute the dashboard (blocking: services read the database)."""
+def _landing_context(ctx: ServiceContext, key: ApiKey) -> dict:
+    """Compute the dashboard's shell (blocking: services read the database)."""
     with ctx.engine.connect() as conn:
         vis = visibility_for(conn, key, ctx.settings)
-    board = landing(ctx, vis)
-    if vis.raw:
-        audit.record_request(ctx.engine, request, "read_incidents", key=key,
-                             rows=board.zone_incidents)
-    return {"board": board, "key_name": key.name}
+    return {"board": landing_shell(ctx, vis), "key_name": key.name, "raw": vis.raw}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -70,7 +67,7 @@ async def home(
         key = await run_in_threadpool(authenticate, request, bearer=bearer, cookie=session)
     except NotAuthenticatedError:
         return await login_form(request, next_url="/")
-    context = await run_in_threadpool(_landing_context, request, ctx, key)
+    context = await run_in_threadpool(_landing_context, ctx, key)
     context["csrf"] = (csrf_token(await server_secret(request), session)
                        if bearer is None and session else None)
     return render_page(request, "landing.html", context)

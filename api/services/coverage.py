@@ -9,6 +9,7 @@ existed during it (:func:`geo.inventory.existing_during`). Results are cached pe
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from api import store
 from api.release import Selection, Visibility, release_provenance
 from api.services import Report, ServiceContext, generated_at, period_provenance
 from api.services.units import check_level, level_zh, unit_geometries, world_communities
+from geo.arrays import present
 from geo.cameras import CameraMetrics, camera_metrics
 from geo.compounds import CompoundCompliance, compound_compliance
 from geo.coverage import (
@@ -33,6 +35,7 @@ from geo.coverage import (
 from geo.errors import MissingDataError, ParameterError
 from geo.inventory import existing_during
 from geo.period import Period
+from geo.population import PopulationPlacement, place_population
 from geo.release import KEY_MODULUS, release_counts
 from geo.rollup import (
     COVERAGE_RATIOS,
@@ -52,6 +55,7 @@ __all__ = [
     "coverage_result",
     "gaps_report",
     "plan_provenance",
+    "population_placement",
     "protection_report",
     "service_areas",
     "site_plan_report",
@@ -235,6 +239,23 @@ def blind_spots_report(ctx: ServiceContext, vis: Visibility, *,
 # --- facility coverage ------------------------------------------------------------------------
 
 
+def population_placement(ctx: ServiceContext, period: Period) -> PopulationPlacement:
+    """The residents placed on compounds and community areas for a period (cached).
+
+    Every facility type's coverage of the period is measured on this one placement
+    (:func:`geo.population.place_population`). A placement depends on the period only
+    through the compounds that existed during it, so it is cached per data version and set
+    of those compounds: periods with the same compounds (this year and last, mostly) share it.
+    """
+    with ctx.engine.connect() as conn:
+        comps = store.read_compounds(conn)
+    comps = comps[existing_during(comps, period, start_column=None,
+                                  end_column=present(comps, "removed_on"))]
+    ids = hashlib.sha256("\0".join(sorted(comps["id"].astype(str))).encode()).hexdigest()
+    return ctx.cached("population-placement", ids, lambda: place_population(
+        ctx.communities(), compounds=comps, metric_crs=ctx.metric_crs()))
+
+
 def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float | None,
                     period: Period) -> FacilityCoverage:
     """Coverage of every community of the city by one facility type (cached; no incidents).
@@ -257,7 +278,8 @@ def coverage_result(ctx: ServiceContext, facility_type: str, *, radius_m: float 
         return facility_coverage(ctx.communities(), facilities, facility_type=facility_type,
                                  radius_m=radius, detour_factor=ctx.settings.geo.detour_factor,
                                  compounds=comps, period=period, metric_crs=ctx.metric_crs(),
-                                 circle_segments=ctx.settings.geo.arc_segments)
+                                 circle_segments=ctx.settings.geo.arc_segments,
+                                 placement=population_placement(ctx, period))
     return ctx.cached("coverage", (facility_type, radius, period.label), compute)
 
 

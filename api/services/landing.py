@@ -19,8 +19,13 @@ already compute and release, and only picks rows from their reports:
 
 Every figure is the service's, released for the caller as the JSON API releases it: a value the
 release rules withhold (``"<3"``, ``None``) stays withheld. A part that cannot be computed (no
-facilities, too little history) is left out with a note rather than failing the page. The
-whole dashboard is cached per data version, world and role (:meth:`ServiceContext.cached`).
+facilities, too little history) is left out with a note rather than failing the page.
+
+The page draws at once what is cheap (:func:`landing_shell`: the jurisdiction, the days and the
+KPIs, answered from the period tables) and fetches each heavy part (:data:`PARTS`,
+:func:`landing_part`) from its own JSON endpoint, so a cold cache delays a part, never the
+page. The shell and every part are cached per data version, world and role
+(:meth:`ServiceContext.cached`); :func:`landing` gathers them all (briefings, tests).
 """
 
 from __future__ import annotations
@@ -41,12 +46,12 @@ from api.services.coverage import coverage_report, protection_report
 from api.services.nearrepeat import risk_zones_report
 from api.services.rates import rates_report
 from api.services.standard import active_profile, standard_report
-from geo.errors import PinganError
+from geo.errors import ParameterError, PinganError
 from geo.period import Period
 
-__all__ = ["KPI_COLUMNS", "Landing", "PeriodKpi", "creation_rate", "current_alerts",
-           "jurisdiction_names", "landing", "period_kpi", "rising_communities",
-           "risk_zones_by_community"]
+__all__ = ["KPI_COLUMNS", "PARTS", "Landing", "LandingPart", "LandingShell", "PeriodKpi",
+           "creation_rate", "current_alerts", "jurisdiction_names", "landing", "landing_part",
+           "landing_shell", "period_kpi", "rising_communities", "risk_zones_by_community"]
 
 T = TypeVar("T")
 
@@ -80,8 +85,8 @@ class PeriodKpi:
 
 
 @dataclass(frozen=True)
-class Landing:
-    """Everything the landing page shows (see the module docstring)."""
+class LandingShell:
+    """The cheap part of the page, drawn at once: the caller, the days and the KPIs."""
 
     role: str
     jurisdiction: list[dict[str, str]]
@@ -89,6 +94,13 @@ class Landing:
     year: str
     month: str
     kpis: list[PeriodKpi]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Landing(LandingShell):
+    """Everything the landing page shows (see the module docstring): the shell and the parts."""
+
     creation: dict[str, Any] | None
     coverage: list[dict[str, Any]]
     protection: dict[str, Any] | None
@@ -97,7 +109,6 @@ class Landing:
     zones: list[dict[str, Any]] | None
     zone_incidents: int
     todo: list[dict[str, Any]]
-    notes: list[str] = field(default_factory=list)
 
 
 def _clean(value: Any) -> Any:
@@ -344,8 +355,149 @@ def _todo(ctx: ServiceContext, vis: Visibility, year: Period) -> list[dict[str, 
     return out
 
 
+#: The parts of the dashboard computed apart from its shell (each one a JSON endpoint,
+#: ``/api/v1/landing/{part}``), in the order the page shows them.
+PARTS = ("creation", "coverage", "rising", "alerts", "zones", "todo")
+
+
+@dataclass(frozen=True)
+class LandingPart:
+    """One heavy part of the page (see :data:`PARTS`).
+
+    Attributes
+    ----------
+    part
+        Its name.
+    as_of, year, month
+        The days it is about (those of the shell).
+    value
+        ``creation``: a dict or ``None``; ``coverage``: ``{"coverage": [...], "protection":
+        {...} | None}``; ``zones``: ``{"zones": [...], "incidents": n}`` (``n`` risk zones'
+        source incidents, a raw read to audit); the others: a list of rows.
+    notes
+        Why something is missing (a part that could not be computed, a facility type).
+    """
+
+    part: str
+    as_of: dt.date
+    year: str
+    month: str
+    value: Any
+    notes: list[str] = field(default_factory=list)
+
+
+def _days(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None
+          ) -> tuple[dt.date, str, Period]:
+    day = as_of or latest_day(ctx)
+    return day, f"{day.year}-{day.month:02d}", vis.check_period(ctx.period(str(day.year)))
+
+
+def _cache_key(vis: Visibility, as_of: dt.date | None) -> tuple[Any, ...]:
+    # The role joins the world: planner and client share a world but not their pages.
+    return (as_of, vis.role, vis.jurisdictions, vis.raw)
+
+
+def landing_shell(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None
+                  ) -> LandingShell:
+    """The shell of the dashboard: the caller's jurisdiction, the days and the KPIs.
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    vis
+        The caller; the KPIs are released for them as ``/api/v1/rates`` releases them.
+    as_of
+        The day "this week" and "this month" hold (default: the day of the latest incident).
+
+    Returns
+    -------
+    LandingShell
+        Cached per data version, world and role.
+    """
+    return ctx.cached("landing-shell", _cache_key(vis, as_of),
+                      lambda: _shell(ctx, vis, as_of), vis=vis)
+
+
+def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> LandingShell:
+    notes: list[str] = []
+    day, month, year = _days(ctx, vis, as_of)
+    kinds = [("month", month)] if vis.protected else [("week", _week_of(day)), ("month", month)]
+    if vis.protected:
+        notes.append("week: planner and client keys see whole months, quarters or years only")
+    kpis = []
+    for kind, label in kinds:
+        try:
+            kpis.append(period_kpi(ctx, vis, kind, label))
+        except PinganError as exc:
+            notes.append(f"{kind}: {exc}")
+    return LandingShell(role=vis.role, jurisdiction=jurisdiction_names(ctx, vis), as_of=day,
+                        year=year.label, month=month, kpis=kpis, notes=notes)
+
+
+def landing_part(ctx: ServiceContext, vis: Visibility, part: str, *,
+                 as_of: dt.date | None = None) -> LandingPart:
+    """One heavy part of the dashboard, released for the caller.
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    vis
+        The caller; the part is released for them as the JSON API releases it.
+    part
+        One of :data:`PARTS`.
+    as_of
+        As for :func:`landing_shell`.
+
+    Returns
+    -------
+    LandingPart
+        Cached per data version, world and role. A part that cannot be computed is empty,
+        with a note.
+
+    Raises
+    ------
+    geo.errors.ParameterError
+        If ``part`` is not one of :data:`PARTS`.
+    api.errors.ForbiddenError
+        ``zones`` for a caller who may not read raw incidents.
+    """
+    if part not in PARTS:
+        raise ParameterError(f"part must be one of {', '.join(PARTS)}; got {part!r}",
+                             parameter="part")
+    if part == "zones":
+        vis.check_raw("near-repeat risk zones (incident positions and days)")
+    return ctx.cached(f"landing-{part}", _cache_key(vis, as_of),
+                      lambda: _part(ctx, vis, part, as_of), vis=vis)
+
+
+def _part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None
+          ) -> LandingPart:
+    notes: list[str] = []
+    day, month, year = _days(ctx, vis, as_of)
+    value: Any
+    if part == "creation":
+        value = _tried(notes, "creation rate", lambda: creation_rate(ctx, vis, year))
+    elif part == "coverage":
+        value = {"coverage": _coverage(ctx, vis, year, notes),
+                 "protection": _tried(notes, "protection", lambda: _protection(ctx, vis, year))}
+    elif part == "rising":
+        value = _tried(notes, "rising communities",
+                       lambda: rising_communities(ctx, vis, month)) or []
+    elif part == "alerts":
+        value = _tried(notes, "alerts", lambda: current_alerts(ctx, vis)) or []
+    elif part == "zones":
+        got = _tried(notes, "near-repeat risk zones", lambda: risk_zones_by_community(ctx, vis))
+        zones, incidents = got if got is not None else ([], 0)
+        value = {"zones": zones, "incidents": incidents}
+    else:
+        value = _tried(notes, "standard", lambda: _todo(ctx, vis, year)) or []
+    return LandingPart(part, day, year.label, month, value, notes)
+
+
 def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None) -> Landing:
-    """The landing dashboard of the caller's world.
+    """The landing dashboard of the caller's world: the shell and every part.
 
     Parameters
     ----------
@@ -359,39 +511,18 @@ def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = Non
     Returns
     -------
     Landing
-        Cached per data version, world and role, like the reports it is made of.
+        Made of :func:`landing_shell` and :func:`landing_part`, each cached per data version,
+        world and role (the page and its part endpoints share those computations).
     """
-    return ctx.cached("landing", (as_of, vis.role, vis.jurisdictions, vis.raw),
-                      lambda: _landing(ctx, vis, as_of), vis=vis)
-
-
-def _landing(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Landing:
-    notes: list[str] = []
-    day = as_of or latest_day(ctx)
-    month = f"{day.year}-{day.month:02d}"
-    year = vis.check_period(ctx.period(str(day.year)))
-    kinds = [("month", month)] if vis.protected else [("week", _week_of(day)), ("month", month)]
-    if vis.protected:
-        notes.append("week: planner and client keys see whole months, quarters or years only")
-    kpis = []
-    for kind, label in kinds:
-        try:
-            kpis.append(period_kpi(ctx, vis, kind, label))
-        except PinganError as exc:
-            notes.append(f"{kind}: {exc}")
-    zones: list[dict[str, Any]] | None = None
-    zone_incidents = 0
-    if vis.raw:
-        got = _tried(notes, "near-repeat risk zones", lambda: risk_zones_by_community(ctx, vis))
-        zones, zone_incidents = got if got is not None else ([], 0)
+    shell = landing_shell(ctx, vis, as_of=as_of)
+    parts = {p: landing_part(ctx, vis, p, as_of=as_of) for p in PARTS
+             if vis.raw or p != "zones"}
+    zones = parts["zones"].value if "zones" in parts else None
     return Landing(
-        role=vis.role, jurisdiction=jurisdiction_names(ctx, vis), as_of=day, year=year.label,
-        month=month, kpis=kpis,
-        creation=_tried(notes, "creation rate", lambda: creation_rate(ctx, vis, year)),
-        coverage=_coverage(ctx, vis, year, notes),
-        protection=_tried(notes, "protection", lambda: _protection(ctx, vis, year)),
-        rising=_tried(notes, "rising communities",
-                      lambda: rising_communities(ctx, vis, month)) or [],
-        alerts=_tried(notes, "alerts", lambda: current_alerts(ctx, vis)) or [],
-        zones=zones, zone_incidents=zone_incidents,
-        todo=_tried(notes, "standard", lambda: _todo(ctx, vis, year)) or [], notes=notes)
+        role=shell.role, jurisdiction=shell.jurisdiction, as_of=shell.as_of, year=shell.year,
+        month=shell.month, kpis=shell.kpis, creation=parts["creation"].value,
+        coverage=parts["coverage"].value["coverage"],
+        protection=parts["coverage"].value["protection"], rising=parts["rising"].value,
+        alerts=parts["alerts"].value, zones=None if zones is None else zones["zones"],
+        zone_incidents=0 if zones is None else zones["incidents"], todo=parts["todo"].value,
+        notes=[*shell.notes, *(n for p in parts.values() for n in p.notes)])

@@ -175,7 +175,18 @@ def test_liaison_opens_root_logs_in_and_lands_on_their_district(driver, server, 
     assert "西城区" not in driver.page_source and "金融街社区" not in driver.page_source
     assert driver.execute_script(
         "return performance.getEntriesByName('landing-ready').length") == 1
+    # every heavy part was fetched and drawn by the page's script
+    states = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-part]'), "
+        "e => [e.dataset.part, e.dataset.state])")
+    assert states == [[p, "ready"] for p in ("creation", "coverage", "rising", "alerts",
+                                            "zones", "todo")]
+    todo = driver.find_elements("css selector", "#todo tr.todo")
+    assert todo and {r.get_attribute("data-code") for r in todo} <= {"C1", "C2"}
+    assert "计算中" not in driver.page_source
     requests = _requests(driver)
+    assert any(u.endswith("/static/landing.js") for u in requests)
+    assert any("/api/v1/landing/zones?lang=zh" in u for u in requests)
     assert any(u.endswith("/static/app.css") for u in requests)
     assert any(u.endswith("/favicon.ico") for u in requests)
     outside = [u for u in requests if urlparse(u).scheme not in INTERNAL_SCHEMES

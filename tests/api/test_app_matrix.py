@@ -178,7 +178,14 @@ MATRIX: list[Row] = [
     # form; its content per role is checked in tests/api/trust_matrix.py and test_app_pages.py.
     Row("GET", "/", "/", everyone(), anonymous=200),
     Row("GET", "/", "/", everyone(), {"lang": "en"}, anonymous=200),
+    # The landing's heavy parts, fetched by its script; the zones only for raw readers.
+    *[Row("GET", f"/api/v1/landing/{part}", "/api/v1/landing/{part}", everyone())
+      for part in ("creation", "coverage", "rising", "alerts", "todo")],
+    Row("GET", "/api/v1/landing/todo", "/api/v1/landing/{part}", everyone(), {"lang": "en"}),
+    Row("GET", "/api/v1/landing/zones", "/api/v1/landing/{part}", only(A, L)),
+    Row("GET", "/api/v1/landing/nope", "/api/v1/landing/{part}", everyone(422)),
     Row("GET", "/favicon.ico", "/favicon.ico", everyone(), anonymous=200),
+    Row("GET", "/static/landing.js", "/static/{name}", everyone(), anonymous=200),
     Row("GET", "/static/app.css", "/static/{name}", everyone(), anonymous=200),
     Row("GET", "/static/nope.css", "/static/{name}", everyone(404), anonymous=404),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A)),

@@ -18,7 +18,9 @@ from api.release import Visibility
 from api.services import ServiceContext
 from api.services.coverage import (
     coverage_report,
+    coverage_result,
     gaps_report,
+    population_placement,
     protection_report,
     site_plan_report,
     workload_report,
@@ -103,6 +105,19 @@ def test_protection_community_and_district(equipped):
     assert d.loc["D1", "camera_area_share"] == pytest.approx(
         circle / sum(cell_m(f"L{i}{j}").area for i in range(2) for j in range(4)), rel=1e-3)
     assert rep.provenance["metric_crs"] == "EPSG:4548"
+
+
+def test_periods_with_the_same_compounds_share_one_placement(equipped):
+    ctx = ctx_for(equipped)
+    year = population_placement(ctx, ctx.period("2025"))
+    assert population_placement(ctx, ctx.period("2024")) is year  # K1 and K2 in both
+    assert population_placement(ctx, ctx.period("2025-03")) is year
+    assert year.compounds_used == 2
+    placed = year.parts.groupby("code")["population"].sum()
+    assert placed["L00"] == pytest.approx(ctx.communities().set_index("code").loc[
+        "L00", "population"])
+    cov = coverage_result(ctx, "police_office", radius_m=None, period=ctx.period("2025"))
+    assert cov.placement is year
 
 
 @pytest.mark.slow  # over 2 s on a busy 2-core machine

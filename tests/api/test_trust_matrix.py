@@ -68,6 +68,20 @@ def test_the_checks_catch_a_leak(city, client):
         client, rates, city.headers("admin"))))
 
 
+def test_the_checks_catch_a_leak_of_a_landing_part(city, client):
+    """An admin's landing parts, checked as a liaison's or a planner's, fail the checks."""
+    from tests.api.trust_matrix import Case
+
+    todo = Case("GET", "/api/v1/landing/{part}", "/api/v1/landing/todo")
+    admin = send(client, todo, city.headers("admin"))
+    assert admin.status_code == 200 and check(todo, "admin", admin) == []
+    assert any("outside the jurisdiction" in p for p in check(todo, "liaison", admin))
+    zones = Case("GET", "/api/v1/landing/{part}", "/api/v1/landing/zones")
+    answer = send(client, zones, city.headers("admin"))
+    assert any("risk zones answered to a protected caller" in p
+               for p in check(zones, "planner", answer))
+
+
 def test_the_checks_catch_a_leak_of_a_space_time_surface(city, client):
     """An admin's emerging hot spots and density surfaces, checked as others', fail them."""
     from tests.api.trust_matrix import Case

@@ -102,6 +102,7 @@ VARIANTS: dict[str, list[Any]] = {
     "recent_days": [None, 60],
     "reach": ["line", "walk", "drive"],
     "minutes": [None, 5],
+    "lang": [None, "en"],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
@@ -112,6 +113,9 @@ PAIRWISE_ONLY = {"compare", "category", "level", "limit", "by", "cell_neighbours
 FULL_VALUES = {"period": 3, "cell_m": 4}
 #: Path parameters: another caller's place and one's own.
 PATH_VALUES = {"code": ["C1", "C3"], "kind": list(MAP_KINDS), "name": ["beijing-safe-community"]}
+#: The landing dashboard's parts (JSON with the page's HTML fragment): checked as JSON and,
+#: for their fragment, as the page is (:func:`_names_problems`).
+LANDING_PART = "/api/v1/landing/{part}"
 #: Routes left out of the matrix, with the reason.
 SKIPPED = {
     ("POST", "/api/v1/loads/{layer}"): "writes; covered by test_app_matrix and the upload tests",
@@ -387,6 +391,8 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
         problems += _protected_problems(text)
     if status == 200 and WORLDS.get(credential) is not None:
         problems += _world_problems(text, WORLDS[credential] or set())
+    if status == 200 and case.route == LANDING_PART and credential in WORLDS:
+        problems += _landing_part_problems(case, credential, response)
     if status == 200 and case.route in trust_spacetime.ROUTES and credential in WORLDS:
         problems += trust_spacetime.problems(case.route, case.params, credential,
                                              WORLDS[credential], credential in PROTECTED,
@@ -399,6 +405,13 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
             problems += [f"its provenance: {p}" for p in check(as_provenance, credential,
                                                                  described)]
     return problems
+
+
+def _landing_part_problems(case: Case, credential: str, response: Any) -> list[str]:
+    """A landing part: its fragment released as the page is; zones for raw readers only."""
+    if credential in PROTECTED and case.path.endswith("/zones"):
+        return ["near-repeat risk zones answered to a protected caller"]
+    return [f"its fragment: {p}" for p in _names_problems(credential, response.json()["html"])]
 
 
 def _rows_of(text: str) -> Iterator[dict[str, Any]]:
@@ -526,11 +539,17 @@ def _page_problems(credential: str, response: Any) -> list[str]:
                  if r.get("address") and str(r["address"]) in text]
     problems += [f"incident position {p} on the page"
                  for p in incident_pairs_in(text, list(forbidden))]
-    problems += _names_shown_outside(credential, text)
+    return problems + _names_problems(credential, text)
+
+
+def _names_problems(credential: str, text: str) -> list[str]:
+    """HTML (a page, a part's fragment): no place outside a liaison's world; for a protected
+    caller no week, no near-repeat zone and no count of 1 or 2."""
+    problems = _names_shown_outside(credential, text)
     if credential in PROTECTED:
         if 'data-kind="week"' in text or 'class="zone"' in text:
             problems.append("a week or a near-repeat zone shown to a protected caller")
-        for cell in re.findall(r'<td class="num cases">([^<]*)</td>', text):
+        for cell in re.findall(r'<td class="num(?: cases)?">([^<]*)</td>', text):
             if cell.strip() in ("1", "2"):
                 problems.append(f"count {cell} shown to a protected caller")
     return problems

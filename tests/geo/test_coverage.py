@@ -187,6 +187,27 @@ def test_population_is_placed_on_compounds_first():
     assert res.placement.compounds_used == 2
 
 
+def test_facility_types_can_share_one_placement():
+    comm, compounds = _square_with_compounds()
+    fac = _facilities([_fac("p1", 0, 0), _fac("f1", 900, 900, kind="fire_station")])
+    placement = place_population(comm, compounds=compounds, metric_crs=GK)
+    for kind, radius in (("police_station", 300), ("fire_station", 200)):
+        alone = facility_coverage(comm, fac, facility_type=kind, radius_m=radius,
+                                  compounds=compounds, metric_crs=GK)
+        shared = facility_coverage(comm, fac, facility_type=kind, radius_m=radius,
+                                   compounds=compounds, metric_crs=GK, placement=placement)
+        pd.testing.assert_frame_equal(shared.frame, alone.frame)
+        assert shared.placement is placement
+    # the far compound's 262 residents (100 households) are covered by the fire station alone
+    fire = facility_coverage(comm, fac, facility_type="fire_station", radius_m=200,
+                             compounds=compounds, metric_crs=GK, placement=placement)
+    assert fire.frame.loc["Q", "facility_covered_population_share"] > 0.262
+    coarse = place_population(comm, compounds=compounds, metric_crs=GK, cell_m=250.0)
+    with pytest.raises(ValueError, match=r"placement was made in .* cell_m 250.*expected"):
+        facility_coverage(comm, fac, facility_type="police_station", radius_m=300,
+                          compounds=compounds, metric_crs=GK, placement=coarse)
+
+
 def test_population_weighted_distance_on_point_compounds():
     comm = _frame({"code": ["D"], "name": ["D"], "population": [100.0]},
                   [_box(-1000, -1000, 1000, 1000)])
