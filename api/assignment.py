@@ -146,21 +146,21 @@ def reassign_incidents(conn: sa.Connection, *, progress: Callable[[str], None] |
                      sa.Column("assigned_by", sa.String(8)), prefixes=["TEMPORARY"])
     stage.create(conn)
     totals = {"reassigned": 0, "unassigned": 0, "snapped": 0, "snap_ambiguous": 0}
-    try:
-        for rows in _stored_incidents(conn, batch_rows):
-            changed, counts = _reassign_batch(rows, assigner, known, snap_of_load)
-            _stage_changes(conn, stage, changed)
-            for k, val in counts.items():
-                totals[k] += val
-            if progress is not None:
-                progress(f"re-assigned {len(rows):,} incidents; {counts['reassigned']:,} changed")
-        if totals["reassigned"]:
-            # The period tables follow the changed rows (listed in ``stage``) in this transaction.
-            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=None):
-                conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
-                    community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
-    finally:
-        stage.drop(conn)
+    for rows in _stored_incidents(conn, batch_rows):
+        changed, counts = _reassign_batch(rows, assigner, known, snap_of_load)
+        _stage_changes(conn, stage, changed)
+        for k, val in counts.items():
+            totals[k] += val
+        if progress is not None:
+            progress(f"re-assigned {len(rows):,} incidents; {counts['reassigned']:,} changed")
+    if totals["reassigned"]:
+        # The period tables follow the changed rows (listed in ``stage``) in this transaction.
+        with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=None):
+            conn.execute(incidents.update().where(incidents.c.id == stage.c.id).values(
+                community_code=stage.c.community_code, assigned_by=stage.c.assigned_by))
+    # Dropped on success only: a failed transaction rolls the temporary table back, and on
+    # PostgreSQL a DROP in the aborted transaction would hide the real error.
+    stage.drop(conn)
     return totals
 
 

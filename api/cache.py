@@ -58,9 +58,19 @@ class ResultCache:
                 if key in self._data:
                     self.hits += 1
                     return self._data[key]
-            value = compute()
+            try:
+                value = compute()
+            except BaseException:
+                # A failed computation caches nothing and keeps no lock: refused requests with
+                # ever-new keys must not pile locks up.
+                with self._lock:
+                    self._key_locks.pop(key, None)
+                raise
             with self._lock:
                 self.misses += 1
+                replaced = self._data.pop(key, None)
+                if replaced is not None:  # computed twice by racing threads: count it once
+                    self._bytes -= _size(replaced)
                 self._data[key] = value
                 self._data.move_to_end(key)
                 self._bytes += _size(value)

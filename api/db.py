@@ -17,8 +17,19 @@ from sqlalchemy.engine import Engine
 from api import dialect
 from api.models import meta
 
-__all__ = ["DatabaseError", "bump_data_version", "create_db_engine", "data_version",
-           "get_meta", "migrate", "schema_is_current", "set_meta", "utcnow"]
+__all__ = [
+    "DATA_WRITE_LOCK",
+    "DatabaseError",
+    "bump_data_version",
+    "create_db_engine",
+    "data_version",
+    "get_meta",
+    "lock_data_writes",
+    "migrate",
+    "schema_is_current",
+    "set_meta",
+    "utcnow",
+]
 
 
 class DatabaseError(RuntimeError):
@@ -146,8 +157,31 @@ def data_version(conn: sa.Connection) -> int:
     return int(get_meta(conn, "data_version", "0") or 0)
 
 
+#: ``pg_advisory_xact_lock`` key of the transactions that write pingan's data ("pingan").
+DATA_WRITE_LOCK = 0x70696E67616E
+
+
+def lock_data_writes(conn: sa.Connection) -> None:
+    """Serialise the transactions that write pingan's data: call first in each of them.
+
+    PostgreSQL runs writers side by side (READ COMMITTED): two loads re-sending one incident
+    would each take its old day out of the period tables (:func:`api.period_tables.kept_exact`
+    counts in its own snapshot), a boundary load beside an incidents load could store an
+    assignment to a community that no longer holds the point, and two version bumps could
+    write the same number. A transaction-scoped advisory lock makes the second writer wait
+    for the first to commit; readers are not blocked. SQLite serialises writers itself (one
+    database write lock), so there this does nothing.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": DATA_WRITE_LOCK})
+
+
 def bump_data_version(conn: sa.Connection) -> int:
-    """Increment the data version inside the caller's transaction and return the new value."""
+    """Increment the data version inside the caller's transaction and return the new value.
+
+    Takes :func:`lock_data_writes` (already held by a load, which takes it first).
+    """
+    lock_data_writes(conn)
     new = data_version(conn) + 1
     set_meta(conn, "data_version", str(new))
     return new

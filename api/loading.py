@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from api import period_tables
 from api.assignment import assign_new_incidents, current_communities, reassign_incidents
-from api.db import bump_data_version, utcnow
+from api.db import bump_data_version, lock_data_writes, utcnow
 from api.models import LAYER_TABLES, communities, load_coverage, loads
 from api.release import record_keys_of
 from api.staging import fill_stage, stage_table, stored_columns, upsert_stage
@@ -361,6 +361,7 @@ def store_layer(
     frame = result.frame
     _check_snap_m(snap_m, layer)
     with engine.begin() as conn:
+        lock_data_writes(conn)
         inserted = conn.execute(loads.insert().values(
             layer=layer, file_name=file_name, sha256=sha256, loaded_at=now,
             rows_read=result.rows_read, rows_loaded=0, rows_updated=0,
@@ -379,18 +380,18 @@ def store_layer(
         columns = stored_columns(table, layer, spec.columns)
         stage = stage_table(table, columns)
         stage.create(conn)
-        try:
-            fill_stage(conn, stage, frame, columns, load_id, layer, progress)
-            with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=timezone
-                                          ) if layer == "incidents" else nullcontext():
-                updated = upsert_stage(conn, table, stage, columns, key)
-            removed = 0
-            if replace:
-                removed = _mark_missing(conn, table, stage, key, REPLACEABLE[layer], load_day)
-            if layer == "communities":
-                extra.update(reassign_incidents(conn))
-        finally:
-            stage.drop(conn)
+        fill_stage(conn, stage, frame, columns, load_id, layer, progress)
+        with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=timezone
+                                      ) if layer == "incidents" else nullcontext():
+            updated = upsert_stage(conn, table, stage, columns, key)
+        removed = 0
+        if replace:
+            removed = _mark_missing(conn, table, stage, key, REPLACEABLE[layer], load_day)
+        if layer == "communities":
+            extra.update(reassign_incidents(conn))
+        # Dropped on success only: a failed transaction rolls the temporary table back, and on
+        # PostgreSQL a DROP in the aborted transaction would hide the real error.
+        stage.drop(conn)
         loaded = len(frame) - int(updated)
         conn.execute(loads.update().where(loads.c.id == load_id).values(
             rows_loaded=loaded, rows_updated=int(updated), rows_removed=removed))

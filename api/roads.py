@@ -29,7 +29,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api.db import bump_data_version, utcnow
+from api.db import bump_data_version, lock_data_writes, utcnow
 from api.loading import file_sha256
 from api.models import loads, roads
 from geo.errors import MissingDataError, ParameterError
@@ -207,6 +207,7 @@ def _store(engine: Engine, read: RoadEdges, name: str, sha: str, options: Mappin
     lines_read = int(read.edges["source_row"].nunique()) + lines_rejected
     with engine.begin() as conn:
         current = count_roads(conn)
+        lock_data_writes(conn)
         if current and not replace:
             raise ParameterError(
                 f"roads: {current:,} road edges are loaded already; a roads file is a whole "

@@ -34,7 +34,7 @@ from api.bulk_stage import (
     stage_rows,
     write_stage,
 )
-from api.db import bump_data_version, utcnow
+from api.db import bump_data_version, lock_data_writes, utcnow
 from api.models import communities, incidents, load_coverage, loads
 from api.release import record_keys_of
 from api.staging import stored_columns
@@ -104,6 +104,7 @@ def stream_incidents(
     crs_spec = parse_crs(crs) if crs is not None else None
     columns = stored_columns(incidents, "incidents", spec.columns)
     with engine.begin() as conn:
+        lock_data_writes(conn)
         inserted = conn.execute(loads.insert().values(
             layer="incidents", file_name=file_name, sha256=sha256, loaded_at=utcnow(),
             rows_read=0, rows_loaded=0, rows_updated=0, rows_rejected=0, rows_removed=0,
@@ -134,10 +135,12 @@ def stream_incidents(
             staged = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
             with period_tables.kept_exact(conn, sa.select(stage.c.id), timezone=timezone):
                 updated = merge_stage(conn, incidents, stage, columns)
-        finally:
-            bar.close()
+            # Dropped on success only: a failed transaction rolls the temporary tables back,
+            # and on PostgreSQL a DROP in the aborted transaction would hide the real error.
             stage.drop(conn)
             ids.drop(conn)
+        finally:
+            bar.close()
         options = {**options, "fields": dict(read.field_sources)}
         conn.execute(loads.update().where(loads.c.id == load_id).values(
             rows_read=read.rows_read, rows_loaded=int(staged) - updated, rows_updated=updated,

@@ -44,3 +44,17 @@ def test_bad_limits_are_refused():
         ResultCache(max_bytes=0)
     with pytest.raises(ValueError, match="max_entries must be >= 1; got 0"):
         ResultCache(max_entries=0)
+
+
+def test_a_failed_computation_caches_nothing_and_keeps_no_lock():
+    cache = ResultCache()
+
+    def refuse():
+        raise PermissionError("refused")
+
+    for n in range(50):
+        with pytest.raises(PermissionError):
+            cache.get_or_compute(("rates", f"x={n}"), refuse)
+    assert len(cache) == 0 and cache.misses == 0
+    assert cache._key_locks == {}  # the leak this test is about
+    assert cache.get_or_compute(("rates", "x=1"), lambda: "now") == "now"
