@@ -168,6 +168,9 @@ MATRIX: list[Row] = [
     # form; its content per role is checked in tests/api/trust_matrix.py and test_app_pages.py.
     Row("GET", "/", "/", everyone(), anonymous=200),
     Row("GET", "/", "/", everyone(), {"lang": "en"}, anonymous=200),
+    # the map workspace: every role (layers it may not read are not offered); no key: 401
+    Row("GET", "/map", "/map", everyone()),
+    Row("GET", "/map", "/map", everyone(), {"lang": "en", "layers": "incidents,rates"}),
     Row("GET", "/favicon.ico", "/favicon.ico", everyone(), anonymous=200),
     Row("GET", "/static/app.css", "/static/{name}", everyone(), anonymous=200),
     Row("GET", "/static/nope.css", "/static/{name}", everyone(404), anonymous=404),

@@ -126,8 +126,11 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
                 assert cells[2] == f"{api['case_rate_per_10k_annual']:,.2f}"
         # May had C1's fifth incident: the month against the previous one is 0 against 1
         assert _cells(text, "month", "previous")[1:4:2] == ["0", "1"]
-        assert 'id="todo"' in text and "/maps/standard?period=2025&amp;community=C1" in text
-        assert "/maps/rates?period=2025-06" in text
+        # each item links to the map workspace showing it
+        assert 'id="todo"' in text
+        assert "/map?layers=standard&amp;period=2025&amp;community=C1" in text
+        assert "/map?layers=rates&amp;period=2025-06" in text
+        assert "/maps/" not in text
         # the logout form carries the session's CSRF token
         token = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', text)
         assert token is not None
