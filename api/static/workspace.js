@@ -17,6 +17,7 @@
   var statusLine = document.getElementById('ws-status');
   var state = S.parse(window.location.search, config);
   var drawn = {};
+  var legends = {};
   var generation = 0;
   var readyCount = 0;
   var playing = null;
@@ -25,6 +26,7 @@
   L.control.scale({ imperial: false }).addTo(map);
   map.createPane('ws-background').style.zIndex = 350;
   map.createPane('ws-outline').style.zIndex = 450;
+  map.createPane('ws-points').style.zIndex = 460;
 
   // --- styles --------------------------------------------------------------------------------
 
@@ -55,8 +57,8 @@
     var values = features.map(function (f) { return number(f.properties[key]); })
       .filter(function (v) { return v !== null && v > 0; }).sort(function (a, b) { return a - b; });
     var out = [];
-    for (var i = 1; i < 4; i += 1) {
-      out.push(values.length ? values[Math.floor(i * values.length / 4)] : 0);
+    for (var i = 1; i < 4 && values.length; i += 1) {
+      out.push(values[Math.floor(i * values.length / 4)]);
     }
     return out;
   }
@@ -93,6 +95,53 @@
       if (layer === 'standard') { return area(STATUS[p.status]); }
       return area(null);
     };
+  }
+
+  /* The legend of one layer: [colour, text] pairs (quartile cuts, or the classes drawn). */
+  function legendRows(layer, features) {
+    if (VALUE[layer]) {
+      var cuts = breaks(features, VALUE[layer]);
+      var colours = COLOURS[layer];
+      if (!cuts.length) { return [[colours[0], '0']]; }
+      return [[colours[0], '0'], [colours[1], '> 0']].concat(cuts.map(function (c, i) {
+        return [colours[i + 2], '≥ ' + (Math.round(c * 100) / 100)];
+      }));
+    }
+    var table = { hotspots: HOT, hotspots_grid: HOT, emerging: EMERGING, standard: STATUS }[layer];
+    if (!table) { return []; }
+    var key = { emerging: 'category', standard: 'status' }[layer] || 'hotspot_class';
+    var seen = {};
+    features.forEach(function (f) { seen[f.properties[key]] = true; });
+    return Object.keys(table).filter(function (k) { return seen[k]; })
+      .map(function (k) { return [table[k], k]; });
+  }
+
+  var legend = L.control({ position: 'bottomright' });
+  legend.onAdd = function () {
+    var div = L.DomUtil.create('div', 'ws-legend');
+    div.id = 'ws-legend';
+    return div;
+  };
+  legend.addTo(map);
+
+  function drawLegend(entries) {
+    var div = document.getElementById('ws-legend');
+    div.textContent = '';
+    entries.forEach(function (e) {
+      if (!e.rows.length) { return; }
+      var h = document.createElement('strong');
+      h.textContent = T['ws_layer_' + e.layer];
+      div.appendChild(h);
+      e.rows.forEach(function (r) {
+        var row = document.createElement('div');
+        var sw = document.createElement('i');
+        sw.style.background = r[0];
+        row.appendChild(sw);
+        row.appendChild(text(r[1]));
+        div.appendChild(row);
+      });
+    });
+    div.hidden = !div.childNodes.length;
   }
 
   // --- what a feature says (tooltip) and what lies behind it (drill-down) ----------------------
@@ -188,7 +237,7 @@
     return L.geoJSON({ type: 'FeatureCollection', features: features }, {
       style: style,
       pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, { radius: 5, color: '#7f0000', weight: 1,
+        return L.circleMarker(latlng, { pane: 'ws-points', radius: 5, color: '#7f0000', weight: 1,
                                         fillColor: '#e31a1c', fillOpacity: 0.85 });
       },
       onEachFeature: function (f, lyr) {
@@ -211,6 +260,7 @@
         if (token !== generation) { return 0; }
         if (drawn[layer]) { map.removeLayer(drawn[layer]); }
         drawn[layer] = geoLayer(layer, data).addTo(map);
+        legends[layer] = legendRows(layer, data.features || []);
         return drawn[layer].getLayers().length;
       });
   }
@@ -233,6 +283,7 @@
       var errors = results.filter(function (r) { return r.error; });
       var counts = {};
       results.forEach(function (r) { counts[r.layer] = r.error ? null : r.n; });
+      drawLegend(state.layers.map(function (l) { return { layer: l, rows: legends[l] || [] }; }));
       readyCount += 1;
       performance.mark('layers-ready');
       window.__pinganWorkspace = { ready: readyCount, counts: counts, errors: errors,
