@@ -203,3 +203,28 @@ def test_every_offered_layer_draws_from_the_api(driver, server, city, role):
     assert _outside(_requests(driver), server) == []
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTEFACTS / f"workspace-{role}-all-layers.png"))
+
+
+@pytest.mark.parametrize(("role", "expected"), [
+    ("liaison", ["C1-1", "C1-2", "C1-3", "C1-4", "C1-5"]),
+    ("planner", ["C1"]),
+])
+def test_a_landing_link_to_a_community_opens_what_lies_behind_it(driver, server, city, role,
+                                                                 expected):
+    """``/map?…&community=C1`` (a landing item) zooms to C1 and lists it: incidents or counts."""
+    _log_in(driver, server, city.tokens[role])
+    _open(driver, f"http://{server}/map?layers=rates&period=2025&community=C1")
+    wait_until(driver, "document.body.getAttribute('data-ws-drill') !== null",
+               what="the drill-down list of C1")
+    rows = [[c.text for c in r.find_elements("css selector", "td")]
+            for r in driver.find_elements("css selector", "#ws-drill tbody tr")]
+    assert sorted(r[0] for r in rows) == expected
+    if role == "planner":
+        # C1's 2025 count as /api/v1/aggregates releases it to a planner (cell-key method)
+        with city.client() as c:
+            api = c.get("/api/v1/aggregates/communities", params={"community": "C1",
+                                                                  "period": "2025"},
+                        headers=city.headers("planner")).json()["items"][0]
+        assert rows[0][2] == str(api["incidents"])
+        assert not driver.find_elements("css selector", 'a[href*="/api/v1/incidents"]')
+    assert _state(driver)["community"] == ["C1"]
