@@ -228,3 +228,17 @@ def test_a_landing_link_to_a_community_opens_what_lies_behind_it(driver, server,
         assert rows[0][2] == str(api["incidents"])
         assert not driver.find_elements("css selector", 'a[href*="/api/v1/incidents"]')
     assert _state(driver)["community"] == ["C1"]
+
+
+def test_play_steps_the_slider_until_paused(driver, server, city):
+    _log_in(driver, server, city.tokens["client"])
+    _open(driver, f"http://{server}/map?layers=rates&period=2025-03")
+    driver.find_element("id", "ws-play").click()
+    # each step waits for the previous drawing: two steps on, April then May have drawn
+    wait_until(driver, "document.body.getAttribute('data-ws-state').indexOf('from=2025-05-01')"
+                       " >= 0", what="two steps of the player")
+    driver.find_element("id", "ws-play").click()
+    assert driver.find_element("id", "ws-play").text == "播放"
+    assert _state(driver)["from"][0] >= "2025-05-01"
+    assert driver.execute_script(
+        "return performance.getEntriesByType('navigation').length") == 1
