@@ -25,6 +25,7 @@ from api.routes import (
     profiles,
     rates,
     standard,
+    streets,
 )
 
 __all__ = ["API_PREFIX", "RESOURCE_ROUTERS", "api_router"]
@@ -43,6 +44,7 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     nearrepeat.router,
     alerts.router,
     coverage.router,
+    streets.router,
     standard.router,
     catalogue.router,
     profiles.router,

@@ -445,6 +445,22 @@
     })
     .catch(function () { return null; });
 
+  // the streets, when a roads layer is loaded: under everything, not waited for
+  fetch('/api/v1/roads?format=geojson', { credentials: 'same-origin' })
+    .then(function (r) { return r.ok ? r.json() : { features: [] }; })
+    .then(function (data) {
+      var major = /^(motorway|trunk|primary|secondary)/;
+      L.geoJSON(data, {
+        pane: 'ws-background', interactive: false,
+        style: function (f) {
+          var big = major.test(f.properties.road_class || '');
+          return { color: big ? '#c9b48a' : '#d6d6d6', weight: big ? 2 : 1, opacity: 0.9 };
+        }
+      }).addTo(map).bringToBack();
+      document.body.setAttribute('data-ws-roads', String((data.features || []).length));
+    })
+    .catch(function () { return null; });
+
   writeControls();
   window.history.replaceState(null, '', window.location.pathname + S.serialise(state, config));
   background.then(redraw);

@@ -168,6 +168,10 @@ MATRIX: list[Row] = [
     # form; its content per role is checked in tests/api/trust_matrix.py and test_app_pages.py.
     Row("GET", "/", "/", everyone(), anonymous=200),
     Row("GET", "/", "/", everyone(), {"lang": "en"}, anonymous=200),
+    # the streets of the caller's area (no incident data)
+    Row("GET", "/api/v1/roads", "/api/v1/roads", everyone()),
+    Row("GET", "/api/v1/roads", "/api/v1/roads", outside_for_liaison(),
+        {"district": "D2", "format": "json"}),
     # the map workspace: every role (layers it may not read are not offered); no key: 401
     Row("GET", "/map", "/map", everyone()),
     Row("GET", "/map", "/map", everyone(), {"lang": "en", "layers": "incidents,rates"}),

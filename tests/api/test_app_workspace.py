@@ -111,3 +111,23 @@ def test_landing_items_link_to_the_workspace(city):
     assert "/map?layers=standard&amp;period=2025" in links
     assert any(u.startswith("/map?layers=coverage,gaps&amp;type=police_office") for u in links)
     assert "/maps/" not in text
+
+
+def test_the_streets_are_those_of_the_callers_area(city, client):
+    def lines(role: str, **params: str) -> list[list[list[float]]]:
+        r = client.get("/api/v1/roads", params=params, headers=city.headers(role))
+        assert r.status_code == 200
+        return [f["geometry"]["coordinates"] for f in r.json()["features"]]
+
+    every = lines("admin")
+    # the test city's streets noded at every crossing: 5 x 16 east-west, 17 x 4 north-south
+    assert len(every) == 5 * 16 + 17 * 4
+    d1 = lines("liaison")
+    # D1 is X0..X0+0.02: every street inside it, none starting 50 m east of it
+    inside = [ln for ln in every if max(x for x, _ in ln) < 116.32 - 1e-6]
+    assert len(inside) > 50
+    assert all(ln in d1 for ln in inside)
+    assert all(min(x for x, _ in ln) < 116.3205 for ln in d1) and len(d1) < len(every)
+    assert lines("planner", district="D2") == lines("liaison_s21")
+    r = client.get("/api/v1/roads", params={"district": "D2"}, headers=city.headers("liaison"))
+    assert r.status_code == 403 and "district" in r.json()["detail"]

@@ -102,6 +102,9 @@ def test_liaison_changes_period_and_category_and_nothing_leaves_the_site(driver,
     # D1's 2025 incidents: C1 5 and C2 2 located; its rates layer is C1 and C2 (and no other)
     assert ws["counts"] == {"rates": 2, "incidents": 7}
     assert driver.find_element("id", "jurisdiction").text.endswith("东城区")
+    # the streets meeting D1 are drawn under the layers
+    wait_until(driver, "Number(document.body.getAttribute('data-ws-roads')) > 50",
+               what="the streets of D1")
     assert "西城区" not in driver.page_source and "金融街" not in driver.page_source
     # the period: January alone holds C1-1 and C2-1 (both fraud)
     driver.execute_script("""
