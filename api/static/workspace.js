@@ -354,6 +354,10 @@
     s.categories = selected(form.elements.category);
     s.district = form.elements.district.value;
     s.subdistrict = form.elements.subdistrict.value;
+    var sub = form.elements.subdistrict.selectedOptions[0];
+    if (changed === 'district' && sub && sub.value && sub.getAttribute('data-district') !== s.district) {
+      s.subdistrict = '';
+    }
     if (form.elements.type) { s.type = form.elements.type.value; }
     s.cell = parseFloat(form.elements.cell.value);
     if (config.time.hours) {
@@ -363,10 +367,30 @@
     return S.normalise(s, config);
   }
 
+  /* The URL holds the selection; the language switch keeps it. */
+  function writeUrl() {
+    var query = S.serialise(state, config);
+    window.history.replaceState(null, '', window.location.pathname + query);
+    var link = document.getElementById('lang-switch');
+    if (link) {
+      var other = link.getAttribute('hreflang') === 'en' ? 'en' : 'zh';
+      link.setAttribute('href', window.location.pathname + query + '&lang=' + other);
+    }
+  }
+
+  /* Only the subdistricts of the chosen district are offered. */
+  function limitSubdistricts() {
+    var district = form.elements.district.value;
+    Array.prototype.forEach.call(form.elements.subdistrict.options, function (o) {
+      o.hidden = Boolean(district && o.value && o.getAttribute('data-district') !== district);
+    });
+  }
+
   function apply(next) {
     state = next;
-    window.history.replaceState(null, '', window.location.pathname + S.serialise(state, config));
+    writeUrl();
     writeControls();
+    limitSubdistricts();
     redraw();
   }
 
@@ -392,7 +416,7 @@
 
   form.addEventListener('change', function (e) {
     var name = e.target.name;
-    apply(readControls(name === 'slider' || name === 'step' ? name : 'other'));
+    apply(readControls(['slider', 'step', 'district'].indexOf(name) >= 0 ? name : 'other'));
   });
   form.addEventListener('submit', function (e) { e.preventDefault(); });
   document.getElementById('ws-play').addEventListener('click', togglePlay);
@@ -462,6 +486,7 @@
     .catch(function () { return null; });
 
   writeControls();
-  window.history.replaceState(null, '', window.location.pathname + S.serialise(state, config));
+  limitSubdistricts();
+  writeUrl();
   background.then(redraw);
 })(window, document, window.L, window.PinganState);

@@ -125,6 +125,11 @@ def test_liaison_changes_period_and_category_and_nothing_leaves_the_site(driver,
     ws = driver.execute_script("return window.__pinganWorkspace")
     assert ws["counts"]["incidents"] == 0 and ws["errors"] == []
     assert _state(driver)["category"] == ["theft"]
+    # the language switch keeps the selection
+    switch = parse_qs(urlparse(driver.find_element("id", "lang-switch").get_attribute("href"))
+                      .query)
+    assert switch["lang"] == ["en"] and switch["category"] == ["theft"]
+    assert switch["to"] == ["2025-01-31"]
     assert driver.execute_script(
         "return performance.getEntriesByType('navigation').length") == 1
     requests = _requests(driver)
@@ -176,9 +181,22 @@ def test_planner_steps_by_whole_months_without_hours(driver, server, city):
         var f = document.getElementById('ws-controls');
         f.elements.slider.value = String(Number(f.elements.slider.value) + 1);
         f.elements.slider.dispatchEvent(new Event('change', {bubbles: true}));""")
-    _redrawn_after(driver, count)
+    count = _redrawn_after(driver, count)
     assert _state(driver)["from"] == ["2025-04-01"]
     assert driver.find_element("id", "ws-period").text == "2025-04"
+    # a district: its communities only, and only its subdistricts offered
+    driver.execute_script("""
+        var d = document.getElementById('ws-controls').elements.district;
+        d.value = 'D2'; d.dispatchEvent(new Event('change', {bubbles: true}));""")
+    _redrawn_after(driver, count)
+    assert _state(driver)["district"] == ["D2"]
+    assert driver.execute_script("return window.__pinganWorkspace.counts") == {
+        "rates": 2, "hotspots": 2}
+    offered = driver.execute_script("""
+        return Array.prototype.filter.call(
+            document.getElementById('ws-controls').elements.subdistrict.options,
+            function (o) { return o.value && !o.hidden; }).map(function (o) { return o.value; });""")
+    assert offered == ["S21"]
     assert _outside(_requests(driver), server) == []
 
 
