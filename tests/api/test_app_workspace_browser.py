@@ -195,7 +195,8 @@ def test_planner_steps_by_whole_months_without_hours(driver, server, city):
     offered = driver.execute_script("""
         return Array.prototype.filter.call(
             document.getElementById('ws-controls').elements.subdistrict.options,
-            function (o) { return o.value && !o.hidden; }).map(function (o) { return o.value; });""")
+            function (o) { return o.value && !o.hidden; })
+            .map(function (o) { return o.value; });""")
     assert offered == ["S21"]
     assert _outside(_requests(driver), server) == []
 
