@@ -2,7 +2,7 @@
 
 Roads hold no incident data; a liaison is given the streets that meet their own communities
 (or the places they select inside them; within about 50 m, so that boundary streets are
-drawn), other callers the whole network or their selection. A
+drawn), clipped to that area, other callers the whole network or their selection. A
 city without a roads layer answers an empty collection with a note, not an error: the
 workspace then draws its neutral background of boundaries and names only.
 """
@@ -76,7 +76,11 @@ def streets_report(ctx: ServiceContext, vis: Visibility, *,
         box = shapely.box(*selection.bbox)
         area = box if area is None else area.intersection(box)
     if area is not None and len(lines):
+        # clipped: a long road reaching far outside the area is drawn only where it meets it
         lines = lines.iloc[lines.sindex.query(area, predicate="intersects")].sort_index()
+        lines = lines.set_geometry(shapely.intersection(lines.geometry.to_numpy(), area),
+                                   crs="EPSG:4326")
+        lines = lines[~lines.geometry.is_empty]
     prov = {"data_version": ctx.data_version(), "generated_at": generated_at(),
             **(selection.provenance() if selection else {})}
     if notes:

@@ -22,11 +22,23 @@
   var readyCount = 0;
   var playing = null;
 
-  var map = L.map('ws-map', { zoomControl: true, preferCanvas: false, attributionControl: false });
+  var map = L.map('ws-map', { zoomControl: true, zoomSnap: 0.25, attributionControl: false });
   L.control.scale({ imperial: false }).addTo(map);
   map.createPane('ws-background').style.zIndex = 350;
   map.createPane('ws-outline').style.zIndex = 450;
   map.createPane('ws-points').style.zIndex = 460;
+  // streets over the area fills (faint, not clickable), under outlines and points
+  var roadsPane = map.createPane('ws-roads');
+  roadsPane.style.zIndex = 420;
+  roadsPane.style.pointerEvents = 'none';
+  // thousands of incident points draw on one canvas; areas stay SVG (clickable paths)
+  var pointRenderer = L.canvas({ pane: 'ws-points' });
+  // community names only once they can be read
+  var LABEL_ZOOM = 14;
+  function toggleLabels() {
+    map.getContainer().classList.toggle('ws-hide-labels', map.getZoom() < LABEL_ZOOM);
+  }
+  map.on('zoomend', toggleLabels);
 
   // --- styles --------------------------------------------------------------------------------
 
@@ -90,8 +102,15 @@
       if (layer === 'hotspots' || layer === 'hotspots_grid') { return area(HOT[p.hotspot_class]); }
       if (layer === 'emerging') { return area(EMERGING[p.category]); }
       if (layer === 'alerts') { return area(p.alert ? '#d7301f' : null, 0.7); }
-      if (layer === 'zones') { return { color: '#e6550d', weight: 1.5, fillColor: '#fd8d3c', fillOpacity: 0.3 }; }
-      if (layer === 'gaps') { return { color: '#a50f15', weight: 1, fillColor: '#ef3b2c', fillOpacity: 0.45 }; }
+      if (layer === 'incidents') {
+        return { color: '#7f0000', weight: 1, fillColor: '#e31a1c', fillOpacity: 0.85 };
+      }
+      if (layer === 'zones') {
+        return { color: '#e6550d', weight: 1.5, fillColor: '#fd8d3c', fillOpacity: 0.3 };
+      }
+      if (layer === 'gaps') {
+        return { color: '#a50f15', weight: 1, fillColor: '#ef3b2c', fillOpacity: 0.45 };
+      }
       if (layer === 'standard') { return area(STATUS[p.status]); }
       return area(null);
     };
@@ -191,7 +210,11 @@
     panel.querySelector('.ws-drill-title').textContent = title;
     head.textContent = '';
     body.textContent = '';
-    columns.forEach(function (c) { var th = document.createElement('th'); th.textContent = c; head.appendChild(th); });
+    columns.forEach(function (c) {
+      var th = document.createElement('th');
+      th.textContent = c;
+      head.appendChild(th);
+    });
     rows.forEach(function (r) {
       var tr = document.createElement('tr');
       columns.forEach(function (c) { cell(tr, r[c]); });
@@ -237,8 +260,7 @@
     return L.geoJSON({ type: 'FeatureCollection', features: features }, {
       style: style,
       pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, { pane: 'ws-points', radius: 5, color: '#7f0000', weight: 1,
-                                        fillColor: '#e31a1c', fillOpacity: 0.85 });
+        return L.circleMarker(latlng, { renderer: pointRenderer, radius: 4 });
       },
       onEachFeature: function (f, lyr) {
         lyr.bindTooltip(text(label(layer, f.properties)), { sticky: true });
@@ -290,7 +312,9 @@
                                    ms: Math.round(performance.now() - started) };
       statusLine.textContent = errors.length
         ? T.ws_failed + ': ' + errors.map(function (e) { return e.error; }).join('；')
-        : T.ws_ready + ' · ' + results.map(function (r) { return T['ws_layer_' + r.layer] + ' ' + r.n + ' ' + T.ws_features; }).join(' · ');
+        : T.ws_ready + ' · ' + results.map(function (r) {
+          return T['ws_layer_' + r.layer] + ' ' + r.n + ' ' + T.ws_features;
+        }).join(' · ');
       document.body.setAttribute('data-ws-state', S.serialise(state, config));
       document.body.setAttribute('data-ws-ready', String(readyCount));
       if (playing !== null) { window.setTimeout(playStep, 700); }
@@ -450,6 +474,7 @@
   if (outline && outline.getBounds().isValid()) { map.fitBounds(outline.getBounds()); } else {
     map.setView([39.9, 116.4], 11);
   }
+  toggleLabels();
   var background = fetch('/api/v1/communities?format=geojson&limit=10000',
                          { credentials: 'same-origin' })
     .then(function (r) { return r.ok ? r.json() : { features: [] }; })
@@ -475,12 +500,12 @@
     .then(function (data) {
       var major = /^(motorway|trunk|primary|secondary)/;
       L.geoJSON(data, {
-        pane: 'ws-background', interactive: false,
+        pane: 'ws-roads', interactive: false,
         style: function (f) {
           var big = major.test(f.properties.road_class || '');
-          return { color: big ? '#c9b48a' : '#d6d6d6', weight: big ? 2 : 1, opacity: 0.9 };
+          return { color: big ? '#8c7b57' : '#9a9a9a', weight: big ? 1.6 : 0.7, opacity: 0.55 };
         }
-      }).addTo(map).bringToBack();
+      }).addTo(map);
       document.body.setAttribute('data-ws-roads', String((data.features || []).length));
     })
     .catch(function () { return null; });
