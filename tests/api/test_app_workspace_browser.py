@@ -174,6 +174,8 @@ def test_planner_steps_by_whole_months_without_hours(driver, server, city):
     assert (state["from"], state["to"], state["step"]) == (["2025-03-01"], ["2025-03-31"],
                                                          ["month"])
     assert "hours" not in state and not driver.find_elements("id", "ws-hours")
+    assert driver.execute_script(
+        "return document.getElementById('ws-controls').elements.cell.value") == "250"
     assert not driver.find_elements("css selector", 'input[name="layer"][value="incidents"]')
     ws = driver.execute_script("return window.__pinganWorkspace")
     assert ws["errors"] == [] and ws["counts"] == {"rates": 4, "hotspots": 4}
