@@ -192,6 +192,7 @@ def run_demo(rt: Any, *, directory: Path, serve: bool, echo: Callable[[str], Any
         echo(f"  {role:<8} {token}  ({what})")
     echo(f"\nAPI docs {base}/docs · log in (browser) {base}/login · "
          f"API {base}/api/v1/… (header Authorization: Bearer <key>)")
+    echo(f"dashboard {base}/ · map workspace {base}/map")
     echo("maps served with the caller's role: "
          + " ".join(f"{base}/maps/{k}" for k in MAP_KINDS))
     if not serve:

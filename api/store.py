@@ -563,10 +563,13 @@ def read_points(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
     return frame
 
 
-def incident_time_range(conn: sa.Connection) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """First and last stored incident instants (naive UTC)."""
-    row = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
-                                 sa.func.max(incidents.c.occurred_at))).one()
+def incident_time_range(conn: sa.Connection, *, community_codes: Sequence[str] | None = None
+                        ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First and last stored incident instants (naive UTC), of some communities if given."""
+    query = sa.select(sa.func.min(incidents.c.occurred_at), sa.func.max(incidents.c.occurred_at))
+    if community_codes is not None:
+        query = query.where(incidents.c.community_code.in_(list(community_codes)))
+    row = conn.execute(query).one()
     lo, hi = row
     if isinstance(lo, str):
         lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)

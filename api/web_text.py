@@ -5,7 +5,7 @@ Templates show them with ``t('key')`` in the page's language (:func:`api.web.pag
 
 from __future__ import annotations
 
-__all__ = ["TEXT"]
+__all__ = ["TEXT", "workspace_texts"]
 
 TEXT: dict[str, tuple[str, str]] = {
     "app": ("pingan 平安", "pingan"),
@@ -89,4 +89,56 @@ TEXT: dict[str, tuple[str, str]] = {
     "login_expired": ("登录表单已过期，请重试", "The login form has expired or did not come "
                       "from this site; try again"),
     "login_failed": ("登录失败", "Login failed"),
+    "ws_title": ("地图工作台", "Map workspace"),
+    "ws_layers": ("图层", "Layers"),
+    "ws_layer_incidents": ("案件点位", "Incidents"),
+    "ws_layer_rates": ("万人发案率", "Case rate per 10,000"),
+    "ws_layer_hotspots": ("热点（社区）", "Hot spots (communities)"),
+    "ws_layer_hotspots_grid": ("热点（网格）", "Hot spots (grid)"),
+    "ws_layer_emerging": ("新兴热点", "Emerging hot spots"),
+    "ws_layer_kde": ("核密度", "Kernel density"),
+    "ws_layer_alerts": ("预警", "Early-warning alerts"),
+    "ws_layer_zones": ("近重复风险区", "Near-repeat risk zones"),
+    "ws_layer_protection": ("技防覆盖", "Camera coverage"),
+    "ws_layer_coverage": ("设施覆盖", "Facility coverage"),
+    "ws_layer_gaps": ("覆盖盲区", "Coverage gaps"),
+    "ws_layer_standard": ("创建标准", "The standard"),
+    "ws_from": ("起", "From"),
+    "ws_to": ("止", "To"),
+    "ws_step": ("步长", "Step"),
+    "ws_step_day": ("日", "day"),
+    "ws_step_week": ("周", "week"),
+    "ws_step_month": ("月", "month"),
+    "ws_step_quarter": ("季度", "quarter"),
+    "ws_step_year": ("年", "year"),
+    "ws_slider": ("时间滑块", "Time slider"),
+    "ws_play": ("播放", "Play"),
+    "ws_pause": ("暂停", "Pause"),
+    "ws_category": ("类别", "Category"),
+    "ws_all_categories": ("全部类别", "All categories"),
+    "ws_district": ("区", "District"),
+    "ws_subdistrict": ("街道", "Subdistrict"),
+    "ws_all_places": ("全部辖区", "Whole jurisdiction"),
+    "ws_hours": ("时段（小时）", "Hours of day"),
+    "ws_weekdays": ("星期", "Weekdays"),
+    "ws_weekday_names": ("一,二,三,四,五,六,日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+    "ws_hours_note": ("小时、星期筛选仅作用于案件点位图层。",
+                      "Hour and weekday filters apply to the incidents layer."),
+    "ws_protected_note": ("按发布规则：整月、整季度或整年，无小时和星期筛选，小数值显示为 <3。",
+                          "By the release rules: whole months, quarters or years, no hour or "
+                          "weekday filter, small counts shown as <3."),
+    "ws_facility_type": ("设施类型", "Facility type"),
+    "ws_cell": ("网格（米）", "Grid cell (m)"),
+    "ws_loading": ("加载中…", "Loading…"),
+    "ws_ready": ("已更新", "Updated"),
+    "ws_failed": ("图层未能加载", "A layer could not be loaded"),
+    "ws_features": ("要素", "features"),
+    "ws_back": ("返回地图", "Back to the map"),
+    "ws_drill_rows": ("明细行数", "Rows"),
 }
+
+
+def workspace_texts(language: str) -> dict[str, str]:
+    """The map workspace script's texts (keys ``ws_…``) in a page's language (``zh``/``en``)."""
+    index = 0 if language == "zh" else 1
+    return {k: v[index] for k, v in TEXT.items() if k.startswith("ws_")}

@@ -27,6 +27,7 @@ from api.routes import (
     profiles,
     rates,
     standard,
+    streets,
 )
 
 __all__ = ["API_PREFIX", "RESOURCE_ROUTERS", "api_router"]
@@ -46,6 +47,7 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     nearrepeat.router,
     alerts.router,
     coverage.router,
+    streets.router,
     standard.router,
     briefings.router,
     catalogue.router,

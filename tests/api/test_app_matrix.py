@@ -184,6 +184,13 @@ MATRIX: list[Row] = [
     Row("GET", "/api/v1/landing/todo", "/api/v1/landing/{part}", everyone(), {"lang": "en"}),
     Row("GET", "/api/v1/landing/zones", "/api/v1/landing/{part}", only(A, L)),
     Row("GET", "/api/v1/landing/nope", "/api/v1/landing/{part}", everyone(422)),
+    # the streets of the caller's area (no incident data)
+    Row("GET", "/api/v1/roads", "/api/v1/roads", everyone()),
+    Row("GET", "/api/v1/roads", "/api/v1/roads", outside_for_liaison(),
+        {"district": "D2", "format": "json"}),
+    # the map workspace: every role (layers it may not read are not offered); no key: 401
+    Row("GET", "/map", "/map", everyone()),
+    Row("GET", "/map", "/map", everyone(), {"lang": "en", "layers": "incidents,rates"}),
     Row("GET", "/favicon.ico", "/favicon.ico", everyone(), anonymous=200),
     Row("GET", "/static/landing.js", "/static/{name}", everyone(), anonymous=200),
     Row("GET", "/static/app.css", "/static/{name}", everyone(), anonymous=200),

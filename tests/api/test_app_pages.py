@@ -151,13 +151,15 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
         assert _cells(text, "month", "previous")[1:4:2] == ["0", "1"]
         assert 'id="todo"' in text
         todo = parts["todo"]
-        assert "/maps/standard?period=2025&amp;community=C1" in todo["html"]
+        # each item links to the map workspace showing it
+        assert "/map?layers=standard&amp;period=2025&amp;community=C1" in todo["html"]
+        assert "/maps/" not in todo["html"] and "/maps/" not in text
         assert {r["code"] for r in todo["items"]} <= {"C1", "C2"} and todo["year"] == "2025"
         creation = c.get("/api/v1/standard", params={"period": "2025", "level": "city"}
                          ).json()["items"][0]
         assert parts["creation"]["items"][0]["creation_rate"] == creation["creation_rate"]
         assert parts["creation"]["items"][0]["meets"] == creation["meets"]
-        assert "/maps/rates?period=2025-06" in text
+        assert "/map?layers=rates&amp;period=2025-06" in text
         # the zones answer is a raw read, audited like /api/v1/near-repeat/zones
         zones = parts["zones"]
         log = c.get("/api/v1/audit", headers=city.headers("admin"),

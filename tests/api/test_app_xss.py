@@ -4,7 +4,8 @@ A city whose community name closes the script element (``</script><script>…``)
 category and address are ``<img src=x onerror=…>`` and whose facility and compound names carry
 event handlers is loaded, served by uvicorn and opened in headless Chromium after a login. Every
 map page draws, shows the payloads as text in its popups, tooltips, layer control and legend,
-and no script from the data runs: ``alert`` is replaced before any page script by one that
+and no script from the data runs (nor in the map workspace, ``/map``, its tooltips, labels
+and drill-down list): ``alert`` is replaced before any page script by one that
 records its calls, and the payloads also set ``window.__pwned``. Each page carries the CSP, every
 script element its nonce, and the console shows no CSP violation. Finally an inline handler
 added at run time is shown to be blocked by the page's policy.
@@ -128,6 +129,20 @@ def test_data_markup_never_runs_in_served_pages(driver, engine, tmp_path):
             assert driver.execute_script("return window.__pwned === undefined"), kind
             console = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert console == [], (kind, console)
+        # the map workspace: its configuration, tooltips, labels and drill-down list (C1's
+        # incidents with their categories and addresses) show the payloads as text
+        page, _ = served_page(host, "/map", token)
+        assert NAME not in page and PLACE not in page
+        driver.get(f"http://{host}/map?layers=rates,standard,incidents&period=2025&community=C1")
+        wait_until(driver, "document.body.getAttribute('data-ws-drill') !== null",
+                   what="the workspace's drill-down list of C1")
+        drill = driver.find_element("id", "ws-drill").text
+        assert CATEGORY in drill and ADDRESS in drill
+        shown.extend(driver.execute_script(OPEN_EVERYTHING))
+        shown.append(driver.execute_script("return document.body.textContent"))
+        assert driver.execute_script("return window.__alerts") == []
+        assert driver.execute_script("return window.__pwned === undefined")
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
         text = "\n".join(shown)
         # the payloads are there, as text
         assert CATEGORY in text and ADDRESS in text and "window.__pwned='name'" in text

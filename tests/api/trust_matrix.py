@@ -54,7 +54,10 @@ WORLDS: dict[str, set[str] | None] = {"admin": None, "liaison": {"C1", "C2"},
 PROTECTED = ("planner", "client")
 PUBLIC = {"/health", "/version"}
 #: The web workspace's pages (not in the OpenAPI document): method, route, parameter variants.
-PAGES = (("GET", "/", ({}, {"lang": "en"})),)
+PAGES = (("GET", "/", ({}, {"lang": "en"})),
+         ("GET", "/map", ({}, {"lang": "en"}, {"layers": "incidents", "district": "D2"})))
+#: Pages that answer an API client without a valid key with 401 (``/`` shows the login form).
+_KEYED_PAGES = ("/map",)
 #: Place names only a world holding them may show on a page.
 _PLACE_NAMES = {"C1": ("和平社区", "东华门街道"), "C2": ("安定社区", "安定门街道"),
                 "C3": ("金融街社区", "金融街街道"), "C4": ("月坛社区",)}
@@ -365,7 +368,7 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
     if status >= 500:
         return [f"{status} server error"]
     if any(case.route == route for _, route, _ in PAGES):
-        return _page_problems(credential, response)
+        return _page_problems(credential, response, route=case.route)
     if credential in ("revoked", "expired", "none") and case.route not in PUBLIC:
         if status != 401:
             problems.append(f"{credential} got {status}, expected 401")
@@ -517,14 +520,19 @@ def _briefing_problems(credential: str, text: str) -> list[str]:
     return problems
 
 
-def _page_problems(credential: str, response: Any) -> list[str]:
-    """A page: the login form without a valid key; else only the caller's world, released.
+def _page_problems(credential: str, response: Any, *, route: str = "/") -> list[str]:
+    """A page: the login form (or a 401) without a valid key; else only the caller's world.
 
-    The landing page names no community, subdistrict or district outside a liaison's world,
-    shows a protected caller no week, no near-repeat zone and no count of 1 or 2, and holds no
-    incident id, address or position the caller may not see.
+    A page names no community, subdistrict or district outside a liaison's world (the map
+    workspace's embedded configuration included), shows a protected caller no week, no
+    near-repeat zone, no incident layer and no count of 1 or 2, and holds no incident id,
+    address or position the caller may not see. Its own query names no place: the workspace's
+    script, not the page, asks the API for places.
     """
     text = response.content.decode("utf-8", errors="replace")
+    if route in _KEYED_PAGES and credential in ("revoked", "expired", "none"):
+        return [] if response.status_code == 401 else [
+            f"{credential} got {response.status_code} for {route}, expected 401"]
     if response.status_code != 200:
         return [f"a page answered {response.status_code}"]
     if credential in ("revoked", "expired", "none"):
@@ -549,6 +557,8 @@ def _names_problems(credential: str, text: str) -> list[str]:
     if credential in PROTECTED:
         if 'data-kind="week"' in text or 'class="zone"' in text:
             problems.append("a week or a near-repeat zone shown to a protected caller")
+        if re.search(r'value="(incidents|zones)"', text) or '"hours": true' in text:
+            problems.append("a raw layer or an hour filter offered to a protected caller")
         for cell in re.findall(r'<td class="num(?: cases)?">([^<]*)</td>', text):
             if cell.strip() in ("1", "2"):
                 problems.append(f"count {cell} shown to a protected caller")
