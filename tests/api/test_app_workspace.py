@@ -106,6 +106,9 @@ def test_without_a_session_the_browser_goes_to_login_and_comes_back(city):
 def test_landing_items_link_to_the_workspace(city):
     with city.client() as c:
         text = c.get("/", headers=city.headers("admin")).text
+        # the heavy parts come from their endpoints, as the page's script fetches them
+        text += "".join(c.get(f"/api/v1/landing/{part}", headers=city.headers("admin"))
+                        .json()["html"] for part in ("coverage", "todo"))
     links = set(re.findall(r'href="(/map\?[^"]*)"', text))
     assert "/map?layers=rates&amp;period=2025-06" in links
     assert "/map?layers=standard&amp;period=2025" in links

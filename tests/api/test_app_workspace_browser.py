@@ -92,6 +92,7 @@ def test_the_selection_round_trips_through_the_url(driver, server, city):
 
 
 def test_liaison_changes_period_and_category_and_nothing_leaves_the_site(driver, server, city):
+    driver.get_log("browser")  # the shared browser's log of earlier tests, read and dropped
     _log_in(driver, server, city.tokens["liaison"])
     count = _open(driver, f"http://{server}/map?layers=rates,incidents&from=2025-01-01"
                           "&to=2025-12-31&step=month")
