@@ -107,9 +107,13 @@ SessionDep = Annotated[sa.Connection, Depends(get_session)]
 
 
 def get_service_context(request: Request) -> ServiceContext:
-    """Return the context the services take: engine, settings and the app's result cache."""
+    """Return the context the services take: engine, settings and the app's result cache.
+
+    One per request (FastAPI shares it among the request's dependencies), its data version
+    read once (``pin_version``).
+    """
     state = request.app.state
-    return ServiceContext(state.engine, state.settings, state.cache)
+    return ServiceContext(state.engine, state.settings, state.cache, pin_version=True)
 
 
 ServiceDep = Annotated[ServiceContext, Depends(get_service_context)]

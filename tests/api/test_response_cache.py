@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from api.auth import create_key, revoke_key
 from api.db import bump_data_version
 from api.models import api_keys
+from api.services import ServiceContext
 from tests.api.appcity import COUNTS_2025
 
 URLS = [
@@ -139,9 +140,14 @@ def test_a_cached_world_lasts_one_data_version(fresh):
                                  "WHERE code = 'C2'"))
         csv = _rates(client, h, format="csv")
         assert _codes(csv) == {"C1", "C2"}
-        # ... and the next data version rebuilds it.
+        # ... and the next data version rebuilds it. A request's context reads the version
+        # once (pinned); a long-lived one (the command line's) reads it at every lookup.
+        pinned = ServiceContext(fresh.engine, fresh.settings, pin_version=True)
+        live = ServiceContext(fresh.engine, fresh.settings)
+        before = pinned.data_version()
         with fresh.engine.begin() as conn:
             bump_data_version(conn)
+        assert (pinned.data_version(), live.data_version()) == (before, before + 1)
         assert _codes(_rates(client, h)) == {"C1"}
         outside = _rates(client, h, community="C2")
     assert outside.status_code == 403
