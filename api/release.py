@@ -22,7 +22,10 @@ Who sees what
   representative point.
 
 Caches are keyed by :attr:`Visibility.world_key` (role class, world, release settings), never
-by role alone.
+by role alone. A request's visibility itself is cached per :func:`visibility_key` (role and
+jurisdictions as the authenticated key holds them) and data version
+(:func:`api.deps.get_visibility`), so a changed jurisdiction or a load takes effect at the next
+request and a revoked key never reaches it.
 """
 
 from __future__ import annotations
@@ -272,9 +275,10 @@ def visibility_key(key: ApiKey) -> tuple[str, tuple[str, ...]]:
     A visibility may be cached under this key and the data version: the role and the
     jurisdiction codes, as the caller's key holds them at this request (a changed role or
     jurisdiction is a new key; a revoked or expired key never authenticates). Two liaisons of
-    the same jurisdictions have the same world.
+    the same jurisdictions have the same world. The codes keep the key's order, which the
+    provenance lists.
     """
-    return key.role, tuple(sorted(set(key.jurisdictions)))
+    return key.role, tuple(key.jurisdictions)
 
 
 def visibility_for(conn: sa.Connection, key: ApiKey, settings: Settings) -> Visibility:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 ROLES = ("admin", "planner", "client", "liaison")
 ENDPOINTS = (("rates", "/api/v1/rates", (("period", "2025"),)),
              ("rates csv", "/api/v1/rates", (("period", "2025"), ("format", "csv"))),
+             ("rates geojson", "/api/v1/rates", (("period", "2025"), ("format", "geojson"))),
              ("trend", "/api/v1/trend", (("period", "2025"),)),
              ("hotspots", "/api/v1/hotspots", (("period", "2025"),)))
 
@@ -155,7 +156,8 @@ def measure(url: str, n: int, profile: bool) -> list[tuple[str, str, float, floa
                     assert r.content == first.content, f"{role} {name}: cached bytes differ"
                 times.sort()
                 p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-                rows.append((role, name, cold, statistics.median(times), p95))
+                rows.append((role, f"{name} ({len(first.content) / 2**20:.1f} MB)", cold,
+                             statistics.median(times), p95))
         if profile:
             print(profile_liaison(client.app, tokens["liaison"], n))
     engine.dispose()
