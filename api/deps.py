@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 from api.access import authenticate
 from api.auth import RAW_ROLES, SESSION_COOKIE, ApiKey, Role
 from api.errors import FieldError, InvalidParameterError, RoleError
-from api.release import Bbox, Selection, Visibility, select, visibility_for
+from api.release import Bbox, Selection, Visibility, select, visibility_for, visibility_key
 from api.services import ServiceContext
 from api.settings import Settings
 from geo.period import Period
@@ -107,9 +107,13 @@ SessionDep = Annotated[sa.Connection, Depends(get_session)]
 
 
 def get_service_context(request: Request) -> ServiceContext:
-    """Return the context the services take: engine, settings and the app's result cache."""
+    """Return the context the services take: engine, settings and the app's result cache.
+
+    One per request (FastAPI shares it among the request's dependencies), its data version
+    read once (``pin_version``).
+    """
     state = request.app.state
-    return ServiceContext(state.engine, state.settings, state.cache)
+    return ServiceContext(state.engine, state.settings, state.cache, pin_version=True)
 
 
 ServiceDep = Annotated[ServiceContext, Depends(get_service_context)]
@@ -200,10 +204,19 @@ RawReaderKey = Annotated[ApiKey, Depends(require_role(*RAW_ROLES))]
 # --- the caller's visibility and the parameters every data route shares -----------------
 
 
-def get_visibility(engine: EngineDep, settings: SettingsDep, key: CurrentKey) -> Visibility:
-    """The caller's visibility (:mod:`api.release`): what exists for them, how it is released."""
-    with engine.connect() as conn:
-        return visibility_for(conn, key, settings)
+def get_visibility(ctx: ServiceDep, key: CurrentKey) -> Visibility:
+    """The caller's visibility (:mod:`api.release`): what exists for them, how it is released.
+
+    Built once per data version and :func:`api.release.visibility_key` (role and
+    jurisdictions as the key holds them at this request: the key was just authenticated, so a
+    revoked key never gets here and a changed jurisdiction is another cache key; every load
+    that changes communities bumps the data version). A liaison's world is thousands of
+    community codes in a city: reading them on every request cost more than a cached answer.
+    """
+    def build() -> Visibility:
+        with ctx.engine.connect() as conn:
+            return visibility_for(conn, key, ctx.settings)
+    return ctx.cached("visibility", visibility_key(key), build)
 
 
 VisibilityDep = Annotated[Visibility, Depends(get_visibility)]

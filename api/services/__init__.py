@@ -41,16 +41,34 @@ T = TypeVar("T")
 
 @dataclass
 class ServiceContext:
-    """What every service needs: the database, the settings and a result cache."""
+    """What every service needs: the database, the settings and a result cache.
+
+    Attributes
+    ----------
+    engine, settings, cache
+        The database, the settings and the result cache.
+    pin_version
+        Read the data version once and keep it: the context of one HTTP request, whose cached
+        results (visibility, communities, the answer's bytes) are then all keyed by one
+        version, read with one query instead of one per cache lookup. A long-lived context
+        (the command line, which loads and then reads) reads it at every lookup.
+    """
 
     engine: Engine
     settings: Settings
     cache: ResultCache = field(default_factory=ResultCache)
+    pin_version: bool = False
+    _version: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def data_version(self) -> int:
-        """The current data version."""
+        """The current data version (the pinned one after the first read, with ``pin_version``)."""
+        if self._version is not None:
+            return self._version
         with self.engine.connect() as conn:
-            return data_version(conn)
+            version = data_version(conn)
+        if self.pin_version:
+            self._version = version
+        return version
 
     def cached(self, name: str, params: Hashable, compute: Callable[[], T], *,
                vis: Visibility | None = None, version: int | None = None) -> T:

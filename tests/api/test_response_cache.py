@@ -4,6 +4,10 @@ Each test starts a fresh app (an empty cache), warms the cache with one caller a
 the same URL as another: a liaison of D1 and a liaison of S21 (in D2) must each get their own
 world, and a planner asking after an admin must get the released (protected) body, equal to
 what a planner gets from a cold cache.
+
+A caller's visibility is cached too (per role, jurisdictions and data version,
+:func:`api.deps.get_visibility`): a changed jurisdiction, a revoked key and a load take effect
+on the very next request of a warm app.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
+from api.auth import create_key, revoke_key
+from api.db import bump_data_version
+from api.models import api_keys
+from api.services import ServiceContext
 from tests.api.appcity import COUNTS_2025
 
 URLS = [
@@ -81,3 +90,64 @@ def test_a_load_invalidates_the_cached_bytes(city, tmp_path):
         second = client.get("/api/v1/rates", params={"period": "2025"},
                             headers=city.headers("admin"))
     assert second.json()["provenance"]["data_version"] == version + 1
+
+
+def _rates(client, headers, **extra: str):
+    """The liaison's 2025 rates (with extra parameters)."""
+    return client.get("/api/v1/rates", params={"period": "2025", **extra}, headers=headers)
+
+
+def test_a_liaison_of_another_district_never_gets_the_first_ones_bytes(fresh):
+    d2 = create_key(fresh.engine, name="西城联络员", role="liaison", jurisdictions=["D2"]).token
+    d1_again = create_key(fresh.engine, name="东城二", role="liaison", jurisdictions=["D1"]).token
+    with fresh.client() as client:
+        d1 = _rates(client, fresh.headers("liaison"))
+        other = _rates(client, {"Authorization": f"Bearer {d2}"})
+        same_world = _rates(client, {"Authorization": f"Bearer {d1_again}"})
+    assert _codes(d1) == {"C1", "C2"}
+    assert _codes(other) == {"C3", "C4"}
+    assert same_world.content == d1.content  # one world, one cached answer (not per key)
+
+
+def test_a_changed_jurisdiction_or_a_revoked_key_takes_effect_at_once_on_a_warm_app(fresh):
+    h = fresh.headers("liaison")
+    with fresh.client() as client:
+        assert _codes(_rates(client, h)) == {"C1", "C2"}
+        assert _codes(_rates(client, h)) == {"C1", "C2"}  # warm: all cached
+        with fresh.engine.begin() as conn:
+            key_id = conn.execute(sa.select(api_keys.c.id).where(
+                api_keys.c.jurisdictions == '["D1"]')).scalar_one()
+            conn.execute(api_keys.update().where(api_keys.c.id == key_id)
+                         .values(jurisdictions='["S21"]'))
+        moved = _rates(client, h)
+        assert _codes(moved) == {"C3", "C4"}
+        incidents = client.get("/api/v1/incidents", params={"district": "D1"}, headers=h)
+        assert incidents.status_code == 403
+        revoke_key(fresh.engine, key_id)
+        refused = _rates(client, h)
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["detail"]
+
+
+def test_a_cached_world_lasts_one_data_version(fresh):
+    h = fresh.headers("liaison")
+    with fresh.client() as client:
+        assert _codes(_rates(client, h)) == {"C1", "C2"}
+        # A change of the communities outside a load (which would bump the version) is not
+        # seen: the world of this data version is the cached one ...
+        with fresh.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE communities SET district_code = 'D2' "
+                                 "WHERE code = 'C2'"))
+        csv = _rates(client, h, format="csv")
+        assert _codes(csv) == {"C1", "C2"}
+        # ... and the next data version rebuilds it. A request's context reads the version
+        # once (pinned); a long-lived one (the command line's) reads it at every lookup.
+        pinned = ServiceContext(fresh.engine, fresh.settings, pin_version=True)
+        live = ServiceContext(fresh.engine, fresh.settings)
+        before = pinned.data_version()
+        with fresh.engine.begin() as conn:
+            bump_data_version(conn)
+        assert (pinned.data_version(), live.data_version()) == (before, before + 1)
+        assert _codes(_rates(client, h)) == {"C1"}
+        outside = _rates(client, h, community="C2")
+    assert outside.status_code == 403
