@@ -61,8 +61,8 @@ class Page:
         The URL path the browser opens.
     mark
         The ``performance.mark`` the page sets when it is ready.
-    flag
-        A window property the page sets to ``true`` when ready (the wait condition).
+    ready_js
+        A JavaScript expression that is true once the page is ready (the wait condition).
     warm_s, cold_s
         Targets (seconds) of the ready mark warm and cold (``None``: no target).
     """
@@ -70,14 +70,16 @@ class Page:
     name: str
     path: str
     mark: str
-    flag: str
+    ready_js: str
     warm_s: float | None
     cold_s: float | None
 
 
-#: The pages measured. The map workspace (another change) adds:
-#: ``Page("map", "/map", "layers-ready", "__pinganLayers", 2.0, None)``.
-PAGES = (Page("landing", "/", "landing-ready", "__pinganLanding", 1.5, 5.0),)
+#: The pages measured: the landing, and the map workspace with its default layers (case rates)
+#: of the latest month (issue 16: layers ready warm <= 2 s on the sample city).
+PAGES = (Page("landing", "/", "landing-ready", "window.__pinganLanding === true", 1.5, 5.0),
+         Page("map", "/map", "layers-ready",
+              "!!(window.__pinganWorkspace && window.__pinganWorkspace.ready > 0)", 2.0, None))
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def load(driver: object, base: str, page: Page, timeout_s: float) -> Timing:
     """Open the page and read FCP and its ready mark (seconds from the navigation's start)."""
     driver.get("about:blank")  # type: ignore[attr-defined]
     driver.get(f"{base}{page.path}")  # type: ignore[attr-defined]
-    _wait(driver, f"return window.{page.flag} === true", timeout_s, f"{page.mark} on {page.path}")
+    _wait(driver, f"return {page.ready_js}", timeout_s, f"{page.mark} on {page.path}")
     # FCP is recorded at the first paint; a page ready before it paints has it a frame later
     _wait(driver, "return performance.getEntriesByName('first-contentful-paint').length > 0",
           5, "first-contentful-paint")
@@ -190,8 +192,12 @@ def load(driver: object, base: str, page: Page, timeout_s: float) -> Timing:
 
 
 def measure(page: Page, role: str, source: Path, work: Path, *, warm: int,
-            timeout_s: float) -> tuple[Timing, Timing]:
-    """Cold (first load on a fresh server) and the fastest of ``warm`` warm loads."""
+            timeout_s: float, screenshots: Path | None = None) -> tuple[Timing, Timing]:
+    """Cold (first load on a fresh server) and the fastest of ``warm`` warm loads.
+
+    With ``screenshots``, the page as the last warm load left it is saved there as
+    ``{page}-{role}.png``.
+    """
     db = work / f"{page.name}-{role}.db"
     shutil.copyfile(source, db)
     tokens = demo_keys(db)
@@ -200,6 +206,10 @@ def measure(page: Page, role: str, source: Path, work: Path, *, warm: int,
         log_in(driver, base, tokens[role])
         cold = load(driver, base, page, timeout_s)
         warms = [load(driver, base, page, timeout_s) for _ in range(warm)]
+        if screenshots is not None:
+            screenshots.mkdir(parents=True, exist_ok=True)
+            shot = screenshots / f"{page.name}-{role}.png"
+            driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
     db.unlink(missing_ok=True)
     best = min(warms, key=lambda t: t.ready_s)
     return cold, best
@@ -220,6 +230,8 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=3, help="warm loads (the fastest counts)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds a page may take to be ready")
+    parser.add_argument("--screenshots", type=Path,
+                        help="save each page as the last warm load left it ({page}-{role}.png)")
     args = parser.parse_args()
     source = args.db or sample_db(args.dir)
     roles = [r for r in args.roles.split(",") if r]
@@ -229,7 +241,7 @@ def main() -> None:
         for page in pages:
             for role in roles:
                 cold, warm = measure(page, role, source, Path(tmp), warm=args.warm,
-                                     timeout_s=args.timeout)
+                                     timeout_s=args.timeout, screenshots=args.screenshots)
                 rows.append((page, role, cold, warm))
                 print(f"  {page.name} {role}: cold {_s(cold.fcp_s)} / {_s(cold.ready_s)} s, "
                       f"warm {_s(warm.fcp_s)} / {_s(warm.ready_s)} s", flush=True)
