@@ -41,7 +41,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from api.auth import session_secret
 from api.errors import ApiError, NotAuthenticatedError, NotFoundError, RoleError, problem_response
 from api.web_text import TEXT
-from maps.labels import fmt_count, fmt_number, fmt_percent, fmt_ratio
+from maps.labels import fmt_count, fmt_number, fmt_percent, fmt_ratio, term
 
 __all__ = [
     "CSRF_FIELD",
@@ -209,7 +209,8 @@ def render_template(template: str, language: PageLanguage, context: dict[str, An
                     text: dict[str, tuple[str, str]] | None = None) -> str:
     """Render a template of ``api/templates`` in a language (no request needed).
 
-    The template gets ``lang``, ``t`` (the text of a key) and the ``fmt_*`` number formatters
+    The template gets ``lang``, ``t`` (the text of a key), ``term`` (a data value's name:
+    ``term('facility', 'police_office')`` is 社区警务室) and the ``fmt_*`` number formatters
     besides ``context``.
 
     Parameters
@@ -231,7 +232,8 @@ def render_template(template: str, language: PageLanguage, context: dict[str, An
         return fmt_number(value, language, decimals=decimals)
 
     return _ENV.get_template(template).render(
-        lang=language, t=_text(language, text), fmt_count=lambda v: fmt_count(v, language),
+        lang=language, t=_text(language, text), term=lambda group, v: term(group, v, language),
+        fmt_count=lambda v: fmt_count(v, language),
         fmt_number=num, fmt_ratio=lambda v: fmt_ratio(v, language),
         fmt_percent=lambda v: fmt_percent(v, language), **context)
 

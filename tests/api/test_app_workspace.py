@@ -113,6 +113,7 @@ def test_landing_items_link_to_the_workspace(city):
     assert "/map?layers=rates&amp;period=2025-06" in links
     assert "/map?layers=standard&amp;period=2025" in links
     assert any(u.startswith("/map?layers=coverage,gaps&amp;type=police_office") for u in links)
+    assert ">社区警务室</a>" in text  # the facility type by its name, not its code
     assert "/maps/" not in text
 
 
