@@ -86,11 +86,15 @@ class PeriodKpi:
 
 @dataclass(frozen=True)
 class LandingShell:
-    """The cheap part of the page, drawn at once: the caller, the days and the KPIs."""
+    """The cheap part of the page, drawn at once: the caller, the days and the KPIs.
+
+    ``as_of`` is the day the data reach in the caller's world (``2025-06-17``); to planner
+    and client keys only its month (``2025-06``): they are never shown a day.
+    """
 
     role: str
     jurisdiction: list[dict[str, str]]
-    as_of: dt.date
+    as_of: str
     year: str
     month: str
     kpis: list[PeriodKpi]
@@ -379,7 +383,7 @@ class LandingPart:
     """
 
     part: str
-    as_of: dt.date
+    as_of: str
     year: str
     month: str
     value: Any
@@ -388,8 +392,14 @@ class LandingPart:
 
 def _days(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None
           ) -> tuple[dt.date, str, Period]:
-    day = as_of or latest_day(ctx)
+    # The latest day of the caller's world: a later incident elsewhere is not theirs.
+    day = as_of or latest_day(ctx, vis)
     return day, f"{day.year}-{day.month:02d}", vis.check_period(ctx.period(str(day.year)))
+
+
+def _as_of_label(vis: Visibility, day: dt.date, month: str) -> str:
+    """The day the page says its data reach: the month only for planner and client keys."""
+    return month if vis.protected else day.isoformat()
 
 
 def _cache_key(vis: Visibility, as_of: dt.date | None) -> tuple[Any, ...]:
@@ -408,7 +418,8 @@ def landing_shell(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None
     vis
         The caller; the KPIs are released for them as ``/api/v1/rates`` releases them.
     as_of
-        The day "this week" and "this month" hold (default: the day of the latest incident).
+        The day "this week" and "this month" hold (default: the day of the latest incident
+        in the caller's world).
 
     Returns
     -------
@@ -431,7 +442,8 @@ def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Landi
             kpis.append(period_kpi(ctx, vis, kind, label))
         except PinganError as exc:
             notes.append(f"{kind}: {exc}")
-    return LandingShell(role=vis.role, jurisdiction=jurisdiction_names(ctx, vis), as_of=day,
+    return LandingShell(role=vis.role, jurisdiction=jurisdiction_names(ctx, vis),
+                        as_of=_as_of_label(vis, day, month),
                         year=year.label, month=month, kpis=kpis, notes=notes)
 
 
@@ -493,7 +505,7 @@ def _part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None
         value = {"zones": zones, "incidents": incidents}
     else:
         value = _tried(notes, "standard", lambda: _todo(ctx, vis, year)) or []
-    return LandingPart(part, day, year.label, month, value, notes)
+    return LandingPart(part, _as_of_label(vis, day, month), year.label, month, value, notes)
 
 
 def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None) -> Landing:
@@ -506,7 +518,8 @@ def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = Non
     vis
         The caller; every part is released for them as the JSON API releases it.
     as_of
-        The day "this week" and "this month" hold (default: the day of the latest incident).
+        The day "this week" and "this month" hold (default: the day of the latest incident
+        in the caller's world).
 
     Returns
     -------
