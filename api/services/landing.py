@@ -90,6 +90,8 @@ class LandingShell:
 
     ``as_of`` is the day the data reach in the caller's world (``2025-06-17``); to planner
     and client keys only its month (``2025-06``): they are never shown a day.
+    ``unmatched`` holds the caller's jurisdiction codes that no community carries (a boundary
+    load renamed them): the page names them with a note, never "the whole city".
     """
 
     role: str
@@ -99,6 +101,7 @@ class LandingShell:
     month: str
     kpis: list[PeriodKpi]
     notes: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -442,7 +445,10 @@ def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Landi
             kpis.append(period_kpi(ctx, vis, kind, label))
         except PinganError as exc:
             notes.append(f"{kind}: {exc}")
-    return LandingShell(role=vis.role, jurisdiction=jurisdiction_names(ctx, vis),
+    names = jurisdiction_names(ctx, vis)
+    named = {j["code"] for j in names}
+    return LandingShell(role=vis.role, jurisdiction=names,
+                        unmatched=[c for c in vis.jurisdictions if c not in named],
                         as_of=_as_of_label(vis, day, month),
                         year=year.label, month=month, kpis=kpis, notes=notes)
 
@@ -538,4 +544,5 @@ def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = Non
         protection=parts["coverage"].value["protection"], rising=parts["rising"].value,
         alerts=parts["alerts"].value, zones=None if zones is None else zones["zones"],
         zone_incidents=0 if zones is None else zones["incidents"], todo=parts["todo"].value,
-        notes=[*shell.notes, *(n for p in parts.values() for n in p.notes)])
+        notes=[*shell.notes, *(n for p in parts.values() for n in p.notes)],
+        unmatched=shell.unmatched)

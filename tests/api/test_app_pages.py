@@ -16,13 +16,15 @@ import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.loading import load_file
 from api.services.landing import PARTS
 from api.web import safe_next
-from tests.api.appcity import City, log_in
+from tests.api.appcity import COMMUNITIES, City, log_in, write_city
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SAME_SITE = {"Origin": "http://testserver"}
@@ -217,6 +219,28 @@ def test_planner_landing_is_aggregates_only(city, app):
     for row in parts["rising"]["items"]:
         assert row["cases"] == released[row["code"]]
         assert row["cases"] == "<3" or row["cases"] == 0 or row["cases"] >= 3
+
+
+def test_a_jurisdiction_no_community_carries_is_named_not_the_whole_city(fresh, tmp_path):
+    # a boundary load moves C3 and C4 to a new subdistrict S29 of a new district D9: the
+    # S21 liaison's key now matches no community
+    renamed = [(c[0], c[1], "S29", c[3], "D9", c[5], *c[6:]) if c[4] == "D2" else c
+               for c in COMMUNITIES]
+    path, _ = write_city(tmp_path)
+    gdf = gpd.read_file(path)
+    gdf["subdistrict_code"] = [c[2] for c in renamed]
+    gdf["district_code"] = [c[4] for c in renamed]
+    gdf.to_file(path, driver="GeoJSON")
+    load_file(fresh.engine, path, "communities")
+    with fresh.client() as c:
+        text = c.get("/", headers=fresh.headers("liaison_s21")).text
+        english = c.get("/", params={"lang": "en"}, headers=fresh.headers("liaison_s21")).text
+        admin = c.get("/", params={"lang": "zh"}, headers=fresh.headers("admin")).text
+    heading = re.search(r'<h1 class="jurisdiction".*?</h1>', text, re.S).group(0)
+    assert '<span class="place unmatched" data-code="S21">S21（无对应社区）</span>' in heading
+    assert "全市" not in heading
+    assert "S21（no communities match）" in english and "The whole city" not in english
+    assert 'data-code="city">全市</span>' in admin  # an admin's world is still the city
 
 
 def test_english_switch_is_remembered(city, app):
