@@ -111,6 +111,8 @@ def batch_cmd(
     if zone is not None and zone != sc.timezone:
         raise typer.BadParameter(f"the archive's months are local to {zone}; run with "
                                  f"--timezone {zone}", param_hint="--timezone")
+    # The version the run starts from: a load during the long run must not relabel its results.
+    version = sc.data_version()
     with open_client(scheduler, workers=workers, nthreads=nthreads,
                      memory_limit=memory_limit) as client:
         res = batch_metrics(sc, vis, client, archive, period=period, cell_m=cell_m,
@@ -126,21 +128,25 @@ def batch_cmd(
     typer.echo("hot spots (rate): " + ", ".join(f"{k} {v}" for k, v in classes.items()))
     typer.echo("hot spots (grid): " + ", ".join(f"{k} {v}" for k, v in grid_classes.items()))
     if out is not None:
-        written = write_results(res, sc, out, fmt)
+        written = write_results(res, sc, out, fmt, data_version=version)
         typer.echo(f"wrote {len(written)} files to {out}")
     if to_db:
         from api.batch_store import store_batch
 
         run_id = store_batch(sc.engine, res, archive=str(archive), categories=category or [],
                              assigned=not keep_assignment, timezone=sc.timezone,
-                             data_version=sc.data_version(), run_by=_operator())
+                             data_version=version, run_by=_operator())
         typer.echo(f"wrote batch run {run_id} to the database ({len(res.counts.months):,} "
                    f"month counts, {len(res.counts.cells):,} cell counts, "
                    f"{len(res.rates.frame):,} communities)")
 
 
-def write_results(res: Any, sc: Any, out: Path, fmt: OutFormat) -> list[Path]:
-    """Write a batch's tables to a folder as GeoParquet or CSV (with provenance sidecars)."""
+def write_results(res: Any, sc: Any, out: Path, fmt: OutFormat, *,
+                  data_version: int) -> list[Path]:
+    """Write a batch's tables to a folder as GeoParquet or CSV (with provenance sidecars).
+
+    ``data_version`` is the one the run started from.
+    """
     import geopandas as gpd
 
     from api.provenance import write_csv_file
@@ -161,7 +167,7 @@ def write_results(res: Any, sc: Any, out: Path, fmt: OutFormat) -> list[Path]:
             geometry="geometry", crs="EPSG:4326"),
         f"hotspots-grid-{p.label}": grid_frame.to_crs("EPSG:4326"),
     }
-    prov = {**period_provenance(p, sc.timezone), "data_version": sc.data_version(),
+    prov = {**period_provenance(p, sc.timezone), "data_version": data_version,
             "cell_m": res.grid_hotspots.cell_m, "seed": res.hotspots.seed,
             "permutations": res.hotspots.permutations, "partitions": res.partitions,
             "case_definition": sc.case_definition.as_sql_lists(),

@@ -236,8 +236,11 @@ class _Batches:
         self.ambiguous += int(extra["snap_ambiguous"])
         if offset == 0:
             self.hints = _hints(result, frame, comms)
+        # An id longer than its column was rejected for that, and cannot repeat a valid id.
+        fits = layer_spec("incidents").field("id").max_length
         rejected_ids = {(r.row + offset, r.record_id) for r in result.rejections
-                        if r.record_id is not None}
+                        if r.record_id is not None
+                        and (fits is None or len(r.record_id) <= fits)}
         row_no = np.asarray(frame.index, dtype=np.int64) + offset + 1
         write_stage(conn, ids, ["id", "row_no"], [
             frame["id"].astype(str).tolist() + [i for _, i in rejected_ids],

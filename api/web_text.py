@@ -20,6 +20,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "maps": ("地图", "Maps"),
     "jurisdiction": ("辖区", "Jurisdiction"),
     "whole_city": ("全市", "The whole city"),
+    "no_community_match": ("无对应社区", "no communities match"),
     "role": ("角色", "Role"),
     "role_admin": ("管理员", "admin"),
     "role_liaison": ("联络员", "liaison"),

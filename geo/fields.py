@@ -30,6 +30,7 @@ __all__ = [
     "convert_field",
     "local_time_text",
     "reject_duplicates",
+    "reject_over_length",
     "resolve_columns",
 ]
 
@@ -355,6 +356,36 @@ def _normalise(s: pd.Series, synonyms: Mapping[str, str]) -> pd.Series:
 def _date_order(out: pd.DataFrame, first: str, last: str, problems: v.Problems) -> None:
     bad = (out[first].notna() & out[last].notna() & (out[last] < out[first])).to_numpy()
     problems.reject(bad, last, f"{last} is before {first}", out[last])
+
+
+def reject_over_length(spec: LayerSpec, out: pd.DataFrame, problems: v.Problems) -> None:
+    """Reject the rows whose text is longer than its field's ``max_length``.
+
+    Checked on the values as they will be stored (after the layer's normalisations), so the
+    database never meets a value its column cannot hold: PostgreSQL would fail the whole load
+    with an error naming no row, SQLite would store it silently.
+
+    Parameters
+    ----------
+    spec
+        The layer.
+    out
+        The canonical columns.
+    problems
+        The read's problems (rejections are added).
+    """
+    for f in spec.fields:
+        if f.max_length is None or f.name not in out:
+            continue
+        lengths = out[f.name].astype("string").str.len()
+        over = (lengths > f.max_length).fillna(False).to_numpy(dtype=bool)
+        # a value already rejected for this field (an unknown status) is reported once
+        over &= ~problems.rejected_for(f.name)
+        rows = np.flatnonzero(over)
+        problems.reject_rows(
+            rows, f.name,
+            [f"{f.name} is {int(lengths.iloc[i])} characters long; at most {f.max_length} "
+             f"fit" for i in rows], out[f.name].iloc[rows])
 
 
 def reject_duplicates(ids: pd.Series, field_name: str, problems: v.Problems) -> None:

@@ -57,6 +57,10 @@ class Field:
         tried after the canonical name itself.
     description
         One line for help texts and the catalogue.
+    max_length
+        For ``str`` fields that are stored: the most characters the database column holds
+        (``api/models.py``; a test keeps the two equal). Longer values are rejected by the
+        readers. ``None``: no limit.
     """
 
     name: str
@@ -64,6 +68,7 @@ class Field:
     required: bool = False
     aliases: tuple[str, ...] = ()
     description: str = ""
+    max_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,12 +149,15 @@ _COMMUNITIES = LayerSpec(
     id_field="code",
     fields=(
         Field("code", "str", True, ("社区代码", "统计用区划代码", "区划代码", "cun_code"),
-              "community code, unique (统计用区划代码 where known)"),
-        Field("name", "str", True, ("社区名称", "社区", "名称"), "community name"),
-        Field("subdistrict_code", "str", False, ("街道代码", "乡镇代码"), "subdistrict code"),
-        Field("subdistrict", "str", False, ("街道", "街道名称", "乡镇"), "subdistrict (街道)"),
-        Field("district_code", "str", False, ("区代码", "区县代码"), "district code"),
-        Field("district", "str", False, ("区", "区县", "区名称"), "district (区)"),
+              "community code, unique (统计用区划代码 where known)", max_length=64),
+        Field("name", "str", True, ("社区名称", "社区", "名称"), "community name", max_length=200),
+        Field("subdistrict_code", "str", False, ("街道代码", "乡镇代码"), "subdistrict code",
+              max_length=64),
+        Field("subdistrict", "str", False, ("街道", "街道名称", "乡镇"), "subdistrict (街道)",
+              max_length=200),
+        Field("district_code", "str", False, ("区代码", "区县代码"), "district code",
+              max_length=64),
+        Field("district", "str", False, ("区", "区县", "区名称"), "district (区)", max_length=200),
         Field("population", "float", False, ("常住人口", "人口", "pop"), "residents, >= 0"),
         Field("households", "float", False, ("户数", "households_n"), "households, >= 0"),
     ),
@@ -160,7 +168,7 @@ _POPULATION = LayerSpec(
     geometry="none",
     id_field=None,
     fields=(
-        Field("code", "str", True, ("社区代码",), "community code"),
+        Field("code", "str", True, ("社区代码",), "community code", max_length=64),
         Field("year", "int", True, ("年份", "年"), "calendar year"),
         Field("population", "float", True, ("常住人口", "人口"), "residents that year, >= 0"),
     ),
@@ -172,16 +180,19 @@ _INCIDENTS = LayerSpec(
     id_field="id",
     geometry_required=False,
     fields=(
-        Field("id", "str", True, ("编号", "案件编号", "警情编号"), "incident id, unique"),
+        Field("id", "str", True, ("编号", "案件编号", "警情编号"), "incident id, unique",
+              max_length=100),
         Field("occurred_at", "datetime", True, ("发生时间", "案发时间", "time", "datetime"),
               "when it happened; naive times are in the configured time zone"),
-        Field("category", "str", True, ("类别", "案件类别", "警情类别", "type"), "category"),
-        Field("status", "str", False, ("状态", "案件状态"), "status (for the case definition)"),
-        Field("address", "str", False, ("地址", "发生地址"), "address"),
+        Field("category", "str", True, ("类别", "案件类别", "警情类别", "type"), "category",
+              max_length=100),
+        Field("status", "str", False, ("状态", "案件状态"), "status (for the case definition)",
+              max_length=100),
+        Field("address", "str", False, ("地址", "发生地址"), "address", max_length=500),
         Field("location_precision", "str", False, ("定位精度",),
-              "exact, address or centroid (default exact)"),
+              "exact, address or centroid (default exact)", max_length=16),
         Field("community_code", "str", False, ("社区代码",),
-              "community, for records without coordinates"),
+              "community, for records without coordinates", max_length=64),
     ),
 )
 
@@ -190,13 +201,15 @@ _DEVICES = LayerSpec(
     geometry="point",
     id_field="id",
     fields=(
-        Field("id", "str", True, ("编号", "设备编号"), "device id, unique"),
-        Field("kind", "str", True, ("类型", "设备类型"), "camera, dome, ptz, face, plate, alarm…"),
+        Field("id", "str", True, ("编号", "设备编号"), "device id, unique", max_length=100),
+        Field("kind", "str", True, ("类型", "设备类型"), "camera, dome, ptz, face, plate, alarm…",
+              max_length=64),
         Field("azimuth_deg", "float", False, ("方位角", "azimuth"),
               "view direction, degrees clockwise from true north"),
         Field("fov_deg", "float", False, ("视场角", "fov"), "field of view, degrees"),
         Field("range_m", "float", False, ("可视距离", "range"), "view range, metres"),
-        Field("status", "str", False, ("状态", "设备状态"), "working or faulty (default working)"),
+        Field("status", "str", False, ("状态", "设备状态"), "working or faulty (default working)",
+              max_length=16),
         Field("installed_on", "date", False, ("安装日期",), "installation date"),
         Field("removed_on", "date", False, ("拆除日期",), "removal date"),
     ),
@@ -207,9 +220,10 @@ _COMPOUNDS = LayerSpec(
     geometry="point_or_polygon",
     id_field="id",
     fields=(
-        Field("id", "str", True, ("编号", "小区编号"), "compound id, unique"),
-        Field("name", "str", False, ("名称", "小区名称"), "name"),
-        Field("kind", "str", False, ("类型",), "residential, unit, school…"),
+        Field("id", "str", True, ("编号", "小区编号"), "compound id, unique", max_length=100),
+        Field("name", "str", False, ("名称", "小区名称"), "name", max_length=200),
+        Field("kind", "str", False, ("类型",), "residential, unit, school…",
+              max_length=64),
         Field("households", "float", False, ("户数",), "households, >= 0"),
         Field("population", "float", False, ("人口", "常住人口"), "residents, >= 0"),
         Field("measures", "measures", False, ("措施", "防范措施"),
@@ -223,10 +237,11 @@ _FACILITIES = LayerSpec(
     geometry="point",
     id_field="id",
     fields=(
-        Field("id", "str", True, ("编号", "设施编号"), "facility id, unique"),
+        Field("id", "str", True, ("编号", "设施编号"), "facility id, unique", max_length=100),
         Field("type", "str", True, ("类型", "设施类型"),
-              "police_station, police_office, service_station, health_station, …"),
-        Field("name", "str", False, ("名称", "设施名称"), "name"),
+              "police_station, police_office, service_station, health_station, …",
+              max_length=64),
+        Field("name", "str", False, ("名称", "设施名称"), "name", max_length=200),
         Field("opened_on", "date", False, ("启用日期", "开放日期"), "opening date"),
         Field("closed_on", "date", False, ("关闭日期", "停用日期"), "closing date"),
     ),

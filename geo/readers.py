@@ -39,6 +39,7 @@ from geo.fields import (
     compound_measures,
     convert_field,
     reject_duplicates,
+    reject_over_length,
     resolve_columns,
 )
 from geo.geometry_checks import (
@@ -350,6 +351,7 @@ def _attributes(spec: LayerSpec, raw: pd.DataFrame, columns: dict[str, str | Non
         out["measures"] = compound_measures(raw, columns, mapping, problems)
     apply_layer_rules(spec, out, problems, timezone=timezone,
                       written={f: raw[c] for f, c in columns.items() if c is not None})
+    reject_over_length(spec, out, problems)
     if spec.id_field and duplicates:
         reject_duplicates(out[spec.id_field], spec.id_field, problems)
     if spec.name == "population":

@@ -56,7 +56,7 @@ def get_landing_part(
 ) -> JSONResponse:
     """One part of the landing dashboard (工作台): its rows and its HTML fragment."""
     got = landing_part(ctx, vis, part)
-    body = {"part": got.part, "as_of": got.as_of.isoformat(), "year": got.year,
+    body = {"part": got.part, "as_of": got.as_of, "year": got.year,
             "month": got.month, "count": len(_items(got)), "items": _items(got),
             "notes": got.notes,
             "html": render_fragment(request, "landing_parts.html", {"p": got})}

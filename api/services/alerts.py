@@ -64,10 +64,24 @@ PROTECTED_COLUMNS = ("unit", "name", "level", "resolution", "step", "last_day", 
 _HISTORY_DAYS = 5 * 366 + 42
 
 
-def latest_day(ctx: ServiceContext) -> dt.date:
-    """The local day of the latest stored incident (today when there is none)."""
+def latest_day(ctx: ServiceContext, vis: Visibility | None = None) -> dt.date:
+    """The local day of the latest stored incident (today when there is none).
+
+    Parameters
+    ----------
+    ctx
+        Service context.
+    vis
+        Only the incidents of this caller's world (default: every stored incident). A caller
+        with a world must be given: the newest day anywhere in the city is not theirs to see.
+
+    Returns
+    -------
+    datetime.date
+    """
+    codes = None if vis is None else vis.community_filter()
     with ctx.engine.connect() as conn:
-        _, last = store.incident_time_range(conn)
+        _, last = store.incident_time_range(conn, community_codes=codes)
     zone = ZoneInfo(ctx.timezone)
     if last is None:
         return dt.datetime.now(zone).date()

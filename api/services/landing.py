@@ -86,15 +86,22 @@ class PeriodKpi:
 
 @dataclass(frozen=True)
 class LandingShell:
-    """The cheap part of the page, drawn at once: the caller, the days and the KPIs."""
+    """The cheap part of the page, drawn at once: the caller, the days and the KPIs.
+
+    ``as_of`` is the day the data reach in the caller's world (``2025-06-17``); to planner
+    and client keys only its month (``2025-06``): they are never shown a day.
+    ``unmatched`` holds the caller's jurisdiction codes that no community carries (a boundary
+    load renamed them): the page names them with a note, never "the whole city".
+    """
 
     role: str
     jurisdiction: list[dict[str, str]]
-    as_of: dt.date
+    as_of: str
     year: str
     month: str
     kpis: list[PeriodKpi]
     notes: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -379,7 +386,7 @@ class LandingPart:
     """
 
     part: str
-    as_of: dt.date
+    as_of: str
     year: str
     month: str
     value: Any
@@ -388,8 +395,14 @@ class LandingPart:
 
 def _days(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None
           ) -> tuple[dt.date, str, Period]:
-    day = as_of or latest_day(ctx)
+    # The latest day of the caller's world: a later incident elsewhere is not theirs.
+    day = as_of or latest_day(ctx, vis)
     return day, f"{day.year}-{day.month:02d}", vis.check_period(ctx.period(str(day.year)))
+
+
+def _as_of_label(vis: Visibility, day: dt.date, month: str) -> str:
+    """The day the page says its data reach: the month only for planner and client keys."""
+    return month if vis.protected else day.isoformat()
 
 
 def _cache_key(vis: Visibility, as_of: dt.date | None) -> tuple[Any, ...]:
@@ -408,7 +421,8 @@ def landing_shell(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None
     vis
         The caller; the KPIs are released for them as ``/api/v1/rates`` releases them.
     as_of
-        The day "this week" and "this month" hold (default: the day of the latest incident).
+        The day "this week" and "this month" hold (default: the day of the latest incident
+        in the caller's world).
 
     Returns
     -------
@@ -431,7 +445,11 @@ def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Landi
             kpis.append(period_kpi(ctx, vis, kind, label))
         except PinganError as exc:
             notes.append(f"{kind}: {exc}")
-    return LandingShell(role=vis.role, jurisdiction=jurisdiction_names(ctx, vis), as_of=day,
+    names = jurisdiction_names(ctx, vis)
+    named = {j["code"] for j in names}
+    return LandingShell(role=vis.role, jurisdiction=names,
+                        unmatched=[c for c in vis.jurisdictions if c not in named],
+                        as_of=_as_of_label(vis, day, month),
                         year=year.label, month=month, kpis=kpis, notes=notes)
 
 
@@ -493,7 +511,7 @@ def _part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None
         value = {"zones": zones, "incidents": incidents}
     else:
         value = _tried(notes, "standard", lambda: _todo(ctx, vis, year)) or []
-    return LandingPart(part, day, year.label, month, value, notes)
+    return LandingPart(part, _as_of_label(vis, day, month), year.label, month, value, notes)
 
 
 def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None) -> Landing:
@@ -506,7 +524,8 @@ def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = Non
     vis
         The caller; every part is released for them as the JSON API releases it.
     as_of
-        The day "this week" and "this month" hold (default: the day of the latest incident).
+        The day "this week" and "this month" hold (default: the day of the latest incident
+        in the caller's world).
 
     Returns
     -------
@@ -525,4 +544,5 @@ def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = Non
         protection=parts["coverage"].value["protection"], rising=parts["rising"].value,
         alerts=parts["alerts"].value, zones=None if zones is None else zones["zones"],
         zone_incidents=0 if zones is None else zones["incidents"], todo=parts["todo"].value,
-        notes=[*shell.notes, *(n for p in parts.values() for n in p.notes)])
+        notes=[*shell.notes, *(n for p in parts.values() for n in p.notes)],
+        unmatched=shell.unmatched)

@@ -16,13 +16,15 @@ import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.loading import load_file
 from api.services.landing import PARTS
 from api.web import safe_next
-from tests.api.appcity import City, log_in
+from tests.api.appcity import COMMUNITIES, City, log_in, write_city
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SAME_SITE = {"Origin": "http://testserver"}
@@ -139,16 +141,22 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
         everything = text + "".join(p["html"] for p in parts.values())
         for outside in ("西城区", "金融街社区", "月坛社区", "金融街街道"):
             assert outside not in everything
+        # D1's data reach C1's 2025-05-15; the city's reach 2025-06-01 (C3, in D2): the
+        # liaison's "data up to", week and month are D1's, never the later day elsewhere
+        assert "数据截至 2025-05-15" in text and "2025-06-01" not in everything
+        assert {p["as_of"] for p in parts.values()} == {"2025-05-15"}
+        assert {p["month"] for p in parts.values()} == {"2025-05"}
         # each figure is the JSON API's for the same key
-        for kind, period in (("week", "2025-W22"), ("month", "2025-06")):
+        for kind, period in (("week", "2025-W20"), ("month", "2025-05")):
             for compare in ("previous", "last-year"):
                 api = c.get("/api/v1/rates", params={"period": period, "compare": compare,
                                                      "level": "city"}).json()["items"][0]
                 cells = _cells(text, kind, compare)
                 assert cells[1] == str(api["cases"]) and cells[3] == str(api["compare_cases"])
                 assert cells[2] == f"{api['case_rate_per_10k_annual']:,.2f}"
-        # May had C1's fifth incident: the month against the previous one is 0 against 1
-        assert _cells(text, "month", "previous")[1:4:2] == ["0", "1"]
+        # May had C1's fifth incident, April its fourth: the month against the previous one
+        # is 1 against 1
+        assert _cells(text, "month", "previous")[1:4:2] == ["1", "1"]
         assert 'id="todo"' in text
         todo = parts["todo"]
         # each item links to the map workspace showing it
@@ -159,7 +167,7 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
                          ).json()["items"][0]
         assert parts["creation"]["items"][0]["creation_rate"] == creation["creation_rate"]
         assert parts["creation"]["items"][0]["meets"] == creation["meets"]
-        assert "/map?layers=rates&amp;period=2025-06" in text
+        assert "/map?layers=rates&amp;period=2025-05" in text
         # the zones answer is a raw read, audited like /api/v1/near-repeat/zones
         zones = parts["zones"]
         log = c.get("/api/v1/audit", headers=city.headers("admin"),
@@ -192,10 +200,14 @@ def test_planner_landing_is_aggregates_only(city, app):
         assert page.status_code == 200 and 'data-code="city">全市</span>' in text
         assert 'data-kind="week"' not in text and 'data-part="zones"' not in text
         assert "近重复风险区只对管理员和辖区联络员显示" in text
+        # the city's data reach 2025-06-01: a planner is told the month, never the day
+        assert "数据截至 2025-06 ·" in text and "2025-06-01" not in text
         zones = c.get("/api/v1/landing/zones")
         assert zones.status_code == 403 and "near-repeat risk zones" in zones.json()["detail"]
         parts = {part: _part(c, part) for part in PARTS if part != "zones"}
         assert all('class="zone"' not in p["html"] for p in parts.values())
+        assert {p["as_of"] for p in parts.values()} == {"2025-06"}
+        assert all("2025-06-01" not in p["html"] for p in parts.values())
         api = c.get("/api/v1/rates", params={"period": "2025-06", "compare": "previous",
                                              "level": "city"}).json()["items"][0]
         community = c.get("/api/v1/rates", params={"period": "2025-06", "compare": "previous",
@@ -207,6 +219,28 @@ def test_planner_landing_is_aggregates_only(city, app):
     for row in parts["rising"]["items"]:
         assert row["cases"] == released[row["code"]]
         assert row["cases"] == "<3" or row["cases"] == 0 or row["cases"] >= 3
+
+
+def test_a_jurisdiction_no_community_carries_is_named_not_the_whole_city(fresh, tmp_path):
+    # a boundary load moves C3 and C4 to a new subdistrict S29 of a new district D9: the
+    # S21 liaison's key now matches no community
+    renamed = [(c[0], c[1], "S29", c[3], "D9", c[5], *c[6:]) if c[4] == "D2" else c
+               for c in COMMUNITIES]
+    path, _ = write_city(tmp_path)
+    gdf = gpd.read_file(path)
+    gdf["subdistrict_code"] = [c[2] for c in renamed]
+    gdf["district_code"] = [c[4] for c in renamed]
+    gdf.to_file(path, driver="GeoJSON")
+    load_file(fresh.engine, path, "communities")
+    with fresh.client() as c:
+        text = c.get("/", headers=fresh.headers("liaison_s21")).text
+        english = c.get("/", params={"lang": "en"}, headers=fresh.headers("liaison_s21")).text
+        admin = c.get("/", params={"lang": "zh"}, headers=fresh.headers("admin")).text
+    heading = re.search(r'<h1 class="jurisdiction".*?</h1>', text, re.S).group(0)
+    assert '<span class="place unmatched" data-code="S21">S21（无对应社区）</span>' in heading
+    assert "全市" not in heading
+    assert "S21（no communities match）" in english and "The whole city" not in english
+    assert 'data-code="city">全市</span>' in admin  # an admin's world is still the city
 
 
 def test_english_switch_is_remembered(city, app):

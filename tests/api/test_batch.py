@@ -20,12 +20,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import api.batch
 from api import store
 from api.archive import MANIFEST_NAME, export_incidents
 from api.batch import batch_metrics, open_client
 from api.batch_store import read_batch
 from api.cli import main
+from api.db import data_version
 from api.errors import ForbiddenError
+from api.loading import load_file
 from api.release import Visibility
 from api.services import ServiceContext
 from api.services.aggregates import grid_cell_counts
@@ -35,6 +38,7 @@ from geo.batch import monthly_cases, period_case_counts
 from geo.errors import PeriodError
 from geo.grid import Grid
 from geo.period import parse_period
+from tests.api.test_loading import write_incidents
 
 pytestmark = pytest.mark.slow
 
@@ -231,3 +235,33 @@ def test_cli_batch_to_db_stores_the_counts_and_the_rates(ctx, sample_db, archive
         rates["case_rate_eb_per_10k_annual"].to_numpy(dtype=float))
     assert stored.rates["hotspot_class"].to_dict() == \
         result.hotspots.frame["hotspot_class"].reindex(rates.index).to_dict()
+
+
+def test_cli_batch_records_the_data_version_it_started_from(fresh, client, tmp_path,
+                                                            monkeypatch, capsys):
+    """A load that lands while the batch runs does not relabel the batch's results."""
+    url = fresh.settings.database_url
+    archive = tmp_path / "archive"
+    assert main(["-d", url, "export", "incidents", "--parquet", str(archive)]) == 0
+    with fresh.engine.connect() as conn:
+        started = data_version(conn)
+    real = api.batch.batch_metrics
+
+    def run_then_load(*args, **kwargs):
+        res = real(*args, **kwargs)
+        # the last moment of the run: a real load into the same database
+        load_file(fresh.engine, write_incidents(tmp_path / "late.csv", 3), "incidents")
+        return res
+
+    monkeypatch.setattr(api.batch, "batch_metrics", run_then_load)
+    out = tmp_path / "out"
+    code = main(["-d", url, "batch", str(archive), "--period", "2025", "--scheduler",
+                 client.scheduler.address, "--to-db", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    found = re.search(r"wrote batch run (\d+) to the database", capsys.readouterr().out)
+    assert found is not None
+    with fresh.engine.connect() as conn:
+        assert data_version(conn) == started + 1  # the load landed during the run
+    assert read_batch(fresh.engine, int(found.group(1))).run["data_version"] == started
+    prov = json.loads((out / "_provenance.json").read_text(encoding="utf-8"))
+    assert prov["data_version"] == started
