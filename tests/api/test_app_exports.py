@@ -73,7 +73,7 @@ def test_the_map_picture_is_a_drawn_png_as_the_caller_may_see_it(city, client):
     other = client.get("/maps/incidents", params={**params, "district": "D2"},
                        headers=city.headers("liaison"))
     assert other.status_code == 403 and "D2" in other.json()["detail"]
-    # a planner's picture is of released cells, not points; a week is outside its release space
+    # a planner's picture of the released rates; a week is outside their release space
     planner = client.get("/maps/rates", params=params, headers=city.headers("planner"))
     assert planner.status_code == 200 and planner.content.startswith(PNG_SIGNATURE)
     assert planner.headers["cache-control"] == "private, max-age=0"
