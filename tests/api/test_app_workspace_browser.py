@@ -319,6 +319,20 @@ def test_liaison_exports_what_is_on_screen(driver, server, city):
     picture = _fetch(driver, links["layers"]["rates"]["png"])
     assert picture["status"] == 200 and picture["type"] == "image/png"
     assert bytes(picture["head"]) == b"\x89PNG\r\n\x1a\n"
+    pdf = _fetch(driver, links["briefing"])
+    assert pdf["status"] == 200 and bytes(pdf["head"][:5]) == b"%PDF-"
+    # the briefing's periods: a whole year, ISO weeks across a new year, nothing else
+    periods = driver.execute_script("""
+        var S = window.PinganState;
+        var c = JSON.parse(document.getElementById('ws-config').textContent);
+        return [['2025-01-01', '2025-12-31'], ['2024-12-30', '2025-01-05'],
+                ['2026-12-28', '2027-01-03'], ['2025-03-04', '2025-03-10'],
+                ['2025-02-01', '2025-03-31']].map(function (r) {
+            return S.briefingPeriod({layers: [], from: r[0], to: r[1], step: 'day',
+                                     categories: [], district: '', subdistrict: '', hours: [],
+                                     weekdays: [], type: '', cell: 250, community: ''}, c);
+        });""")
+    assert periods == ["2025", "2025-W01", "2026-W53", None, None]
     # a district, and a period no briefing covers (no briefing offered)
     driver.execute_script("""
         var f = document.getElementById('ws-controls');
