@@ -136,6 +136,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "ws_features": ("要素", "features"),
     "ws_back": ("返回地图", "Back to the map"),
     "ws_drill_rows": ("明细行数", "Rows"),
+    "ws_export": ("导出", "Export"),
+    "ws_export_png": ("地图图片", "Map picture"),
+    "ws_export_briefing": ("简报（PDF）", "Briefing (PDF)"),
+    "ws_export_note": ("导出与图层相同的数据请求（同一发布规则）；小时、星期筛选不作用于导出。",
+                       "Exports are the layers' own requests (the same release rules); hour "
+                       "and weekday filters do not apply to them."),
 }
 
 

@@ -50,7 +50,11 @@ from maps import (
     standard_map,
 )
 
-__all__ = ["COVERAGE_TYPES", "MAP_KINDS", "BuiltMap", "build_map", "map_options", "write_maps"]
+__all__ = ["COVERAGE_TYPES", "MAP_KINDS", "PNG_SIZE", "BuiltMap", "build_map", "map_options",
+           "map_png", "write_maps"]
+
+#: Size of a map picture (:func:`map_png`) in CSS pixels: width, height.
+PNG_SIZE = (1600, 1000)
 
 #: Facility types drawn on the coverage map when none is chosen.
 COVERAGE_TYPES = ("police_office", "service_station", "health_station")
@@ -347,6 +351,53 @@ def _standard_page(ctx: ServiceContext, vis: Visibility, p: Period, comms: gpd.G
     ev = replace(ev, criteria=criteria, communities=ev.communities[
         ev.communities["code"].isin(codes)])
     return standard_map(comms, ev, options=opts)
+
+
+def map_png(built: BuiltMap, *, browser: str | None = None, timeout_s: float = 120.0) -> bytes:
+    """A picture of a built map, taken on the server by headless Chromium.
+
+    The page is the stand-alone page :func:`maps.render_html` makes, its assets read from
+    pingan's own asset folder (``file://``), so the browser requests nothing from other hosts
+    but the operator's tiles when they are configured, and no tile can taint a canvas in the
+    caller's browser.
+
+    Parameters
+    ----------
+    built
+        The map, built for the caller (:func:`build_map`).
+    browser
+        Chromium to run, from ``maps.browser`` (by default the first on ``PATH``).
+    timeout_s
+        Seconds the browser may take.
+
+    Returns
+    -------
+    bytes
+        The picture, :data:`PNG_SIZE` CSS pixels.
+
+    Raises
+    ------
+    api.briefing.RendererMissingError
+        If no Chromium is installed.
+    RuntimeError
+        If the browser fails.
+    """
+    import tempfile
+
+    from api.briefing import RendererMissingError
+    from maps import ASSET_DIR, BrowserNotFoundError, export_png, render_html
+
+    html = render_html(built.map, asset_base=ASSET_DIR.as_uri() + "/")
+    with tempfile.TemporaryDirectory(prefix="pingan-map-png-") as folder:
+        page = Path(folder) / "map.html"
+        page.write_text(html, encoding="utf-8")
+        try:
+            out = export_png(page, Path(folder) / "map.png", width=PNG_SIZE[0],
+                             height=PNG_SIZE[1], browser=browser, timeout_s=timeout_s)
+        except BrowserNotFoundError as exc:
+            raise RendererMissingError(f"a map picture needs headless Chromium: {exc}; "
+                                       "the map page (format=html) works without it") from None
+        return out.read_bytes()
 
 
 def write_maps(ctx: ServiceContext, vis: Visibility, directory: str | Path, *,

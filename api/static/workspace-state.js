@@ -257,6 +257,70 @@
     return route[0] + '?' + q.toString();
   }
 
+  /* A layer's export: the same request in another format (csv, geojson). */
+  function exportUrl(layer, state, config, format) {
+    var url = layerUrl(layer, state, config);
+    var q = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+    q.set('format', format);
+    return url.slice(0, url.indexOf('?')) + '?' + q.toString();
+  }
+
+  var MAP_KINDS = { incidents: ['incidents', {}], rates: ['rates', {}],
+                    hotspots: ['hotspots', { on: 'rate' }], hotspots_grid: ['hotspots', { on: 'grid' }],
+                    emerging: ['emerging', {}], kde: ['kde', {}], alerts: ['alerts', {}],
+                    zones: ['near-repeat', {}], protection: ['protection', {}],
+                    coverage: ['coverage', {}], gaps: ['coverage', {}], standard: ['standard', {}] };
+
+  /* The picture of a layer's map page (/maps/{kind}?format=png), drawn on the server. */
+  function pngUrl(layer, state, config, lang) {
+    var s = normalise(state, config);
+    var kind = MAP_KINDS[layer];
+    var q = new URLSearchParams({ format: 'png' });
+    Object.keys(kind[1]).forEach(function (k) { q.set(k, kind[1][k]); });
+    q.set('period', YEARLY.indexOf(layer) >= 0 ? s.to.slice(0, 4) : period(s, config));
+    if (layer === 'coverage' || layer === 'gaps') { q.set('type', s.type); }
+    if (NO_CATEGORY.indexOf(layer) < 0) {
+      s.categories.forEach(function (c) { q.append('category', c); });
+    }
+    placeParams(s, q);
+    if (lang) { q.set('lang', lang); }
+    return '/maps/' + kind[0] + '?' + q.toString();
+  }
+
+  /* The ISO week label (2025-W09) of a Monday. */
+  function isoWeek(monday) {
+    var thursday = addDays(monday, 3);
+    var jan1 = toDate(thursday.slice(0, 4) + '-01-01');
+    var n = Math.floor((toDate(thursday).getTime() - jan1.getTime()) / (7 * DAY_MS)) + 1;
+    return thursday.slice(0, 4) + '-W' + pad(n);
+  }
+
+  /* The briefing's period of a selection (a whole year, quarter, month or ISO week), or null. */
+  function briefingPeriod(state, config) {
+    var s = normalise(state, config);
+    var whole = function (step) {
+      return s.from === stepStart(s.from, step) && s.to === stepEnd(s.from, step);
+    };
+    if (whole('year')) { return s.from.slice(0, 4); }
+    if (whole('quarter')) { return s.from.slice(0, 4) + '-Q' + ((+s.from.slice(5, 7) + 2) / 3); }
+    if (whole('month')) { return s.from.slice(0, 7); }
+    if (whole('week') && !config.protected) { return isoWeek(s.from); }
+    return null;
+  }
+
+  /* The briefing (PDF) of a selection's period and place, or null when the period is none of
+   * a briefing's. */
+  function briefingUrl(state, config, lang) {
+    var label = briefingPeriod(state, config);
+    if (!label) { return null; }
+    var s = normalise(state, config);
+    var q = new URLSearchParams({ period: label });
+    placeParams(s, q);
+    q.set('format', 'pdf');
+    if (lang) { q.set('lang', lang); }
+    return '/api/v1/briefings?' + q.toString();
+  }
+
   /* Whether an incident (GeoJSON properties) passes the hour and weekday filters; its
    * occurred_at carries the configured zone's offset, so its clock time is the local one. */
   function keepIncident(props, state) {
@@ -275,7 +339,8 @@
     defaults: defaults, normalise: normalise, parse: parse, serialise: serialise,
     period: period, periodRange: periodRange, sliderMax: sliderMax, sliderIndex: sliderIndex,
     atSlider: atSlider,
-    layerUrl: layerUrl, keepIncident: keepIncident, stepStart: stepStart, stepEnd: stepEnd,
+    layerUrl: layerUrl, exportUrl: exportUrl, pngUrl: pngUrl, briefingPeriod: briefingPeriod,
+    briefingUrl: briefingUrl, keepIncident: keepIncident, stepStart: stepStart, stepEnd: stepEnd,
     addSteps: addSteps
   };
 })(window);

@@ -6,6 +6,9 @@
  * the visible layers and redraws them without a page reload. When they have drawn, the page
  * marks performance 'layers-ready' and sets body[data-ws-ready] to a counter and
  * body[data-ws-state] to the selection's query string (tests and the benchmark wait on them).
+ * The export panel links each visible layer to its own request in CSV and GeoJSON, to a
+ * picture of its map page drawn on the server (PNG), and the selection to its briefing (PDF)
+ * when its period is a whole week, month, quarter or year.
  * Text from the data is only ever set as text (textContent), never as markup.
  */
 (function (window, document, L, S) {
@@ -321,6 +324,42 @@
     });
   }
 
+  // --- export: each visible layer's own request as CSV/GeoJSON, its map's picture, a briefing
+
+  function exportLink(href, label, filename) {
+    var a = document.createElement('a');
+    a.setAttribute('href', href);
+    a.textContent = label;
+    if (filename) { a.setAttribute('download', filename); }
+    return a;
+  }
+
+  function drawExports() {
+    var list = document.getElementById('ws-export-layers');
+    var lang = document.documentElement.lang === 'en' ? 'en' : '';
+    list.textContent = '';
+    state.layers.forEach(function (layer) {
+      var li = document.createElement('li');
+      li.setAttribute('data-layer', layer);
+      li.appendChild(document.createTextNode(T['ws_layer_' + layer] + '：'));
+      [['csv', 'CSV', null], ['geojson', 'GeoJSON', layer + '.geojson']].forEach(function (f) {
+        var a = exportLink(S.exportUrl(layer, state, config, f[0]), f[1], f[2]);
+        a.className = 'ws-export-' + f[0];
+        li.appendChild(a);
+        li.appendChild(document.createTextNode(' · '));
+      });
+      var png = exportLink(S.pngUrl(layer, state, config, lang), 'PNG', 'map-' + layer + '.png');
+      png.className = 'ws-export-png';
+      png.title = T.ws_export_png;
+      li.appendChild(png);
+      list.appendChild(li);
+    });
+    var briefing = document.getElementById('ws-export-briefing');
+    var url = S.briefingUrl(state, config, lang);
+    briefing.hidden = !url;
+    briefing.setAttribute('href', url || '#');
+  }
+
   // --- controls ------------------------------------------------------------------------------
 
   function selected(select) {
@@ -415,6 +454,7 @@
     writeUrl();
     writeControls();
     limitSubdistricts();
+    drawExports();
     redraw();
   }
 
@@ -513,5 +553,6 @@
   writeControls();
   limitSubdistricts();
   writeUrl();
+  drawExports();
   background.then(redraw);
 })(window, document, window.L, window.PinganState);

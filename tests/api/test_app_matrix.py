@@ -174,6 +174,13 @@ MATRIX: list[Row] = [
         {"period": "2025"}),
     Row("GET", "/maps/hotspots", "/maps/{kind}", everyone(), {"period": "2025", "on": "grid"}),
     Row("GET", "/maps/roads", "/maps/{kind}", everyone(422)),
+    # a map's picture (headless Chromium on the server): the page's release rules
+    Row("GET", "/maps/incidents", "/maps/{kind}", everyone(), {"period": "2025", "format": "png"}),
+    Row("GET", "/maps/incidents", "/maps/{kind}", outside_for_liaison(),
+        {"period": "2025", "district": "D2", "format": "png"}),
+    Row("GET", "/maps/rates", "/maps/{kind}", {**everyone(), "planner": 422, "client": 422},
+        {"period": "2025-W10", "format": "png"}),
+    Row("GET", "/maps/rates", "/maps/{kind}", everyone(422), {"period": "2025", "format": "gif"}),
     # The web workspace's pages (not in the OpenAPI document): without a key, / is the login
     # form; its content per role is checked in tests/api/trust_matrix.py and test_app_pages.py.
     Row("GET", "/", "/", everyone(), anonymous=200),

@@ -267,3 +267,105 @@ def test_play_steps_the_slider_until_paused(driver, server, city):
     assert _state(driver)["from"][0] >= "2025-05-01"
     assert driver.execute_script(
         "return performance.getEntriesByType('navigation').length") == 1
+
+
+def _exports(d) -> dict:
+    """The export panel's links: per layer its CSV, GeoJSON and PNG, and the briefing's."""
+    return d.execute_script("""
+        var out = {layers: {}, briefing: null};
+        document.querySelectorAll('#ws-export-layers li').forEach(function (li) {
+            var get = function (c) {
+                return li.querySelector('a.ws-export-' + c).getAttribute('href'); };
+            out.layers[li.getAttribute('data-layer')] = {csv: get('csv'), geojson: get('geojson'),
+                                                         png: get('png')};
+        });
+        var b = document.getElementById('ws-export-briefing');
+        if (!b.hidden) { out.briefing = b.getAttribute('href'); }
+        return out;""")
+
+
+def _fetch(d, url: str) -> dict:
+    """Fetch a link in the page (the session's cookie): status, type, text or first bytes."""
+    return d.execute_async_script("""
+        var done = arguments[arguments.length - 1];
+        fetch(arguments[0], {credentials: 'same-origin'}).then(function (r) {
+            return r.arrayBuffer().then(function (b) {
+                var bytes = Array.from(new Uint8Array(b.slice(0, 8)));
+                done({status: r.status, type: r.headers.get('content-type'),
+                      disposition: r.headers.get('content-disposition'), head: bytes,
+                      text: new TextDecoder().decode(b)});
+            });
+        }).catch(function (e) { done({error: String(e)}); });""", url)
+
+
+def test_liaison_exports_what_is_on_screen(driver, server, city):
+    _log_in(driver, server, city.tokens["liaison"])
+    count = _open(driver, f"http://{server}/map?layers=incidents,rates&from=2025-01-01"
+                          "&to=2025-03-31&step=month")
+    links = _exports(driver)
+    assert sorted(links["layers"]) == ["incidents", "rates"]
+    period = "period=2025-01-01..2025-03-31"
+    assert links["layers"]["incidents"] == {
+        "csv": f"/api/v1/incidents?format=csv&limit=10000&{period}",
+        "geojson": f"/api/v1/incidents?format=geojson&limit=10000&{period}",
+        "png": f"/maps/incidents?format=png&{period}"}
+    # a whole quarter: its briefing
+    assert links["briefing"] == "/api/v1/briefings?period=2025-Q1&format=pdf"
+    # the CSV is the layer's request: D1's incidents of the quarter, and no other
+    answer = _fetch(driver, links["layers"]["incidents"]["csv"])
+    assert answer["status"] == 200 and answer["disposition"].startswith("attachment")
+    ids = sorted(line.split(",")[0] for line in answer["text"].lstrip("\ufeff").splitlines()[1:])
+    assert ids == ["C1-1", "C1-2", "C1-3", "C2-1", "C2-2"]
+    picture = _fetch(driver, links["layers"]["rates"]["png"])
+    assert picture["status"] == 200 and picture["type"] == "image/png"
+    assert bytes(picture["head"]) == b"\x89PNG\r\n\x1a\n"
+    pdf = _fetch(driver, links["briefing"])
+    assert pdf["status"] == 200 and bytes(pdf["head"][:5]) == b"%PDF-"
+    # the briefing's periods: a whole year, ISO weeks across a new year, nothing else
+    periods = driver.execute_script("""
+        var S = window.PinganState;
+        var c = JSON.parse(document.getElementById('ws-config').textContent);
+        return [['2025-01-01', '2025-12-31'], ['2024-12-30', '2025-01-05'],
+                ['2026-12-28', '2027-01-03'], ['2025-03-04', '2025-03-10'],
+                ['2025-02-01', '2025-03-31']].map(function (r) {
+            return S.briefingPeriod({layers: [], from: r[0], to: r[1], step: 'day',
+                                     categories: [], district: '', subdistrict: '', hours: [],
+                                     weekdays: [], type: '', cell: 250, community: ''}, c);
+        });""")
+    assert periods == ["2025", "2025-W01", "2026-W53", None, None]
+    # a district, and a period no briefing covers (no briefing offered)
+    driver.execute_script("""
+        var f = document.getElementById('ws-controls');
+        f.elements.district.value = 'D1';
+        f.elements.to.value = '2025-01-20';
+        f.elements.to.dispatchEvent(new Event('change', {bubbles: true}));""")
+    count = _redrawn_after(driver, count)
+    links = _exports(driver)
+    assert links["briefing"] is None
+    assert links["layers"]["rates"]["csv"] == ("/api/v1/rates?format=csv"
+                                               "&period=2025-01-01..2025-01-20&district=D1")
+    # a whole ISO week (Monday 2025-03-03 to Sunday): the weekly briefing of D1
+    driver.execute_script("""
+        var f = document.getElementById('ws-controls');
+        f.elements.from.value = '2025-03-03'; f.elements.to.value = '2025-03-09';
+        f.elements.to.dispatchEvent(new Event('change', {bubbles: true}));""")
+    _redrawn_after(driver, count)
+    assert _exports(driver)["briefing"] == (
+        "/api/v1/briefings?period=2025-W10&district=D1&format=pdf")
+    assert _outside(_requests(driver), server) == []
+
+
+def test_planner_panel_offers_no_incident_export(driver, server, city):
+    _log_in(driver, server, city.tokens["planner"])
+    _open(driver, f"http://{server}/map?layers=incidents,rates,hotspots_grid&period=2025-03")
+    links = _exports(driver)
+    assert sorted(links["layers"]) == ["hotspots_grid", "rates"]
+    assert "/api/v1/incidents" not in driver.find_element("id", "ws-export").get_attribute(
+        "innerHTML")
+    assert links["layers"]["hotspots_grid"] == {
+        "csv": "/api/v1/hotspots?format=csv&on=grid&period=2025-03&cell_m=250",
+        "geojson": "/api/v1/hotspots?format=geojson&on=grid&period=2025-03&cell_m=250",
+        "png": "/maps/hotspots?format=png&on=grid&period=2025-03"}
+    assert links["briefing"] == "/api/v1/briefings?period=2025-03&format=pdf"
+    answer = _fetch(driver, links["layers"]["rates"]["csv"])
+    assert answer["status"] == 200 and answer["type"].startswith("text/csv")

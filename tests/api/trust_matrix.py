@@ -181,7 +181,7 @@ def _enum(param: Mapping[str, Any]) -> list[str]:
 
 def _formats(route: str) -> list[str]:
     if route.startswith("/maps/"):
-        return ["json"]
+        return ["html", "png"]
     if route == BRIEFINGS:
         return ["html", "pdf"]
     if route == "/api/v1/kde":
@@ -376,6 +376,11 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
     if credential in _OUTSIDE and _names_outside(case, credential) and status not in (403,
                                                                                       422):
         problems.append(f"names a place outside the jurisdiction but got {status}")
+    if status == 200 and response.headers.get("content-type") == "image/png":
+        # a picture of the map page of the same request: its status is checked above, its
+        # content is the page's (the html variant); it must be a picture and nothing else
+        return problems + ([] if response.content.startswith(b"\x89PNG\r\n\x1a\n")
+                           else ["an image/png answer that is not a PNG"])
     text = body_text(response)
     forbidden = forbidden_incidents(credential)
     leaked_ids = [i for i in forbidden if re.search(rf"\b{re.escape(i)}\b", text)]
