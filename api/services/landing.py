@@ -3,7 +3,9 @@
 :func:`landing` gathers, for the caller's world (:mod:`api.release`), what the other services
 already compute and release, and only picks rows from their reports:
 
-- this week and this month against the previous period and the same period a year before
+- the latest whole week and month of the caller's data (ending on or before its latest day,
+  so a period the data reach only in part is never compared with whole ones) against the
+  previous period and the same period a year before
   (:func:`api.services.rates.rates_report` at the ``city`` level of the caller's world: cases,
   万人发案率, change and the one-sided test of a rise with its q value); a planner or client
   sees whole months only, so their week is left out and said so;
@@ -11,7 +13,7 @@ already compute and release, and only picks rows from their reports:
   (:func:`api.services.standard.standard_report`);
 - coverage shares of each stored facility type and of cameras and compounds
   (:mod:`api.services.coverage`);
-- the ten communities whose annualised rate rose most this month;
+- the ten communities whose annualised rate rose most in that month;
 - the current early-warning alerts (:func:`api.services.alerts.alerts_report`) and, for admin
   and liaison keys, the near-repeat risk zones (:func:`api.services.nearrepeat.risk_zones_report`,
   with the JSON route's defaults, so both share one cached computation);
@@ -174,9 +176,22 @@ def jurisdiction_names(ctx: ServiceContext, vis: Visibility) -> list[dict[str, s
     return out
 
 
-def _week_of(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
+def _whole_week(day: dt.date) -> str:
+    """The latest ISO week that ends on or before ``day`` (its own week when it is a Sunday).
+
+    A week the data reach only part of would be compared with whole weeks before it: three
+    days against seven reads as a fall of 60 %.
+    """
+    last = day - dt.timedelta(days=(day.weekday() + 1) % 7)
+    year, week, _ = last.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _whole_month(day: dt.date) -> str:
+    """The latest month that ends on or before ``day`` (as :func:`_whole_week`)."""
+    last = day if (day + dt.timedelta(days=1)).day == 1 else day.replace(day=1) - dt.timedelta(
+        days=1)
+    return f"{last.year}-{last.month:02d}"
 
 
 def period_kpi(ctx: ServiceContext, vis: Visibility, kind: str, label: str, *,
@@ -397,12 +412,12 @@ def _days(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None
           ) -> tuple[dt.date, str, Period]:
     # The latest day of the caller's world: a later incident elsewhere is not theirs.
     day = as_of or latest_day(ctx, vis)
-    return day, f"{day.year}-{day.month:02d}", vis.check_period(ctx.period(str(day.year)))
+    return day, _whole_month(day), vis.check_period(ctx.period(str(day.year)))
 
 
-def _as_of_label(vis: Visibility, day: dt.date, month: str) -> str:
+def _as_of_label(vis: Visibility, day: dt.date) -> str:
     """The day the page says its data reach: the month only for planner and client keys."""
-    return month if vis.protected else day.isoformat()
+    return f"{day.year}-{day.month:02d}" if vis.protected else day.isoformat()
 
 
 def _cache_key(vis: Visibility, as_of: dt.date | None) -> tuple[Any, ...]:
@@ -436,7 +451,7 @@ def landing_shell(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None
 def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> LandingShell:
     notes: list[str] = []
     day, month, year = _days(ctx, vis, as_of)
-    kinds = [("month", month)] if vis.protected else [("week", _week_of(day)), ("month", month)]
+    kinds = [("month", month)] if vis.protected else [("week", _whole_week(day)), ("month", month)]
     if vis.protected:
         notes.append("week: planner and client keys see whole months, quarters or years only")
     kpis = []
@@ -449,7 +464,7 @@ def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> Landi
     named = {j["code"] for j in names}
     return LandingShell(role=vis.role, jurisdiction=names,
                         unmatched=[c for c in vis.jurisdictions if c not in named],
-                        as_of=_as_of_label(vis, day, month),
+                        as_of=_as_of_label(vis, day),
                         year=year.label, month=month, kpis=kpis, notes=notes)
 
 
@@ -511,7 +526,7 @@ def _part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None
         value = {"zones": zones, "incidents": incidents}
     else:
         value = _tried(notes, "standard", lambda: _todo(ctx, vis, year)) or []
-    return LandingPart(part, _as_of_label(vis, day, month), year.label, month, value, notes)
+    return LandingPart(part, _as_of_label(vis, day), year.label, month, value, notes)
 
 
 def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = None) -> Landing:

@@ -142,19 +142,20 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
         for outside in ("西城区", "金融街社区", "月坛社区", "金融街街道"):
             assert outside not in everything
         # D1's data reach C1's 2025-05-15; the city's reach 2025-06-01 (C3, in D2): the
-        # liaison's "data up to", week and month are D1's, never the later day elsewhere
+        # liaison's "data up to", week and month are D1's, never the later day elsewhere; the
+        # week and month are the latest whole ones (a Thursday: the week before; April)
         assert "数据截至 2025-05-15" in text and "2025-06-01" not in everything
         assert {p["as_of"] for p in parts.values()} == {"2025-05-15"}
-        assert {p["month"] for p in parts.values()} == {"2025-05"}
+        assert {p["month"] for p in parts.values()} == {"2025-04"}
         # each figure is the JSON API's for the same key
-        for kind, period in (("week", "2025-W20"), ("month", "2025-05")):
+        for kind, period in (("week", "2025-W19"), ("month", "2025-04")):
             for compare in ("previous", "last-year"):
                 api = c.get("/api/v1/rates", params={"period": period, "compare": compare,
                                                      "level": "city"}).json()["items"][0]
                 cells = _cells(text, kind, compare)
                 assert cells[1] == str(api["cases"]) and cells[3] == str(api["compare_cases"])
                 assert cells[2] == f"{api['case_rate_per_10k_annual']:,.2f}"
-        # May had C1's fifth incident, April its fourth: the month against the previous one
+        # April had C1's fourth incident, March its third: the month against the previous one
         # is 1 against 1
         assert _cells(text, "month", "previous")[1:4:2] == ["1", "1"]
         assert 'id="todo"' in text
@@ -167,7 +168,7 @@ def test_liaison_landing_names_their_district_and_renders_the_services_figures(c
                          ).json()["items"][0]
         assert parts["creation"]["items"][0]["creation_rate"] == creation["creation_rate"]
         assert parts["creation"]["items"][0]["meets"] == creation["meets"]
-        assert "/map?layers=rates&amp;period=2025-05" in text
+        assert "/map?layers=rates&amp;period=2025-04" in text
         # the zones answer is a raw read, audited like /api/v1/near-repeat/zones
         zones = parts["zones"]
         log = c.get("/api/v1/audit", headers=city.headers("admin"),
@@ -208,9 +209,10 @@ def test_planner_landing_is_aggregates_only(city, app):
         assert all('class="zone"' not in p["html"] for p in parts.values())
         assert {p["as_of"] for p in parts.values()} == {"2025-06"}
         assert all("2025-06-01" not in p["html"] for p in parts.values())
-        api = c.get("/api/v1/rates", params={"period": "2025-06", "compare": "previous",
+        # 2025-06-01 is not the end of June: the latest whole month is May
+        api = c.get("/api/v1/rates", params={"period": "2025-05", "compare": "previous",
                                              "level": "city"}).json()["items"][0]
-        community = c.get("/api/v1/rates", params={"period": "2025-06", "compare": "previous",
+        community = c.get("/api/v1/rates", params={"period": "2025-05", "compare": "previous",
                                                    "level": "community"}).json()["items"]
     assert _cells(text, "month", "previous")[1] == api["cases"] == "<3"
     assert "小数值按发布规则隐藏" in text

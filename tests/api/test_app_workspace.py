@@ -110,7 +110,9 @@ def test_landing_items_link_to_the_workspace(city):
         text += "".join(c.get(f"/api/v1/landing/{part}", headers=city.headers("admin"))
                         .json()["html"] for part in ("coverage", "todo"))
     links = set(re.findall(r'href="(/map\?[^"]*)"', text))
-    assert "/map?layers=rates&amp;period=2025-06" in links
+    # the latest whole week (2025-06-01 is a Sunday) and month (May: June has one day)
+    assert "/map?layers=rates&amp;period=2025-W22" in links
+    assert "/map?layers=rates&amp;period=2025-05" in links
     assert "/map?layers=standard&amp;period=2025" in links
     assert any(u.startswith("/map?layers=coverage,gaps&amp;type=police_office") for u in links)
     assert ">社区警务室</a>" in text  # the facility type by its name, not its code
