@@ -272,8 +272,11 @@ def _stream_batch_rows(path: str | Path, layer: str, batch_rows: int | None,
         if not Path(path).exists():
             return 0
         # A Parquet file is compressed: its footer says how many records it holds.
-        big = (parquet_rows(Path(path)) > LOAD_BATCH_ROWS if fmt == "parquet"
-               else Path(path).stat().st_size > STREAM_MIN_BYTES)
+        if fmt == "parquet":
+            records = parquet_rows(Path(path))  # None: not readable in batches
+            big = records is not None and records > LOAD_BATCH_ROWS
+        else:
+            big = Path(path).stat().st_size > STREAM_MIN_BYTES
         return LOAD_BATCH_ROWS if big else 0
     return int(batch_rows)
 

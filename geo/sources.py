@@ -153,12 +153,21 @@ def iter_source(path: Path, fmt: str, *, encoding: str | None,
                          f"(batches: {', '.join(STREAMED_FORMATS)})")
 
 
-def parquet_rows(path: Path) -> int:
-    """The number of records a Parquet file holds (from its footer; nothing else is read)."""
+def parquet_rows(path: Path) -> int | None:
+    """The number of records a Parquet file holds (from its footer; nothing else is read).
+
+    ``None`` for a GeoParquet file whose geometries are not WKB: :func:`iter_source` cannot
+    read it in batches, so it is read whole whatever its size.
+    """
     try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        source = pq.ParquetFile(path)
     except Exception as exc:
         raise InputError(f"{path}: cannot read Parquet: {short_error(exc)}") from None
+    try:
+        _geo_metadata(path, source.schema_arrow.metadata)
+    except InputError:
+        return None
+    return int(source.metadata.num_rows)
 
 
 def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[RawLayer]:

@@ -148,6 +148,13 @@ def test_parquet_of_more_records_than_a_batch_streams_by_default(engine, tmp_pat
     frame.head(100).to_parquet(tmp_path / "j.parquet")
     assert load_file(engine, tmp_path / "j.parquet", "incidents").rows_updated == 100
     assert seen == [("parquet", 100)]
+    # GeoParquet with GeoArrow-encoded points cannot be read in batches: read whole, any size
+    points = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
+                              geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+                              crs="EPSG:4326")
+    points.to_parquet(tmp_path / "k.parquet", geometry_encoding="geoarrow")
+    assert load_file(engine, tmp_path / "k.parquet", "incidents").rows_updated == 120
+    assert seen == [("parquet", 100)]
 
 
 def test_streaming_reassignment_in_small_batches(engine, tmp_path):
