@@ -14,6 +14,7 @@ frames, a read-only manifest, and their worker's own copy of the database.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -55,12 +56,12 @@ def postgis_reason() -> str | None:
     return _POSTGIS_REASON[0]
 
 
-@pytest.fixture(params=["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A URL of a fresh, empty database on each backend."""
-    if request.param == "spatialite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
+@contextlib.contextmanager
+def postgis_schema() -> Iterator[str]:
+    """A URL of a fresh, empty PostGIS schema, dropped afterwards.
+
+    Skips the test when PostGIS is unreachable, or fails it under ``PINGAN_REQUIRE_POSTGIS``.
+    """
     reason = postgis_reason()
     if reason:
         if REQUIRE_POSTGIS:
@@ -71,10 +72,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in POSTGIS_URL else "?"
-    yield f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["spatialite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A URL of a fresh, empty database on each backend."""
+    if request.param == "spatialite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    with postgis_schema() as url:
+        yield url
 
 
 class SpatialiteTemplates:

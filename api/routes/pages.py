@@ -65,7 +65,8 @@ def _landing_context(ctx: ServiceContext, key: ApiKey) -> dict:
     """Compute the dashboard's shell (blocking: services read the database)."""
     with ctx.engine.connect() as conn:
         vis = visibility_for(conn, key, ctx.settings)
-    return {"board": landing_shell(ctx, vis), "key_name": key.name, "raw": vis.raw}
+    return {"board": landing_shell(ctx, vis), "key_name": key.name, "role": key.role,
+            "raw": vis.raw}
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -22,11 +22,9 @@ The other ``test_app_*`` modules import the fixtures (``city_fixture``, register
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -282,7 +280,7 @@ def city_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
     On SpatiaLite it is a copy of a city loaded once per worker (the same database).
     """
-    from tests.conftest import POSTGIS_URL, REQUIRE_POSTGIS, postgis_reason
+    from tests.conftest import postgis_schema
 
     tmp = tmp_path_factory.mktemp("city")
     if request.param == "spatialite":
@@ -293,26 +291,13 @@ def city_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield City(engine, app_settings(url), dict(tokens), request.param)
         engine.dispose()
         return
-    reason = postgis_reason()
-    if reason:
-        if REQUIRE_POSTGIS:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGIS_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGIS_URL else "?"
-    url = f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
-    engine = create_db_engine(url)
-    migrate(engine)
-    load_city(engine, tmp)
-    tokens = make_keys(engine)
-    yield City(engine, app_settings(url), tokens, request.param)
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with postgis_schema() as url:
+        engine = create_db_engine(url)
+        migrate(engine)
+        load_city(engine, tmp)
+        tokens = make_keys(engine)
+        yield City(engine, app_settings(url), tokens, request.param)
+        engine.dispose()
 
 
 @pytest.fixture(name="client", scope="module")

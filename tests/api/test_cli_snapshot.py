@@ -7,12 +7,10 @@ fails here. See :mod:`tests.cli_snapshot` for what is normalised.
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 
 from tests.cli_snapshot import COMMANDS, parse, run_all
 
@@ -23,37 +21,21 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", params=["spatialite",
                                         pytest.param("postgis", marks=pytest.mark.postgis)])
-def sample_url(request: pytest.FixtureRequest, sample_db) -> str:
+def sample_url(request: pytest.FixtureRequest, sample_db) -> Iterator[str]:
     if request.param == "spatialite":
-        return str(sample_db.url)
+        yield str(sample_db.url)
+        return
     from api.db import create_db_engine, migrate
     from api.demo import load_sample
-    from tests.conftest import POSTGIS_URL, REQUIRE_POSTGIS, postgis_reason
+    from tests.conftest import postgis_schema
 
-    reason = postgis_reason()
-    if reason:
-        if REQUIRE_POSTGIS:
-            pytest.fail(reason)
-        pytest.skip(reason)
     manifest = request.getfixturevalue("sample_manifest")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGIS_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGIS_URL else "?"
-    url = f"{POSTGIS_URL}{sep}options={quote(f'-csearch_path={schema},public')}"
-    engine = create_db_engine(url)
-    migrate(engine)
-    load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _m: None)
-    engine.dispose()
-    request.addfinalizer(lambda: _drop(admin, schema))
-    return url
-
-
-def _drop(admin: sa.Engine, schema: str) -> None:
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with postgis_schema() as url:
+        engine = create_db_engine(url)
+        migrate(engine)
+        load_sample(engine, manifest, timezone="Asia/Shanghai", echo=lambda _m: None)
+        engine.dispose()
+        yield url
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
