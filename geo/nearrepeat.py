@@ -96,8 +96,12 @@ DEFAULT_SEED = 20250101
 SAME_LOCATION_M = 0.5
 #: Default cap on the pairs within the largest band (5 bytes each: 2 GB).
 DEFAULT_MAX_PAIRS = 400_000_000
-# Permutations recounted in one pass over the pairs (bounds the day vectors held at once).
-_BATCH = 64
+# Permutations recounted in one pass over the pairs: at most this many, and day vectors of at
+# most _BATCH_BYTES held at once (a large selection recounts fewer permutations per pass).
+_BATCH = 256
+_BATCH_BYTES = 64 * 2**20
+# Pairs a point adds to its own 8-bit counters before they are added to the 32-bit table.
+_CHUNK = 127
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,10 +328,8 @@ def knox_table(
                                f"a time; got {n}")
     uppers = np.array([SAME_LOCATION_M, *space[1:]], dtype=np.float64)
     order, indptr, partner, band = _pair_list(x, y, uppers, max_pairs)
-    # Whole days as float32 (exact below 2**24 days) keep the recount in 8-wide vector lanes.
-    days = (days - days.min()).astype(np.float32)
-    t_uppers = np.asarray(times, dtype=np.float32)
-    observed, perms = _tables(indptr, partner, band, days, order, t_uppers, len(uppers),
+    lanes, t_uppers = _day_lanes(days - days.min(), times)
+    observed, perms = _tables(indptr, partner, band, lanes, order, t_uppers, len(uppers),
                               permutations, seed)
     if cumulative:
         observed = observed.cumsum(0).cumsum(1)
@@ -335,7 +337,7 @@ def knox_table(
     frame = _frame(space, times, cumulative, observed, perms)
     total = n * (n - 1) // 2
     if cumulative:
-        frame = _add_analytic(frame, np.bincount(band, minlength=len(uppers)), days, times,
+        frame = _add_analytic(frame, np.bincount(band, minlength=len(uppers)), lanes, times,
                               total)
     notes = (
         f"{n} incidents, {len(partner)} pairs within {space[-1]:g} m of {total} pairs; "
@@ -563,54 +565,78 @@ def _fill_pairs(sx, sy, cell_of, end, lo, hi, uppers, indptr, partner, band):
                     k += 1
 
 
+def _day_lanes(days: NDArray[np.int64], times: list[int]
+               ) -> tuple[NDArray[np.integer], NDArray[np.integer]]:
+    """Days from the first and the time edges as the narrowest integers that hold them.
+
+    16-bit days (a span under 2**15 days, 89 years) keep the recount in 32-wide vector lanes;
+    edges beyond the widest gap are clipped to it, which counts the same pairs.
+    """
+    dtype = np.int16 if int(days.max(initial=0)) < 2**15 else np.int32
+    top = np.iinfo(dtype).max
+    return days.astype(dtype), np.minimum(np.asarray(times, dtype=np.int64), top).astype(dtype)
+
+
 def _count_tables(indptr: NDArray[np.int64], partner: NDArray[np.int32],
-                  band: NDArray[np.uint8], days: NDArray[np.float32],
-                  uppers: NDArray[np.float32], n_space: int) -> NDArray[np.int64]:
+                  band: NDArray[np.uint8], days: NDArray[np.integer],
+                  uppers: NDArray[np.integer], n_space: int) -> NDArray[np.int64]:
     """Pair counts by (distance band, time band) for each column of ``days`` (points × runs).
 
     Returns an array runs × distance bands × time bands.
     """
     blocks = min(len(days), 8 * numba.get_num_threads())
     with st.PARALLEL_LOCK:
-        within = _count_within(indptr, partner, band, days, uppers, n_space, blocks)
+        within = _count_within(indptr, partner, band, days, uppers, n_space, blocks, _CHUNK)
     within = within.sum(axis=0, dtype=np.int64).transpose(2, 0, 1)
     return np.diff(within, axis=2, prepend=0)
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def _count_within(indptr, partner, band, days, uppers, n_space, blocks):
+@numba.njit(cache=True, parallel=True)
+def _count_within(indptr, partner, band, days, uppers, n_space, blocks, chunk):
     """Per block: pairs of each distance band within each time edge, for each run.
 
     The day vectors of all runs sit side by side, so one pass over the pair list serves every
     run and a pair's two rows are read once; the innermost loops run over the runs and compile
-    to vector instructions. Threads take blocks of points and keep their own counts (int32: a
-    block never holds 2**31 pairs, see ``max_pairs``).
+    to vector instructions. A point counts its pairs in 8-bit counters (``chunk`` ≤ 127 pairs
+    at a time, so they cannot overflow: 64 lanes per AVX-512 instruction), added to its
+    block's 32-bit table after each chunk. Threads take blocks of points (int32: a block never
+    holds 2**31 pairs, see ``max_pairs``).
     """
     n, runs = days.shape
     n_time = uppers.shape[0]
+    rows = n_space * n_time
     step = (n + blocks - 1) // blocks
-    counts = np.zeros((blocks, n_space * n_time, runs), dtype=np.int32)
+    counts = np.zeros((blocks, rows, runs), dtype=np.int32)
     for blk in numba.prange(blocks):
-        table = np.zeros((n_space * n_time, runs), dtype=np.int32)
-        gap = np.empty(runs, dtype=np.float32)
+        table = np.zeros((rows, runs), dtype=np.int32)
+        local = np.zeros((rows, runs), dtype=np.int8)
+        gap = np.empty(runs, dtype=days.dtype)
         for a in range(blk * step, min(n, (blk + 1) * step)):
             da = days[a]
-            for k in range(indptr[a], indptr[a + 1]):
-                b = partner[k]
-                for p in range(runs):
-                    gap[p] = abs(da[p] - days[b, p])
-                first = band[k] * n_time
-                for m in range(n_time):
-                    edge = uppers[m]
-                    row = first + m
+            start = indptr[a]
+            while start < indptr[a + 1]:
+                stop = min(indptr[a + 1], start + chunk)
+                local[:] = 0
+                for k in range(start, stop):
+                    db = days[partner[k]]
                     for p in range(runs):
-                        table[row, p] += np.int32(gap[p] <= edge)
+                        gap[p] = abs(da[p] - db[p])
+                    first = band[k] * n_time
+                    for m in range(n_time):
+                        edge = uppers[m]
+                        row = first + m
+                        for p in range(runs):
+                            local[row, p] += np.int8(gap[p] <= edge)
+                for row in range(rows):
+                    for p in range(runs):
+                        table[row, p] += local[row, p]
+                start = stop
         counts[blk] = table
     return counts.reshape(blocks, n_space, n_time, runs)
 
 
 def _tables(indptr: NDArray[np.int64], partner: NDArray[np.int32], band: NDArray[np.uint8],
-            days: NDArray[np.float32], order: NDArray[np.int64], uppers: NDArray[np.float32],
+            days: NDArray[np.integer], order: NDArray[np.int64], uppers: NDArray[np.integer],
             n_space: int, permutations: int, seed: int
             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The observed table and those of ``permutations`` seeded shuffles of the days.
@@ -623,9 +649,10 @@ def _tables(indptr: NDArray[np.int64], partner: NDArray[np.int32], band: NDArray
     rng = np.random.default_rng(seed)
     runs = permutations + 1
     out = np.zeros((runs, n_space, len(uppers)), dtype=np.int64)
-    for first in range(0, runs, _BATCH):
-        size = min(_BATCH, runs - first)
-        batch = np.empty((len(days), size), dtype=np.float32)
+    per_pass = max(8, min(_BATCH, _BATCH_BYTES // (days.itemsize * len(days))))
+    for first in range(0, runs, per_pass):
+        size = min(per_pass, runs - first)
+        batch = np.empty((len(days), size), dtype=days.dtype)
         for i in range(size):
             batch[:, i] = (days if first + i == 0 else rng.permutation(days))[order]
         out[first:first + size] = _count_tables(indptr, partner, band, batch, uppers, n_space)
@@ -668,7 +695,7 @@ def _frame(space: list[float], times: list[int], cumulative: bool, observed: NDA
     return frame
 
 
-def _add_analytic(frame: pd.DataFrame, band_pairs: NDArray[np.int64], days: NDArray[np.float32],
+def _add_analytic(frame: pd.DataFrame, band_pairs: NDArray[np.int64], days: NDArray[np.integer],
                   times: list[int], total: int) -> pd.DataFrame:
     """N_s, N_t, E = N_s·N_t / C(n, 2) and the Poisson P(X ≥ observed) of a cumulative table."""
     space_pairs = np.cumsum(band_pairs)
