@@ -1,4 +1,4 @@
-"""Administration commands: ``pingan keys create|list|revoke``, ``pingan audit``, ``pingan serve``.
+"""Administration commands: ``pingan keys create|list|revoke``, ``audit``, ``serve``, ``prepare``.
 
 :func:`register` adds them to the ``pingan`` Typer app. They use the root context's runtime
 (settings and engine, see :class:`api.cli.Runtime`), so the global ``--database`` option
@@ -191,8 +191,38 @@ def serve_cmd(
                 log_level=log_level, proxy_headers=True)
 
 
+def prepare_cmd(ctx: typer.Context) -> None:
+    """Compute and store the landing dashboard of every active key's world.
+
+    Each world (role and jurisdictions) is prepared once and stored in the database for this
+    data version: a restarted server, or every server of the same database, then shows it
+    without computing. A load makes a new data version; run this after loading (the first
+    visitor of a world otherwise computes and stores it).
+    """
+    from tqdm import tqdm
+
+    from api.auth import list_keys
+    from api.prepared import clear_stale
+    from api.services import ServiceContext
+    from api.services.landing import prepare_landings
+
+    rt = _runtime(ctx)
+    engine = rt.ready_engine()
+    removed = clear_stale(engine)
+    keys = list_keys(engine, include_inactive=False)
+    worlds = len({(k.role, tuple(k.jurisdictions)) for k in keys})
+    with tqdm(total=worlds, unit=" world", disable=None, desc="prepare") as bar:
+        done = prepare_landings(ServiceContext(engine, rt.settings), keys,
+                                progress=lambda _: bar.update())
+    for w in done:
+        where = ",".join(w["jurisdictions"]) or "全市 (city)"
+        typer.echo(f"  {w['role']:<8} {where}: {w['seconds']:.1f} s")
+    typer.echo(f"prepared {len(done)} dashboard(s) of {len(keys)} active key(s); "
+               f"{removed} stored answer(s) of earlier data versions removed")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``keys``, ``audit`` and ``serve`` to the ``pingan`` command line.
+    """Add ``keys``, ``audit``, ``serve`` and ``prepare`` to the ``pingan`` command line.
 
     Parameters
     ----------
@@ -202,3 +232,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.command("audit")(audit_cmd)
     app.command("serve")(serve_cmd)
+    app.command("prepare")(prepare_cmd)

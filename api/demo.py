@@ -186,6 +186,13 @@ def run_demo(rt: Any, *, directory: Path, serve: bool, echo: Callable[[str], Any
         echo(f"  {page.resolve().as_uri()}")
 
     keys = create_demo_keys(ServiceContext(engine, rt.settings))
+    from api.auth import list_keys
+    from api.services.landing import prepare_landings
+
+    prepared = prepare_landings(ServiceContext(engine, rt.settings),
+                                list_keys(engine, include_inactive=False))
+    echo(f"\ndashboards prepared for {len(prepared)} key world(s) "
+         f"({sum(w['seconds'] for w in prepared):.0f} s; `pingan prepare` after a load)")
     base = f"http://{host}:{port}"
     echo("\nAPI keys for the sample city (shown only now; earlier demo keys are revoked):")
     for role, (what, token) in keys.items():

@@ -34,6 +34,7 @@ __all__ = [
     "metadata",
     "period_day_counts",
     "period_month_counts",
+    "prepared_results",
     "profiles",
     "roads",
     "sessions",
@@ -246,6 +247,17 @@ profiles = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("created_by", sa.String(200)),
     sa.UniqueConstraint("name", "version", name="uq_profiles_name_version"),
+)
+
+# Answers stored per data version so a restart keeps them (api/prepared.py): the landing
+# dashboard's parts. ``key`` is a SHA-256 of what was computed, for which world and role, with
+# which settings and code.
+prepared_results = sa.Table(
+    "prepared_results", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("data_version", sa.Integer, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
 # What ``pingan batch --to-db`` writes (api/batch_store.py): a run and its results.

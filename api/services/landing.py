@@ -33,15 +33,21 @@ page. The shell and every part are cached per data version, world and role
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
+from fastapi.encoders import jsonable_encoder
 
 from api import store
-from api.release import Selection, Visibility
+from api.auth import ApiKey
+from api.prepared import prepared, stored_key
+from api.release import Selection, Visibility, visibility_for, visibility_key
 from api.services import ServiceContext
 from api.services.alerts import alerts_report, latest_day
 from api.services.coverage import coverage_report, protection_report
@@ -53,7 +59,8 @@ from geo.period import Period
 
 __all__ = ["KPI_COLUMNS", "PARTS", "Landing", "LandingPart", "LandingShell", "PeriodKpi",
            "creation_rate", "current_alerts", "jurisdiction_names", "landing", "landing_part",
-           "landing_shell", "period_kpi", "rising_communities", "risk_zones_by_community"]
+           "landing_shell", "period_kpi", "prepare_landings", "rising_communities",
+           "risk_zones_by_community"]
 
 T = TypeVar("T")
 
@@ -445,7 +452,31 @@ def landing_shell(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None
         Cached per data version, world and role.
     """
     return ctx.cached("landing-shell", _cache_key(vis, as_of),
-                      lambda: _shell(ctx, vis, as_of), vis=vis)
+                      lambda: _stored_shell(ctx, vis, as_of), vis=vis)
+
+
+def _inputs(ctx: ServiceContext) -> list[str | None]:
+    """What a stored answer depends on besides the data, settings and code.
+
+    The active standard profile's content hash and the category mapping file's.
+    """
+    path = ctx.settings.cases.categories_map
+    mapping = None
+    if path is not None:
+        try:
+            mapping = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            mapping = str(path)
+    return [active_profile(ctx).version_key, mapping]
+
+
+def _stored_shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> LandingShell:
+    """The shell as stored for this data version, world, role, settings and code (else computed)."""
+    key = stored_key("landing-shell", [as_of, *_inputs(ctx)], vis, ctx.settings)
+    got = prepared(ctx.engine, key, ctx.data_version(),
+                   lambda: jsonable_encoder(asdict(_shell(ctx, vis, as_of))))
+    kpis = [PeriodKpi(**k) for k in got.pop("kpis")]
+    return LandingShell(**got, kpis=kpis)
 
 
 def _shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> LandingShell:
@@ -502,7 +533,19 @@ def landing_part(ctx: ServiceContext, vis: Visibility, part: str, *,
     if part == "zones":
         vis.check_raw("near-repeat risk zones (incident positions and days)")
     return ctx.cached(f"landing-{part}", _cache_key(vis, as_of),
-                      lambda: _part(ctx, vis, part, as_of), vis=vis)
+                      lambda: _stored_part(ctx, vis, part, as_of), vis=vis)
+
+
+def _stored_part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None
+                 ) -> LandingPart:
+    """The part as stored for this data version, world, role, settings and code (else computed).
+
+    A restarted server reads what an earlier one (or ``pingan prepare``) computed.
+    """
+    key = stored_key(f"landing-{part}", [as_of, *_inputs(ctx)], vis, ctx.settings)
+    got = prepared(ctx.engine, key, ctx.data_version(),
+                   lambda: jsonable_encoder(asdict(_part(ctx, vis, part, as_of))))
+    return LandingPart(**got)
 
 
 def _part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None
@@ -561,3 +604,30 @@ def landing(ctx: ServiceContext, vis: Visibility, *, as_of: dt.date | None = Non
         zone_incidents=0 if zones is None else zones["incidents"], todo=parts["todo"].value,
         notes=[*shell.notes, *(n for p in parts.values() for n in p.notes)],
         unmatched=shell.unmatched)
+
+
+def prepare_landings(ctx: ServiceContext, keys: Sequence[ApiKey],
+                     progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Compute and store the dashboards of the worlds of ``keys`` (``pingan prepare``).
+
+    Keys of the same role and jurisdictions share one world, prepared once. A stored dashboard
+    (:mod:`api.prepared`) is read by every server of this data version, settings and code, so
+    the first visit after a restart or a load costs a read instead of the computations.
+
+    Returns
+    -------
+    list of dict
+        Per world: ``role``, ``jurisdictions`` and ``seconds``.
+    """
+    worlds = {visibility_key(k): k for k in keys}
+    out = []
+    for (role, codes), key in sorted(worlds.items()):
+        started = time.perf_counter()
+        with ctx.engine.connect() as conn:
+            vis = visibility_for(conn, key, ctx.settings)
+        landing(ctx, vis)
+        out.append({"role": role, "jurisdictions": list(codes),
+                    "seconds": round(time.perf_counter() - started, 2)})
+        if progress is not None:
+            progress(f"{role} {','.join(codes) or '(city)'}")
+    return out
