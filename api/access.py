@@ -15,8 +15,11 @@ token (API clients) or a session cookie (browsers, :mod:`api.sessions`). Around 
   with a count (:class:`api.audit.RepeatedEvents`).
 - **Cross-site requests**: a cookie-authenticated POST, PUT, PATCH or DELETE must carry an
   ``Origin`` (or ``Referer``) of this site or of ``settings.api.allowed_origins``
-  (:func:`api.security.check_origin`); a bearer token is not sent by browsers on their own, so
-  it needs no such check.
+  (:func:`api.security.check_origin`) and the session's CSRF token in the ``X-CSRF-Token``
+  header (:func:`api.web.csrf_token`; pages hold it in ``<meta name="csrf-token">``): the
+  origin check alone trusts every browser and proxy to send honest headers, the token is what
+  only pingan's own pages know. A bearer token is not sent by browsers on their own, so it
+  needs neither.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from api.auth import ApiKey, AuthError, verify_token
 from api.errors import ForbiddenError, NotAuthenticatedError, RateLimitedError
 from api.security import UNSAFE_METHODS, check_origin
 from api.sessions import read_session
+from api.web import CSRF_HEADER, app_secret, check_csrf
 
 __all__ = ["authenticate", "limit_failures", "limit_key", "note_failure"]
 
@@ -109,19 +113,30 @@ def note_failure(request: Request, exc: AuthError, *, via: str, status: int = 40
                  status=status, client=audit.request_client(request))
 
 
-def _check_cookie_origin(request: Request, key: ApiKey) -> None:
+def _check_cookie_write(request: Request, key: ApiKey, session_id: str) -> None:
     if request.method.upper() not in UNSAFE_METHODS:
         return
+    state = request.app.state
     try:
-        check_origin(request, request.app.state.settings.api.allowed_origins)
+        check_origin(request, state.settings.api.allowed_origins)
     except ForbiddenError:
-        audit.record(request.app.state.engine, "auth_failed", key=key,
+        audit.record(state.engine, "auth_failed", key=key,
                      endpoint=audit.request_endpoint(request),
                      params={"reason": "origin", "prefix": key.prefix, "via": "cookie",
                              "origin": request.headers.get("origin"),
                              "referer": request.headers.get("referer")},
                      status=403, client=audit.request_client(request))
         raise
+    if not check_csrf(app_secret(state), session_id, request.headers.get(CSRF_HEADER)):
+        audit.record(state.engine, "auth_failed", key=key,
+                     endpoint=audit.request_endpoint(request),
+                     params={"reason": "csrf", "prefix": key.prefix, "via": "cookie",
+                             "sent": CSRF_HEADER.lower() in request.headers},
+                     status=403, client=audit.request_client(request))
+        raise ForbiddenError(f"a browser-session request that changes data must carry the "
+                             f"session's CSRF token in the {CSRF_HEADER} header (the page's "
+                             f"<meta name=\"csrf-token\">); it was "
+                             f"{'wrong' if CSRF_HEADER.lower() in request.headers else 'missing'}")
 
 
 def authenticate(request: Request, *, bearer: str | None, cookie: str | None) -> ApiKey:
@@ -146,7 +161,7 @@ def authenticate(request: Request, *, bearer: str | None, cookie: str | None) ->
     api.errors.NotAuthenticatedError
         Without credentials, or with credentials that do not authenticate.
     api.errors.ForbiddenError
-        A cookie-authenticated change from another site.
+        A cookie-authenticated change from another site, or without the session's CSRF token.
     api.errors.RateLimitedError
         When the key, the client address or the key prefix has used up its requests.
     """
@@ -164,8 +179,8 @@ def authenticate(request: Request, *, bearer: str | None, cookie: str | None) ->
     except AuthError as exc:
         note_failure(request, exc, via=via)
         raise NotAuthenticatedError(str(exc)) from None
-    if via == "cookie":
-        _check_cookie_origin(request, key)
+    if via == "cookie" and cookie:
+        _check_cookie_write(request, key, cookie)
     limit_key(request, key)
     request.state.key = key
     return key

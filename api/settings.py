@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -129,10 +129,40 @@ class MapSettings(BaseModel):
 
     tile_url: str | None = Field(None, description="XYZ tile URL template; none by default")
     tile_attribution: str = ""
-    tiles_gcj02: bool = Field(False, description="the tiles use GCJ-02: shift overlays to match")
+    tiles_crs: Literal["wgs84", "gcj02"] | None = Field(
+        None, description="the coordinates the tiles are drawn in: wgs84, or gcj02 (most "
+                          "Chinese web tiles; every overlay is then shifted to GCJ-02 for "
+                          "display). BD-09 (Baidu) tiling is out of scope. Default: wgs84, or "
+                          "gcj02 when tiles_gcj02 is true")
+    tiles_gcj02: bool = Field(False, description="older name of tiles_crs = 'gcj02' (still "
+                                                 "accepted)")
     language: Literal["zh", "en"] = "zh"
     browser: str | None = Field(
         None, description="Chromium for PNG export (a path or command); default: found on PATH")
+
+    @field_validator("tiles_crs", mode="before")
+    @classmethod
+    def _tile_crs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = value.strip().lower().replace("-", "")
+        if name in ("bd09", "baidu"):
+            raise ValueError(f"maps.tiles_crs = {value!r}: BD-09 (Baidu) tiling is out of scope; "
+                             "pingan draws on wgs84 or gcj02 tiles only")
+        if name not in ("wgs84", "gcj02"):
+            raise ValueError(f"maps.tiles_crs must be 'wgs84' or 'gcj02'; got {value!r}")
+        return name
+
+    @model_validator(mode="after")
+    def _one_tile_crs(self) -> MapSettings:
+        # tiles_gcj02 is the older name of tiles_crs = 'gcj02': both are kept in step
+        if self.tiles_crs is None:
+            self.tiles_crs = "gcj02" if self.tiles_gcj02 else "wgs84"
+        elif self.tiles_gcj02 and self.tiles_crs != "gcj02":
+            raise ValueError(f"maps.tiles_gcj02 = true contradicts maps.tiles_crs = "
+                             f"{self.tiles_crs!r}; give tiles_crs alone")
+        self.tiles_gcj02 = self.tiles_crs == "gcj02"
+        return self
 
 
 class Settings(BaseSettings):

@@ -12,7 +12,10 @@ Language: Chinese by default; ``?lang=en`` (or ``zh``) switches and is remembere
 
 CSRF: a form that changes something on behalf of a session carries ``csrf_token``, an HMAC of
 the session id under the server secret (:func:`csrf_token`, checked by :func:`check_csrf`);
-the login form has its own pre-session token (:mod:`api.sessions`).
+a page's script sends the same token in the ``X-CSRF-Token`` header (:data:`CSRF_HEADER`) with
+every cookie-authenticated POST, PUT, PATCH or DELETE of the JSON API, which
+:func:`api.access.authenticate` checks; pages hold it in ``<meta name="csrf-token">``.
+The login form has its own pre-session token (:mod:`api.sessions`).
 
 Login redirects: a browser navigation (``GET``/``HEAD`` accepting ``text/html``, outside
 ``/api/``) that fails authentication — no session, an expired or ended one, a key whose role or
@@ -45,8 +48,10 @@ from maps.labels import fmt_count, fmt_number, fmt_percent, fmt_ratio, term
 
 __all__ = [
     "CSRF_FIELD",
+    "CSRF_HEADER",
     "LANG_COOKIE",
     "PageLanguage",
+    "app_secret",
     "asset_response",
     "check_csrf",
     "csrf_token",
@@ -64,6 +69,8 @@ __all__ = [
 PageLanguage = Literal["zh", "en"]
 LANG_COOKIE = "pingan_lang"
 CSRF_FIELD = "csrf_token"
+#: The header a page's script sends its session's CSRF token in.
+CSRF_HEADER = "X-CSRF-Token"
 _HERE = Path(__file__).parent
 _STATIC = _HERE / "static"
 # A local path: one "/" then no second "/" or "\", no whitespace or control character (browsers
@@ -101,14 +108,20 @@ def page_language(request: Request) -> PageLanguage:
     return "zh"
 
 
-async def server_secret(request: Request) -> str:
-    """The server secret of sessions and form tokens (read once per app)."""
-    state = request.app.state
+def app_secret(state: Any) -> str:
+    """The server secret of an app's state (blocking: read from the database once per app)."""
     secret: str | None = getattr(state, "session_secret", None)
     if secret is None:
-        secret = await run_in_threadpool(session_secret, state.engine,
-                                         state.settings.api.secret_key)
+        secret = session_secret(state.engine, state.settings.api.secret_key)
         state.session_secret = secret
+    return secret
+
+
+async def server_secret(request: Request) -> str:
+    """The server secret of sessions and form tokens (read once per app)."""
+    secret: str | None = getattr(request.app.state, "session_secret", None)
+    if secret is None:
+        secret = await run_in_threadpool(app_secret, request.app.state)
     return secret
 
 

@@ -142,6 +142,30 @@ TEXT: dict[str, tuple[str, str]] = {
     "ws_export_note": ("导出与图层相同的数据请求（同一发布规则）；小时、星期筛选不作用于导出。",
                        "Exports are the layers' own requests (the same release rules); hour "
                        "and weekday filters do not apply to them."),
+    "ws_plan": ("设施缺口与规划选址", "Facility gaps and site plan"),
+    "ws_plan_show_gaps": ("显示缺口", "Show the gaps"),
+    "ws_plan_coverage": ("人口覆盖率", "Residents covered"),
+    "ws_plan_uncovered": ("未覆盖人口", "residents not covered"),
+    "ws_plan_k": ("新增站点数", "New sites"),
+    "ws_plan_reach": ("可达方式", "Reach"),
+    "ws_plan_reach_line": ("直线距离", "Straight line"),
+    "ws_plan_reach_walk": ("步行（沿道路）", "Walking (along roads)"),
+    "ws_plan_reach_drive": ("驾车（沿道路）", "Driving (along roads)"),
+    "ws_plan_radius": ("服务半径（米，空为默认）", "Service radius (m; blank: the type's)"),
+    "ws_plan_minutes": ("驾车分钟（空为默认）", "Driving minutes (blank: the type's)"),
+    "ws_plan_run": ("开始规划", "Plan the sites"),
+    "ws_plan_running": ("规划计算中…", "Planning…"),
+    "ws_plan_done": ("规划完成", "Plan ready"),
+    "ws_plan_failed": ("规划未能完成", "The plan failed"),
+    "ws_plan_before": ("规划前覆盖", "Covered before"),
+    "ws_plan_after": ("规划后覆盖", "Covered after"),
+    "ws_plan_site": ("选址", "Site"),
+    "ws_plan_community": ("所在社区", "Community"),
+    "ws_plan_newly": ("新增覆盖人口", "Residents newly covered"),
+    "ws_plan_export": ("导出规划", "Export the plan"),
+    "ws_plan_note": ("以本时段在用的设施为基础；导出文件由服务器按同一发布规则生成。",
+                     "Facilities open in the period stay; the exports are written by the "
+                     "server under the same release rules."),
 }
 
 

@@ -28,6 +28,7 @@ from api.deps import (
     endpoint_label,
 )
 from api.provenance import CsvDep
+from api.release import Visibility
 from api.render import render_report
 from api.schemas import (
     BlindSpotList,
@@ -39,6 +40,7 @@ from api.schemas import (
     WorkloadList,
     responses,
 )
+from api.services import Report, ServiceContext
 from api.services.coverage import blind_spots_report, protection_report
 from api.services.reach import (
     coverage_by_reach,
@@ -161,23 +163,7 @@ def get_workload(
     return render_report(ctx, rep, format, filename=f"workload-{type}", csv=csv)
 
 
-@router.post("/site-plans", response_model=SitePlanOut,
-             responses=responses(400, 401, 403, 409, 422, 429, geojson=True))
-def post_site_plan(
-    request: Request,
-    ctx: ServiceDep,
-    engine: EngineDep,
-    key: CurrentKey,
-    vis: VisibilityDep,
-    body: SitePlanIn,
-    format: Annotated[Literal["json", "geojson"], Query()] = "json",
-) -> Response:
-    """Choose new facility sites that cover the most uncovered residents (maximal covering).
-
-    The body names the facility type ``type`` (``facility_type`` is a deprecated alias that
-    still works). Each site comes with ``lon``/``lat`` and the community it lies in; the
-    provenance's coverage before is the coverage report's figure (``/coverage``, city level).
-    """
+def _site_plan(ctx: ServiceContext, vis: Visibility, body: SitePlanIn) -> Report:
     per = ctx.period(body.period, parameter="body.period")
     candidates = None
     if body.candidates:
@@ -186,11 +172,37 @@ def post_site_plan(
             {"id": pd.array(ids, dtype="string")},
             geometry=gpd.points_from_xy([c.lon for c in body.candidates],
                                         [c.lat for c in body.candidates]), crs="EPSG:4326")
-    rep = site_plan_by_reach(ctx, vis, reach=body.reach, minutes=body.minutes,
-                             facility_type=body.site_type, k=body.add,
-                             radius_m=body.radius_m, candidates=candidates, period=per,
-                             time_limit_s=body.time_limit_s)
+    return site_plan_by_reach(ctx, vis, reach=body.reach, minutes=body.minutes,
+                              facility_type=body.site_type, k=body.add,
+                              radius_m=body.radius_m, candidates=candidates, period=per,
+                              time_limit_s=body.time_limit_s)
+
+
+@router.post("/site-plans", response_model=SitePlanOut,
+             responses=responses(400, 401, 403, 409, 422, 429, csv=True, geojson=True))
+def post_site_plan(
+    request: Request,
+    csv: CsvDep,
+    ctx: ServiceDep,
+    engine: EngineDep,
+    key: CurrentKey,
+    vis: VisibilityDep,
+    body: SitePlanIn,
+    format: Annotated[Literal["json", "geojson", "csv", "provenance"], Query(
+        description="json, geojson (points), csv (UTF-8 with BOM), or provenance (the "
+                    "provenance document of the CSV of the same request and body)")] = "json",
+) -> Response:
+    """Choose new facility sites that cover the most uncovered residents (maximal covering).
+
+    The body names the facility type ``type`` (``facility_type`` is a deprecated alias that
+    still works). Each site comes with ``lon``/``lat`` and the community it lies in; the
+    provenance's coverage before is the coverage report's figure (``/coverage``, city level).
+    The plan is kept per caller's world, body and data version, so the same body sent again
+    for another format (the workspace's CSV after its GeoJSON) gets the same sites at once.
+    """
+    rep = ctx.cached("site_plan", body.model_dump_json(), lambda: _site_plan(ctx, vis, body),
+                     vis=vis)
     audit.record(engine, "site_plan", key=key, endpoint=endpoint_label(request),
-                 params=body.model_dump(exclude={"candidates"}), rows=len(rep.frame),
-                 status=200, client=client_address(request))
-    return render_report(ctx, rep, format, filename="site-plan")
+                 params={**body.model_dump(exclude={"candidates"}), "format": format},
+                 rows=len(rep.frame), status=200, client=client_address(request))
+    return render_report(ctx, rep, format, filename="site-plan", csv=csv)

@@ -14,7 +14,13 @@ one for the caller as it releases it to any client. Nothing here is an incident:
   weekdays; a protected caller steps by whole months, quarters or years with no hour or weekday
   (:meth:`api.release.Visibility.check_period`);
 - the outlines of the caller's world and of its districts (dissolved community boundaries,
-  simplified), drawn under the layers with community labels.
+  simplified), drawn under the layers with community labels;
+- the basemap: the operator's tile URL as configured (``maps.tile_url``, none by default: the
+  boundaries are the background) and the coordinates its tiles are drawn in
+  (``maps.tiles_crs``): with GCJ-02 tiles the page shifts every vector layer to GCJ-02 for
+  display (``api/static/workspace-crs.js``), since raster tiles cannot be shifted;
+- whether the page offers site plans (``POST /api/v1/site-plans``, open to every role in the
+  API): people's keys (admin, liaison, planner) plan from the page, a client through the API.
 
 The configuration is cached per data version and world (:meth:`ServiceContext.cached`).
 """
@@ -33,13 +39,17 @@ from api.services.alerts import latest_day
 from api.services.categories import known_categories
 from api.services.landing import jurisdiction_names
 
-__all__ = ["LAYERS", "RAW_LAYERS", "workspace_config"]
+__all__ = ["LAYERS", "PLANNING_ROLES", "RAW_LAYERS", "workspace_config"]
 
 #: The workspace's layers in the switcher's order.
 LAYERS = ("incidents", "rates", "hotspots", "hotspots_grid", "emerging", "kde", "alerts",
           "zones", "protection", "coverage", "gaps", "standard")
 #: Layers of raw incidents (points, risk zones): admin and liaison keys only.
 RAW_LAYERS = frozenset({"incidents", "zones"})
+#: Roles whose workspace offers site plans (a client plans through the API).
+PLANNING_ROLES = frozenset({"admin", "liaison", "planner"})
+#: Most new sites the page's plan asks for (the API takes up to 100).
+_MAX_PLAN_SITES = 20
 #: Simplification of the outlines, in degrees (about a metre).
 _OUTLINE_TOLERANCE_DEG = 1e-5
 _MAX_CATEGORIES = 200
@@ -98,6 +108,14 @@ def _categories(ctx: ServiceContext, vis: Visibility) -> dict[str, Any]:
     return {"names": sorted(names), "multiple": True}
 
 
+def _basemap(ctx: ServiceContext) -> dict[str, Any]:
+    maps = ctx.settings.maps
+    return {"tile_url": maps.tile_url, "attribution": maps.tile_attribution,
+            "tiles_crs": maps.tiles_crs,
+            # only drawn tiles need the shift: without them the boundaries are the base
+            "shift_gcj02": bool(maps.tile_url) and maps.tiles_crs == "gcj02"}
+
+
 def workspace_config(ctx: ServiceContext, vis: Visibility) -> dict[str, Any]:
     """The map workspace's configuration for a caller (see the module docstring).
 
@@ -113,7 +131,9 @@ def workspace_config(ctx: ServiceContext, vis: Visibility) -> dict[str, Any]:
     dict
         ``role``, ``raw``, ``protected``, ``layers``, ``jurisdiction``, ``districts``,
         ``subdistricts``, ``categories``, ``facility_types``, ``time``, ``outline`` (a GeoJSON
-        geometry of the caller's world) and ``district_outlines``; JSON-serialisable.
+        geometry of the caller's world), ``district_outlines``, ``basemap`` (``tile_url``,
+        ``attribution``, ``tiles_crs``, ``shift_gcj02``) and ``plan`` (``offered``,
+        ``max_sites``); JSON-serialisable.
     """
     def build() -> dict[str, Any]:
         city = ctx.communities()
@@ -129,7 +149,8 @@ def workspace_config(ctx: ServiceContext, vis: Visibility) -> dict[str, Any]:
             "categories": _categories(ctx, vis), "facility_types": list(types),
             "cell_sizes_m": [float(s) for s in vis.cell_sizes_m],
             "time": _time(ctx, vis), "outline": _outline(world.geometry),
-            "district_outlines": _districts(world),
+            "district_outlines": _districts(world), "basemap": _basemap(ctx),
+            "plan": {"offered": vis.role in PLANNING_ROLES, "max_sites": _MAX_PLAN_SITES},
         }
     # the role joins the key: planner and client share one world but not their name
     config: dict[str, Any] = ctx.cached("workspace_config", (vis.role, vis.raw), build, vis=vis)

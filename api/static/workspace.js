@@ -10,6 +10,8 @@
  * picture of its map page drawn on the server (PNG), and the selection to its briefing (PDF)
  * when its period is a whole week, month, quarter or year.
  * Text from the data is only ever set as text (textContent), never as markup.
+ * The basemap and the display's coordinates (GCJ-02 tiles) are workspace-crs.js's; site plans
+ * are workspace-plan.js's (both loaded with this script).
  */
 (function (window, document, L, S) {
   'use strict';
@@ -27,6 +29,10 @@
 
   var map = L.map('ws-map', { zoomControl: true, zoomSnap: 0.25, attributionControl: false });
   L.control.scale({ imperial: false }).addTo(map);
+  // the operator's tiles, if any (workspace-crs.js shifts the layers when they are GCJ-02)
+  window.PinganCrs.addBasemap(map, config.basemap);
+  // other modules of the page (workspace-plan.js) draw on the same map
+  window.PinganWorkspaceMap = map;
   map.createPane('ws-background').style.zIndex = 350;
   map.createPane('ws-outline').style.zIndex = 450;
   map.createPane('ws-points').style.zIndex = 460;
@@ -189,7 +195,8 @@
     } else if (p.level === 'district' && p.unit) {
       q.set('district', p.unit);
     } else if (feature.geometry) {
-      var b = L.geoJSON(feature).getBounds();
+      // the feature's own (WGS84) coordinates, never the display's shifted ones
+      var b = L.geoJSON(feature, { coordsToLatLng: L.GeoJSON.coordsToLatLng }).getBounds();
       q.set('bbox', [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
         .map(function (x) { return x.toFixed(6); }).join(','));
     } else {

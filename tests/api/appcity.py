@@ -260,6 +260,16 @@ def log_in(client: TestClient, token: str, *, next: str | None = None,
     return client.post("/login", data=data, follow_redirects=follow_redirects)
 
 
+def page_csrf(client: TestClient) -> str:
+    """The CSRF token of a logged-in client's session, as the map workspace's page holds it."""
+    import re
+
+    page = client.get("/map", headers={"Accept": "text/html"})
+    field = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+    assert field is not None, page.text[:500]
+    return field.group(1)
+
+
 def loaded_city_template(templates: SpatialiteTemplates) -> Callable[[sa.Engine], object]:
     """Build step of the SpatiaLite template of the loaded city: its keys' tokens."""
     def build(engine: sa.Engine) -> dict[str, str]:

@@ -149,6 +149,11 @@ MATRIX: list[Row] = [
         request={"json": {"facility_type": "police_office", "add": 1, "time_limit_s": 20}}),
     Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(422),
         request={"json": {"facility_type": "police_office", "add": 0}}),
+    *[Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(), {"format": fmt},
+          request={"json": {"type": "police_office", "add": 2, "time_limit_s": 20}})
+      for fmt in ("geojson", "csv", "provenance")],
+    Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(422), {"format": "xlsx"},
+        request={"json": {"type": "police_office", "add": 1}}),
     # a radius so small that the candidate grid would not fit in memory: refused before it is made
     Row("POST", "/api/v1/site-plans", "/api/v1/site-plans", everyone(422),
         request={"json": {"facility_type": "police_office", "add": 1, "radius_m": 1e-6}}),

@@ -14,7 +14,7 @@ from api.db import migrate
 from api.models import api_keys, audit_log, sessions
 from api.sessions import LOGIN_COOKIE, check_login_token, key_fingerprint, login_token
 from api.settings import Settings
-from tests.api.appcity import log_in
+from tests.api.appcity import log_in, page_csrf
 
 SAME_SITE = {"Origin": "http://testserver"}
 
@@ -128,7 +128,8 @@ def test_cookie_writes_need_an_origin_of_this_site(city, headers, allowed):
     with city.client(api=api) as c:
         log_in(c, city.tokens["admin"])
         # an upload without a body: past authentication it is refused for its body
-        r = c.post("/api/v1/loads/communities", headers=headers)
+        r = c.post("/api/v1/loads/communities",
+                   headers={**headers, "X-CSRF-Token": page_csrf(c)})
     new = origin_refusals(city.engine)[len(before):]
     if allowed:
         assert r.status_code == 422 and "multipart/form-data" in r.json()["detail"]
@@ -137,6 +138,35 @@ def test_cookie_writes_need_an_origin_of_this_site(city, headers, allowed):
         assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
         assert "Origin or Referer" in r.json()["detail"] or "cross-site" in r.json()["detail"]
         assert new == [403]
+
+
+def csrf_refusals(engine) -> list[int]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log.c.params, audit_log.c.status)
+                            .where(audit_log.c.action == "auth_failed")).all()
+    return [r.status for r in rows if '"reason": "csrf"' in r.params]
+
+
+def test_cookie_writes_need_the_sessions_csrf_token(city):
+    """A same-site write by a session without its page's token (or with another's) is refused."""
+    before = csrf_refusals(city.engine)
+    with city.client() as c, city.client() as other:
+        log_in(c, city.tokens["admin"])
+        log_in(other, city.tokens["admin"])
+        token, foreign = page_csrf(c), page_csrf(other)
+        assert token != foreign
+        sent = []
+        for header in ({}, {"X-CSRF-Token": foreign}, {"X-CSRF-Token": token + "0"}):
+            r = c.post("/api/v1/loads/communities", headers={**SAME_SITE, **header})
+            assert r.status_code == 403, r.text
+            assert "X-CSRF-Token" in r.json()["detail"]
+            sent.append(r.json()["detail"].rsplit(" ", 1)[-1])
+        assert sent == ["missing", "wrong", "wrong"]
+        ok = c.post("/api/v1/loads/communities", headers={**SAME_SITE, "X-CSRF-Token": token})
+        assert ok.status_code == 422 and "multipart/form-data" in ok.json()["detail"]
+        # reads need no token
+        assert c.get("/api/v1/me").status_code == 200
+    assert csrf_refusals(city.engine)[len(before):] == [403, 403, 403]
 
 
 def test_bearer_writes_and_cookie_reads_need_no_origin(city):

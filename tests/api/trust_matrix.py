@@ -253,6 +253,10 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
         out += [Case(method, route, route, tuple(v.items())) for v in variants]
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans",
                     body={"type": "police_office", "add": 1, "time_limit_s": 20}))
+    # the workspace's plan exports: the same body in every format
+    out += [Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", fmt),),
+                 body={"type": "police_office", "add": 2, "time_limit_s": 20})
+            for fmt in VARIANTS["format"]]
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", "json"),),
                     body={"type": "police_office", "add": 1, "time_limit_s": 20,
                           "reach": "walk"}))
@@ -326,11 +330,18 @@ def _names_outside(case: Case, credential: str) -> bool:
 
 
 def follow_describedby(client: Any, response: Any, headers: Mapping[str, str]) -> Any:
-    """The provenance document a CSV answer links to, fetched with the same credential."""
+    """The provenance document a CSV answer links to, fetched with the same credential.
+
+    The CSV of a POST (a site plan) links to the same POST, body and all, in provenance form.
+    """
     link = response.headers.get("link", "")
     match = re.match(r'<([^>]*)>; rel="describedby"', link)
     if not response.headers.get("content-type", "").startswith("text/csv") or not match:
         return None
+    sent = response.request
+    if sent.method == "POST":
+        return client.post(match.group(1), content=sent.content,
+                           headers={**headers, "content-type": sent.headers["content-type"]})
     return client.get(match.group(1), headers=dict(headers))
 
 
