@@ -30,8 +30,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -44,31 +45,52 @@ from api.settings import Settings
 __all__ = ["clear_stale", "code_digest", "prepared", "settings_digest", "stored_key"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Bumped when the stored form changes.
 FORMAT = 1
 
 
+#: Distributions whose versions join the code digest: what computes the answers.
+_LIBRARIES = ("numpy", "pandas", "scipy", "shapely", "geopandas", "pyproj", "esda", "libpysal",
+              "numba", "pulp", "spopt", "statsmodels")
+
+
 @functools.cache
 def code_digest() -> str:
-    """SHA-256 of pingan's Python sources (``api``, ``geo``, ``maps``), read once per process."""
+    """SHA-256 of pingan's Python sources (``api``, ``geo``, ``maps``) and library versions.
+
+    Taken once per process, when this module is imported (with the modules it imports), so
+    it describes the code that runs, not files changed on disk since.
+    """
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for package in ("api", "geo", "maps"):
         for path in sorted((root / package).rglob("*.py")):
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
+    for dist in ("pingan", *_LIBRARIES):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{dist}=={version};".encode())
     return h.hexdigest()
+
+
+code_digest()
 
 
 #: Settings that never change an answer, left out of its key: where the database is (the
 #: same city served from a copy), sessions, limits on requests and uploads, allowed origins,
-#: and the browser used for PNG and PDF. Every other setting joins the key.
+#: and map display. Every other setting joins the key (a new one too, until it is listed here).
 OPERATIONAL_SETTINGS: dict[str, Any] = {
     "database_url": True,
     "api": {"secret_key", "session_minutes", "rate_limit_per_minute", "max_upload_mb",
             "max_unzipped_mb", "auth_failures_per_minute", "allowed_origins"},
-    "maps": {"browser"},
+    # Map display (tiles, their CRS, the language of map pages, the browser for PNG and PDF):
+    # the stored answers (the landing's parts) do not read them.
+    "maps": True,
 }
 
 
@@ -94,18 +116,30 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot key a {type(value).__name__}")
 
 
-def prepared(engine: Engine, key: str, version: int, compute: Callable[[], Any]) -> Any:
-    """The stored JSON answer of ``key`` at ``version``, else ``compute()`` stored and returned.
+def prepared(engine: Engine, key: str, version: int, compute: Callable[[], Any],
+             rebuild: Callable[[Any], T]) -> T:
+    """The stored answer of ``key`` at ``version``, else ``compute()`` stored and returned.
 
-    ``compute`` returns JSON-able data (dicts, lists, strings, numbers, ``None``); what is
-    returned is always the JSON read back, so a stored and a fresh answer are alike.
+    ``compute`` returns JSON-able data (dicts, lists, strings, numbers, ``None``);
+    ``rebuild`` turns that JSON back into the answer. What is returned is always rebuilt from
+    the JSON, so a stored and a fresh answer are alike. A stored answer that cannot be read
+    (no access to the table) or rebuilt (written by code of another shape) is computed again;
+    one that cannot be stored (a locked file, a read-only user, another server first) is
+    answered all the same.
     """
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(prepared_results.c.payload).where(
-            prepared_results.c.key == key,
-            prepared_results.c.data_version == version)).first()
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(prepared_results.c.payload).where(
+                prepared_results.c.key == key,
+                prepared_results.c.data_version == version)).first()
+    except sa.exc.DBAPIError as exc:  # e.g. a database user granted no access to the table
+        log.warning("prepared answers not read (%s): %s", key[:12], exc.orig)
+        return rebuild(json.loads(json.dumps(compute(), ensure_ascii=False, allow_nan=False)))
     if row is not None:
-        return json.loads(row[0])
+        try:
+            return rebuild(json.loads(row[0]))
+        except (ValueError, TypeError, KeyError) as exc:  # stored by code of another shape
+            log.warning("prepared answer %s unreadable (%s): computed again", key[:12], exc)
     payload = json.dumps(compute(), ensure_ascii=False, allow_nan=False)
     try:
         with engine.begin() as conn:
@@ -117,7 +151,7 @@ def prepared(engine: Engine, key: str, version: int, compute: Callable[[], Any])
                     key=key, data_version=version, payload=payload, created_at=utcnow()))
     except sa.exc.DBAPIError as exc:  # locked, or another server stored the same key first
         log.warning("prepared answer not stored (%s): %s", key[:12], exc.orig)
-    return json.loads(payload)
+    return rebuild(json.loads(payload))
 
 
 def clear_stale(engine: Engine) -> int:

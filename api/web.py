@@ -135,7 +135,9 @@ def check_csrf(secret: str, session_id: str | None, field: str | None) -> bool:
     """Whether a form's ``csrf_token`` belongs to the session that sent it."""
     if not session_id or not field:
         return False
-    return hmac.compare_digest(csrf_token(secret, session_id), field)
+    # bytes: compare_digest refuses str holding anything but ASCII (a header is latin-1)
+    return hmac.compare_digest(csrf_token(secret, session_id).encode(),
+                               field.encode("utf-8", "surrogateescape"))
 
 
 def wants_html(request: Request) -> bool:

@@ -610,26 +610,33 @@ def _count_within(indptr, partner, band, days, uppers, n_space, blocks, chunk):
     for blk in numba.prange(blocks):
         table = np.zeros((rows, runs), dtype=np.int32)
         local = np.zeros((rows, runs), dtype=np.int8)
+        touched = np.zeros(n_space, dtype=np.bool_)
         gap = np.empty(runs, dtype=days.dtype)
         for a in range(blk * step, min(n, (blk + 1) * step)):
             da = days[a]
             start = indptr[a]
             while start < indptr[a + 1]:
                 stop = min(indptr[a + 1], start + chunk)
-                local[:] = 0
                 for k in range(start, stop):
                     db = days[partner[k]]
                     for p in range(runs):
                         gap[p] = abs(da[p] - db[p])
+                    touched[band[k]] = True
                     first = band[k] * n_time
                     for m in range(n_time):
                         edge = uppers[m]
                         row = first + m
                         for p in range(runs):
                             local[row, p] += np.int8(gap[p] <= edge)
-                for row in range(rows):
-                    for p in range(runs):
-                        table[row, p] += local[row, p]
+                # add and clear the distance bands this chunk counted only (a point with few
+                # pairs among many bands would otherwise pay for every band)
+                for sb in range(n_space):
+                    if touched[sb]:
+                        touched[sb] = False
+                        for row in range(sb * n_time, (sb + 1) * n_time):
+                            for p in range(runs):
+                                table[row, p] += local[row, p]
+                                local[row, p] = 0
                 start = stop
         counts[blk] = table
     return counts.reshape(blocks, n_space, n_time, runs)

@@ -472,9 +472,13 @@ def _inputs(ctx: ServiceContext) -> list[str | None]:
 
 def _stored_shell(ctx: ServiceContext, vis: Visibility, as_of: dt.date | None) -> LandingShell:
     """The shell as stored for this data version, world, role, settings and code (else computed)."""
-    key = stored_key("landing-shell", [as_of, *_inputs(ctx)], vis, ctx.settings)
-    got = prepared(ctx.engine, key, ctx.data_version(),
-                   lambda: jsonable_encoder(asdict(_shell(ctx, vis, as_of))))
+    day = as_of or latest_day(ctx, vis)
+    key = stored_key("landing-shell", [day, *_inputs(ctx)], vis, ctx.settings)
+    return prepared(ctx.engine, key, ctx.data_version(),
+                    lambda: jsonable_encoder(asdict(_shell(ctx, vis, day))), _shell_of)
+
+
+def _shell_of(got: dict[str, Any]) -> LandingShell:
     kpis = [PeriodKpi(**k) for k in got.pop("kpis")]
     return LandingShell(**got, kpis=kpis)
 
@@ -540,12 +544,14 @@ def _stored_part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date
                  ) -> LandingPart:
     """The part as stored for this data version, world, role, settings and code (else computed).
 
-    A restarted server reads what an earlier one (or ``pingan prepare``) computed.
+    A restarted server reads what an earlier one (or ``pingan prepare``) computed. The key
+    holds the day the part is about (the latest incident day of the world, else today).
     """
-    key = stored_key(f"landing-{part}", [as_of, *_inputs(ctx)], vis, ctx.settings)
-    got = prepared(ctx.engine, key, ctx.data_version(),
-                   lambda: jsonable_encoder(asdict(_part(ctx, vis, part, as_of))))
-    return LandingPart(**got)
+    day = as_of or latest_day(ctx, vis)
+    key = stored_key(f"landing-{part}", [day, *_inputs(ctx)], vis, ctx.settings)
+    return prepared(ctx.engine, key, ctx.data_version(),
+                    lambda: jsonable_encoder(asdict(_part(ctx, vis, part, day))),
+                    lambda got: LandingPart(**got))
 
 
 def _part(ctx: ServiceContext, vis: Visibility, part: str, as_of: dt.date | None

@@ -110,3 +110,12 @@ def test_a_new_standard_profile_is_never_answered_from_the_older_one(fresh):
     text = (Path(__file__).parents[2] / "geo/profiles/beijing-safe-community.toml").read_text()
     put_profile(fresh.engine, text.replace('version = "2025.1"', 'version = "2025.2"'))
     assert not _marks(_part(fresh, "admin", "creation"))
+
+
+def test_a_stored_answer_of_another_shape_is_computed_again_and_replaced(fresh):
+    first = _part(fresh, "admin", "creation")
+    with fresh.engine.begin() as conn:  # as code of another shape would have stored it
+        conn.execute(prepared_results.update().values(payload='{"renamed": 1}'))
+    assert _part(fresh, "admin", "creation") == first
+    assert [set(p) for p in _stored(fresh).values()] == [
+        {"part", "as_of", "year", "month", "value", "notes"}]
