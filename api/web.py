@@ -38,13 +38,22 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from api.auth import session_secret
-from api.errors import ApiError, NotAuthenticatedError, NotFoundError, RoleError, problem_response
+from api.auth import SESSION_COOKIE, session_secret
+from api.errors import (
+    ApiError,
+    FieldError,
+    ForbiddenError,
+    NotAuthenticatedError,
+    NotFoundError,
+    RoleError,
+    problem_response,
+)
 from api.web_text import TEXT
 from maps.labels import fmt_count, fmt_number, fmt_percent, fmt_ratio, term
 
 __all__ = [
     "CSRF_FIELD",
+    "CSRF_HEADER",
     "LANG_COOKIE",
     "PageLanguage",
     "asset_response",
@@ -55,6 +64,7 @@ __all__ = [
     "render_fragment",
     "render_page",
     "render_template",
+    "require_csrf_header",
     "safe_next",
     "server_secret",
     "static_path",
@@ -123,6 +133,35 @@ def check_csrf(secret: str, session_id: str | None, field: str | None) -> bool:
     if not session_id or not field:
         return False
     return hmac.compare_digest(csrf_token(secret, session_id), field)
+
+
+#: The header a page's script sends its session's CSRF token in (JSON writes).
+CSRF_HEADER = "X-CSRF-Token"
+
+
+async def require_csrf_header(request: Request) -> None:
+    """Refuse a session-authenticated JSON write without its session's CSRF token.
+
+    A request with a bearer token is not a browser's own (browsers never add one by
+    themselves) and passes; one authenticated by the session cookie must send
+    :data:`CSRF_HEADER` with :func:`csrf_token` of that session (the workspace page holds
+    it), besides the same-origin check of :func:`api.access.authenticate`.
+
+    Raises
+    ------
+    api.errors.ForbiddenError
+        When the header is missing or belongs to another session.
+    """
+    if request.headers.get("authorization"):
+        return
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is None:
+        return  # no credentials at all: authentication answers 401
+    if not check_csrf(await server_secret(request), session, request.headers.get(CSRF_HEADER)):
+        raise ForbiddenError(f"a session's change needs its CSRF token in the {CSRF_HEADER} "
+                             f"header (the workspace page holds it)",
+                             errors=[FieldError(f"header.{CSRF_HEADER}",
+                                                "missing or not this session's token")])
 
 
 def wants_html(request: Request) -> bool:
