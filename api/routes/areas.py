@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api import audit
 from api.deps import CurrentKey, ServiceDep, VisibilityDep
@@ -61,7 +61,8 @@ def query_area(request: Request, ctx: ServiceDep, key: CurrentKey, vis: Visibili
     return answer
 
 
-@router.get("/areas", response_model=SavedAreaList, responses=responses(401, 403, 422, 429))
+@router.get("/areas", response_model=SavedAreaList,
+            responses=responses(400, 401, 403, 422, 429))
 def get_saved_areas(ctx: ServiceDep, key: CurrentKey, vis: VisibilityDep) -> dict:
     """The caller's saved areas, each re-checked against their jurisdiction now."""
     items = list_areas(ctx, vis, key)
@@ -69,7 +70,7 @@ def get_saved_areas(ctx: ServiceDep, key: CurrentKey, vis: VisibilityDep) -> dic
 
 
 @router.post("/areas", response_model=SavedAreaOut, status_code=201, dependencies=[CsrfDep],
-             responses=responses(401, 403, 404, 409, 422, 429))
+             responses=responses(400, 401, 403, 404, 409, 422, 429))
 def post_saved_area(ctx: ServiceDep, key: CurrentKey, vis: VisibilityDep,
                     body: SavedAreaIn) -> dict:
     """Save an area under a name (unique per key)."""
@@ -78,14 +79,16 @@ def post_saved_area(ctx: ServiceDep, key: CurrentKey, vis: VisibilityDep,
 
 
 @router.delete("/areas/{area_id}", status_code=204, dependencies=[CsrfDep],
-               responses=responses(401, 403, 404, 422, 429))
-def delete_saved_area(ctx: ServiceDep, key: CurrentKey, area_id: int) -> Response:
+               responses=responses(400, 401, 403, 404, 422, 429))
+def delete_saved_area(ctx: ServiceDep, key: CurrentKey,
+                      area_id: Annotated[int, Path(ge=1, le=2_147_483_647)]) -> Response:
     """Delete one of the caller's saved areas (another key's: 404)."""
     delete_area(ctx.engine, key, area_id)
     return Response(status_code=204)
 
 
-@router.get("/search", response_model=SearchOut, responses=responses(401, 403, 422, 429))
+@router.get("/search", response_model=SearchOut,
+            responses=responses(400, 401, 403, 422, 429))
 def search(request: Request, ctx: ServiceDep, key: CurrentKey, vis: VisibilityDep,
            q: Annotated[str, Query(min_length=1, max_length=100,
                                    description="text to find in codes and names")],

@@ -107,7 +107,10 @@ def _check_crs(spec: Mapping[str, Any]) -> None:
     crs = spec.get("crs")
     if crs is None:
         return
-    name = crs.get("properties", {}).get("name") if isinstance(crs, Mapping) else crs
+    name = crs
+    if isinstance(crs, Mapping):
+        properties = crs.get("properties")
+        name = properties.get("name") if isinstance(properties, Mapping) else None
     if str(name) not in _WGS84:
         raise _bad(f"{_FIELD}.crs", f"areas are WGS84 longitude/latitude (EPSG:4326 or "
                                     f"OGC:CRS84); got {name!r}: transform the coordinates first")
@@ -122,7 +125,8 @@ def _drawn_polygon(geojson: Mapping[str, Any]) -> BaseGeometry:
         _check_crs({"crs": geojson["crs"]})
     try:
         geom = shapely.geometry.shape(dict(geojson))
-    except (ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError,
+            shapely.errors.ShapelyError) as exc:
         raise _bad(f"{field}.coordinates", f"not a valid {kind}: {exc}") from None
     coords = shapely.get_coordinates(geom)
     if len(coords) > MAX_VERTICES:

@@ -216,6 +216,39 @@ def test_search_finds_places_in_the_callers_world_and_addresses_for_raw_readers(
                       headers=city.headers("admin")).status_code == 422
 
 
+@pytest.mark.slow
+def test_a_road_picked_by_name_is_a_buffer_along_it(fresh, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from api.roads import load_roads
+    from tests.api.appcity import cell_centre, cluster_cells
+
+    # a north-south street through the C1 cluster's cell centre and one along C3's east edge
+    lon, _ = cell_centre(*cluster_cells()["C1"])
+    path = tmp_path / "named.geojson"
+    gpd.GeoDataFrame({"highway": ["residential", "primary"], "name": ["和平路", "金融大街"]},
+                     geometry=[LineString([(lon, Y0), (lon, Y0 + 0.01)]),
+                               LineString([(X0 + 0.03, Y0), (X0 + 0.03, Y0 + 0.01)])],
+                     crs="EPSG:4326").to_file(path, driver="GeoJSON")
+    load_roads(fresh.engine, path, replace=True)
+    with fresh.client() as client:
+        # the cluster spreads 40 m either side of the centre: 50 m holds all 5 of C1
+        road = {"road": "和平路", "buffer_m": 50}
+        body = ask(client, fresh, "liaison", road).json()
+        assert body["incidents"] == 5 and body["area"]["kind"] == "road"
+        assert ask(client, fresh, "admin", {"road": "和平路", "buffer_m": 10}
+                   ).json()["incidents"] < 5
+        assert ask(client, fresh, "liaison", {"road": "金融大街"}).status_code == 403
+        assert ask(client, fresh, "admin", {"road": "无名路"}).status_code == 404
+        found = client.get("/api/v1/search", params={"q": "路"},
+                           headers=fresh.headers("liaison")).json()
+        assert [r["name"] for r in found["roads"]] == ["和平路"]
+        assert [r["name"] for r in client.get("/api/v1/search", params={"q": "金融"},
+                                              headers=fresh.headers("planner")
+                                              ).json()["roads"]] == ["金融大街"]
+
+
 # --- saved areas (they write: a city of their own) ------------------------------------------
 
 
