@@ -10,7 +10,7 @@ so a liaison whose jurisdiction changed sees each area's ``status``:
   query of it counts;
 - ``outside``: wholly outside now; no geometry is given and a query of it is refused (403);
 - ``unavailable``: the place it names is gone (a retired community, a closed facility, a
-  removed road) or no longer in the caller's world.
+  removed road).
 
 A key never sees another key's areas: reading or deleting one answers 404, as an unknown id.
 """
@@ -39,7 +39,10 @@ def _resolved(ctx: ServiceContext, vis: Visibility, spec: Mapping[str, Any]
     """(status, kind, geometry) of a stored area for the caller now."""
     try:
         area = resolve_area(ctx, vis, spec)
-    except (PinganError, ForbiddenError):
+    except ForbiddenError:
+        # a community picked by name that the jurisdiction no longer holds
+        return "outside", "community", None
+    except PinganError:
         return "unavailable", None, None
     drawn = clip_to_world(ctx, vis, area, refuse=False)
     if drawn.outside_share >= 1.0 - 1e-9:

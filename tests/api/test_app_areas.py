@@ -265,6 +265,8 @@ def test_saved_areas_are_per_key_and_rechecked_when_the_jurisdiction_changes(fre
         saved = client.post("/api/v1/areas", json={"name": "东片", "area": {
             "geometry": box(X0, X0 + 0.02)}}, headers=liaison)
         assert saved.status_code == 201, saved.text
+        assert client.post("/api/v1/areas", json={"name": "和平", "area": {
+            "community": "C1"}}, headers=liaison).status_code == 201
         across = client.post("/api/v1/areas", json={"name": "跨区", "area": {
             "geometry": box(X0 + 0.01, X0 + 0.03)}}, headers=liaison)
         assert across.json()["status"] == "clipped"
@@ -273,8 +275,8 @@ def test_saved_areas_are_per_key_and_rechecked_when_the_jurisdiction_changes(fre
         assert client.post("/api/v1/areas", json={"name": "西城", "area": {
             "community": "C3"}}, headers=liaison).status_code == 403
         listed = client.get("/api/v1/areas", headers=liaison).json()
-        assert [(a["name"], a["status"]) for a in listed["items"]] == [("跨区", "clipped"),
-                                                                      ("东片", "inside")]
+        assert [(a["name"], a["status"]) for a in listed["items"]] == [
+            ("跨区", "clipped"), ("和平", "inside"), ("东片", "inside")]
         # another key sees none of them, and cannot delete one
         ident = saved.json()["id"]
         assert client.get("/api/v1/areas", headers=fresh.headers("planner")).json() == {
@@ -289,6 +291,7 @@ def test_saved_areas_are_per_key_and_rechecked_when_the_jurisdiction_changes(fre
                  .json()["items"]}
         assert moved["东片"]["status"] == "outside" and moved["东片"]["geometry"] is None
         assert moved["跨区"]["status"] == "clipped"
+        assert (moved["和平"]["status"], moved["和平"]["geometry"]) == ("outside", None)
         xs = [p[0] for ring in moved["跨区"]["geometry"]["coordinates"] for p in ring]
         assert min(xs) == pytest.approx(X0 + 0.02)
         # and querying the old area is now refused; the clipped one counts C3's 4 only
