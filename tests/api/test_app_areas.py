@@ -77,6 +77,12 @@ def test_liaisons_area_is_clipped_to_their_jurisdiction(city, client):
     assert not re.search(r"\b(C3|C4|OUT)-\d", r.text) and "C3胡同" not in r.text
     # the other district's liaison sees theirs: C3 4 located + C4 1
     assert ask(client, city, "liaison_s21", whole).json()["incidents"] == 5
+    # the incident list is a raw read: audited with its rows (the counts alone are not)
+    log = client.get("/api/v1/audit", params={"action": "read_incidents", "limit": 1000},
+                     headers=city.headers("admin")).json()["items"]
+    mine = [i for i in log if i["endpoint"] == "POST /api/v1/areas/query"]
+    assert [(i["key_name"], i["rows"], i["params"]["area"]) for i in mine] == [
+        ("东城联络员", 7, "polygon")]
 
 
 @pytest.mark.parametrize("area", [
@@ -247,6 +253,14 @@ def test_a_road_picked_by_name_is_a_buffer_along_it(fresh, tmp_path):
         assert [r["name"] for r in client.get("/api/v1/search", params={"q": "金融"},
                                               headers=fresh.headers("planner")
                                               ).json()["roads"]] == ["金融大街"]
+
+
+def test_the_workspace_offers_the_area_panel_in_both_languages(city, client):
+    zh = client.get("/map", headers=city.headers("planner")).text
+    en = client.get("/map", params={"lang": "en"}, headers=city.headers("liaison")).text
+    assert "区域分析" in zh and "社区、设施或道路" in zh and 'src="/static/workspace-draw.js"' in zh
+    assert "Area analysis" in en and "Community, facility, road or address" in en
+    assert "ws_area_hint_polygon" in en  # the script's texts travel with the page
 
 
 # --- saved areas (they write: a city of their own) ------------------------------------------
