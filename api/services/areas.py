@@ -193,13 +193,20 @@ def _community(ctx: ServiceContext, vis: Visibility, value: str) -> tuple[BaseGe
     return hit.geometry.iloc[0], str(hit["code"].iloc[0])
 
 
-def _facility(ctx: ServiceContext, value: str, radius_m: float) -> tuple[BaseGeometry, str]:
+def _facility(ctx: ServiceContext, vis: Visibility, value: str, radius_m: float
+              ) -> tuple[BaseGeometry, str]:
     with ctx.engine.connect() as conn:
         facilities = store.read_facilities(conn)
     # only open facilities with a position can be picked
     facilities = facilities[facilities["closed_on"].isna() & ~facilities.geometry.isna()]
     hit = _pick(facilities, "id", value, "facility")
     point = hit.geometry.iloc[0]
+    world = world_outline(ctx, vis)
+    if world is not None and not world.covers(point):
+        # as the search: a liaison picks the facilities of their own jurisdiction only
+        raise ForbiddenError("the facility lies outside this key's jurisdiction",
+                             errors=[FieldError(f"{_FIELD}.facility",
+                                                "outside the key's jurisdiction")])
     return _circle(ctx, point.x, point.y, radius_m), str(hit["id"].iloc[0])
 
 
@@ -264,7 +271,7 @@ def resolve_area(ctx: ServiceContext, vis: Visibility, spec: Mapping[str, Any]) 
         return DrawnArea(geom, "community", code)
     if way == "facility":
         radius = _radius(spec.get("radius_m"), DEFAULT_FACILITY_RADIUS_M, f"{_FIELD}.radius_m")
-        geom, ident = _facility(ctx, str(spec["facility"]), radius)
+        geom, ident = _facility(ctx, vis, str(spec["facility"]), radius)
         return DrawnArea(geom, "facility", ident)
     buffer = _radius(spec.get("buffer_m"), DEFAULT_ROAD_BUFFER_M, f"{_FIELD}.buffer_m")
     return DrawnArea(_road(ctx, str(spec["road"]), buffer), "road", str(spec["road"]).strip())

@@ -90,6 +90,8 @@ def test_liaisons_area_is_clipped_to_their_jurisdiction(city, client):
     {"circle": {"lon": X0 + 0.035, "lat": Y0 + 0.005, "radius_m": 300}},
     {"community": "C3"}, {"community": "金融街社区"},
     {"facility": "F3", "radius_m": 300},
+    # a facility of D2 whose circle would reach into D1 is not D1's to pick either
+    {"facility": "金融街警务室", "radius_m": 2000},
 ])
 def test_liaison_cannot_draw_or_pick_their_way_into_another_district(city, client, area):
     r = ask(client, city, "liaison", area, incidents=True)
