@@ -37,6 +37,7 @@ __all__ = [
     "prepared_results",
     "profiles",
     "roads",
+    "saved_areas",
     "sessions",
 ]
 
@@ -235,6 +236,18 @@ sessions = sa.Table(
     sa.Column("ended_at", sa.DateTime),
     sa.Column("end_reason", sa.String(16)),
     sa.Column("client", sa.String(100)),
+)
+
+#: Areas of the map workspace saved and named per key: the area as asked for (``spec``, JSON),
+#: resolved again on every read (a liaison's against the jurisdiction of that moment).
+saved_areas = sa.Table(
+    "saved_areas", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("key_id", "name", name="uq_saved_areas_key_name"),
 )
 
 profiles = sa.Table(

@@ -52,6 +52,7 @@ __all__ = [
     "read_incidents",
     "read_points",
     "read_population",
+    "search_addresses",
 ]
 
 Bbox = tuple[float, float, float, float]
@@ -560,6 +561,38 @@ def read_points(conn: sa.Connection, query: IncidentQuery) -> pd.DataFrame:
     frame["lat"] = frame["lat"].astype("float64")
     frame["community_code"] = frame["community_code"].astype("string")
     frame["rkey"] = frame["rkey"].fillna(0).astype("int64")
+    return frame
+
+
+def search_addresses(conn: sa.Connection, text: str, *,
+                     communities: Sequence[str] | None, limit: int) -> pd.DataFrame:
+    """Incidents whose address holds ``text`` (case-insensitive), latest first.
+
+    Parameters
+    ----------
+    text
+        The text to find (``%`` and ``_`` match themselves).
+    communities
+        Only incidents assigned to these communities (``None``: every incident; an empty
+        tuple matches nothing).
+    limit
+        Rows at most.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``address``, ``occurred_at`` (naive UTC), ``community_code``, ``lon``, ``lat``.
+    """
+    i = incidents.c
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    q = (sa.select(i.id, i.address, i.occurred_at, i.community_code, sa.func.ST_X(i.geom),
+                   sa.func.ST_Y(i.geom))
+         .where(sa.func.lower(i.address).like(f"%{escaped.lower()}%", escape="\\"),
+                *_row_filters(i, (), communities, None))
+         .order_by(i.occurred_at.desc(), i.id).limit(limit))
+    frame = _rows_frame(conn.execute(q).all(),
+                        ["id", "address", "occurred_at", "community_code", "lon", "lat"])
+    _strings(frame, ["id", "address", "community_code"])
     return frame
 
 

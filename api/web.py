@@ -42,7 +42,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.auth import session_secret
-from api.errors import ApiError, NotAuthenticatedError, NotFoundError, RoleError, problem_response
+from api.errors import (
+    ApiError,
+    NotAuthenticatedError,
+    NotFoundError,
+    RoleError,
+    problem_response,
+)
 from api.web_text import TEXT
 from maps.labels import fmt_count, fmt_number, fmt_percent, fmt_ratio, term
 

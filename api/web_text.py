@@ -166,6 +166,47 @@ TEXT: dict[str, tuple[str, str]] = {
     "ws_plan_note": ("以本时段在用的设施为基础；导出文件由服务器按同一发布规则生成。",
                      "Facilities open in the period stay; the exports are written by the "
                      "server under the same release rules."),
+    "ws_area": ("区域分析", "Area analysis"),
+    "ws_area_polygon": ("画多边形", "Draw a polygon"),
+    "ws_area_circle": ("画圆", "Draw a circle"),
+    "ws_area_clear": ("清除", "Clear"),
+    "ws_area_search": ("搜索", "Search"),
+    "ws_area_search_raw": ("社区、设施、道路或案件地址", "Community, facility, road or address"),
+    "ws_area_search_places": ("社区、设施或道路", "Community, facility or road"),
+    "ws_area_hint_polygon": ("单击添加顶点；双击、回车或单击起点完成；Esc 取消。",
+                             "Click to add vertices; double-click, Enter or click the first "
+                             "vertex to finish; Esc cancels."),
+    "ws_area_hint_circle": ("单击圆心，再单击圆周上一点；Esc 取消。",
+                            "Click the centre, then a point on the edge; Esc cancels."),
+    "ws_area_incidents": ("案件数", "Incidents"),
+    "ws_area_rate": ("万人发案率", "Per 10,000 residents"),
+    "ws_area_population": ("人口", "Residents"),
+    "ws_area_km2": ("面积（平方公里）", "Area (km²)"),
+    "ws_area_trend": ("逐月趋势", "Monthly trend"),
+    "ws_area_clipped": ("区域超出辖区的部分（{share}%）已裁去，只统计辖区内案件。",
+                        "The part of the area outside the jurisdiction ({share}%) was cut "
+                        "off; only incidents inside it are counted."),
+    "ws_area_units": ("按发布规则：为区域内 {units} 个社区的发布数之和；{protected} 个受保护社区"
+                      "（<3）未计入。",
+                      "By the release rules: the sum of the published figures of {units} "
+                      "communities inside the area; {protected} protected communities (<3) "
+                      "left out."),
+    "ws_area_refused": ("无法统计该区域：", "This area cannot be counted:"),
+    "ws_area_time": ("时间", "Time"),
+    "ws_area_address": ("地址", "Address"),
+    "ws_area_save": ("保存区域", "Save the area"),
+    "ws_area_name": ("名称", "Name"),
+    "ws_area_saved": ("已保存的区域", "Saved areas"),
+    "ws_area_save_first": ("请先画出或选择一个区域并填写名称。",
+                           "Draw or pick an area and give it a name first."),
+    "ws_area_delete": ("删除", "Delete"),
+    "ws_area_status_clipped": ("部分超出辖区", "partly outside the jurisdiction"),
+    "ws_area_status_outside": ("已在辖区外", "outside the jurisdiction"),
+    "ws_area_status_unavailable": ("已失效", "no longer available"),
+    "ws_area_kind_community": ("社区", "Community"),
+    "ws_area_kind_facility": ("设施", "Facility"),
+    "ws_area_kind_road": ("道路", "Road"),
+    "ws_area_kind_address": ("地址", "Address"),
 }
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from api.routes import (
     aggregates,
     alerts,
+    areas,
     audit,
     auth,
     briefings,
@@ -48,6 +49,7 @@ RESOURCE_ROUTERS: tuple[APIRouter, ...] = (
     alerts.router,
     coverage.router,
     streets.router,
+    areas.router,
     standard.router,
     briefings.router,
     catalogue.router,

@@ -19,7 +19,7 @@ from api.roads import count_roads, read_road_edges
 from api.services import Report, ServiceContext, generated_at
 from api.services.units import world_communities
 
-__all__ = ["STREET_COLUMNS", "streets_report"]
+__all__ = ["STREET_COLUMNS", "street_lines", "streets_report"]
 
 #: Columns of a street row (with its geometry).
 STREET_COLUMNS = ("road_class", "name")
@@ -30,7 +30,7 @@ _TOLERANCE_DEG = 1e-5
 _MARGIN_DEG = 5e-4
 
 
-def _network(ctx: ServiceContext) -> gpd.GeoDataFrame:
+def street_lines(ctx: ServiceContext) -> gpd.GeoDataFrame:
     """Every current street (class, name, simplified line), cached per data version."""
     def load() -> gpd.GeoDataFrame:
         with ctx.engine.connect() as conn:
@@ -63,7 +63,7 @@ def streets_report(ctx: ServiceContext, vis: Visibility, *,
     api.services.Report
         ``road_class``, ``name`` and the line of each street edge.
     """
-    lines = _network(ctx)
+    lines = street_lines(ctx)
     notes = [] if len(lines) else ["no roads layer is loaded (`pingan load roads FILE`)"]
     area: BaseGeometry | None = None
     chosen = None if selection is None else selection.communities

@@ -562,4 +562,6 @@
   writeUrl();
   drawExports();
   background.then(redraw);
+  // the drawn-area module (workspace-draw.js) draws on the same map
+  window.PinganWorkspace = { map: map };
 })(window, document, window.L, window.PinganState);

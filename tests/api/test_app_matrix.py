@@ -56,6 +56,10 @@ class Row:
         return f"{self.method} {self.path}" + (f"?{query}" if query else "")
 
 
+_RECT_ALL = {"type": "Polygon", "coordinates": [[[116.299, 39.9], [116.351, 39.9],
+                                                  [116.351, 39.91], [116.299, 39.91],
+                                                  [116.299, 39.9]]]}
+
 _STRICT_BAD_UPLOAD = {
     "files": {"file": ("c.csv", b"code,name,wkt\nX1,,POINT(1 2)\n", "text/csv")},
     "data": {"strict": "true"},
@@ -207,6 +211,26 @@ MATRIX: list[Row] = [
     Row("GET", "/static/landing.js", "/static/{name}", everyone(), anonymous=200),
     Row("GET", "/static/app.css", "/static/{name}", everyone(), anonymous=200),
     Row("GET", "/static/nope.css", "/static/{name}", everyone(404), anonymous=404),
+    # drawn areas: a liaison's area over the other district is refused; a planner's or client's
+    # incident list is refused, and so is an hour filter (422)
+    Row("POST", "/api/v1/areas/query", "/api/v1/areas/query", everyone(),
+        request={"json": {"area": {"geometry": _RECT_ALL}, "period": "2025"}}),
+    Row("POST", "/api/v1/areas/query", "/api/v1/areas/query", outside_for_liaison(),
+        request={"json": {"area": {"community": "C3"}, "period": "2025-03"}}),
+    Row("POST", "/api/v1/areas/query", "/api/v1/areas/query", only(A, L),
+        request={"json": {"area": {"geometry": _RECT_ALL}, "incidents": True}}),
+    Row("POST", "/api/v1/areas/query", "/api/v1/areas/query",
+        {**everyone(), P: 422, C: 422},
+        request={"json": {"area": {"geometry": _RECT_ALL}, "hours": [10]}}),
+    Row("POST", "/api/v1/areas/query", "/api/v1/areas/query", everyone(422),
+        request={"json": {"area": {"circle": {"lon": 116.3, "lat": 39.9, "radius_m": 1}}}}),
+    Row("GET", "/api/v1/search", "/api/v1/search", everyone(), {"q": "胡同"}),
+    Row("GET", "/api/v1/search", "/api/v1/search", everyone(422), {"q": ""}),
+    # saved areas: everyone keeps their own; another key's id (or none) is not found
+    Row("GET", "/api/v1/areas", "/api/v1/areas", everyone()),
+    Row("POST", "/api/v1/areas", "/api/v1/areas", everyone(422),
+        request={"json": {"name": "", "area": {"community": "C1"}}}),
+    Row("DELETE", "/api/v1/areas/999999", "/api/v1/areas/{area_id}", everyone(404)),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A)),
     Row("GET", "/api/v1/audit", "/api/v1/audit", only(A), {"format": "csv"}),
 ]

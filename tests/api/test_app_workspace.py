@@ -80,11 +80,12 @@ def test_the_page_loads_nothing_from_another_host(city, client):
     for url in (u for u in links if u.startswith(("/static/", "/maps/assets/"))):
         assert client.get(url).status_code == 200, url
     assert {"/static/workspace.js", "/static/workspace-state.js", "/static/workspace-crs.js",
-            "/static/workspace-plan.js", "/maps/assets/leaflet/leaflet.js"} <= set(links)
+            "/static/workspace-plan.js", "/static/workspace-draw.js",
+            "/maps/assets/leaflet/leaflet.js"} <= set(links)
     # every script element carries the response's nonce (the CSP allows no other inline one)
     nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"]).group(1)
     tags = re.findall(r"<script\b[^>]*>", text)
-    assert len(tags) == 7 and all(f'nonce="{nonce}"' in t for t in tags)
+    assert len(tags) == 8 and all(f'nonce="{nonce}"' in t for t in tags)
 
 
 def test_without_a_session_the_browser_goes_to_login_and_comes_back(city):

@@ -68,6 +68,24 @@ def test_the_checks_catch_a_leak(city, client):
         client, rates, city.headers("admin"))))
 
 
+def test_the_checks_catch_a_leak_of_a_drawn_area(city, client):
+    """An admin's area over the city, checked as a liaison's or a planner's, fails the checks."""
+    from tests.api.trust_matrix import AREA_BODIES, AREA_QUERY, Case
+
+    case = Case("POST", AREA_QUERY, AREA_QUERY, (("body", 0),), body=AREA_BODIES[0])
+    admin = send(client, case, city.headers("admin"))
+    assert admin.status_code == 200 and check(case, "admin", admin) == []
+    liaison = check(case, "liaison", admin)
+    assert any("area counts 13; the caller's own incidents inside it are 7" in p
+               for p in liaison), liaison
+    assert any("incident ids leaked" in p for p in liaison)
+    planner = check(case, "planner", admin)
+    assert any("an incident list answered to a protected caller" in p for p in planner)
+    assert any("area count 2 released" in p or "area count 1 released" in p
+               for p in planner), planner
+    assert check(case, "liaison", send(client, case, city.headers("liaison"))) == []
+
+
 def test_the_checks_catch_a_leak_of_a_landing_part(city, client):
     """An admin's landing parts, checked as a liaison's or a planner's, fail the checks."""
     from tests.api.trust_matrix import Case

@@ -34,6 +34,7 @@ pair on both backends in CI;
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -41,6 +42,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import shapely.geometry
+
+from geo.period import parse_period
 from tests.api import trust_spacetime
 from tests.api.appcity import X0, Y0, incident_points, incident_rows
 
@@ -106,6 +110,7 @@ VARIANTS: dict[str, list[Any]] = {
     "reach": ["line", "walk", "drive"],
     "minutes": [None, 5],
     "lang": [None, "en"],
+    "q": ["胡同", "C3胡同", "金融街", "和平"],
 }
 #: Parameters whose later values only the pairwise subset tries (the product would multiply
 #: the matrix by them without naming another place, period, grid or format).
@@ -115,15 +120,43 @@ PAIRWISE_ONLY = {"compare", "category", "level", "limit", "by", "cell_neighbours
 #: In the full product: short and long periods and a month; three grid sizes.
 FULL_VALUES = {"period": 3, "cell_m": 4}
 #: Path parameters: another caller's place and one's own.
-PATH_VALUES = {"code": ["C1", "C3"], "kind": list(MAP_KINDS), "name": ["beijing-safe-community"]}
+PATH_VALUES = {"code": ["C1", "C3"], "kind": list(MAP_KINDS), "name": ["beijing-safe-community"],
+               "area_id": ["1", "999999"]}
 #: The landing dashboard's parts (JSON with the page's HTML fragment): checked as JSON and,
 #: for their fragment, as the page is (:func:`_names_problems`).
 LANDING_PART = "/api/v1/landing/{part}"
+#: Drawn areas (``POST /api/v1/areas/query`` and ``POST /api/v1/areas``): the city, each
+#: district's half, a circle over D2, a community and a facility of D2 picked by name, and the
+#: adversarial asks of a protected caller (hours, an incident list, a day).
+AREA_QUERY = "/api/v1/areas/query"
+
+
+def _rect(x0: float, x1: float) -> dict[str, Any]:
+    return {"geometry": {"type": "Polygon", "coordinates": [[
+        [x0, Y0], [x1, Y0], [x1, Y0 + 0.01], [x0, Y0 + 0.01], [x0, Y0]]]}}
+
+
+AREA_BODIES: list[dict[str, Any]] = [
+    {"area": _rect(X0 - 0.001, X0 + 0.051), "period": "2025", "incidents": True},
+    {"area": _rect(X0, X0 + 0.02), "period": "2025-03"},
+    {"area": _rect(X0 + 0.021, X0 + 0.05), "period": "2025", "incidents": True},
+    {"area": {"circle": {"lon": X0 + 0.035, "lat": Y0 + 0.005, "radius_m": 300}},
+     "period": "2025"},
+    {"area": {"community": "金融街社区"}, "period": "2025", "incidents": True},
+    {"area": {"facility": "F3", "radius_m": 300}, "period": "2025"},
+    {"area": _rect(X0, X0 + 0.03), "period": "2025", "hours": [10]},
+    {"area": _rect(X0, X0 + 0.03), "period": "2025-03-15..2025-03-15"},
+]
+#: The parts of the area bodies above that lie outside each liaison's world (index -> bool).
+_AREA_OUTSIDE = {"liaison": {2, 3, 4, 5}, "liaison_s21": {1}}
+
 #: Routes left out of the matrix, with the reason.
 SKIPPED = {
     ("POST", "/api/v1/loads/{layer}"): "writes; covered by test_app_matrix and the upload tests",
     ("PUT", "/api/v1/profiles/{name}"): "writes; covered by test_app_matrix",
     ("POST", "/api/v1/site-plans"): "covered below with a fixed body",
+    ("POST", "/api/v1/areas/query"): "covered below with fixed bodies (AREA_BODIES)",
+    ("POST", "/api/v1/areas"): "covered below with fixed bodies (AREA_BODIES)",
 }
 # Places named by a variant that lie outside each liaison's world.
 _OUTSIDE = {"liaison": {"district": {"D2", "西城区"}, "subdistrict": {"S21"},
@@ -260,12 +293,18 @@ def cases(openapi: Mapping[str, Any], *, full: bool = False) -> list[Case]:
     out.append(Case("POST", "/api/v1/site-plans", "/api/v1/site-plans", (("format", "json"),),
                     body={"type": "police_office", "add": 1, "time_limit_s": 20,
                           "reach": "walk"}))
+    out += [Case("POST", AREA_QUERY, AREA_QUERY, (("body", i),), body=b)
+            for i, b in enumerate(AREA_BODIES)]
+    out += [Case("POST", "/api/v1/areas", "/api/v1/areas", (("body", i),),
+                 body={"name": f"matrix {i}", "area": b["area"]})
+            for i, b in enumerate(AREA_BODIES[:6])]
     return list(dict.fromkeys(out))
 
 
 def send(client: Any, case: Case, headers: Mapping[str, str]) -> Any:
     """Send one case with a caller's headers."""
-    query = {k: list(v) if isinstance(v, tuple) else v for k, v in case.query().items()}
+    query = {k: list(v) if isinstance(v, tuple) else v for k, v in case.query().items()
+             if k != "body"}
     if case.method == "POST":
         return client.post(case.path, params=query, json=case.body, headers=dict(headers))
     return client.request(case.method, case.path, params=query, headers=dict(headers))
@@ -324,6 +363,9 @@ def _names_outside(case: Case, credential: str) -> bool:
                 return True
             if credential == "liaison_s21" and float(str(value).split(",")[2]) < X0 + 0.02:
                 return True
+    body = dict(case.params).get("body")
+    if case.route in (AREA_QUERY, "/api/v1/areas") and body is not None:
+        return body in _AREA_OUTSIDE.get(credential, set())
     path_code = case.path.rsplit("/", 1)[-1]
     return (case.route.endswith("{code}")
             and path_code in outside.get("community", set()))
@@ -412,6 +454,8 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
         problems += _world_problems(text, WORLDS[credential] or set())
     if status == 200 and case.route == LANDING_PART and credential in WORLDS:
         problems += _landing_part_problems(case, credential, response)
+    if status == 200 and case.route == AREA_QUERY and credential in WORLDS:
+        problems += area_problems(case, credential, response.json())
     if status == 200 and case.route in trust_spacetime.ROUTES and credential in WORLDS:
         problems += trust_spacetime.problems(case.route, case.params, credential,
                                              WORLDS[credential], credential in PROTECTED,
@@ -423,6 +467,33 @@ def check(case: Case, credential: str, response: Any, described: Any = None) -> 
                 (k, "provenance" if k == "format" else v) for k, v in case.params))
             problems += [f"its provenance: {p}" for p in check(as_provenance, credential,
                                                                  described)]
+    return problems
+
+
+def area_problems(case: Case, credential: str, answer: Mapping[str, Any]) -> list[str]:
+    """A drawn area's answer: an exact caller's count is that of their own world's located
+    incidents inside the (clipped) area; a protected caller's is a sum of released figures
+    (0 or at least 3, per month too) with no incident list."""
+    problems = []
+    if credential in PROTECTED:
+        if "items" in answer:
+            problems.append("an incident list answered to a protected caller")
+        counts = [answer["incidents"], *(row["incidents"] for row in answer["trend"])]
+        problems += [f"area count {n} released" for n in counts if 0 < n < 3]
+        return problems
+    area = shapely.geometry.shape(answer["area"]["geometry"])
+    period = parse_period(str((case.body or {}).get("period", "2025")))
+    hours = (case.body or {}).get("hours") or list(range(24))
+    wanted = 0
+    for row in _incidents_of(WORLDS[credential]).values():
+        when = dt.datetime.fromisoformat(str(row["occurred_at"]))
+        if (row["lon"] is not None and period.start <= when.date() < period.end
+                and when.hour in hours
+                and area.covers(shapely.geometry.Point(row["lon"], row["lat"]))):
+            wanted += 1
+    if answer["incidents"] != wanted:
+        problems.append(f"area counts {answer['incidents']}; the caller's own incidents "
+                        f"inside it are {wanted}")
     return problems
 
 

@@ -1,7 +1,7 @@
 """prepared results: the landing dashboard's parts stored per data version (issue 16)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 
 ``prepared_results`` keeps JSON answers that take seconds to compute, keyed by a SHA-256 of
@@ -11,8 +11,8 @@ data version (api/prepared.py). A restarted server reads them instead of computi
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
