@@ -506,13 +506,19 @@ def _assemble(
     if len(hard):
         polygon[hard] = _enclosing_shells(rings, ring_area, hard,
                                           shells[n_shells[owner[shells]] > 1])
-    # Rings are built in Clipper2's order and then put in polygon order: shell, its holes.
-    ring_geoms = np.asarray(shapely.linearrings(xy, indices=_ring_of_vertex(rings.start)),
-                            dtype=object)
+    # Rings in polygon order (shell, then its holes in Clipper2's order), closed, and built
+    # with the polygons in one vectorised call.
     order = np.lexsort((~rings.shell, polygon))
     order = order[polygon[order] >= 0]
-    polygons = np.asarray(shapely.polygons(ring_geoms[order], indices=polygon[order]),
-                          dtype=object)
+    length = np.diff(rings.start)[order]
+    ring_end = np.cumsum(length + 1)
+    vertex = ranges(rings.start[order], length + 1)
+    vertex[ring_end - 1] = rings.start[order]  # the closing vertex repeats the first
+    ring_offsets = np.concatenate([[0], ring_end])
+    polygon_offsets = np.searchsorted(polygon[order], np.arange(len(shells) + 1))
+    polygons = np.asarray(shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON, np.ascontiguousarray(xy[vertex]),
+        (ring_offsets, polygon_offsets)), dtype=object)
     polygon_owner = owner[shells]
     single = n_shells[polygon_owner] == 1
     out[polygon_owner[single]] = polygons[single]
