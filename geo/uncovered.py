@@ -279,13 +279,28 @@ def polygon_dops(rings: Rings, n: int) -> tuple[NDArray[np.float64], NDArray[np.
             p = x * ux[k] + y * uy[k]
             ring_low[lo:hi, k] = np.minimum.reduceat(p, first)
             ring_high[lo:hi, k] = np.maximum.reduceat(p, first)
-    if len(np.unique(rings.owner)) == len(rings.owner):
+    if _distinct(rings.owner):
         low[rings.owner] = ring_low
         high[rings.owner] = ring_high
     else:
         np.minimum.at(low, rings.owner, ring_low)
         np.maximum.at(high, rings.owner, ring_high)
     return low, high
+
+
+def _distinct(values: NDArray[np.int64]) -> bool:
+    """Whether no value repeats (checked without a sort when they increase, as usual)."""
+    if len(values) < 2 or bool((values[1:] > values[:-1]).all()):
+        return True
+    return len(np.unique(values)) == len(values)
+
+
+def _first_of_runs(
+    sorted_values: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``np.unique(sorted_values, return_index=True)`` for sorted values, without the sort."""
+    first = np.flatnonzero(np.diff(sorted_values, prepend=sorted_values[:1] - 1) != 0)
+    return sorted_values[first], first
 
 
 def dop_pairs(
@@ -432,10 +447,10 @@ def _subtract_clipper(
     cover_first = np.searchsorted(covers.owner[by_cover], np.arange(int(covers.owner.max()) + 2))
     cover_count = np.diff(cover_first)[pair_cover]
     ring_ids = by_cover[ranges(cover_first[pair_cover], cover_count)]
-    shifted = covers.xy - origin
-    clip_paths = [shifted[a:b] for a, b in zip(covers.start[ring_ids].tolist(),
-                                               covers.start[ring_ids + 1].tolist(), strict=True)]
-    touched, pair_start = np.unique(pair_area, return_index=True)
+    # One view per cover ring, then the list in pair order (a cover meets ~1.5 areas).
+    cover_paths = covers.paths(origin)
+    clip_paths = [cover_paths[i] for i in ring_ids.tolist()]
+    touched, pair_start = _first_of_runs(pair_area)
     ring_start = np.concatenate([[0], np.cumsum(cover_count)])[
         np.append(pair_start, len(pair_area))].tolist()
 
@@ -455,7 +470,7 @@ def _subtract_clipper(
         found_per_area.append(len(found))
     per_area = np.asarray(found_per_area, dtype=np.int64)
 
-    counts = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
+    counts = np.fromiter(map(len, paths), dtype=np.int64, count=len(paths))
     xy = np.concatenate(paths) if paths else np.empty((0, 2))
     start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     ring_area = _signed_areas(xy, start)
@@ -465,8 +480,9 @@ def _subtract_clipper(
     left += np.bincount(owner, weights=ring_area, minlength=n)
     is_touched = np.zeros(n, dtype=bool)
     is_touched[touched] = True
+    xy += origin  # in place: the signed areas above were taken about the origin
     return Subtraction(areas=areas, left_m2=left, touched=is_touched,
-                        rings=Rings(xy + origin, start, owner, ring_area > 0),
+                        rings=Rings(xy, start, owner, ring_area > 0),
                         ring_area=ring_area, parts=None)
 
 
@@ -506,13 +522,19 @@ def _assemble(
     if len(hard):
         polygon[hard] = _enclosing_shells(rings, ring_area, hard,
                                           shells[n_shells[owner[shells]] > 1])
-    # Rings are built in Clipper2's order and then put in polygon order: shell, its holes.
-    ring_geoms = np.asarray(shapely.linearrings(xy, indices=_ring_of_vertex(rings.start)),
-                            dtype=object)
+    # Rings in polygon order (shell, then its holes in Clipper2's order), closed, and built
+    # with the polygons in one vectorised call.
     order = np.lexsort((~rings.shell, polygon))
     order = order[polygon[order] >= 0]
-    polygons = np.asarray(shapely.polygons(ring_geoms[order], indices=polygon[order]),
-                          dtype=object)
+    length = np.diff(rings.start)[order]
+    ring_end = np.cumsum(length + 1)
+    vertex = ranges(rings.start[order], length + 1)
+    vertex[ring_end - 1] = rings.start[order]  # the closing vertex repeats the first
+    ring_offsets = np.concatenate([[0], ring_end])
+    polygon_offsets = np.searchsorted(polygon[order], np.arange(len(shells) + 1))
+    polygons = np.asarray(shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON, np.ascontiguousarray(xy[vertex]),
+        (ring_offsets, polygon_offsets)), dtype=object)
     polygon_owner = owner[shells]
     single = n_shells[polygon_owner] == 1
     out[polygon_owner[single]] = polygons[single]
