@@ -53,12 +53,16 @@ def drop_indexes(conn: sa.Connection, table: str) -> list[str]:
 
 @contextmanager
 def spatial_work_once(conn: sa.Connection, table: str, stage: str, *, inserted: bool,
-                      updated: bool, key: str = "id", geom: str = "geom") -> Iterator[None]:
+                      updated: bool, same: str | None = None, key: str = "id",
+                      geom: str = "geom") -> Iterator[None]:
     """Do SpatiaLite's per-row trigger work on ``table.geom`` once, for the block's writes.
 
     The block upserts rows of ``table`` whose ``key`` values are the ``stage`` table's (indexed
     on ``key``), inserting new rows if ``inserted`` and updating existing ones if ``updated``;
-    it must not delete rows. See the module docstring.
+    it must not delete rows. ``same``: an SQL condition on a stage row ``s`` and its existing
+    row ``t`` saying the block leaves that row's geometry as it is; such rows keep their
+    R*Tree entries (a re-load of unchanged points rewrites none: deleting R*Tree entries costs
+    more than inserting them). See the module docstring.
 
     Raises
     ------
@@ -73,33 +77,43 @@ def spatial_work_once(conn: sa.Connection, table: str, stage: str, *, inserted: 
         yield
         return
     index = f"idx_{table}_{geom}"
-    has_index = any(n.startswith("gii_") for n, _ in triggers)
+    joined = f'FROM "{stage}" s JOIN "{table}" t ON t."{key}" = s."{key}"'
+    changed = "true"
+    if updated and same is not None:
+        conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{_SAME}" (r INTEGER PRIMARY KEY)')
+        conn.exec_driver_sql(f'INSERT INTO "{_SAME}" SELECT t.rowid {joined} WHERE {same}')
+        changed = f't.rowid NOT IN (SELECT r FROM "{_SAME}")'
     for name, _ in triggers:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     yield
-    merged = (f'FROM "{stage}" s JOIN "{table}" t ON t."{key}" = s."{key}"')
     if any(n.startswith("ggi_") for n, _ in triggers):
-        _check_constraints(conn, table, geom, merged)
-    if has_index:
+        _check_constraints(conn, table, geom, joined, changed)
+    if any(n.startswith("gii_") for n, _ in triggers):
         if conn.exec_driver_sql(f'SELECT 1 FROM "{index}" LIMIT 1').first() is not None:
             conn.exec_driver_sql(f'DELETE FROM "{index}" WHERE pkid IN '
-                                 f'(SELECT t.rowid {merged})')
+                                 f'(SELECT t.rowid {joined} WHERE {changed})')
         conn.exec_driver_sql(
             f'INSERT INTO "{index}" (pkid, xmin, xmax, ymin, ymax) SELECT t.rowid, '
             f'MbrMinX(t."{geom}"), MbrMaxX(t."{geom}"), MbrMinY(t."{geom}"), '
-            f'MbrMaxY(t."{geom}") {merged} WHERE t."{geom}" IS NOT NULL')
+            f'MbrMaxY(t."{geom}") {joined} WHERE t."{geom}" IS NOT NULL AND {changed}')
     if any(n.startswith("tm") for n, _ in triggers):
         _stamp_times(conn, table, geom, inserted=inserted, updated=updated)
+    if changed != "true":
+        conn.exec_driver_sql(f'DROP TABLE "{_SAME}"')
     for _, sql in triggers:
         conn.exec_driver_sql(sql)
 
 
-def _check_constraints(conn: sa.Connection, table: str, geom: str, merged: str) -> None:
+_SAME = "pingan_geometry_unchanged"
+
+
+def _check_constraints(conn: sa.Connection, table: str, geom: str, joined: str,
+                       changed: str) -> None:
     """Raise as SpatiaLite's constraint trigger would if a merged geometry is not allowed."""
     bad = conn.exec_driver_sql(
-        f'SELECT count(*) {merged} CROSS JOIN geometry_columns g '
-        f'WHERE Lower(g.f_table_name) = Lower(?) AND Lower(g.f_geometry_column) = Lower(?) '
-        f'AND t."{geom}" IS NOT NULL '
+        f'SELECT count(*) {joined} JOIN geometry_columns g '
+        f'ON Lower(g.f_table_name) = Lower(?) AND Lower(g.f_geometry_column) = Lower(?) '
+        f'WHERE t."{geom}" IS NOT NULL AND {changed} '
         f'AND GeometryConstraints(t."{geom}", g.geometry_type, g.srid) IS NOT 1',
         (table, geom)).scalar_one()
     if bad:

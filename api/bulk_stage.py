@@ -125,7 +125,8 @@ def merge_stage(conn: sa.Connection, table: sa.Table, stage: sa.Table,
         cols.append('"geom"')
         select.append(module.POINT_SQL)
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != '"id"')
-    spatial = (bulk_sqlite.spatial_work_once(conn, table.name, stage.name,
+    same = 'X(t."geom") IS s.x AND Y(t."geom") IS s.y'  # the point as it is stored
+    spatial = (bulk_sqlite.spatial_work_once(conn, table.name, stage.name, same=same,
                                              inserted=staged > updated, updated=updated > 0)
                if is_sqlite(conn) and "geom" in columns else nullcontext())
     with spatial:

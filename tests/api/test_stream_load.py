@@ -266,7 +266,8 @@ def test_spatial_index_holds_the_moved_points_after_a_reload(engine, tmp_path):
     """SpatiaLite's geometry-trigger work done once per load (api.bulk_sqlite): after a
     re-load that moves every point, the R*Tree holds one box per located incident, each its
     new point's (rounded outward to single precision), and none of the old ones; the
-    modification times are stamped; the triggers are back."""
+    modification times are stamped; the triggers are back. The same file again (whole-file
+    path) moves nothing: the R*Tree entries kept must still be the points'."""
     if engine.dialect.name != "sqlite":
         pytest.skip("SpatiaLite's R*Tree")
     load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
