@@ -13,6 +13,7 @@ drop back with everything else).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,8 @@ def merge_stage(conn: sa.Connection, table: sa.Table, stage: sa.Table,
 
     The points are built from ``x``/``y`` (EPSG:4326). When the stage holds at least as many
     rows as the table, its secondary indexes are rebuilt around the insert (same transaction).
+    On SpatiaLite the geometry triggers' work is done once for all rows
+    (:func:`api.bulk_sqlite.spatial_work_once`); the stage must be indexed on ``id``.
     """
     updated = int(conn.execute(sa.select(sa.func.count()).select_from(
         stage.join(table, stage.c.id == table.c.id))).scalar_one())
@@ -122,11 +125,16 @@ def merge_stage(conn: sa.Connection, table: sa.Table, stage: sa.Table,
         cols.append('"geom"')
         select.append(module.POINT_SQL)
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != '"id"')
-    # The WHERE lets SQLite parse the ON CONFLICT that follows an INSERT ... SELECT.
-    conn.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({", ".join(cols)}) SELECT {", ".join(select)} '
-        f'FROM "{stage.name}" WHERE true ORDER BY "id" '
-        f'ON CONFLICT ("id") DO UPDATE SET {updates}')
+    same = 'X(t."geom") IS s.x AND Y(t."geom") IS s.y'  # the point as it is stored
+    spatial = (bulk_sqlite.spatial_work_once(conn, table.name, stage.name, same=same,
+                                             inserted=staged > updated, updated=updated > 0)
+               if is_sqlite(conn) and "geom" in columns else nullcontext())
+    with spatial:
+        # The WHERE lets SQLite parse the ON CONFLICT that follows an INSERT ... SELECT.
+        conn.exec_driver_sql(
+            f'INSERT INTO "{table.name}" ({", ".join(cols)}) SELECT {", ".join(select)} '
+            f'FROM "{stage.name}" WHERE true ORDER BY "id" '
+            f'ON CONFLICT ("id") DO UPDATE SET {updates}')
     for sql in recreate:
         conn.exec_driver_sql(sql)
     return updated

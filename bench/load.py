@@ -111,7 +111,7 @@ def run(argv: list[str]) -> tuple[float, float]:
 
 
 def pingan(url: str, *args: str) -> list[str]:
-    code = "import sys; from api.cli import main; sys.argv[0] = 'pingan'; main()"
+    code = "import sys; from api.cli import main; sys.argv[0] = 'pingan'; sys.exit(main())"
     return [sys.executable, "-c", code, "--database", url, *args]
 
 
@@ -154,15 +154,23 @@ def drop_schema(schema: str) -> None:
     admin.dispose()
 
 
+_WAL_WATCH: list = []
+
+
 def wal_mark(url: str) -> int:
     """Where the write-ahead log stands: PostgreSQL's WAL position in bytes; for SQLite the
-    ``-wal`` file is checkpointed and truncated to 0 (its size after a step is that step's)."""
+    ``-wal`` file is checkpointed and truncated to 0 (its size after a step is that step's).
+
+    SQLite: the connection stays open until :func:`wal_bytes`, so the step's process is not
+    the database's last connection and leaves its ``-wal`` file in place when it closes (the
+    last one checkpoints it into the database and deletes it)."""
     if url.startswith("sqlite"):
         import sqlite3
 
         con = sqlite3.connect(url.removeprefix("sqlite:///"))
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        con.close()
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        _WAL_WATCH.append(con)
         return 0
     import sqlalchemy as sa
 
@@ -178,13 +186,16 @@ def wal_bytes(url: str, mark: int) -> int:
     """Write-ahead log written since ``mark`` (:func:`wal_mark`)."""
     if url.startswith("sqlite"):
         wal = Path(url.removeprefix("sqlite:///") + "-wal")
-        return wal.stat().st_size if wal.exists() else 0
+        size = wal.stat().st_size if wal.exists() else 0
+        while _WAL_WATCH:
+            _WAL_WATCH.pop().close()
+        return size
     return wal_mark(url) - mark
 
 
 def bench_backend(name: str, url: str, city: tuple[Path, Path, Path], csv: Path, n: int
                   ) -> list[tuple[str, str, int, float, float, float]]:
-    run(pingan(url, "migrate"))
+    run(pingan(url, "init"))
     run(pingan(url, "load", "communities", str(city[0])))
     rows = []
     for step, args in (("initial load", ("load", "incidents", str(csv))),

@@ -246,12 +246,18 @@ def _present(spec: LayerSpec, geoms: np.ndarray, out: pd.DataFrame,
     return ok
 
 
+#: Geometry type names by shapely type id, then "" for a missing geometry (id -1).
+_TYPE_NAMES = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
+                        "MultiLineString", "MultiPolygon", "GeometryCollection", ""],
+                       dtype=object)
+
+
 def _unwrap_multipoints(geoms: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Geometry type names, after turning single-part multipoints into points (in place).
 
     Single-part multipoints are points written by tools that always write multi-types.
     """
-    types = np.array([g.geom_type if g is not None else "" for g in geoms], dtype=object)
+    types = _TYPE_NAMES[shapely.get_type_id(geoms)]
     multi_pt = ok & (types == "MultiPoint")
     if multi_pt.any():
         parts = shapely.get_num_geometries(geoms[multi_pt])

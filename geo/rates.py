@@ -40,8 +40,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from esda.smoothing import Empirical_Bayes
-from scipy.stats import binomtest, false_discovery_control
 
 from geo.cases import (
     COMMUNITY_CODE,
@@ -429,6 +427,10 @@ def _empirical_bayes(events: pd.Series, at_risk: pd.Series) -> tuple[pd.Series, 
         out[valid] = 0.0
         return out, "empirical Bayes: no cases in any community; every smoothed rate is 0"
     if prior_variance > 0:
+        # Imported here: esda (libpysal, scipy.stats) costs seconds to import, which every
+        # command line run (a load too) would otherwise pay.
+        from esda.smoothing import Empirical_Bayes
+
         out[valid] = Empirical_Bayes(e, b).r.ravel()
         return out, (
             f"empirical Bayes (esda global): prior mean {mean_10k:.6g} per 10k per year, "
@@ -504,6 +506,8 @@ def comparison_columns(
         (待补数据: the comparison period is not wholly covered, or a period has no
         population).
     """
+    from scipy.stats import binomtest, false_discovery_control  # see _empirical_bayes
+
     ok = (np.ones(len(cases), dtype=bool) if covered is None
           else covered.reindex(cases.index).fillna(False).to_numpy(dtype=bool))
     _, annual = rate_columns(cases, population, days)

@@ -21,7 +21,7 @@ from api.db import data_version
 from api.loading import load_file
 from api.models import incidents, load_coverage, loads
 from geo.readers import RejectedRowsError
-from tests.api.test_loading import count, write_communities, write_incidents
+from tests.api.test_loading import Y0, count, write_communities, write_incidents
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -260,3 +260,40 @@ def test_rebuilt_indexes_are_restored_and_cli_loads_show_progress(engine, tmp_pa
             assert conn.exec_driver_sql("SELECT count(*) FROM idx_incidents_geom").scalar() == 300
     else:  # PostGIS: the GiST index is among the rebuilt ones
         assert "idx_incidents_geom" in {name for name, *_ in before}
+
+
+def test_spatial_index_holds_the_moved_points_after_a_reload(engine, tmp_path):
+    """SpatiaLite's geometry-trigger work done once per load (api.bulk_sqlite): after a
+    re-load that moves every point, the R*Tree holds one box per located incident, each its
+    new point's (rounded outward to single precision), and none of the old ones; the
+    modification times are stamped; the triggers are back. The same file again (whole-file
+    path) moves nothing: the R*Tree entries kept must still be the points'."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SpatiaLite's R*Tree")
+    load_file(engine, write_communities(tmp_path / "c.geojson"), "communities")
+    load_file(engine, write_incidents(tmp_path / "a.csv", 300), "incidents", batch_rows=100)
+    moved = pd.read_csv(write_incidents(tmp_path / "b.csv", 330), dtype=str)
+    moved["lat"] = moved["lat"].astype(float) + 0.002
+    moved.to_csv(tmp_path / "b.csv", index=False)
+    for batch in (100, 0):  # streaming, then the whole-file path
+        rep = load_file(engine, tmp_path / "b.csv", "incidents", batch_rows=batch)
+        assert rep.rows_loaded + rep.rows_updated == 330
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT i.rowid, X(i.geom), Y(i.geom), r.pkid, r.xmin, r.xmax, r.ymin, r.ymax "
+                "FROM incidents i LEFT JOIN idx_incidents_geom r ON r.pkid = i.rowid").all()
+            n_index = conn.exec_driver_sql("SELECT count(*) FROM idx_incidents_geom").scalar()
+            stamps = conn.exec_driver_sql(
+                "SELECT last_insert, last_update FROM geometry_columns_time "
+                "WHERE f_table_name = 'incidents'").one()
+            triggers = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'incidents' AND name LIKE 'gi%_incidents_geom'").scalar()
+        located = [r for r in rows if r[1] is not None]
+        assert len(located) == len(rows) == n_index == 330
+        for _, x, y, pkid, x0, x1, y0, y1 in located:
+            assert pkid is not None and x0 <= x <= x1 and y0 <= y <= y1
+            assert x1 - x0 < 3e-5 and y1 - y0 < 3e-5  # float32 steps: 7.6e-6 at 116°
+        assert min(r[2] for r in located) == pytest.approx(Y0 + 0.007)  # all moved north
+        assert stamps[0] is not None and stamps[1] is not None
+        assert triggers == 3
