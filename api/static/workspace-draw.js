@@ -174,6 +174,7 @@
     current = area;
     var state = S.parse(window.location.search, config);
     document.body.removeAttribute('data-ws-area');
+    document.body.removeAttribute('data-ws-area-error');  // a refusal before is no answer to this
     hint.textContent = T.ws_loading;
     return call('POST', '/api/v1/areas/query', queryBody(area, state, config, S))
       .then(function (data) { hint.textContent = ''; showAnswer(data); })
@@ -335,6 +336,7 @@
     result.hidden = true;
     hint.textContent = '';
     document.body.removeAttribute('data-ws-area');
+    document.body.removeAttribute('data-ws-area-error');
   });
   searchBox.addEventListener('input', function () {
     window.clearTimeout(searchTimer);

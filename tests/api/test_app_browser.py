@@ -36,7 +36,8 @@ from tests.maps.test_browser import (
     open_page,
 )
 
-__all__ = ["driver", "serve", "wait_until"]  # driver: the module-scoped Chromium of the maps tests
+# driver: the module-scoped Chromium of the maps tests
+__all__ = ["driver", "log_in_at_root", "serve", "wait_until"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -152,17 +153,23 @@ def _requests(d) -> list[str]:
     return out
 
 
+def log_in_at_root(d, host: str, token: str) -> None:
+    """Open ``/`` without a session (the performance log emptied first), log in through the
+    login form shown there and wait for the landing's ready mark."""
+    d.delete_all_cookies()
+    d.get("about:blank")
+    d.get_log("performance")
+    d.get(f"http://{host}/")
+    wait_until(d, "document.getElementById('key') !== null", what="the login form at /")
+    d.find_element("id", "key").send_keys(token)
+    d.find_element("css selector", "button[type=submit]").click()
+    wait_until(d, "location.pathname === '/' && window.__pinganLanding === true",
+               what="the landing dashboard after the login")
+
+
 def test_liaison_opens_root_logs_in_and_lands_on_their_district(driver, server, city):
     """/ -> login page -> log in as the D1 liaison -> their landing, with nothing off-site."""
-    driver.delete_all_cookies()
-    driver.get("about:blank")
-    driver.get_log("performance")
-    driver.get(f"http://{server}/")
-    wait_until(driver, "document.getElementById('key') !== null", what="the login form at /")
-    driver.find_element("id", "key").send_keys(city.tokens["liaison"])
-    driver.find_element("css selector", "button[type=submit]").click()
-    wait_until(driver, "location.pathname === '/' && window.__pinganLanding === true",
-               what="the landing dashboard after the login")
+    log_in_at_root(driver, server, city.tokens["liaison"])
     assert driver.find_element("id", "jurisdiction").text.endswith("东城区")
     rows = driver.find_elements("css selector", "#kpis tr.kpi")
     assert [(r.get_attribute("data-kind"), r.get_attribute("data-compare")) for r in rows] == [
