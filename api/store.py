@@ -599,10 +599,15 @@ def search_addresses(conn: sa.Connection, text: str, *,
 def incident_time_range(conn: sa.Connection, *, community_codes: Sequence[str] | None = None
                         ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """First and last stored incident instants (naive UTC), of some communities if given."""
-    query = sa.select(sa.func.min(incidents.c.occurred_at), sa.func.max(incidents.c.occurred_at))
-    if community_codes is not None:
-        query = query.where(incidents.c.community_code.in_(list(community_codes)))
-    row = conn.execute(query).one()
+    # One aggregate per subquery: SQLite answers a lone MIN or MAX from the index on
+    # occurred_at, but scans the whole table for both in one SELECT (seconds at millions).
+    def bound(func: Any) -> Any:
+        q = sa.select(func(incidents.c.occurred_at))
+        if community_codes is not None:
+            q = q.where(incidents.c.community_code.in_(list(community_codes)))
+        return q.scalar_subquery()
+
+    row = conn.execute(sa.select(bound(sa.func.min), bound(sa.func.max))).one()
     lo, hi = row
     if isinstance(lo, str):
         lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
